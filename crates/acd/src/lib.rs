@@ -1,0 +1,1 @@
+//! hotline-acd: not built yet (see the README status table).

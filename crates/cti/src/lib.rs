@@ -1,0 +1,1 @@
+//! hotline-cti: not built yet (see the README status table).

@@ -1,0 +1,1 @@
+//! hotline-ivr: not built yet (see the README status table).

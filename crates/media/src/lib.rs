@@ -1,0 +1,1 @@
+//! hotline-media: not built yet (see the README status table).

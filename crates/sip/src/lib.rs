@@ -1,0 +1,1 @@
+//! hotline-sip: not built yet (see the README status table).

@@ -1,0 +1,1 @@
+//! hotline-store: the only place with SQL.
