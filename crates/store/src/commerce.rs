@@ -1,0 +1,300 @@
+//! Bookable items, bookings (held while the caller pays) and payments (token, brand, last four).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{
+    BookableItem, BookingId, CustomerId, Error, ItemId, Millis, NewItem, Payment, Result, Store,
+};
+
+fn item_from_row(r: &AnyRow) -> Result<BookableItem> {
+    Ok(BookableItem {
+        id: r.try_get("id")?,
+        sku: r.try_get("sku")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        starts_at: r.try_get("starts_at")?,
+        price_minor: r.try_get("price_minor")?,
+        currency: r.try_get("currency")?,
+        capacity: r.try_get("capacity")?,
+        held: r.try_get("held")?,
+        sold: r.try_get("sold")?,
+    })
+}
+
+const ITEM_COLUMNS: &str =
+    "id, sku, name, description, starts_at, price_minor, currency, capacity, held, sold";
+
+/// Whether `s` looks like a card number: 12 or more digits in a row (spaces and dashes allowed).
+/// Used to refuse such text anywhere a payment's free-form fields are written.
+pub fn contains_card_number(s: &str) -> bool {
+    let mut run = 0;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            run += 1;
+            if run >= 12 {
+                return true;
+            }
+        } else if c != ' ' && c != '-' {
+            run = 0;
+        }
+    }
+    false
+}
+
+impl Store {
+    /// Creates or updates a bookable item by sku (capacity may not drop below held + sold).
+    pub async fn upsert_item(&self, i: &NewItem) -> Result<ItemId> {
+        if i.price_minor < 0 || i.capacity < 0 || i.currency.len() != 3 {
+            return Err(Error::Invalid(
+                "item needs a price >= 0, capacity >= 0 and a 3-letter currency".into(),
+            ));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO bookable_items (sku, name, description, starts_at, price_minor, currency, capacity)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (sku) DO UPDATE SET name = excluded.name, description = excluded.description,
+               starts_at = excluded.starts_at, price_minor = excluded.price_minor,
+               currency = excluded.currency, capacity = excluded.capacity
+             RETURNING id",
+        )
+        .bind(i.sku.as_str())
+        .bind(i.name.as_str())
+        .bind(i.description.as_str())
+        .bind(i.starts_at)
+        .bind(i.price_minor)
+        .bind(i.currency.as_str())
+        .bind(i.capacity)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Items with free capacity that start after `now` (or have no start), soonest first.
+    pub async fn available_items(&self, now: Millis, limit: i64) -> Result<Vec<BookableItem>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM bookable_items
+             WHERE held + sold < capacity AND (starts_at IS NULL OR starts_at > $1)
+             ORDER BY starts_at, id LIMIT $2"
+        ));
+        sqlx::query(sql)
+            .bind(now)
+            .bind(limit.clamp(1, 100))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(item_from_row)
+            .collect()
+    }
+
+    /// One item.
+    pub async fn item(&self, id: ItemId) -> Result<Option<BookableItem>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ITEM_COLUMNS} FROM bookable_items WHERE id = $1"
+        ));
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(item_from_row)
+            .transpose()
+    }
+
+    /// Holds one unit of an item for a customer while they pay. Fails with
+    /// [`Error::Conflict`] when the item is sold out. Atomic: two callers racing for the last
+    /// seat cannot both hold it.
+    pub async fn hold_booking(
+        &self,
+        customer: CustomerId,
+        item: ItemId,
+        call_id: Option<&str>,
+        reference: &str,
+        hold_until: Millis,
+        now: Millis,
+    ) -> Result<BookingId> {
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query(
+            "UPDATE bookable_items SET held = held + 1 WHERE id = $1 AND held + sold < capacity",
+        )
+        .bind(item)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Err(Error::Conflict("item is sold out or does not exist".into()));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO bookings (reference, customer_id, item_id, call_id, quantity, status, hold_expires_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 1, 'held', $5, $6, $6) RETURNING id",
+        )
+        .bind(reference)
+        .bind(customer)
+        .bind(item)
+        .bind(call_id)
+        .bind(hold_until)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Turns a held booking into a confirmed one (after an approved payment).
+    pub async fn confirm_booking(&self, id: BookingId, now: Millis) -> Result<()> {
+        self.finish_booking(id, "confirmed", "held = held - 1, sold = sold + 1", now)
+            .await
+    }
+
+    /// Releases a held booking (payment declined, caller hung up, hold expired).
+    pub async fn release_booking(&self, id: BookingId, now: Millis) -> Result<()> {
+        self.finish_booking(id, "cancelled", "held = held - 1", now)
+            .await
+    }
+
+    async fn finish_booking(
+        &self,
+        id: BookingId,
+        status: &'static str,
+        item_change: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let item: Option<i64> = sqlx::query_scalar(
+            "UPDATE bookings SET status = $1, updated_at = $2, hold_expires_at = NULL WHERE id = $3 AND status = 'held' RETURNING item_id",
+        )
+        .bind(status)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(item) = item else {
+            tx.rollback().await?;
+            return Err(Error::Conflict(format!("booking {id} is not held")));
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE bookable_items SET {item_change} WHERE id = $1"
+        )))
+        .bind(item)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Releases every hold that expired before `now`; returns how many.
+    pub async fn expire_holds(&self, now: Millis) -> Result<u64> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM bookings WHERE status = 'held' AND hold_expires_at IS NOT NULL AND hold_expires_at < $1",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        let mut n = 0;
+        for id in ids {
+            if self.release_booking(id, now).await.is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Records a payment attempt or its result, idempotent by `idempotency_key`: the first write
+    /// creates the row, later writes update status and gateway fields of a still-pending row.
+    /// Refuses anything that looks like a card number in any free-form field, and a last-four
+    /// that is not four digits.
+    pub async fn record_payment(&self, p: &Payment) -> Result<Payment> {
+        if let Some(l4) = &p.card_last4 {
+            if l4.len() != 4 || !l4.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::Invalid(
+                    "card_last4 must be exactly four digits".into(),
+                ));
+            }
+        }
+        for field in [
+            &p.card_token,
+            &p.gateway_ref,
+            &p.decline_reason,
+            &p.card_brand,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if contains_card_number(field) {
+                return Err(Error::Invalid(
+                    "a payment field looks like a card number; refusing to store it".into(),
+                ));
+            }
+        }
+        if contains_card_number(&p.idempotency_key) {
+            return Err(Error::Invalid(
+                "idempotency key looks like a card number".into(),
+            ));
+        }
+        self.retrying(|| async {
+            sqlx::query(
+                "INSERT INTO payments (idempotency_key, booking_id, customer_id, call_id, amount_minor, currency, status,
+                   decline_reason, gateway, gateway_ref, card_token, card_brand, card_last4, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                 ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status,
+                   decline_reason = excluded.decline_reason, gateway_ref = excluded.gateway_ref,
+                   card_token = excluded.card_token, card_brand = excluded.card_brand,
+                   card_last4 = excluded.card_last4, updated_at = excluded.updated_at
+                 WHERE payments.status = 'pending'",
+            )
+            .bind(p.idempotency_key.as_str())
+            .bind(p.booking_id)
+            .bind(p.customer_id)
+            .bind(p.call_id.as_deref())
+            .bind(p.amount_minor)
+            .bind(p.currency.as_str())
+            .bind(p.status.as_str())
+            .bind(p.decline_reason.as_deref())
+            .bind(p.gateway.as_str())
+            .bind(p.gateway_ref.as_deref())
+            .bind(p.card_token.as_deref())
+            .bind(p.card_brand.as_deref())
+            .bind(p.card_last4.as_deref())
+            .bind(p.at)
+            .execute(self.pool())
+            .await?;
+            Ok(())
+        })
+        .await?;
+        self.payment(&p.idempotency_key)
+            .await?
+            .ok_or_else(|| Error::NotFound("payment vanished after write".into()))
+    }
+
+    /// A payment by its idempotency key.
+    pub async fn payment(&self, key: &str) -> Result<Option<Payment>> {
+        let row = sqlx::query(
+            "SELECT idempotency_key, booking_id, customer_id, call_id, amount_minor, currency, status, decline_reason,
+                    gateway, gateway_ref, card_token, card_brand, card_last4, updated_at
+             FROM payments WHERE idempotency_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(Payment {
+                idempotency_key: r.try_get("idempotency_key")?,
+                booking_id: r.try_get("booking_id")?,
+                customer_id: r.try_get("customer_id")?,
+                call_id: r.try_get("call_id")?,
+                amount_minor: r.try_get("amount_minor")?,
+                currency: r.try_get("currency")?,
+                status: r.try_get("status")?,
+                decline_reason: r.try_get("decline_reason")?,
+                gateway: r.try_get("gateway")?,
+                gateway_ref: r.try_get("gateway_ref")?,
+                card_token: r.try_get("card_token")?,
+                card_brand: r.try_get("card_brand")?,
+                card_last4: r.try_get("card_last4")?,
+                at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,365 @@
+//! Customers, their identities, and the unified customer view.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{
+    BookingSummary, Contact, Customer, CustomerId, CustomerSummary, CustomerView, Error, Identity,
+    IdentityKind, Millis, NewCustomer, Result, Store, StoredIdentity, Ticket, VIEW_BOOKINGS,
+    VIEW_CONTACTS, flag, tier_priority,
+};
+
+pub(crate) const TICKET_COLUMNS: &str =
+    "id, customer_id, call_id, subject, body, status, priority, assignee, created_at, updated_at";
+
+pub(crate) fn ticket_from_row(r: &AnyRow) -> Result<Ticket> {
+    Ok(Ticket {
+        id: r.try_get("id")?,
+        customer_id: r.try_get("customer_id")?,
+        call_id: r.try_get("call_id")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        status: r.try_get("status")?,
+        priority: r.try_get("priority")?,
+        assignee: r.try_get("assignee")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn customer_from_row(r: &AnyRow) -> Result<Customer> {
+    Ok(Customer {
+        id: r.try_get("id")?,
+        display_name: r.try_get("display_name")?,
+        tier: r.try_get("tier")?,
+        value_score: r.try_get("value_score")?,
+        priority: r.try_get("priority")?,
+        birthday: r.try_get("birthday")?,
+        language: r.try_get("language")?,
+        notes: r.try_get("notes")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a customer and returns its id. The routing priority follows the tier.
+    pub async fn create_customer(&self, c: &NewCustomer, now: Millis) -> Result<CustomerId> {
+        if c.display_name.trim().is_empty() {
+            return Err(Error::Invalid("customer name is empty".into()));
+        }
+        let tier = if c.tier.is_empty() {
+            "standard"
+        } else {
+            c.tier.as_str()
+        };
+        if !crate::TIERS.contains(&tier) {
+            return Err(Error::Invalid(format!("unknown tier {tier:?}")));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO customers (display_name, tier, value_score, priority, birthday, language, notes, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+        )
+        .bind(c.display_name.trim())
+        .bind(tier)
+        .bind(c.value_score)
+        .bind(tier_priority(tier))
+        .bind(c.birthday.as_deref())
+        .bind(c.language.as_deref())
+        .bind(c.notes.as_str())
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Links an identity to a customer. Linking the same identity to the same customer again is
+    /// a no-op; an identity that belongs to another customer is a [`Error::Conflict`] (merge the
+    /// two customers instead).
+    pub async fn link_identity(
+        &self,
+        customer: CustomerId,
+        identity: &Identity,
+        source: &str,
+        verified: bool,
+        now: Millis,
+    ) -> Result<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO customer_identities (customer_id, kind, value, verified, source, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, value) DO NOTHING",
+        )
+        .bind(customer)
+        .bind(identity.kind.as_str())
+        .bind(identity.value.as_str())
+        .bind(i64::from(verified))
+        .bind(source)
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(());
+        }
+        match self.find_customer(identity).await? {
+            Some(owner) if owner == customer => Ok(()),
+            Some(_) => Err(Error::Conflict(format!(
+                "this {} already belongs to another customer",
+                identity.kind.as_str()
+            ))),
+            None => Err(Error::Conflict("identity was removed while linking".into())),
+        }
+    }
+
+    /// The customer an identity points at, following merges.
+    pub async fn find_customer(&self, identity: &Identity) -> Result<Option<CustomerId>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT customer_id FROM customer_identities WHERE kind = $1 AND value = $2",
+        )
+        .bind(identity.kind.as_str())
+        .bind(identity.value.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// The unified customer view by any identity: the customer, all their identities, the last
+    /// contacts with outcomes, open tickets and bookings. `None` when nobody has this identity.
+    pub async fn customer_view(&self, identity: &Identity) -> Result<Option<CustomerView>> {
+        let mut conn = self.pool().acquire().await?;
+        let row = sqlx::query(
+            "SELECT c.id, c.display_name, c.tier, c.value_score, c.priority, c.birthday, c.language, c.notes, c.created_at
+             FROM customer_identities i JOIN customers c ON c.id = i.customer_id
+             WHERE i.kind = $1 AND i.value = $2",
+        )
+        .bind(identity.kind.as_str())
+        .bind(identity.value.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let customer = customer_from_row(&row)?;
+        self.fill_view(&mut conn, customer).await.map(Some)
+    }
+
+    /// The unified view of a customer by id.
+    pub async fn customer_view_by_id(&self, id: CustomerId) -> Result<Option<CustomerView>> {
+        let mut conn = self.pool().acquire().await?;
+        let row = sqlx::query(
+            "SELECT id, display_name, tier, value_score, priority, birthday, language, notes, created_at
+             FROM customers WHERE id = $1 AND merged_into IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let customer = customer_from_row(&row)?;
+        self.fill_view(&mut conn, customer).await.map(Some)
+    }
+
+    async fn fill_view(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+        customer: Customer,
+    ) -> Result<CustomerView> {
+        let id = customer.id;
+        let identities = sqlx::query(
+            "SELECT kind, value, verified, source FROM customer_identities WHERE customer_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut **conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StoredIdentity {
+                kind: IdentityKind::parse(&r.try_get::<String, _>("kind")?)?,
+                value: r.try_get("value")?,
+                verified: flag(r.try_get("verified")?),
+                source: r.try_get("source")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+        let recent_contacts = sqlx::query(
+            "SELECT c.id, c.direction, c.arrived_at, c.queue_id, c.agent_id, c.end_reason,
+                    o.disposition, o.notes
+             FROM calls c LEFT JOIN outcomes o ON o.call_id = c.id AND o.agent_id = c.agent_id
+             WHERE c.customer_id = $1 ORDER BY c.arrived_at DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(VIEW_CONTACTS)
+        .fetch_all(&mut **conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Contact {
+                call_id: r.try_get("id")?,
+                direction: r.try_get("direction")?,
+                arrived_at: r.try_get("arrived_at")?,
+                queue_id: r.try_get("queue_id")?,
+                agent_id: r.try_get("agent_id")?,
+                end_reason: r.try_get("end_reason")?,
+                disposition: r.try_get("disposition")?,
+                notes: r.try_get("notes")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+        let open_tickets = sqlx::query(
+            "SELECT id, customer_id, call_id, subject, body, status, priority, assignee, created_at, updated_at
+             FROM tickets WHERE customer_id = $1 AND status IN ('open', 'pending')
+             ORDER BY updated_at DESC LIMIT 20",
+        )
+        .bind(id)
+        .fetch_all(&mut **conn)
+        .await?
+        .iter()
+        .map(ticket_from_row)
+        .collect::<Result<Vec<_>>>()?;
+
+        let bookings = sqlx::query(
+            "SELECT b.id, b.reference, i.sku, i.name, i.starts_at, b.quantity, b.status, b.created_at
+             FROM bookings b JOIN bookable_items i ON i.id = b.item_id
+             WHERE b.customer_id = $1 ORDER BY b.created_at DESC LIMIT $2",
+        )
+        .bind(id)
+        .bind(VIEW_BOOKINGS)
+        .fetch_all(&mut **conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(BookingSummary {
+                id: r.try_get("id")?,
+                reference: r.try_get("reference")?,
+                item_sku: r.try_get("sku")?,
+                item_name: r.try_get("name")?,
+                starts_at: r.try_get("starts_at")?,
+                quantity: r.try_get("quantity")?,
+                status: r.try_get("status")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+        Ok(CustomerView {
+            customer,
+            identities,
+            recent_contacts,
+            open_tickets,
+            bookings,
+        })
+    }
+
+    /// Merges `absorb` into `keep`: identities, calls, tickets, bookings and payments move to
+    /// `keep`; notes are appended; the higher tier wins; `absorb` is marked merged. One
+    /// transaction: either everything moves or nothing does.
+    pub async fn merge_customers(
+        &self,
+        keep: CustomerId,
+        absorb: CustomerId,
+        now: Millis,
+    ) -> Result<()> {
+        if keep == absorb {
+            return Err(Error::Invalid("cannot merge a customer into itself".into()));
+        }
+        let mut tx = self.pool().begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, tier, notes, value_score FROM customers WHERE id IN ($1, $2) AND merged_into IS NULL",
+        )
+        .bind(keep)
+        .bind(absorb)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.len() != 2 {
+            return Err(Error::NotFound(
+                "both customers must exist and not be merged".into(),
+            ));
+        }
+        let mut keep_row = None;
+        let mut absorb_row = None;
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let t: (String, String, i64) = (
+                r.try_get("tier")?,
+                r.try_get("notes")?,
+                r.try_get("value_score")?,
+            );
+            if id == keep {
+                keep_row = Some(t)
+            } else {
+                absorb_row = Some(t)
+            }
+        }
+        let (Some(k), Some(a)) = (keep_row, absorb_row) else {
+            return Err(Error::NotFound("customer rows".into()));
+        };
+        let tier = if tier_priority(&a.0) > tier_priority(&k.0) {
+            a.0
+        } else {
+            k.0
+        };
+        let notes = match (k.1.is_empty(), a.1.is_empty()) {
+            (_, true) => k.1,
+            (true, false) => a.1,
+            (false, false) => format!("{}\n{}", k.1, a.1),
+        };
+        sqlx::query(
+            "UPDATE customers SET tier = $1, priority = $2, notes = $3, value_score = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(tier.as_str())
+        .bind(tier_priority(&tier))
+        .bind(notes)
+        .bind(k.2 + a.2)
+        .bind(now)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        for sql in [
+            "UPDATE customer_identities SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE calls SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE tickets SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE bookings SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE payments SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE customers SET merged_into = $1 WHERE id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(keep)
+                .bind(absorb)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Customers whose name contains `text` (case-insensitive) or who own an identity equal to
+    /// it, best tier first.
+    pub async fn search_customers(&self, text: &str, limit: i64) -> Result<Vec<CustomerSummary>> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
+        let exact_upper = text.to_uppercase().replace(' ', "");
+        let phone = crate::phone::normalize(text, None).unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT id, display_name, tier, priority FROM customers
+             WHERE merged_into IS NULL AND (LOWER(display_name) LIKE $1
+                OR id IN (SELECT customer_id FROM customer_identities WHERE value IN ($2, $3, $4)))
+             ORDER BY priority DESC, display_name LIMIT $5",
+        )
+        .bind(pattern)
+        .bind(exact_upper)
+        .bind(text.to_lowercase())
+        .bind(phone)
+        .bind(limit.clamp(1, 200))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CustomerSummary {
+                    id: r.try_get("id")?,
+                    display_name: r.try_get("display_name")?,
+                    tier: r.try_get("tier")?,
+                })
+            })
+            .collect()
+    }
+}
