@@ -8,6 +8,7 @@ mod method;
 pub(crate) mod parse;
 mod status;
 mod uri;
+pub mod validate;
 
 pub use error::{Error, Result};
 pub use headers::{AuthParams, CSeq, Contact, NameAddr, Via};
