@@ -1,0 +1,50 @@
+//! Differential test against rsip 0.4: on ordinary messages both parsers accept, our parse
+//! agrees with rsip's on method/status, Call-ID, CSeq, tags, top branch and body; and we
+//! also accept the inputs rsip is known to reject (tel: URI, compact headers, IPv6 Via with
+//! port, folded headers, extension methods, `+sip.instance`, status line without reason).
+
+mod oracle;
+
+const COMMON: &[&str] = &[
+    "INVITE sip:bob@biloxi.example.com SIP/2.0\r\nVia: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\nMax-Forwards: 70\r\nTo: Bob <sip:bob@biloxi.example.com>\r\nFrom: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\nCall-ID: a84b4c76e66710@pc33.atlanta.example.com\r\nCSeq: 314159 INVITE\r\nContact: <sip:alice@pc33.atlanta.example.com>\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n",
+    "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc;received=10.0.0.1\r\nTo: <sip:bob@example.com>;tag=xyz\r\nFrom: <sip:alice@example.com>;tag=123\r\nCall-ID: c1@10.0.0.1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+    "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds7\r\nMax-Forwards: 70\r\nTo: <sip:100@example.com>\r\nFrom: <sip:100@example.com>;tag=456248\r\nCall-ID: 843817637684230@998sdasdh09\r\nCSeq: 1826 REGISTER\r\nContact: <sip:100@192.0.2.4>;expires=3600\r\nContent-Length: 0\r\n\r\n",
+    "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds7\r\nTo: <sip:100@example.com>;tag=srv1\r\nFrom: <sip:100@example.com>;tag=456248\r\nCall-ID: 843817637684230@998sdasdh09\r\nCSeq: 1826 REGISTER\r\nWWW-Authenticate: Digest realm=\"example.com\", nonce=\"abc\", algorithm=MD5\r\nContent-Length: 0\r\n\r\n",
+];
+
+const RSIP_REJECTS: &[&str] = &[
+    "INVITE tel:+15551234567 SIP/2.0\r\nv: SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1\r\nf: <sip:a@b>;tag=1\r\nt: <tel:+15551234567>\r\ni: x1\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n",
+    "FOO sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK2\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x2\r\nCSeq: 1\r\n FOO\r\nContent-Length: 0\r\n\r\n",
+    "REGISTER sip:b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK3\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x3\r\nCSeq: 1 REGISTER\r\nContact: <sip:a@h;ob>;+sip.instance=\"<urn:uuid:1>\";reg-id=1\r\nContent-Length: 0\r\n\r\n",
+    "SIP/2.0 100 \r\nVia: SIP/2.0/UDP h;branch=z9hG4bK4\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x4\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+];
+
+#[test]
+fn agrees_with_rsip_on_common_messages() {
+    for m in COMMON {
+        assert!(rsip::SipMessage::try_from(m.as_bytes()).is_ok(), "rsip should accept:\n{m}");
+        assert!(hotline_sip::Message::parse(m.as_bytes()).is_ok(), "we should accept:\n{m}");
+        oracle::compare(m.as_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn accepts_what_a_softswitch_must_take() {
+    for m in RSIP_REJECTS {
+        let ours = hotline_sip::Message::parse(m.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{m}"));
+        hotline_sip::validate::validate_request(&ours, &[]).or_else(|e| if ours.is_request() { Err(e) } else { Ok(()) }).unwrap();
+        oracle::compare(m.as_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn agrees_with_rsip_on_torture_messages_it_accepts() {
+    let dir = format!("{}/tests/torture", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sip") {
+            let bytes = std::fs::read(&path).unwrap();
+            oracle::compare(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
