@@ -1,0 +1,382 @@
+//! Configuration: `config/switch.toml` plus the files it names. Every error says which file,
+//! which line and which key is wrong, because the person reading it is an operator at 3 a.m.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A configuration error that names the file, the line and the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// Dotted key path (`http.listen`), when known.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The whole switch configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub node: NodeConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub demo: DemoConfig,
+    /// The folder holding switch.toml; relative paths in the config are resolved against it.
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// The file this was read from.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Name of this switch in logs and metrics.
+    pub name: String,
+    /// Country code (digits) used to normalise national numbers to E.164.
+    pub country_code: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            name: "hotline-1".into(),
+            country_code: "1".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the HTTP server (`/health`, `/metrics`).
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://<file>` (relative to the working directory) or `postgres://user@host:port/db`.
+    pub url: String,
+    pub max_connections: u32,
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/hotline.db".into(),
+            max_connections: 8,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `hotline_switch=debug,info`. `RUST_LOG` overrides it.
+    pub level: String,
+    /// Show caller numbers and names in logs. Off by default; switch on only to debug.
+    pub personal_data: bool,
+    /// `text` for people, `json` for log shippers.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            personal_data: false,
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Load the demo data file into an empty database at start-up.
+    pub seed: bool,
+    /// The demo data file, relative to the config folder.
+    pub file: PathBuf,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            seed: true,
+            file: PathBuf::from("demo.toml"),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            key: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates configuration text; `path` is used in errors and to resolve files.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut cfg: Config = parse_toml(path, text)?;
+        cfg.file = path.to_path_buf();
+        cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        cfg.validate(text)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, text: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            file: self.file.clone(),
+            line: find_key_line(text, key),
+            key: Some(key.to_string()),
+            message,
+        };
+        if let Err(e) = hotline_store::Backend::from_url(&self.database.url) {
+            return Err(err("database.url", e.to_string()));
+        }
+        if self.database.max_connections == 0 {
+            return Err(err("database.max_connections", "must be at least 1".into()));
+        }
+        let cc = &self.node.country_code;
+        if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(
+                "node.country_code",
+                "must be 1 to 3 digits, without `+`".into(),
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(err("log.level", format!("not a valid log filter: {e}")));
+        }
+        if self.demo.seed && !self.dir.join(&self.demo.file).is_file() {
+            return Err(err(
+                "demo.file",
+                format!(
+                    "{} does not exist (set demo.seed = false to start without demo data)",
+                    self.dir.join(&self.demo.file).display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A path from the configuration, resolved against the config folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+}
+
+/// Deserialises TOML text, turning any error into one that names file, line and key.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let (line, key) = match e.span() {
+            Some(span) => locate(text, span.start),
+            None => (None, None),
+        };
+        ConfigError {
+            file: path.to_path_buf(),
+            line,
+            key,
+            message: e.message().trim().to_string(),
+        }
+    })
+}
+
+/// Line number and dotted key at a byte offset of a TOML document.
+fn locate(text: &str, offset: usize) -> (Option<usize>, Option<String>) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[offset..]
+        .find('\n')
+        .map(|i| offset + i)
+        .unwrap_or(text.len());
+    let line = &text[line_start..line_end];
+    let mut table = String::new();
+    for l in text[..line_start].lines() {
+        if let Some(h) = table_header(l) {
+            table = h;
+        }
+    }
+    let trimmed = line.trim_start();
+    let key = if let Some(h) = table_header(line) {
+        Some(h)
+    } else if let Some((k, _)) = trimmed.split_once('=') {
+        let k = k.trim().trim_matches('"');
+        Some(if table.is_empty() {
+            k.to_string()
+        } else {
+            format!("{table}.{k}")
+        })
+    } else if !table.is_empty() {
+        Some(table)
+    } else {
+        None
+    };
+    (Some(line_no), key)
+}
+
+fn table_header(line: &str) -> Option<String> {
+    let t = line.trim();
+    let t = t.split('#').next().unwrap_or("").trim();
+    if t.starts_with('[') && t.ends_with(']') {
+        Some(t.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+    } else {
+        None
+    }
+}
+
+/// The line on which a dotted key (`http.listen`) is set, if it is set in the text.
+pub fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
+    let (table, key) = match dotted.rsplit_once('.') {
+        Some((t, k)) => (t, k),
+        None => ("", dotted),
+    };
+    let mut current = String::new();
+    for (i, l) in text.lines().enumerate() {
+        if let Some(h) = table_header(l) {
+            current = h;
+            continue;
+        }
+        if current == table {
+            if let Some((k, _)) = l.split_once('=') {
+                if k.trim().trim_matches('"') == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("demo.toml"), "").expect("demo");
+        let file = dir.path().join("switch.toml");
+        Config::parse(&file, text).map_err(|mut e| {
+            e.file = PathBuf::from("switch.toml");
+            e
+        })
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = parse("").expect("empty config is valid");
+        assert_eq!(c.http.listen.port(), 8080);
+        assert!(c.database.url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn bad_value_names_file_line_and_key() {
+        let e = parse("[node]\nname = \"x\"\n\n[http]\nlisten = \"localhost:port\"\n").unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert_eq!(e.key.as_deref(), Some("http.listen"), "{e}");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("switch.toml:5: key `http.listen`: "),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_it() {
+        let e = parse("[database]\nurl = \"sqlite://x.db\"\nmax_conections = 3\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("database.max_conections")),
+            "{e}"
+        );
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key_too() {
+        let e = parse("[database]\n\nurl = \"mysql://db\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(3), Some("database.url")),
+            "{e}"
+        );
+        let e = parse("[log]\nlevel = \"info,,=[\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("log.level"), "{e}");
+        let e = parse("[node]\ncountry_code = \"+49\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("node.country_code")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let e = parse("[http]\nlisten = \"127.0.0.1:80\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/switch.toml");
+        Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    }
+}

@@ -1,0 +1,9 @@
+//! The Hotline softswitch as a library: configuration, database start-up, HTTP, and (as the
+//! crates land) SIP transports, call control, IVR, routing and the CTI server. The
+//! `hotline-switch` binary is a thin wrapper over [`app::run`].
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod pii;
+pub mod seed;
