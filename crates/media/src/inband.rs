@@ -136,9 +136,9 @@ impl DtmfDetector {
     fn analyze_block(&mut self) -> Option<Digit> {
         let mut x = [0f32; N];
         let mut energy = 0f32;
-        for i in 0..N {
-            x[i] = self.window[i] * self.hann[i];
-            energy += x[i] * x[i];
+        for ((xi, w), h) in x.iter_mut().zip(&self.window).zip(&self.hann) {
+            *xi = w * h;
+            energy += *xi * *xi;
         }
         let result = self.classify(&x, energy);
         self.tone_present = result.is_some();
