@@ -25,6 +25,8 @@ pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Nodes entered back to back without waiting for anything, before the session declares the
 /// flow a loop and hangs up.
 const MAX_HOPS: u32 = 64;
+/// How often a booking node lists items again after the chosen one was taken meanwhile.
+const MAX_RELISTS: u32 = 3;
 
 /// The calling number (ANI). Personal data: Debug and Display print it redacted.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
@@ -639,6 +641,7 @@ pub struct Session {
     buf: DigitBuf,
     card: Option<CardEntry>,
     card_attempt: u32,
+    booking_relists: u32,
     held: Option<HeldItem>,
     payment: Option<PaymentRecord>,
     queue_status: Option<QueueStatus>,
@@ -690,6 +693,7 @@ impl Session {
             buf: DigitBuf::default(),
             card: None,
             card_attempt: 0,
+            booking_relists: 0,
             held: None,
             payment: None,
             queue_status: None,
@@ -1279,7 +1283,10 @@ impl Session {
                 self.step = Step::VoicemailPrompt;
                 self.play(now, prompts.clone(), None);
             }
-            NodeKind::Booking(b) => self.booking_list(now, b, 0),
+            NodeKind::Booking(b) => {
+                self.booking_relists = 0;
+                self.booking_list(now, b, 0);
+            }
             NodeKind::Pay(p) => self.pay_start(now, p),
             NodeKind::Hangup { prompts } => {
                 self.step = Step::Hangup;
@@ -1334,10 +1341,12 @@ impl Session {
             }
             (Step::BookingNone, NodeKind::Booking(b)) => self.goto(now, b.on_none),
             (Step::BookingUnavailable { attempt }, NodeKind::Booking(b)) => {
-                if attempt >= b.retry.retries {
+                // Not the caller's fault: list again, a bounded number of times.
+                if self.booking_relists >= MAX_RELISTS {
                     self.goto(now, b.retry.on_fail);
                 } else {
-                    self.booking_list(now, b, attempt + 1);
+                    self.booking_relists += 1;
+                    self.booking_list(now, b, attempt);
                 }
             }
             (Step::PayApproved, NodeKind::Pay(p)) => self.goto(now, p.next),
@@ -2030,6 +2039,7 @@ impl Session {
         if field == CardField::Number
             && attempt == 0
             && !invalid
+            && self.card_attempt == 0
             && let Some((minor, _)) = self.pay_amount(p)
         {
             // "The amount is ..." before the first card prompt.

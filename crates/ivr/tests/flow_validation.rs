@@ -78,14 +78,20 @@ fn unknown_node_in_menu_branch_and_start() {
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_eq!(e[0].line, 4);
-    assert!(matches!(&e[0].problem, Problem::UnknownNode { node, field } if node == "mneu" && field == "start"));
+    assert!(
+        matches!(&e[0].problem, Problem::UnknownNode { node, field } if node == "mneu" && field == "start")
+    );
     assert_eq!(e[1].line, 9);
-    assert!(matches!(&e[1].problem, Problem::UnknownNode { node, field } if node == "nowhere" && field == "branches.2"));
+    assert!(
+        matches!(&e[1].problem, Problem::UnknownNode { node, field } if node == "nowhere" && field == "branches.2")
+    );
 }
 
 #[test]
 fn unreachable_node() {
-    let text = format!("{GOOD}\n[nodes.orphan]\ntype = \"play\"\nprompts = [\"welcome\"]\nnext = \"bye\"\n");
+    let text = format!(
+        "{GOOD}\n[nodes.orphan]\ntype = \"play\"\nprompts = [\"welcome\"]\nnext = \"bye\"\n"
+    );
     let e = one(&text);
     assert_eq!(e.line, 16);
     assert_eq!(e.problem, Problem::Unreachable("orphan".into()));
@@ -136,7 +142,9 @@ on_fail = "bye"
 [nodes.bye]
 type = "hangup"
 "#;
-    let Error::Flow(e) = Flow::parse(Path::new(FILE), text, &PromptDir::new(dir.path())).unwrap_err() else {
+    let Error::Flow(e) =
+        Flow::parse(Path::new(FILE), text, &PromptDir::new(dir.path())).unwrap_err()
+    else {
         panic!()
     };
     assert!(e.iter().any(|e| e.line == 4
@@ -147,13 +155,18 @@ type = "hangup"
 
 #[test]
 fn bad_field_type_and_value() {
-    let text = GOOD.replace("on_fail = \"bye\"", "on_fail = \"bye\"\ntimeout_ms = \"five\"\nretries = 99");
+    let text = GOOD.replace(
+        "on_fail = \"bye\"",
+        "on_fail = \"bye\"\ntimeout_ms = \"five\"\nretries = 99",
+    );
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_eq!(e[0].line, 11);
     assert!(matches!(&e[0].problem, Problem::BadField { field, .. } if field == "timeout_ms"));
     assert_eq!(e[1].line, 12);
-    assert!(matches!(&e[1].problem, Problem::BadField { field, reason } if field == "retries" && reason.contains("outside")));
+    assert!(
+        matches!(&e[1].problem, Problem::BadField { field, reason } if field == "retries" && reason.contains("outside"))
+    );
 }
 
 #[test]
@@ -165,7 +178,9 @@ fn bad_branch_digit_and_node_type() {
     assert_eq!(e.len(), 2, "{e:#?}");
     assert!(matches!(&e[0].problem, Problem::BadField { field, .. } if field == "branches"));
     assert_eq!(e[0].line, 9);
-    assert!(matches!(&e[1].problem, Problem::BadField { field, reason } if field == "type" && reason.contains("hang_up")));
+    assert!(
+        matches!(&e[1].problem, Problem::BadField { field, reason } if field == "type" && reason.contains("hang_up"))
+    );
     assert_eq!(e[1].line, 13);
 }
 
@@ -229,20 +244,42 @@ type = "hangup"
 #[test]
 fn missing_flow_table_and_empty_file() {
     let e = errors("");
-    assert!(e.iter().any(|e| e.problem == Problem::MissingField("[flow]".into()) && e.line == 1));
+    assert!(
+        e.iter()
+            .any(|e| e.problem == Problem::MissingField("[flow]".into()) && e.line == 1)
+    );
 }
 
 #[test]
 fn load_dir_reports_all_files_and_names() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.toml"), GOOD.replace("name = \"good\"", "name = \"a\"")).unwrap();
-    std::fs::write(dir.path().join("b.toml"), GOOD.replace("on_fail = \"bye\"", "on_fail = \"x\"")).unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        GOOD.replace("name = \"good\"", "name = \"a\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.toml"),
+        GOOD.replace("on_fail = \"bye\"", "on_fail = \"x\""),
+    )
+    .unwrap();
     let err = FlowSet::load_dir(dir.path(), &AnyPrompt).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("b.toml:10:"), "{msg}");
-    std::fs::write(dir.path().join("b.toml"), GOOD.replace("name = \"good\"", "name = \"b\"")).unwrap();
+    std::fs::write(
+        dir.path().join("b.toml"),
+        GOOD.replace("name = \"good\"", "name = \"b\""),
+    )
+    .unwrap();
     let set = FlowSet::load_dir(dir.path(), &AnyPrompt).unwrap();
     assert_eq!(set.names(), vec!["a", "b"]);
-    std::fs::write(dir.path().join("c.toml"), GOOD.replace("name = \"good\"", "name = \"a\"")).unwrap();
-    assert!(matches!(FlowSet::load_dir(dir.path(), &AnyPrompt), Err(Error::DuplicateFlow { .. })));
+    std::fs::write(
+        dir.path().join("c.toml"),
+        GOOD.replace("name = \"good\"", "name = \"a\""),
+    )
+    .unwrap();
+    assert!(matches!(
+        FlowSet::load_dir(dir.path(), &AnyPrompt),
+        Err(Error::DuplicateFlow { .. })
+    ));
 }

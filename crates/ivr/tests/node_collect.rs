@@ -63,7 +63,10 @@ fn inter_digit_timeout_ends_entry() {
     sim.finish_prompt();
     sim.digits("4321");
     let deadline = sim.s.poll_timeout().unwrap();
-    assert_eq!(deadline, sim.now - Duration::from_millis(200) + Duration::from_millis(2000));
+    assert_eq!(
+        deadline,
+        sim.now - Duration::from_millis(200) + Duration::from_millis(2000)
+    );
     let a = sim.advance(Duration::from_secs(2));
     assert_eq!(played(&a), ["thank_you"]);
     assert_eq!(sim.s.variables()["entered"], "4321");

@@ -74,12 +74,17 @@ fn caller_number_found_and_vip_routed() {
         request,
         customer: Some(customer("vip")),
     });
-    assert!(matches!(&a[0], Action::CustomerIdentified { customer_id, tier } if customer_id == "C-77" && tier == "vip"));
+    assert!(
+        matches!(&a[0], Action::CustomerIdentified { customer_id, tier } if customer_id == "C-77" && tier == "vip")
+    );
     assert_eq!(played(&a), ["vip"]);
     assert_eq!(sim.path(), ["by_ani", "tier", "vip"]);
     // Personal data stays out of Debug.
     let dbg = format!("{:?}", sim.s);
-    assert!(!dbg.contains("+15551234567") && !dbg.contains("Ada"), "{dbg}");
+    assert!(
+        !dbg.contains("+15551234567") && !dbg.contains("Ada"),
+        "{dbg}"
+    );
 }
 
 #[test]
@@ -102,10 +107,15 @@ fn account_with_verification() {
     let mut sim = Sim::new(IDENTIFY);
     sim.start();
     let r = sim.last_request();
-    sim.event(Event::LookupResult { request: r, customer: None });
+    sim.event(Event::LookupResult {
+        request: r,
+        customer: None,
+    });
     sim.finish_prompt();
     let a = sim.digits("123456#");
-    assert!(matches!(&a[0], Action::LookupCaller { key: LookupKey::Account(acct), .. } if acct == "123456"));
+    assert!(
+        matches!(&a[0], Action::LookupCaller { key: LookupKey::Account(acct), .. } if acct == "123456")
+    );
     let r = sim.last_request();
     let a = sim.event(Event::LookupResult {
         request: r,
@@ -115,23 +125,41 @@ fn account_with_verification() {
     sim.finish_prompt();
     // Wrong PIN: retry once.
     let a = sim.digits("9999");
-    let Action::VerifyCaller { code, customer_id, .. } = &a[0] else { panic!("{a:?}") };
+    let Action::VerifyCaller {
+        code, customer_id, ..
+    } = &a[0]
+    else {
+        panic!("{a:?}")
+    };
     assert_eq!((code.expose(), customer_id.as_str()), ("9999", "C-77"));
-    assert!(!format!("{a:?}").contains("9999"), "verification codes are redacted");
+    assert!(
+        !format!("{a:?}").contains("9999"),
+        "verification codes are redacted"
+    );
     let r = sim.last_request();
-    let a = sim.event(Event::VerifyResult { request: r, verified: false });
+    let a = sim.event(Event::VerifyResult {
+        request: r,
+        verified: false,
+    });
     assert_eq!(played(&a), ["invalid_entry", "enter_pin"]);
     sim.finish_prompt();
     sim.digits("4321");
     let r = sim.last_request();
-    let a = sim.event(Event::VerifyResult { request: r, verified: true });
+    let a = sim.event(Event::VerifyResult {
+        request: r,
+        verified: true,
+    });
     assert_eq!(played(&a), ["standard"]);
     assert_eq!(sim.s.customer().unwrap().id, "C-77");
     // The account number is shown; the PIN is masked.
     let inputs: Vec<_> = sim.s.inputs().iter().map(|i| i.value.clone()).collect();
     assert_eq!(
         inputs,
-        [InputValue::Digits("123456".into()), InputValue::Masked(4), InputValue::Masked(4)]
+        [
+            InputValue::Digits("123456".into()),
+            InputValue::Masked(4),
+            InputValue::Masked(4)
+        ]
     );
 }
 
@@ -140,16 +168,25 @@ fn unknown_account_retries_then_not_found() {
     let mut sim = Sim::new(IDENTIFY);
     sim.start();
     let r = sim.last_request();
-    sim.event(Event::LookupResult { request: r, customer: None });
+    sim.event(Event::LookupResult {
+        request: r,
+        customer: None,
+    });
     sim.finish_prompt();
     sim.digits("111111#");
     let r = sim.last_request();
-    let a = sim.event(Event::LookupResult { request: r, customer: None });
+    let a = sim.event(Event::LookupResult {
+        request: r,
+        customer: None,
+    });
     assert_eq!(played(&a), ["invalid_entry", "enter_account_number"]);
     sim.finish_prompt();
     sim.digits("222222#");
     let r = sim.last_request();
-    let a = sim.event(Event::LookupResult { request: r, customer: None });
+    let a = sim.event(Event::LookupResult {
+        request: r,
+        customer: None,
+    });
     assert_eq!(played(&a), ["anon"]);
 }
 
@@ -274,15 +311,28 @@ announce_wait_time = false
     let mut sim = Sim::new(text);
     let a = sim.start();
     assert!(matches!(a[0], Action::SetPriority(7)));
-    assert!(matches!(&a[1], Action::SetSkills(s) if s == &["spanish".to_string(), "billing".to_string()]));
-    assert!(matches!(&a[2], Action::SetVariable { name, value } if name == "reason" && value == "billing"));
-    let enq = a.iter().find(|a| matches!(a, Action::Enqueue { .. })).unwrap();
+    assert!(
+        matches!(&a[1], Action::SetSkills(s) if s == &["spanish".to_string(), "billing".to_string()])
+    );
+    assert!(
+        matches!(&a[2], Action::SetVariable { name, value } if name == "reason" && value == "billing")
+    );
+    let enq = a
+        .iter()
+        .find(|a| matches!(a, Action::Enqueue { .. }))
+        .unwrap();
     let Action::Enqueue {
-        queue, priority, skills, ..
+        queue,
+        priority,
+        skills,
+        ..
     } = enq
     else {
         unreachable!()
     };
-    assert_eq!((queue.as_str(), *priority, skills.len()), ("billing", Some(7), 2));
+    assert_eq!(
+        (queue.as_str(), *priority, skills.len()),
+        ("billing", Some(7), 2)
+    );
     assert_eq!(sim.s.variables()["lang"], "es");
 }

@@ -44,7 +44,10 @@ fn play_then_menu_then_branch() {
     let mut sim = Sim::new(FLOW);
     let a = sim.start();
     assert_eq!(played(&a), ["welcome"]);
-    assert!(sim.s.poll_timeout().is_none(), "a plain prompt arms no timer");
+    assert!(
+        sim.s.poll_timeout().is_none(),
+        "a plain prompt arms no timer"
+    );
     // Keys during a plain play are ignored.
     sim.digits("2");
     assert_eq!(sim.node(), "hello");
@@ -112,7 +115,11 @@ fn timeout_and_invalid_retry_then_give_up() {
     let inputs: Vec<_> = sim.s.inputs().iter().map(|i| i.value.clone()).collect();
     assert_eq!(
         inputs,
-        [InputValue::NoInput, InputValue::Digits("9".into()), InputValue::Digits("7".into())]
+        [
+            InputValue::NoInput,
+            InputValue::Digits("9".into()),
+            InputValue::Digits("7".into())
+        ]
     );
 }
 

@@ -86,7 +86,13 @@ fn announcements_music_and_agent_answer() {
     let a = sim.finish_prompt();
     assert_eq!(names(&a), ["PlayMusic"]);
     // An unsolicited update changes nothing audible.
-    assert!(sim.event(Event::QueueStatus { request: None, status: status(2, 50) }).is_empty());
+    assert!(
+        sim.event(Event::QueueStatus {
+            request: None,
+            status: status(2, 50)
+        })
+        .is_empty()
+    );
     // 30 s after joining, the next announcement.
     let a = sim.advance(joined + Duration::from_millis(29_999) - sim.now);
     assert!(a.is_empty());
@@ -97,10 +103,20 @@ fn announcements_music_and_agent_answer() {
         request: Some(r),
         status: status(1, 20),
     });
-    assert_eq!(&played(&a)[..4], ["you_are_caller_number", "num_1", "estimated_wait", "less_than_a_minute"]);
+    assert_eq!(
+        &played(&a)[..4],
+        [
+            "you_are_caller_number",
+            "num_1",
+            "estimated_wait",
+            "less_than_a_minute"
+        ]
+    );
     // Keys other than the callback digit are ignored.
     assert!(sim.digits("5").is_empty());
-    let a = sim.event(Event::AgentConnected { agent: "agent-7".into() });
+    let a = sim.event(Event::AgentConnected {
+        agent: "agent-7".into(),
+    });
     assert_eq!(names(&a), ["StopPlayback"]);
     assert_eq!(
         sim.s.outcome(),
@@ -121,8 +137,13 @@ fn callback_offer_by_digit_during_announcement() {
         status: status(4, 300),
     });
     let a = sim.digits("1");
-    assert_eq!(names(&a)[..3], ["StopPlayback", "LeaveQueue", "RequestCallback"]);
-    assert!(matches!(&a[2], Action::RequestCallback { number, .. } if number.as_str() == "+15551234567"));
+    assert_eq!(
+        names(&a)[..3],
+        ["StopPlayback", "LeaveQueue", "RequestCallback"]
+    );
+    assert!(
+        matches!(&a[2], Action::RequestCallback { number, .. } if number.as_str() == "+15551234567")
+    );
     assert_eq!(played(&a), ["we_will_call_you_back"]);
     assert_eq!(sim.s.variables()["callback"], "requested");
     assert!(sim.s.poll_timeout().is_none(), "queue timers are gone");
@@ -148,7 +169,10 @@ fn max_wait_goes_to_voicemail_ticket() {
     else {
         panic!("{a:?}")
     };
-    assert_eq!((max_duration.as_secs(), ticket_queue.as_str()), (60, "support"));
+    assert_eq!(
+        (max_duration.as_secs(), ticket_queue.as_str()),
+        (60, "support")
+    );
     assert!(subject.contains("support queue"));
     let r = sim.last_request();
     let a = sim.event(Event::RecordingFinished { request: r });
@@ -194,12 +218,22 @@ fn transfer_outside_fails_then_extension_succeeds() {
     let a = sim.start();
     assert_eq!(played(&a), ["transferring"]);
     let a = sim.finish_prompt();
-    assert!(matches!(&a[0], Action::Transfer { target: TransferTarget::External(n), .. } if n == "+442071234567"));
+    assert!(
+        matches!(&a[0], Action::Transfer { target: TransferTarget::External(n), .. } if n == "+442071234567")
+    );
     let r = sim.last_request();
-    let a = sim.event(Event::TransferResult { request: r, ok: false });
-    assert!(matches!(&a[0], Action::Transfer { target: TransferTarget::Extension(n), .. } if n == "2001"));
+    let a = sim.event(Event::TransferResult {
+        request: r,
+        ok: false,
+    });
+    assert!(
+        matches!(&a[0], Action::Transfer { target: TransferTarget::Extension(n), .. } if n == "2001")
+    );
     let r = sim.last_request();
-    sim.event(Event::TransferResult { request: r, ok: true });
+    sim.event(Event::TransferResult {
+        request: r,
+        ok: true,
+    });
     assert_eq!(
         sim.s.outcome(),
         Some(&Outcome::Transferred {
@@ -214,7 +248,10 @@ fn transfer_without_on_fail_hangs_up_after_timeout() {
     sim.start();
     sim.finish_prompt();
     let r = sim.last_request();
-    sim.event(Event::TransferResult { request: r, ok: false });
+    sim.event(Event::TransferResult {
+        request: r,
+        ok: false,
+    });
     let a = sim.advance(TRANSFER_TIMEOUT);
     assert_eq!(names(&a), ["Hangup"]);
     assert_eq!(sim.s.outcome(), Some(&Outcome::HungUp));

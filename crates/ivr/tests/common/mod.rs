@@ -24,7 +24,8 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(flow_text: &str) -> Sim {
-        let flow = Flow::parse(Path::new("test.toml"), flow_text, &AnyPrompt).unwrap_or_else(|e| panic!("{e}"));
+        let flow = Flow::parse(Path::new("test.toml"), flow_text, &AnyPrompt)
+            .unwrap_or_else(|e| panic!("{e}"));
         Sim::with_flow(Arc::new(flow))
     }
 
@@ -101,7 +102,9 @@ impl Sim {
 
     pub fn last_play(&self) -> Option<(PlaybackId, Vec<String>)> {
         self.log.iter().rev().find_map(|a| match a {
-            Action::Play { id, prompts, .. } => Some((*id, prompts.iter().map(|p| p.name().to_string()).collect())),
+            Action::Play { id, prompts, .. } => {
+                Some((*id, prompts.iter().map(|p| p.name().to_string()).collect()))
+            }
             _ => None,
         })
     }
@@ -143,7 +146,13 @@ impl Sim {
 pub fn names(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
-        .map(|a| format!("{a:?}").split([' ', '(', '{']).next().unwrap_or("").to_string())
+        .map(|a| {
+            format!("{a:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect()
 }
 
@@ -151,7 +160,12 @@ pub fn played(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Play { prompts, .. } => Some(prompts.iter().map(|p| p.name().to_string()).collect::<Vec<_>>()),
+            Action::Play { prompts, .. } => Some(
+                prompts
+                    .iter()
+                    .map(|p| p.name().to_string())
+                    .collect::<Vec<_>>(),
+            ),
             _ => None,
         })
         .flatten()
