@@ -1,12 +1,15 @@
 //! hotline-sip: the SIP signalling core of Hotline.
 //! (crate docs are completed below)
 
+pub mod dialog;
+mod endpoint;
 mod error;
 pub mod headers;
 mod message;
 mod method;
 pub(crate) mod parse;
 mod status;
+pub mod transaction;
 mod uri;
 pub mod validate;
 
@@ -17,3 +20,6 @@ pub use method::Method;
 pub use parse::Params;
 pub use status::{StatusClass, StatusCode};
 pub use uri::{Scheme, Uri};
+pub use endpoint::{Config, Endpoint, Event, Stats, Transmit};
+pub use transaction::{Kind, Role, State, Timer, TimerConfig, Transport, TsxId, TsxKey};
+pub use dialog::{Dialog, DialogId, DialogState, Dialogs, Routed};
