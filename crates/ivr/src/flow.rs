@@ -194,6 +194,11 @@ pub(crate) enum AmountFrom {
     },
     /// The price of the item held by the last booking node.
     Booking,
+    /// A call variable holding minor units (set by a lookup, a set node or call control).
+    Variable {
+        name: String,
+        currency: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -344,6 +349,12 @@ pub(crate) enum NodeKind {
         /// Prompts before hanging up.
         prompts: Vec<Prompt>,
     },
+    /// Play prompts and end the IVR without hanging up: the call goes back to whoever
+    /// handed it to the flow (an agent who started an assisted payment).
+    Return {
+        /// Prompts before returning.
+        prompts: Vec<Prompt>,
+    },
 }
 
 impl NodeKind {
@@ -362,6 +373,7 @@ impl NodeKind {
             NodeKind::Booking(_) => "booking",
             NodeKind::Pay(_) => "pay",
             NodeKind::Hangup { .. } => "hangup",
+            NodeKind::Return { .. } => "return",
         }
     }
 
@@ -396,7 +408,7 @@ impl NodeKind {
                 retry(&mut v, &b.retry);
             }
             NodeKind::Pay(p) => v.extend([p.next, p.on_fail]),
-            NodeKind::Hangup { .. } => {}
+            NodeKind::Hangup { .. } | NodeKind::Return { .. } => {}
         }
         v
     }
@@ -407,7 +419,8 @@ impl NodeKind {
             NodeKind::Play { prompts, .. }
             | NodeKind::Transfer { prompts, .. }
             | NodeKind::Voicemail { prompts, .. }
-            | NodeKind::Hangup { prompts } => all(prompts),
+            | NodeKind::Hangup { prompts }
+            | NodeKind::Return { prompts } => all(prompts),
             NodeKind::Menu { prompts, retry, .. } => {
                 all(prompts);
                 all(&retry.invalid_prompts);

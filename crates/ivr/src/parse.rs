@@ -594,13 +594,14 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
         "booking" => "booking",
         "pay" => "pay",
         "hangup" => "hangup",
+        "return" => "return",
         _ => {
             p.bad(
                 ty_span,
                 "type",
                 format!(
                     "unknown node type '{ty}' (expected play, menu, collect, identify, condition, set, \
-                     queue, transfer, voicemail, booking, pay or hangup)"
+                     queue, transfer, voicemail, booking, pay, hangup or return)"
                 ),
             );
             return None;
@@ -930,37 +931,35 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
             let amount = match (
                 f.opt_str(p, "amount"),
                 f.opt_uint(p, "amount_minor", 1..u64::MAX),
+                f.opt_str(p, "amount_variable"),
             ) {
-                (Some((a, _)), None) if a == "booking" => AmountFrom::Booking,
-                (Some((a, sp)), None) => {
+                (Some((a, _)), None, None) if a == "booking" => AmountFrom::Booking,
+                (Some((a, sp)), None, None) => {
                     p.bad(
                         sp,
                         "amount",
-                        format!("'{a}' is not \"booking\" (use amount_minor for a fixed amount)"),
+                        format!("'{a}' is not \"booking\" (use amount_minor or amount_variable)"),
                     );
                     AmountFrom::Booking
                 }
-                (None, Some(minor)) => {
-                    let currency = f.str(p, "currency");
-                    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                        p.bad(
-                            span.clone(),
-                            "currency",
-                            format!("'{currency}' is not an ISO 4217 code like USD"),
-                        );
-                    }
-                    AmountFrom::Fixed { minor, currency }
+                (None, Some(minor), None) => AmountFrom::Fixed {
+                    minor,
+                    currency: currency(p, &mut f, &span),
+                },
+                (None, None, Some((name, _))) => AmountFrom::Variable {
+                    name,
+                    currency: currency(p, &mut f, &span),
+                },
+                (None, None, None) => {
+                    f.missing(p, "amount");
+                    AmountFrom::Booking
                 }
-                (Some(_), Some(_)) => {
+                _ => {
                     p.bad(
                         span.clone(),
                         "amount",
-                        "give either amount = \"booking\" or amount_minor, not both",
+                        "give one of amount = \"booking\", amount_minor or amount_variable",
                     );
-                    AmountFrom::Booking
-                }
-                (None, None) => {
-                    f.missing(p, "amount_minor");
                     AmountFrom::Booking
                 }
             };
@@ -988,10 +987,27 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
         "hangup" => NodeKind::Hangup {
             prompts: f.prompts(p, "prompts", &[]),
         },
+        "return" => NodeKind::Return {
+            prompts: f.prompts(p, "prompts", &[]),
+        },
         _ => return None,
     };
     f.finish(p);
     Some(kind)
+}
+
+fn currency(p: &mut Parser<'_>, f: &mut Fields<'_, '_>, span: &Range<usize>) -> String {
+    let currency = f.str(p, "currency");
+    if !currency.is_empty()
+        && (currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        p.bad(
+            span.clone(),
+            "currency",
+            format!("'{currency}' is not an ISO 4217 code like USD"),
+        );
+    }
+    currency
 }
 
 fn parse_test(p: &mut Parser<'_>, f: &mut Fields<'_, '_>) -> Test {

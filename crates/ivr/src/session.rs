@@ -78,6 +78,9 @@ pub struct Customer {
     /// Display name, if known.
     #[serde(skip)]
     pub name: Option<String>,
+    /// Further facts from the store (e.g. `balance_minor`), copied into call variables as
+    /// `customer.<key>` so conditions and pay nodes can use them. Not personal data.
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for Customer {
@@ -86,6 +89,7 @@ impl fmt::Debug for Customer {
             .field("id", &self.id)
             .field("tier", &self.tier)
             .field("name", &self.name.as_ref().map(|_| "<redacted>"))
+            .field("attributes", &self.attributes)
             .finish()
     }
 }
@@ -454,6 +458,8 @@ pub enum Outcome {
     HungUp,
     /// The caller hung up.
     CallerHungUp,
+    /// A return node ended the IVR; the call goes back to the agent (or whoever started it).
+    Returned,
     /// The flow looped without waiting for anything.
     FlowLoop,
 }
@@ -607,6 +613,7 @@ enum Step {
     PayRetryOffer,
     PayFailed,
     Hangup,
+    Return,
 }
 
 /// Entry settings of the digits being taken.
@@ -700,6 +707,12 @@ impl Session {
             hops: 0,
             ignored_events: 0,
         }
+    }
+
+    /// Sets a call variable before or during the flow (e.g. the amount an agent entered
+    /// before handing the caller to a payment flow). Emits no action.
+    pub fn set_variable(&mut self, name: &str, value: &str) {
+        self.variables.insert(name.to_string(), value.to_string());
     }
 
     // ----- drive contract -------------------------------------------------------------
@@ -1292,6 +1305,10 @@ impl Session {
                 self.step = Step::Hangup;
                 self.play(now, prompts.clone(), None);
             }
+            NodeKind::Return { prompts } => {
+                self.step = Step::Return;
+                self.play(now, prompts.clone(), None);
+            }
         }
     }
 
@@ -1339,6 +1356,7 @@ impl Session {
                 }
                 self.finish(Outcome::HungUp);
             }
+            (Step::Return, _) => self.finish(Outcome::Returned),
             (Step::BookingNone, NodeKind::Booking(b)) => self.goto(now, b.on_none),
             (Step::BookingUnavailable { attempt }, NodeKind::Booking(b)) => {
                 // Not the caller's fault: list again, a bounded number of times.
@@ -1654,6 +1672,9 @@ impl Session {
             customer_id: c.id.clone(),
             tier: c.tier.clone(),
         });
+        for (k, v) in &c.attributes {
+            self.set_var(&format!("customer.{k}"), v.clone());
+        }
         self.customer = Some(c);
         self.goto(now, i.found);
     }
@@ -1989,6 +2010,12 @@ impl Session {
                 .held
                 .as_ref()
                 .map(|h| (h.item.price_minor, h.item.currency.clone())),
+            AmountFrom::Variable { name, currency } => self
+                .variables
+                .get(name)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|m| *m > 0)
+                .map(|m| (m, currency.clone())),
         }
     }
 

@@ -140,14 +140,12 @@ fn enter_card(sim: &mut Sim, number: &str, expiry: &str, cvv: &str) -> (RequestI
     assert_eq!(played(&a), ["enter_security_code"], "{a:?}");
     sim.finish_prompt();
     let a = sim.digits(cvv);
-    let charge = a
-        .iter()
+    a.iter()
         .find_map(|a| match a {
             Action::Charge { request, charge } => Some((*request, charge.clone())),
             _ => None,
         })
-        .unwrap_or_else(|| panic!("no charge in {a:?}"));
-    charge
+        .unwrap_or_else(|| panic!("no charge in {a:?}"))
 }
 
 fn pay_with(

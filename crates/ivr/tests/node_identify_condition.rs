@@ -55,6 +55,7 @@ fn customer(tier: &str) -> Customer {
         id: "C-77".into(),
         tier: tier.into(),
         name: Some("Ada Lovelace".into()),
+        attributes: [("balance_minor".to_string(), "1250".to_string())].into(),
     }
 }
 
