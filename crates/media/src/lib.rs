@@ -8,6 +8,7 @@ pub mod mixer;
 mod recorder;
 pub mod rfc4733;
 pub mod rtcp;
+pub mod say;
 pub mod tone;
 pub mod wav;
 mod worker;
