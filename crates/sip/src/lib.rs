@@ -8,6 +8,7 @@ pub mod headers;
 mod message;
 mod method;
 pub(crate) mod parse;
+pub mod sdp;
 mod status;
 pub mod transaction;
 mod uri;
