@@ -487,25 +487,57 @@ pub trait PromptCatalog {
     fn expected_path(&self, name: &str) -> String;
 }
 
-/// Prompts are `<dir>/<name>.wav` (names may contain `/` for subfolders).
+/// Prompts are files `<dir>/<name>.wav`, looked up in several directories in order (names
+/// may contain `/` for subfolders, e.g. `digits/7`). The default search path is
+/// `config/prompts` (the shared set) then `config/ivr/prompts` (the flows' own prompts);
+/// call control should play what [`PromptDir::resolve`] returns.
 #[derive(Debug, Clone)]
 pub struct PromptDir {
-    dir: PathBuf,
+    dirs: Vec<PathBuf>,
 }
 
 impl PromptDir {
-    /// A catalog over a directory.
+    /// A catalog over one directory.
     pub fn new(dir: impl Into<PathBuf>) -> PromptDir {
-        PromptDir { dir: dir.into() }
+        PromptDir {
+            dirs: vec![dir.into()],
+        }
+    }
+
+    /// Adds a directory searched after the ones before it.
+    pub fn and(mut self, dir: impl Into<PathBuf>) -> PromptDir {
+        self.dirs.push(dir.into());
+        self
+    }
+
+    /// `config/prompts` then `config/ivr/prompts` under a configuration directory.
+    pub fn default_for(config_dir: &Path) -> PromptDir {
+        PromptDir::new(config_dir.join("prompts")).and(config_dir.join("ivr").join("prompts"))
+    }
+
+    /// The file to play for a prompt name, if it exists.
+    pub fn resolve(&self, name: &str) -> Option<PathBuf> {
+        if name.is_empty() || name.contains("..") || name.starts_with('/') || name.contains('\\') {
+            return None;
+        }
+        self.dirs
+            .iter()
+            .map(|d| d.join(format!("{name}.wav")))
+            .find(|p| p.is_file())
     }
 }
 
 impl PromptCatalog for PromptDir {
     fn contains(&self, name: &str) -> bool {
-        !name.contains("..") && self.dir.join(format!("{name}.wav")).is_file()
+        self.resolve(name).is_some()
     }
     fn expected_path(&self, name: &str) -> String {
-        self.dir.join(format!("{name}.wav")).display().to_string()
+        let all: Vec<String> = self
+            .dirs
+            .iter()
+            .map(|d| d.join(format!("{name}.wav")).display().to_string())
+            .collect();
+        all.join(" or ")
     }
 }
 

@@ -19,23 +19,23 @@ use crate::time::{BusinessHours, CivilDate, Weekday, parse_range, parse_utc_offs
 /// directory when the node type is used.
 pub mod default_prompts {
     /// Pay: ask for the card number.
-    pub const CARD: &str = "enter_card_number";
+    pub const CARD: &str = "phrases/enter-card-number";
     /// Pay: ask for the expiry date (MMYY).
-    pub const EXPIRY: &str = "enter_expiry_date";
+    pub const EXPIRY: &str = "phrases/enter-expiry";
     /// Pay: ask for the security code.
-    pub const CVV: &str = "enter_security_code";
+    pub const CVV: &str = "phrases/enter-cvv";
     /// Pay and collect: the entry was not valid.
-    pub const INVALID_ENTRY: &str = "invalid_entry";
+    pub const INVALID_ENTRY: &str = "flow/invalid-entry";
     /// Pay: approved.
-    pub const APPROVED: &str = "payment_approved";
+    pub const APPROVED: &str = "phrases/payment-approved";
     /// Pay: declined.
-    pub const DECLINED: &str = "payment_declined";
+    pub const DECLINED: &str = "phrases/payment-declined";
     /// Pay: offer another card.
-    pub const RETRY: &str = "press_1_to_try_again";
+    pub const RETRY: &str = "flow/retry-card";
     /// Booking: nothing available.
-    pub const NO_AVAILABILITY: &str = "no_availability";
+    pub const NO_AVAILABILITY: &str = "flow/no-availability";
     /// Booking: the chosen item was taken meanwhile.
-    pub const ITEM_UNAVAILABLE: &str = "item_unavailable";
+    pub const ITEM_UNAVAILABLE: &str = "flow/item-unavailable";
 }
 
 /// A node's name, the span of its name, its table and the table's span.

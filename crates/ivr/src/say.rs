@@ -1,208 +1,230 @@
-//! Saying numbers, dates, times and prices as lists of prompts.
+//! Saying numbers, dates, times, prices and waits as lists of prompts.
 //!
-//! The names follow the prompt set in `config/prompts/` (see `docs/ivr.md`): cardinal numbers
-//! `0`..`19` and tens `20`..`90` as `num_<n>`, `hundred`, `thousand`; ordinals `ord_<n>` for
-//! days of the month; month names `january`..; weekday names `monday`..; and a few words.
+//! The names follow the shared prompt set in `config/prompts/` (made by its `generate.sh`):
+//! `digits/0`..`digits/9`, `numbers/10`..`numbers/19`, `numbers/20`..`numbers/90`,
+//! `numbers/hundred|thousand|million`, `ordinals/1`..`ordinals/31`, `months/01`..`months/12`,
+//! `days/monday`.., `currency/dollar(s)|euro(s)|cent(s)|and`, `phrases/...`; plus two of the
+//! IVR's own prompts in `config/ivr/prompts/` (`flow/at`, `flow/less-than-a-minute`).
 //! A flow that says numbers (queue announcements, booking, pay) is checked at load time for
 //! every name in [`REQUIRED_PROMPTS`].
 
 use crate::flow::Prompt;
 use crate::time::CivilDateTime;
 
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
 /// Every prompt the say functions can produce.
 pub const REQUIRED_PROMPTS: &[&str] = &[
-    "num_0",
-    "num_1",
-    "num_2",
-    "num_3",
-    "num_4",
-    "num_5",
-    "num_6",
-    "num_7",
-    "num_8",
-    "num_9",
-    "num_10",
-    "num_11",
-    "num_12",
-    "num_13",
-    "num_14",
-    "num_15",
-    "num_16",
-    "num_17",
-    "num_18",
-    "num_19",
-    "num_20",
-    "num_30",
-    "num_40",
-    "num_50",
-    "num_60",
-    "num_70",
-    "num_80",
-    "num_90",
-    "hundred",
-    "thousand",
-    "ord_1",
-    "ord_2",
-    "ord_3",
-    "ord_4",
-    "ord_5",
-    "ord_6",
-    "ord_7",
-    "ord_8",
-    "ord_9",
-    "ord_10",
-    "ord_11",
-    "ord_12",
-    "ord_13",
-    "ord_14",
-    "ord_15",
-    "ord_16",
-    "ord_17",
-    "ord_18",
-    "ord_19",
-    "ord_20",
-    "ord_21",
-    "ord_22",
-    "ord_23",
-    "ord_24",
-    "ord_25",
-    "ord_26",
-    "ord_27",
-    "ord_28",
-    "ord_29",
-    "ord_30",
-    "ord_31",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "at",
-    "and",
-    "oclock",
-    "minutes",
-    "point",
-    "press",
-    "for",
-    "currency_major",
-    "currency_minor",
-    "you_are_caller_number",
-    "estimated_wait",
-    "less_than_a_minute",
+    "digits/0",
+    "digits/1",
+    "digits/2",
+    "digits/3",
+    "digits/4",
+    "digits/5",
+    "digits/6",
+    "digits/7",
+    "digits/8",
+    "digits/9",
+    "numbers/10",
+    "numbers/11",
+    "numbers/12",
+    "numbers/13",
+    "numbers/14",
+    "numbers/15",
+    "numbers/16",
+    "numbers/17",
+    "numbers/18",
+    "numbers/19",
+    "numbers/20",
+    "numbers/30",
+    "numbers/40",
+    "numbers/50",
+    "numbers/60",
+    "numbers/70",
+    "numbers/80",
+    "numbers/90",
+    "numbers/hundred",
+    "numbers/thousand",
+    "numbers/million",
+    "ordinals/1",
+    "ordinals/2",
+    "ordinals/3",
+    "ordinals/4",
+    "ordinals/5",
+    "ordinals/6",
+    "ordinals/7",
+    "ordinals/8",
+    "ordinals/9",
+    "ordinals/10",
+    "ordinals/11",
+    "ordinals/12",
+    "ordinals/13",
+    "ordinals/14",
+    "ordinals/15",
+    "ordinals/16",
+    "ordinals/17",
+    "ordinals/18",
+    "ordinals/19",
+    "ordinals/20",
+    "ordinals/21",
+    "ordinals/22",
+    "ordinals/23",
+    "ordinals/24",
+    "ordinals/25",
+    "ordinals/26",
+    "ordinals/27",
+    "ordinals/28",
+    "ordinals/29",
+    "ordinals/30",
+    "ordinals/31",
+    "months/01",
+    "months/02",
+    "months/03",
+    "months/04",
+    "months/05",
+    "months/06",
+    "months/07",
+    "months/08",
+    "months/09",
+    "months/10",
+    "months/11",
+    "months/12",
+    "days/monday",
+    "days/tuesday",
+    "days/wednesday",
+    "days/thursday",
+    "days/friday",
+    "days/saturday",
+    "days/sunday",
+    "currency/dollar",
+    "currency/dollars",
+    "currency/euro",
+    "currency/euros",
+    "currency/cent",
+    "currency/cents",
+    "currency/and",
+    "phrases/for",
+    "phrases/press",
+    "phrases/you-are-caller-number",
+    "phrases/estimated-wait",
+    "phrases/minute",
+    "phrases/minutes",
+    "phrases/amount-due",
+    "flow/at",
+    "flow/less-than-a-minute",
 ];
 
 fn p(name: &str) -> Prompt {
     Prompt::new(name)
 }
 
+fn below_1000(n: u64, out: &mut Vec<Prompt>) {
+    if n >= 100 {
+        out.push(p(&format!("digits/{}", n / 100)));
+        out.push(p("numbers/hundred"));
+        if n.is_multiple_of(100) {
+            return;
+        }
+    }
+    match n % 100 {
+        m @ 0..=9 if n < 100 || m != 0 => out.push(p(&format!("digits/{m}"))),
+        m @ 10..=19 => out.push(p(&format!("numbers/{m}"))),
+        m if m >= 20 => {
+            out.push(p(&format!("numbers/{}", m / 10 * 10)));
+            if !m.is_multiple_of(10) {
+                out.push(p(&format!("digits/{}", m % 10)));
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A cardinal number, e.g. 1234 -> one thousand two hundred thirty four.
 pub fn number(n: u64, out: &mut Vec<Prompt>) {
-    if n >= 1_000_000 {
+    if n >= 1_000_000_000 {
         // Beyond what a phone menu says; read the digits.
         digits(&n.to_string(), out);
         return;
     }
-    if n >= 1000 {
-        number(n / 1000, out);
-        out.push(p("thousand"));
-        if !n.is_multiple_of(1000) {
-            number(n % 1000, out);
-        }
-        return;
+    let (millions, thousands, rest) = (n / 1_000_000, n / 1000 % 1000, n % 1000);
+    if millions > 0 {
+        below_1000(millions, out);
+        out.push(p("numbers/million"));
     }
-    if n >= 100 {
-        out.push(p(&format!("num_{}", n / 100)));
-        out.push(p("hundred"));
-        if !n.is_multiple_of(100) {
-            number(n % 100, out);
-        }
-        return;
+    if thousands > 0 {
+        below_1000(thousands, out);
+        out.push(p("numbers/thousand"));
     }
-    if n < 20 {
-        out.push(p(&format!("num_{n}")));
-    } else {
-        out.push(p(&format!("num_{}", n / 10 * 10)));
-        if !n.is_multiple_of(10) {
-            out.push(p(&format!("num_{}", n % 10)));
-        }
+    if rest > 0 || n == 0 {
+        below_1000(rest, out);
     }
 }
 
 /// Digit by digit (`0`-`9` only; other characters are skipped).
 pub fn digits(s: &str, out: &mut Vec<Prompt>) {
     for c in s.chars().filter(char::is_ascii_digit) {
-        out.push(p(&format!("num_{c}")));
+        out.push(p(&format!("digits/{c}")));
     }
 }
 
-/// "monday november twenty-third at fourteen thirty".
+/// "wednesday december second at fourteen thirty" (`14 hundred` on the hour).
 pub fn date_time(t: CivilDateTime, out: &mut Vec<Prompt>) {
-    out.push(p(t.date.weekday().long_name()));
-    out.push(p(MONTHS[(t.date.month.clamp(1, 12) - 1) as usize]));
-    out.push(p(&format!("ord_{}", t.date.day.clamp(1, 31))));
-    out.push(p("at"));
+    out.push(p(&format!("days/{}", t.date.weekday().long_name())));
+    out.push(p(&format!("months/{:02}", t.date.month.clamp(1, 12))));
+    out.push(p(&format!("ordinals/{}", t.date.day.clamp(1, 31))));
+    out.push(p("flow/at"));
     number(u64::from(t.hour), out);
-    if t.minute == 0 {
-        out.push(p("oclock"));
-    } else {
-        if t.minute < 10 {
-            out.push(p("num_0"));
+    match t.minute {
+        0 => out.push(p("numbers/hundred")),
+        m @ 1..=9 => {
+            out.push(p("digits/0"));
+            out.push(p(&format!("digits/{m}")));
         }
-        number(u64::from(t.minute), out);
+        m => number(u64::from(m), out),
     }
 }
 
-/// A price in minor units: "twenty five currency_major and fifty currency_minor".
-/// The currency words are one prompt pair for the configured currency.
-pub fn price(minor: u64, out: &mut Vec<Prompt>) {
+/// A price in minor units with the currency's words where the prompt set has them
+/// (USD, EUR): "forty five dollars and fifty cents". Other currencies: the numbers only.
+pub fn price(minor: u64, currency: &str, out: &mut Vec<Prompt>) {
     let (major, cents) = (minor / 100, minor % 100);
-    number(major, out);
-    out.push(p("currency_major"));
+    let words = match currency {
+        "USD" => Some(("currency/dollar", "currency/dollars")),
+        "EUR" => Some(("currency/euro", "currency/euros")),
+        _ => None,
+    };
+    if major > 0 || cents == 0 {
+        number(major, out);
+        if let Some((one, many)) = words {
+            out.push(p(if major == 1 { one } else { many }));
+        }
+    }
     if cents != 0 {
-        out.push(p("and"));
+        if major > 0 {
+            out.push(p("currency/and"));
+        }
         number(cents, out);
-        out.push(p("currency_minor"));
+        if words.is_some() {
+            out.push(p(if cents == 1 {
+                "currency/cent"
+            } else {
+                "currency/cents"
+            }));
+        }
     }
 }
 
-/// "estimated wait: N minutes" or "less than a minute".
+/// "your estimated wait time is N minutes" or "... less than one minute".
 pub fn wait(secs: u64, out: &mut Vec<Prompt>) {
-    out.push(p("estimated_wait"));
+    out.push(p("phrases/estimated-wait"));
     let minutes = secs.div_ceil(60);
     if secs < 60 {
-        out.push(p("less_than_a_minute"));
+        out.push(p("flow/less-than-a-minute"));
     } else {
         number(minutes, out);
-        out.push(p("minutes"));
+        out.push(p(if minutes == 1 {
+            "phrases/minute"
+        } else {
+            "phrases/minutes"
+        }));
     }
 }
 
@@ -217,18 +239,52 @@ mod tests {
 
     #[test]
     fn numbers() {
+        let cases: [(u64, &[&str]); 5] = [
+            (
+                1234,
+                &[
+                    "digits/1",
+                    "numbers/thousand",
+                    "digits/2",
+                    "numbers/hundred",
+                    "numbers/30",
+                    "digits/4",
+                ],
+            ),
+            (17, &["numbers/17"]),
+            (0, &["digits/0"]),
+            (100, &["digits/1", "numbers/hundred"]),
+            (
+                2_000_305,
+                &[
+                    "digits/2",
+                    "numbers/million",
+                    "digits/3",
+                    "numbers/hundred",
+                    "digits/5",
+                ],
+            ),
+        ];
+        for (n, want) in cases {
+            let mut v = Vec::new();
+            number(n, &mut v);
+            assert_eq!(names(&v), want, "{n}");
+        }
         let mut v = Vec::new();
-        number(1234, &mut v);
+        price(101, "USD", &mut v);
         assert_eq!(
             names(&v),
-            ["num_1", "thousand", "num_2", "hundred", "num_30", "num_4"]
+            [
+                "digits/1",
+                "currency/dollar",
+                "currency/and",
+                "digits/1",
+                "currency/cent"
+            ]
         );
         v.clear();
-        number(17, &mut v);
-        assert_eq!(names(&v), ["num_17"]);
-        v.clear();
-        number(0, &mut v);
-        assert_eq!(names(&v), ["num_0"]);
+        price(5, "EUR", &mut v);
+        assert_eq!(names(&v), ["digits/5", "currency/cents"]);
     }
 
     #[test]
@@ -236,7 +292,8 @@ mod tests {
         let mut v = Vec::new();
         for n in 0..2000 {
             number(n, &mut v);
-            price(n * 7, &mut v);
+            price(n * 7, "USD", &mut v);
+            price(n * 7, "EUR", &mut v);
             wait(n, &mut v);
         }
         for day in 0..400 {

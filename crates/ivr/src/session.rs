@@ -1826,7 +1826,7 @@ impl Session {
         let status = self.queue_status.clone().unwrap_or_default();
         let mut prompts = Vec::new();
         if q.announce_position && status.position > 0 {
-            prompts.push(Prompt::new("you_are_caller_number"));
+            prompts.push(Prompt::new("phrases/you-are-caller-number"));
             say::number(u64::from(status.position), &mut prompts);
         }
         if q.announce_wait {
@@ -1944,10 +1944,10 @@ impl Session {
     fn booking_prompts(&self, b: &BookingSpec, items: &[BookableItem]) -> Vec<Prompt> {
         let mut prompts = b.intro_prompts.clone();
         for (i, item) in items.iter().enumerate() {
-            prompts.push(Prompt::new("for"));
+            prompts.push(Prompt::new("phrases/for"));
             say::date_time(item.starts_at, &mut prompts);
-            say::price(item.price_minor, &mut prompts);
-            prompts.push(Prompt::new("press"));
+            say::price(item.price_minor, &item.currency, &mut prompts);
+            prompts.push(Prompt::new("phrases/press"));
             say::number(i as u64 + 1, &mut prompts);
         }
         prompts
@@ -2067,11 +2067,11 @@ impl Session {
             && attempt == 0
             && !invalid
             && self.card_attempt == 0
-            && let Some((minor, _)) = self.pay_amount(p)
+            && let Some((minor, currency)) = self.pay_amount(p)
         {
-            // "The amount is ..." before the first card prompt.
-            prompts.push(Prompt::new("for"));
-            say::price(minor, &mut prompts);
+            // "The amount due is ..." before the first card prompt.
+            prompts.push(Prompt::new("phrases/amount-due"));
+            say::price(minor, &currency, &mut prompts);
         }
         prompts.extend(base.iter().cloned());
         let g = Gathering {

@@ -83,29 +83,29 @@ fn booked() -> Sim {
     let p = played(&a);
     assert_eq!(p[0], "available_times");
     // Item 2: "for wednesday december second at fourteen thirty forty five dollars and fifty cents press two"
-    let two = p.iter().position(|x| x == "wednesday").unwrap();
+    let two = p.iter().position(|x| x == "days/wednesday").unwrap();
     assert_eq!(
         p[two - 1..two + 14],
         [
-            "for",
-            "wednesday",
-            "december",
-            "ord_2",
-            "at",
-            "num_14",
-            "num_30",
-            "num_40",
-            "num_5",
-            "currency_major",
-            "and",
-            "num_50",
-            "currency_minor",
-            "press",
-            "num_2"
+            "phrases/for",
+            "days/wednesday",
+            "months/12",
+            "ordinals/2",
+            "flow/at",
+            "numbers/14",
+            "numbers/30",
+            "numbers/40",
+            "digits/5",
+            "currency/dollars",
+            "currency/and",
+            "numbers/50",
+            "currency/cents",
+            "phrases/press",
+            "digits/2"
         ]
     );
     assert!(
-        !p.contains(&"ord_4".to_string()),
+        !p.contains(&"ordinals/4".to_string()),
         "only max_items are offered"
     );
     sim.finish_prompt();
@@ -126,7 +126,7 @@ fn booked() -> Sim {
     assert!(a.iter().any(|a| matches!(a,
         Action::PaymentProgress(PaymentProgress::Started { amount_minor: 4550, currency }) if currency == "USD")));
     let p = played(&a);
-    assert_eq!(p.last().unwrap(), "enter_card_number");
+    assert_eq!(p.last().unwrap(), "phrases/enter-card-number");
     sim.finish_prompt();
     sim
 }
@@ -134,10 +134,10 @@ fn booked() -> Sim {
 /// Enters a card, expiry and CVV; returns the Charge action's request and card.
 fn enter_card(sim: &mut Sim, number: &str, expiry: &str, cvv: &str) -> (RequestId, ChargeRequest) {
     let a = sim.digits(&format!("{number}#"));
-    assert_eq!(played(&a), ["enter_expiry_date"], "{a:?}");
+    assert_eq!(played(&a), ["phrases/enter-expiry"], "{a:?}");
     sim.finish_prompt();
     let a = sim.digits(expiry);
-    assert_eq!(played(&a), ["enter_security_code"], "{a:?}");
+    assert_eq!(played(&a), ["phrases/enter-cvv"], "{a:?}");
     sim.finish_prompt();
     let a = sim.digits(cvv);
     a.iter()
@@ -212,7 +212,7 @@ fn book_and_pay_approved() {
     assert_eq!(charge.idempotency_key.0, "call-1:pay:1");
     let a = pay_with(&mut sim, &mut gw, req, &charge);
     drop(charge);
-    assert_eq!(played(&a), ["payment_approved"]);
+    assert_eq!(played(&a), ["phrases/payment-approved"]);
     assert!(a.iter().any(|a| matches!(a, Action::ResumeRecording)));
     assert!(
         a.iter()
@@ -269,19 +269,19 @@ fn declined_card_is_offered_a_retry_with_a_new_key() {
     let mut gw = SandboxGateway::new();
     let (req, charge) = enter_card(&mut sim, "4000000000000002", "1230", CVV);
     let a = pay_with(&mut sim, &mut gw, req, &charge);
-    assert_eq!(played(&a), ["payment_declined", "press_1_to_try_again"]);
+    assert_eq!(played(&a), ["phrases/payment-declined", "flow/retry-card"]);
     assert!(a.iter().any(|a| matches!(a,
         Action::PaymentProgress(PaymentProgress::Declined { reason }) if reason == "card_declined")));
     // Still in payment mode: recording paused, DTMF suppressed.
     assert!(!a.iter().any(|a| matches!(a, Action::ResumeRecording)));
     sim.finish_prompt();
     let a = sim.digits("1");
-    assert_eq!(played(&a), ["enter_card_number"]);
+    assert_eq!(played(&a), ["phrases/enter-card-number"]);
     sim.finish_prompt();
     let (req2, charge2) = enter_card(&mut sim, CARD, "1230", CVV);
     assert_eq!(charge2.idempotency_key.0, "call-1:pay:2");
     let a = pay_with(&mut sim, &mut gw, req2, &charge2);
-    assert_eq!(played(&a), ["payment_approved"]);
+    assert_eq!(played(&a), ["phrases/payment-approved"]);
     assert_eq!(gw.charges(), 2);
     // A duplicate delivery of the first (declined) request is ignored.
     sim.event(Event::PaymentResult {
@@ -309,7 +309,7 @@ fn gateway_error_is_retried_with_the_same_key_and_charges_once() {
     assert_eq!(retry.idempotency_key, charge.idempotency_key);
     assert_ne!(req2, req);
     let a = pay_with(&mut sim, &mut gw, req2, &retry);
-    assert_eq!(played(&a), ["payment_approved"]);
+    assert_eq!(played(&a), ["phrases/payment-approved"]);
     assert_eq!(gw.charges(), 1);
     // Call control re-sending the same charge (e.g. after its own timeout) charges nothing more.
     assert_eq!(gw.charge(&retry).unwrap().status, ChargeStatus::Approved);
@@ -332,7 +332,7 @@ fn gateway_silence_retries_once_then_gives_up_to_an_agent() {
             .any(|a| matches!(a, Action::PaymentProgress(PaymentProgress::Abandoned)))
     );
     assert!(a.iter().any(|a| matches!(a, Action::ResumeRecording)));
-    assert_eq!(played(&a), ["payment_declined"]);
+    assert_eq!(played(&a), ["phrases/payment-declined"]);
     sim.finish_prompt();
     assert_eq!(sim.node(), "agent");
     assert_eq!(sim.s.variables()["payment"], "failed");
@@ -342,7 +342,10 @@ fn gateway_silence_retries_once_then_gives_up_to_an_agent() {
 fn invalid_number_and_past_expiry_are_re_entered() {
     let mut sim = booked();
     let a = sim.digits("4111111111111112#");
-    assert_eq!(played(&a), ["invalid_entry", "enter_card_number"]);
+    assert_eq!(
+        played(&a),
+        ["flow/invalid-entry", "phrases/enter-card-number"]
+    );
     assert!(a.iter().any(|a| matches!(
         a,
         Action::PaymentProgress(PaymentProgress::Invalid {
@@ -353,16 +356,16 @@ fn invalid_number_and_past_expiry_are_re_entered() {
     sim.digits(&format!("{CARD}#"));
     sim.finish_prompt();
     let a = sim.digits("1025");
-    assert_eq!(played(&a), ["invalid_entry", "enter_expiry_date"]);
+    assert_eq!(played(&a), ["flow/invalid-entry", "phrases/enter-expiry"]);
     sim.finish_prompt();
     let a = sim.digits("0127");
-    assert_eq!(played(&a), ["enter_security_code"]);
+    assert_eq!(played(&a), ["phrases/enter-cvv"]);
     sim.finish_prompt();
     // Two digits of a three-digit code, then silence: too short, asked again.
     let a = sim.digits("73");
     assert!(!a.iter().any(|a| matches!(a, Action::Charge { .. })));
     let a = sim.advance(Duration::from_secs(5));
-    assert_eq!(played(&a), ["invalid_entry", "enter_security_code"]);
+    assert_eq!(played(&a), ["flow/invalid-entry", "phrases/enter-cvv"]);
     assert_no_card_data(&sim);
 }
 
@@ -430,7 +433,7 @@ fn item_taken_meanwhile_is_relisted_and_nothing_available_goes_on() {
         request: r,
         hold_id: None,
     });
-    assert_eq!(played(&a), ["item_unavailable"]);
+    assert_eq!(played(&a), ["flow/item-unavailable"]);
     let a = sim.finish_prompt();
     assert!(matches!(&a[0], Action::ListBookable { .. }));
     let r = sim.last_request();
@@ -438,7 +441,7 @@ fn item_taken_meanwhile_is_relisted_and_nothing_available_goes_on() {
         request: r,
         items: vec![],
     });
-    assert_eq!(played(&a), ["no_availability"]);
+    assert_eq!(played(&a), ["flow/no-availability"]);
     let a = sim.finish_prompt();
     assert!(matches!(&a[0], Action::Transfer { .. }));
     assert_eq!(sim.path(), ["book", "agent"]);
@@ -460,18 +463,18 @@ type = "hangup"
 "#;
     let mut sim = Sim::new(text);
     let a = sim.start();
-    // "for nineteen euros and ninety-nine cents, enter your card number"
+    // "The amount due is nineteen euros and ninety nine cents. Please enter your card number."
     assert_eq!(
         played(&a),
         [
-            "for",
-            "num_19",
-            "currency_major",
-            "and",
-            "num_90",
-            "num_9",
-            "currency_minor",
-            "enter_card_number"
+            "phrases/amount-due",
+            "numbers/19",
+            "currency/euros",
+            "currency/and",
+            "numbers/90",
+            "digits/9",
+            "currency/cents",
+            "phrases/enter-card-number"
         ]
     );
     sim.finish_prompt();

@@ -148,9 +148,9 @@ type = "hangup"
         panic!()
     };
     assert!(e.iter().any(|e| e.line == 4
-        && matches!(&e.problem, Problem::MissingPrompt { prompt, .. } if prompt == "enter_card_number")));
+        && matches!(&e.problem, Problem::MissingPrompt { prompt, .. } if prompt == "phrases/enter-card-number")));
     // Saying the amount needs the number prompts.
-    assert!(e.iter().any(|e| matches!(&e.problem, Problem::MissingPrompt { prompt, .. } if prompt.starts_with("num_1 "))));
+    assert!(e.iter().any(|e| matches!(&e.problem, Problem::MissingPrompt { prompt, .. } if prompt.starts_with("digits/1 "))));
 }
 
 #[test]

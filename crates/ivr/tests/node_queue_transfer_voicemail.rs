@@ -74,11 +74,11 @@ fn announcements_music_and_agent_answer() {
     assert_eq!(
         played(&a),
         [
-            "you_are_caller_number",
-            "num_3",
-            "estimated_wait",
-            "num_3",
-            "minutes",
+            "phrases/you-are-caller-number",
+            "digits/3",
+            "phrases/estimated-wait",
+            "digits/3",
+            "phrases/minutes",
             "thank_you_for_waiting",
             "press_1_for_callback"
         ]
@@ -106,10 +106,10 @@ fn announcements_music_and_agent_answer() {
     assert_eq!(
         &played(&a)[..4],
         [
-            "you_are_caller_number",
-            "num_1",
-            "estimated_wait",
-            "less_than_a_minute"
+            "phrases/you-are-caller-number",
+            "digits/1",
+            "phrases/estimated-wait",
+            "flow/less-than-a-minute"
         ]
     );
     // Keys other than the callback digit are ignored.
