@@ -1,6 +1,7 @@
 //! hotline-sip: the SIP signalling core of Hotline.
 //! (crate docs are completed below)
 
+pub mod auth;
 pub mod dialog;
 mod endpoint;
 mod error;

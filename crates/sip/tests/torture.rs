@@ -153,3 +153,31 @@ fn details_the_rfc_calls_out() {
     assert_eq!(m.method().unwrap().as_str(), "RE%47IST%45R");
     assert_eq!(m.count("Contact"), 2, "C%6Fntact is a different header");
 }
+
+/// The same verdicts through the endpoint, as the switch will see them: a valid request
+/// becomes an `Event::Request` (or an automatic 501/405 for a method the application does not handle), everything else
+/// is answered with the expected status on the wire, responses are never answered.
+#[test]
+fn endpoint_answers_each_torture_request_as_the_rfc_says() {
+    use hotline_sip::{Config, Endpoint, Event, Transport};
+    let start = std::time::Instant::now();
+    let src: std::net::SocketAddr = "192.0.2.99:5060".parse().unwrap();
+    for (section, name, expect) in CASES {
+        let bytes = load(name);
+        let mut ep = Endpoint::new(Config::default());
+        ep.handle_datagram(start, src, Transport::Udp, &bytes);
+        let sent: Vec<Message<'static>> = std::iter::from_fn(|| ep.poll_transmit()).map(|t| Message::parse(&t.payload).unwrap().into_owned()).collect();
+        let events: Vec<Event> = std::iter::from_fn(|| ep.poll_event()).collect();
+        let is_response = bytes.starts_with(b"SIP/");
+        let codes: Vec<u16> = sent.iter().filter_map(|m| m.status()).map(|c| c.0).filter(|c| *c != 100).collect();
+        match (expect, is_response) {
+            (_, true) => assert!(sent.is_empty(), "{section} {name}: a response is never answered"),
+            (Valid, false) => {
+                let reported = events.iter().any(|e| matches!(e, Event::Request { .. }));
+                assert!(reported || codes == [501] || codes == [405], "{section} {name}: got {codes:?} {events:?}");
+            }
+            (Unparseable, false) => assert_eq!(codes, [400], "{section} {name}"),
+            (Status(s), false) => assert_eq!(codes, [*s], "{section} {name}"),
+        }
+    }
+}

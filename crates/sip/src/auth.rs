@@ -1,0 +1,344 @@
+//! HTTP Digest authentication for SIP (RFC 3261 22, RFC 7616 digests, RFC 8760 SHA-256).
+//!
+//! Server side ([`DigestServer`]): a registrar issues nonces that carry their own timestamp and
+//! an HMAC-SHA-256 over it, so they need no storage and expire by themselves; a correct answer
+//! to an expired nonce is met with a fresh challenge marked `stale=true`, so the phone retries
+//! without asking its user for the password again. Client side ([`authorize`]): compute the
+//! Authorization value for a challenge from a trunk or registrar.
+//!
+//! Nonce counts are not tracked (no replay window beyond the nonce lifetime).
+
+use crate::headers::AuthParams;
+use crate::{Error, Message, Method, Result, StatusCode};
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+
+/// Digest algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// MD5 (RFC 2617; what most phones do).
+    Md5,
+    /// SHA-256 (RFC 8760).
+    Sha256,
+}
+
+impl Algorithm {
+    /// Token as in the `algorithm` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    /// Parse the `algorithm` parameter; absent means MD5.
+    pub fn parse(s: Option<&str>) -> Option<Algorithm> {
+        match s {
+            None => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("MD5") => Some(Algorithm::Md5),
+            Some(a) if a.eq_ignore_ascii_case("SHA-256") => Some(Algorithm::Sha256),
+            _ => None,
+        }
+    }
+
+    /// Lower-case hex digest of `data`.
+    pub fn hex(self, data: &str) -> String {
+        match self {
+            Algorithm::Md5 => hex(Md5::digest(data.as_bytes()).as_slice()),
+            Algorithm::Sha256 => hex(Sha256::digest(data.as_bytes()).as_slice()),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(Sha256::digest(key).as_slice());
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize().as_slice());
+    outer.finalize().as_slice().to_vec()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The digest `response` value (RFC 7616 3.4.1 with `qop=auth`, or RFC 2069 without qop).
+#[allow(clippy::too_many_arguments)]
+pub fn digest_response(alg: Algorithm, username: &str, realm: &str, password: &str, method: &str, uri: &str, nonce: &str, qop: Option<(&str, &str)>) -> String {
+    let ha1 = alg.hex(&format!("{username}:{realm}:{password}"));
+    let ha2 = alg.hex(&format!("{method}:{uri}"));
+    match qop {
+        Some((nc, cnonce)) => alg.hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")),
+        None => alg.hex(&format!("{ha1}:{nonce}:{ha2}")),
+    }
+}
+
+/// A challenge from WWW-Authenticate or Proxy-Authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// Realm.
+    pub realm: String,
+    /// Nonce.
+    pub nonce: String,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// Opaque, echoed back.
+    pub opaque: Option<String>,
+    /// Server offered `qop=auth`.
+    pub qop_auth: bool,
+    /// The previous nonce was stale (the password was right).
+    pub stale: bool,
+}
+
+impl Challenge {
+    /// Decode a Digest challenge. `Err` for other schemes or unknown algorithms.
+    pub fn from_params(p: &AuthParams<'_>) -> Result<Challenge> {
+        if !p.scheme.eq_ignore_ascii_case("Digest") {
+            return Err(Error::Auth("not a Digest challenge"));
+        }
+        Ok(Challenge {
+            realm: p.get("realm").ok_or(Error::Auth("no realm"))?.to_string(),
+            nonce: p.get("nonce").ok_or(Error::Auth("no nonce"))?.to_string(),
+            algorithm: Algorithm::parse(p.get("algorithm")).ok_or(Error::Auth("unsupported algorithm"))?,
+            opaque: p.get("opaque").map(str::to_string),
+            qop_auth: p.get("qop").is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth"))),
+            stale: p.get("stale").is_some_and(|s| s.eq_ignore_ascii_case("true")),
+        })
+    }
+
+    /// The strongest usable challenge of a 401/407 (SHA-256 over MD5, RFC 8760 2.4).
+    pub fn pick(resp: &Message<'_>) -> Result<Challenge> {
+        let proxy = resp.status() == Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+        let all = resp.challenges(proxy)?;
+        let mut usable: Vec<Challenge> = all.iter().filter_map(|p| Challenge::from_params(p).ok()).collect();
+        usable.sort_by_key(|c| if c.algorithm == Algorithm::Sha256 { 0 } else { 1 });
+        usable.into_iter().next().ok_or(Error::Auth("no usable Digest challenge"))
+    }
+
+    /// Print as a WWW-Authenticate value.
+    pub fn to_header_value(&self) -> String {
+        let mut p = AuthParams { scheme: "Digest", params: vec![("realm", self.realm.as_str().into()), ("nonce", self.nonce.as_str().into())] };
+        if let Some(o) = &self.opaque {
+            p.params.push(("opaque", o.as_str().into()));
+        }
+        if self.stale {
+            p.params.push(("stale", "true".into()));
+        }
+        p.params.push(("algorithm", self.algorithm.as_str().into()));
+        if self.qop_auth {
+            p.params.push(("qop", "auth".into()));
+        }
+        p.to_string()
+    }
+}
+
+/// Client side: the Authorization (or Proxy-Authorization) value answering `ch` for a request
+/// `method uri`. `cnonce` should be random per request; `nc` counts uses of this nonce.
+pub fn authorize(ch: &Challenge, method: &Method, uri: &str, username: &str, password: &str, cnonce: &str, nc: u32) -> String {
+    let nc_s = format!("{nc:08x}");
+    let qop = ch.qop_auth.then_some((nc_s.as_str(), cnonce));
+    let response = digest_response(ch.algorithm, username, &ch.realm, password, method.as_str(), uri, &ch.nonce, qop);
+    let mut p = AuthParams {
+        scheme: "Digest",
+        params: vec![
+            ("username", username.into()),
+            ("realm", ch.realm.as_str().into()),
+            ("nonce", ch.nonce.as_str().into()),
+            ("uri", uri.into()),
+            ("response", response.into()),
+            ("algorithm", ch.algorithm.as_str().into()),
+        ],
+    };
+    if let Some(o) = &ch.opaque {
+        p.params.push(("opaque", o.as_str().into()));
+    }
+    if ch.qop_auth {
+        p.params.push(("qop", "auth".into()));
+        p.params.push(("nc", nc_s.clone().into()));
+        p.params.push(("cnonce", cnonce.into()));
+    }
+    p.to_string()
+}
+
+/// Result of checking credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Right password, fresh nonce.
+    Ok,
+    /// Right password, expired nonce: challenge again with `stale=true`.
+    Stale,
+    /// Wrong password, forged nonce, wrong realm, or unusable credentials.
+    Failed(&'static str),
+}
+
+/// State of a nonce we issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceStatus {
+    /// Ours and not expired.
+    Fresh,
+    /// Ours but older than the lifetime.
+    Expired,
+    /// Not ours (bad MAC or malformed).
+    Invalid,
+}
+
+/// Server side of digest authentication: nonce issuing and verification for one realm.
+pub struct DigestServer {
+    realm: String,
+    secret: Vec<u8>,
+    epoch: Instant,
+    lifetime: Duration,
+    counter: u64,
+    /// Algorithms we challenge with, most preferred first.
+    pub algorithms: Vec<Algorithm>,
+}
+
+impl DigestServer {
+    /// `secret` keys the nonce MAC (random per process, or shared by a cluster); `epoch` is the
+    /// instant nonce timestamps count from; nonces older than `lifetime` are stale.
+    pub fn new(realm: impl Into<String>, secret: &[u8], epoch: Instant, lifetime: Duration) -> DigestServer {
+        DigestServer { realm: realm.into(), secret: secret.to_vec(), epoch, lifetime, counter: 0, algorithms: vec![Algorithm::Sha256, Algorithm::Md5] }
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// A new nonce: `<secs since epoch>.<counter>.<mac>` in hex.
+    pub fn nonce(&mut self, now: Instant) -> String {
+        self.counter += 1;
+        let payload = format!("{:x}.{:x}", now.saturating_duration_since(self.epoch).as_secs(), self.counter);
+        let mac = hex(&hmac_sha256(&self.secret, payload.as_bytes())[..16]);
+        format!("{payload}.{mac}")
+    }
+
+    /// Check a nonce's MAC and age.
+    pub fn check_nonce(&self, now: Instant, nonce: &str) -> NonceStatus {
+        let Some((payload, mac)) = nonce.rsplit_once('.') else { return NonceStatus::Invalid };
+        let expected = hex(&hmac_sha256(&self.secret, payload.as_bytes())[..16]);
+        if !constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return NonceStatus::Invalid;
+        }
+        let Some(secs) = payload.split('.').next().and_then(|t| u64::from_str_radix(t, 16).ok()) else {
+            return NonceStatus::Invalid;
+        };
+        let issued = self.epoch + Duration::from_secs(secs);
+        if now.saturating_duration_since(issued) > self.lifetime { NonceStatus::Expired } else { NonceStatus::Fresh }
+    }
+
+    /// WWW-Authenticate values for a new challenge, one per algorithm, most preferred first.
+    pub fn challenge_values(&mut self, now: Instant, stale: bool) -> Vec<String> {
+        let nonce = self.nonce(now);
+        self.algorithms
+            .clone()
+            .into_iter()
+            .map(|algorithm| Challenge { realm: self.realm.clone(), nonce: nonce.clone(), algorithm, opaque: None, qop_auth: true, stale }.to_header_value())
+            .collect()
+    }
+
+    /// A 401 (or 407 when `proxy`) response to `req` carrying fresh challenges.
+    pub fn challenge(&mut self, now: Instant, req: &Message<'_>, to_tag: &str, stale: bool, proxy: bool) -> Message<'static> {
+        let code = if proxy { StatusCode::PROXY_AUTHENTICATION_REQUIRED } else { StatusCode::UNAUTHORIZED };
+        let mut r = req.make_response(code, Some(to_tag));
+        let name = if proxy { "Proxy-Authenticate" } else { "WWW-Authenticate" };
+        for v in self.challenge_values(now, stale) {
+            r.push_header(name, v);
+        }
+        r
+    }
+
+    /// Verify credentials of `req` for a user whose password the caller looked up by
+    /// [`username`]. The method used is the request's.
+    pub fn verify(&self, now: Instant, req: &Message<'_>, creds: &AuthParams<'_>, password: &str) -> Verdict {
+        if !creds.scheme.eq_ignore_ascii_case("Digest") {
+            return Verdict::Failed("unsupported scheme");
+        }
+        let (Some(user), Some(realm), Some(nonce), Some(uri), Some(response)) =
+            (creds.get("username"), creds.get("realm"), creds.get("nonce"), creds.get("uri"), creds.get("response"))
+        else {
+            return Verdict::Failed("incomplete credentials");
+        };
+        if realm != self.realm {
+            return Verdict::Failed("wrong realm");
+        }
+        let Some(alg) = Algorithm::parse(creds.get("algorithm")).filter(|a| self.algorithms.contains(a)) else {
+            return Verdict::Failed("unsupported algorithm");
+        };
+        let status = self.check_nonce(now, nonce);
+        if status == NonceStatus::Invalid {
+            return Verdict::Failed("nonce not ours");
+        }
+        let qop = match (creds.get("qop"), creds.get("nc"), creds.get("cnonce")) {
+            (Some(q), Some(nc), Some(cn)) if q.eq_ignore_ascii_case("auth") => Some((nc, cn)),
+            (None, _, _) => None,
+            _ => return Verdict::Failed("unsupported qop"),
+        };
+        let method = req.method().map(Method::as_str).unwrap_or("");
+        let expected = digest_response(alg, user, realm, password, method, uri, nonce, qop);
+        if !constant_time_eq(expected.as_bytes(), response.to_ascii_lowercase().as_bytes()) {
+            return Verdict::Failed("wrong response");
+        }
+        if status == NonceStatus::Expired { Verdict::Stale } else { Verdict::Ok }
+    }
+}
+
+/// The username of credentials, to look the password up.
+pub fn username<'a>(creds: &'a AuthParams<'_>) -> Option<&'a str> {
+    creds.get("username")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_2617_md5_example_with_qop() {
+        // RFC 2617 3.5 (HTTP, but the same arithmetic): qop=auth example.
+        let r = digest_response(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093", Some(("00000001", "0a4f113b")));
+        assert_eq!(r, "6629fae49393a05397450978507c4ef1");
+    }
+
+    #[test]
+    fn rfc_7616_sha256_example() {
+        let r = digest_response(Algorithm::Sha256, "Mufasa", "http-auth@example.org", "Circle of Life", "GET", "/dir/index.html", "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", Some(("00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")));
+        assert_eq!(r, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[test]
+    fn nonce_expires_and_rejects_forgery() {
+        let t0 = Instant::now();
+        let mut s = DigestServer::new("hotline", b"k", t0, Duration::from_secs(300));
+        let n = s.nonce(t0 + Duration::from_secs(10));
+        assert_eq!(s.check_nonce(t0 + Duration::from_secs(20), &n), NonceStatus::Fresh);
+        assert_eq!(s.check_nonce(t0 + Duration::from_secs(311), &n), NonceStatus::Expired);
+        let forged = format!("1{n}"); // timestamp changed, MAC kept
+        assert_eq!(s.check_nonce(t0, &forged), NonceStatus::Invalid);
+        assert_eq!(s.check_nonce(t0, "garbage"), NonceStatus::Invalid);
+    }
+}
