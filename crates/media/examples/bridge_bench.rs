@@ -1,1 +1,470 @@
-fn main() {}
+//! Bridged-call benchmark: N calls, each two legs relayed by the engine, 50 packets per second
+//! each way (G.711, 160-byte payload, 20 ms), load generated on the same machine.
+//!
+//! ```text
+//! cargo run --release -p hotline-media --example bridge_bench -- --calls 100,200,400 --seconds 10
+//! cargo run --release -p hotline-media --example bridge_bench -- --calls 200 --rtpengine
+//! ```
+//!
+//! For each N it reports: CPU of the relay (ours: the `media-*` threads from
+//! /proc/self/task/*/schedstat; rtpengine: its process from /proc/PID/stat), per call and in
+//! total; packets sent, received and lost; and the one-way delay generator -> relay ->
+//! generator (p50, p99, max), which bounds the delay the relay adds. With `--rtpengine` the same
+//! load also goes through rtpengine (user space, `--table=-1`), driven over its NG protocol.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hotline_media::{EngineConfig, MediaEngine, RemoteParams, SessionOptions};
+use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+struct Args {
+    calls: Vec<usize>,
+    seconds: u64,
+    workers: usize,
+    rtpengine: bool,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        calls: vec![100],
+        seconds: 10,
+        workers: 0,
+        rtpengine: false,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < argv.len() {
+        let val = argv.get(i + 1).cloned().unwrap_or_default();
+        match argv[i].as_str() {
+            "--calls" => {
+                a.calls = val
+                    .split(',')
+                    .filter_map(|x| x.trim().parse().ok())
+                    .collect();
+                i += 1;
+            }
+            "--seconds" => {
+                a.seconds = val.parse().unwrap_or(10);
+                i += 1;
+            }
+            "--workers" => {
+                a.workers = val.parse().unwrap_or(0);
+                i += 1;
+            }
+            "--rtpengine" => a.rtpengine = true,
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+        i += 1;
+    }
+    a
+}
+
+/// One generator leg: a socket and where it sends.
+struct Leg {
+    sock: UdpSocket,
+    to: SocketAddr,
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    sent: u64,
+    received: u64,
+    send_errors: u64,
+    cpu_core_percent: f64,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+}
+
+fn bind_leg() -> UdpSocket {
+    UdpSocket::bind((LOCAL, 0)).expect("bind generator socket")
+}
+
+/// Runs the load through already-set-up legs and measures. `cpu_ns` reads the relay's CPU.
+fn run_load(legs: Vec<Leg>, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
+    let epoch = Instant::now();
+    let n = legs.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let received = Arc::new(AtomicU64::new(0));
+    let measuring = Arc::new(AtomicBool::new(false));
+    // Receiver: mio over clones of the generator sockets.
+    let mut rx_socks = Vec::with_capacity(n);
+    for l in &legs {
+        let c = l.sock.try_clone().expect("clone socket");
+        c.set_nonblocking(true).expect("nonblocking");
+        rx_socks.push(mio::net::UdpSocket::from_std(c));
+    }
+    let rx_stop = stop.clone();
+    let rx_count = received.clone();
+    let rx_measuring = measuring.clone();
+    let receiver = std::thread::spawn(move || {
+        let mut poll = mio::Poll::new().expect("poll");
+        for (i, s) in rx_socks.iter_mut().enumerate() {
+            poll.registry()
+                .register(s, mio::Token(i), mio::Interest::READABLE)
+                .expect("register");
+        }
+        let mut hist =
+            hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("histogram");
+        let mut events = mio::Events::with_capacity(4096);
+        let mut buf = [0u8; 1500];
+        let mut quiet_since: Option<Instant> = None;
+        loop {
+            let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
+            if events.is_empty() && rx_stop.load(Ordering::Relaxed) {
+                let q = *quiet_since.get_or_insert_with(Instant::now);
+                if q.elapsed() > Duration::from_millis(500) {
+                    break;
+                }
+            }
+            for ev in events.iter() {
+                let s = &rx_socks[ev.token().0];
+                while let Ok((len, _)) = s.recv_from(&mut buf) {
+                    let now = epoch.elapsed().as_nanos() as u64;
+                    // RTCP for a neighbouring generator port can land here: count RTP only.
+                    if let Ok(r) = RtpReader::new(&buf[..len])
+                        && r.payload_type() == 0
+                        && r.payload().len() == 160
+                    {
+                        rx_count.fetch_add(1, Ordering::Relaxed);
+                        let p = r.payload();
+                        if rx_measuring.load(Ordering::Relaxed) {
+                            let sent = u64::from_le_bytes(p[..8].try_into().unwrap_or([0; 8]));
+                            let d = now.saturating_sub(sent) / 1000;
+                            let _ = hist.record(d.max(1));
+                        }
+                    }
+                }
+            }
+        }
+        hist
+    });
+    // Sender: each leg at 50 pps, legs spread evenly over the 20 ms period.
+    let period = Duration::from_millis(20);
+    let warmup = Duration::from_secs(2);
+    let total = warmup + Duration::from_secs(seconds);
+    let mut seq = vec![0u16; n];
+    let mut sent = 0u64;
+    let mut send_errors = 0u64;
+    let mut pkt = [0u8; 12 + 160];
+    let mut payload = [0xFFu8; 160];
+    let start = Instant::now();
+    let mut cpu_start = None;
+    let mut tick = 0u64;
+    'outer: loop {
+        let tick_start = start + period * tick as u32;
+        for (i, leg) in legs.iter().enumerate() {
+            let due = tick_start + period * i as u32 / n as u32;
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            let t = epoch.elapsed().as_nanos() as u64;
+            payload[..8].copy_from_slice(&t.to_le_bytes());
+            let len = RtpPacketBuilder::new()
+                .payload_type(0)
+                .sequence(Seq::from(seq[i]))
+                .timestamp((tick as u32).wrapping_mul(160))
+                .ssrc(0x1000 + i as u32)
+                .payload(&payload)
+                .build_into(&mut pkt)
+                .unwrap_or(0);
+            seq[i] = seq[i].wrapping_add(1);
+            match leg.sock.send_to(&pkt[..len], leg.to) {
+                Ok(_) => sent += 1,
+                Err(_) => send_errors += 1,
+            }
+        }
+        tick += 1;
+        let elapsed = start.elapsed();
+        if cpu_start.is_none() && elapsed >= warmup {
+            measuring.store(true, Ordering::Relaxed);
+            cpu_start = Some((Instant::now(), cpu_ns()));
+        }
+        if elapsed >= total {
+            break 'outer;
+        }
+    }
+    let (t0, c0) = cpu_start.unwrap_or((Instant::now(), cpu_ns()));
+    let wall = t0.elapsed().as_nanos() as f64;
+    let cpu = cpu_ns().saturating_sub(c0) as f64;
+    stop.store(true, Ordering::Relaxed);
+    let hist = receiver.join().expect("receiver thread");
+    Outcome {
+        sent,
+        received: received.load(Ordering::Relaxed),
+        send_errors,
+        cpu_core_percent: cpu / wall * 100.0,
+        p50_us: hist.value_at_quantile(0.50),
+        p99_us: hist.value_at_quantile(0.99),
+        max_us: hist.max(),
+    }
+}
+
+/// CPU (ns) of this process's threads named `media-*` (the engine workers).
+fn engine_cpu_ns() -> u64 {
+    let mut total = 0;
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    for e in dir.flatten() {
+        let p = e.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if comm.starts_with("media-") && !comm.starts_with("media-recorder") {
+            let s = std::fs::read_to_string(p.join("schedstat")).unwrap_or_default();
+            total += s
+                .split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// CPU (ns) of a process from /proc/PID/stat (utime + stime, clock ticks of 10 ms).
+fn process_cpu_ns(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    ticks * 10_000_000
+}
+
+fn run_hotline(calls: usize, seconds: u64, workers: usize) -> Outcome {
+    let engine = MediaEngine::start(EngineConfig {
+        workers,
+        port_min: 30000,
+        port_max: 30000 + (calls as u16) * 4 + 100,
+        rtp_timeout: Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .expect("engine");
+    let mut legs = Vec::with_capacity(calls * 2);
+    for _ in 0..calls {
+        let ga = bind_leg();
+        let gb = bind_leg();
+        let a = engine
+            .create_session(SessionOptions::on(LOCAL))
+            .expect("session");
+        let b = engine
+            .create_session(SessionOptions::near(LOCAL, a.id))
+            .expect("session");
+        for (s, g) in [(a.id, &ga), (b.id, &gb)] {
+            let mut p = RemoteParams::g711(g.local_addr().expect("addr"), 0);
+            p.symmetric = false;
+            engine.set_remote(s, p).expect("remote");
+        }
+        engine.bridge(a.id, b.id).expect("bridge");
+        legs.push(Leg {
+            sock: ga,
+            to: a.local,
+        });
+        legs.push(Leg {
+            sock: gb,
+            to: b.local,
+        });
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_load(legs, seconds, &engine_cpu_ns);
+    engine.shutdown();
+    out
+}
+
+// ----- rtpengine over the NG protocol (bencode over UDP) --------------------------------------
+
+struct RtpEngine {
+    child: Child,
+    ctl: UdpSocket,
+    addr: SocketAddr,
+    cookie: u64,
+}
+
+fn bstr(s: &str) -> String {
+    format!("{}:{}", s.len(), s)
+}
+
+impl RtpEngine {
+    fn start(port_min: u16, port_max: u16) -> std::io::Result<RtpEngine> {
+        let ng_port = 22222;
+        let child = Command::new("rtpengine")
+            .args([
+                "--config-file=none",
+                "--table=-1",
+                "--interface=127.0.0.1",
+                &format!("--listen-ng=127.0.0.1:{ng_port}"),
+                &format!("--port-min={port_min}"),
+                &format!("--port-max={port_max}"),
+                "--foreground",
+                "--log-stderr",
+                "--log-level=3",
+                "--num-threads=2",
+                "--delete-delay=0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let ctl = UdpSocket::bind((LOCAL, 0))?;
+        ctl.set_read_timeout(Some(Duration::from_millis(500)))?;
+        let mut e = RtpEngine {
+            child,
+            ctl,
+            addr: SocketAddr::new(LOCAL, ng_port),
+            cookie: 1,
+        };
+        // Wait until it answers a ping.
+        for _ in 0..40 {
+            if e.request("d7:command4:pinge").is_ok() {
+                return Ok(e);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(std::io::Error::other("rtpengine does not answer"))
+    }
+
+    fn request(&mut self, body: &str) -> std::io::Result<String> {
+        self.cookie += 1;
+        let cookie = format!("c{}", self.cookie);
+        let msg = format!("{cookie} {body}");
+        for _ in 0..5 {
+            self.ctl.send_to(msg.as_bytes(), self.addr)?;
+            let mut buf = [0u8; 65536];
+            while let Ok((n, _)) = self.ctl.recv_from(&mut buf) {
+                let r = String::from_utf8_lossy(&buf[..n]).to_string();
+                if let Some(rest) = r.strip_prefix(&format!("{cookie} ")) {
+                    return Ok(rest.to_string());
+                }
+            }
+        }
+        Err(std::io::Error::other("no NG reply"))
+    }
+
+    /// Offer/answer for one call; returns the rtpengine ports that caller and callee send to.
+    fn call(
+        &mut self,
+        id: usize,
+        caller: SocketAddr,
+        callee: SocketAddr,
+    ) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        let sdp = |port: u16| {
+            format!(
+                "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+            )
+        };
+        let call_id = format!("bench-{id}");
+        let offer = format!(
+            "d7:command5:offer3:sdp{}7:call-id{}8:from-tag{}e",
+            bstr(&sdp(caller.port())),
+            bstr(&call_id),
+            bstr("ft")
+        );
+        let r = self.request(&offer)?;
+        let to_callee = sdp_port(&r).ok_or_else(|| std::io::Error::other(format!("offer: {r}")))?;
+        let answer = format!(
+            "d7:command6:answer3:sdp{}7:call-id{}8:from-tag{}6:to-tag{}e",
+            bstr(&sdp(callee.port())),
+            bstr(&call_id),
+            bstr("ft"),
+            bstr("tt")
+        );
+        let r = self.request(&answer)?;
+        let to_caller =
+            sdp_port(&r).ok_or_else(|| std::io::Error::other(format!("answer: {r}")))?;
+        // The caller sends to the port in the answer's SDP, the callee to the offer's.
+        Ok((
+            SocketAddr::new(LOCAL, to_caller),
+            SocketAddr::new(LOCAL, to_callee),
+        ))
+    }
+}
+
+impl Drop for RtpEngine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sdp_port(reply: &str) -> Option<u16> {
+    let i = reply.find("m=audio ")?;
+    reply[i + 8..].split(' ').next()?.parse().ok()
+}
+
+fn run_rtpengine(calls: usize, seconds: u64) -> std::io::Result<Outcome> {
+    let mut re = RtpEngine::start(40000, 40000 + (calls as u16) * 4 + 100)?;
+    let pid = re.child.id();
+    let mut legs = Vec::with_capacity(calls * 2);
+    for i in 0..calls {
+        let ga = bind_leg();
+        let gb = bind_leg();
+        let (to_a, to_b) = re.call(i, ga.local_addr()?, gb.local_addr()?)?;
+        legs.push(Leg { sock: ga, to: to_a });
+        legs.push(Leg { sock: gb, to: to_b });
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_load(legs, seconds, &|| process_cpu_ns(pid));
+    drop(re);
+    Ok(out)
+}
+
+fn report(name: &str, calls: usize, o: &Outcome) {
+    let lost = o.sent.saturating_sub(o.received);
+    println!(
+        "{name:<9} calls={calls:<5} cpu={:.1}% of a core  per-call={:.4}%  per-100-streams={:.2}%  sent={} received={} lost={} ({:.3}%) send_errors={}  delay p50={}us p99={}us max={}us",
+        o.cpu_core_percent,
+        o.cpu_core_percent / calls as f64,
+        o.cpu_core_percent / (calls as f64 * 2.0) * 100.0,
+        o.sent,
+        o.received,
+        lost,
+        lost as f64 * 100.0 / o.sent.max(1) as f64,
+        o.send_errors,
+        o.p50_us,
+        o.p99_us,
+        o.max_us,
+    );
+    let _ = std::io::stdout().flush();
+}
+
+fn main() {
+    let args = parse_args();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "bridge_bench: {cores} cores, {} s per run after 2 s warm-up, engine workers={}",
+        args.seconds,
+        if args.workers == 0 {
+            cores
+        } else {
+            args.workers
+        }
+    );
+    for &calls in &args.calls {
+        let o = run_hotline(calls, args.seconds, args.workers);
+        report("hotline", calls, &o);
+        if args.rtpengine {
+            match run_rtpengine(calls, args.seconds) {
+                Ok(r) => {
+                    report("rtpengine", calls, &r);
+                    if r.cpu_core_percent > 0.0 {
+                        println!(
+                            "ratio     calls={calls:<5} hotline/rtpengine CPU = {:.2}",
+                            o.cpu_core_percent / r.cpu_core_percent
+                        );
+                    }
+                }
+                Err(e) => println!("rtpengine calls={calls}: not measured ({e})"),
+            }
+        }
+    }
+}

@@ -408,7 +408,9 @@ impl MediaEngine {
             .get(worker)
             .ok_or(MediaError::UnknownWorker(worker))?;
         w.tx.send(cmd).map_err(|_| MediaError::Stopped)?;
-        w.waker.wake().map_err(|e| MediaError::io("waking media thread", e))
+        w.waker
+            .wake()
+            .map_err(|e| MediaError::io("waking media thread", e))
     }
 
     fn next_counter(&self) -> u64 {
@@ -520,7 +522,12 @@ impl MediaEngine {
     }
 
     /// Plays decoded audio (for prompts built in memory).
-    pub fn play_pcm(&self, id: SessionId, items: Vec<Pcm>, opts: PlayOptions) -> Result<(), MediaError> {
+    pub fn play_pcm(
+        &self,
+        id: SessionId,
+        items: Vec<Pcm>,
+        opts: PlayOptions,
+    ) -> Result<(), MediaError> {
         self.send(id.worker(), Command::Play(id, items, opts))
     }
 
@@ -586,8 +593,15 @@ impl MediaEngine {
     /// Creates a mixer over `parties` (one worker) with a hearing matrix; the parties leave any
     /// bridge. For supervision use the order caller, agent, supervisor and the presets
     /// [`HearMatrix::monitor`], [`HearMatrix::whisper`], [`HearMatrix::barge`].
-    pub fn create_mixer(&self, parties: &[SessionId], matrix: HearMatrix) -> Result<MixerId, MediaError> {
-        let worker = parties.first().ok_or(MediaError::Config("mixer without parties"))?.worker();
+    pub fn create_mixer(
+        &self,
+        parties: &[SessionId],
+        matrix: HearMatrix,
+    ) -> Result<MixerId, MediaError> {
+        let worker = parties
+            .first()
+            .ok_or(MediaError::Config("mixer without parties"))?
+            .worker();
         if parties.iter().any(|p| p.worker() != worker) {
             return Err(MediaError::DifferentWorkers);
         }
@@ -611,7 +625,11 @@ impl MediaEngine {
 
     /// Starts recording `legs` (caller, agent, optionally supervisor: one channel each, what
     /// that leg says) to `<recordings_dir>/<call_id>.wav`.
-    pub fn start_recording(&self, call_id: &str, legs: &[SessionId]) -> Result<RecordingId, MediaError> {
+    pub fn start_recording(
+        &self,
+        call_id: &str,
+        legs: &[SessionId],
+    ) -> Result<RecordingId, MediaError> {
         let dir = self.inner.config.recordings_dir.clone();
         self.start_recording_in(&dir, call_id, legs)
     }
@@ -632,14 +650,18 @@ impl MediaEngine {
         if !valid {
             return Err(MediaError::Config("call id is not a safe file name"));
         }
-        let worker = legs.first().ok_or(MediaError::Config("recording without legs"))?.worker();
+        let worker = legs
+            .first()
+            .ok_or(MediaError::Config("recording without legs"))?
+            .worker();
         if legs.len() > 3 {
             return Err(MediaError::Config("at most three recorded legs"));
         }
         if legs.iter().any(|l| l.worker() != worker) {
             return Err(MediaError::DifferentWorkers);
         }
-        std::fs::create_dir_all(dir).map_err(|e| MediaError::io("creating recordings folder", e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| MediaError::io("creating recordings folder", e))?;
         let path = dir.join(format!("{call_id}.wav"));
         let id = RecordingId::new(self.next_counter(), worker);
         self.inner
@@ -716,6 +738,9 @@ mod tests {
     #[test]
     fn port_pool_is_even() {
         let p = PortPool::new(10001, 10010);
-        assert_eq!(p.free.iter().copied().collect::<Vec<_>>(), vec![10002, 10004, 10006, 10008]);
+        assert_eq!(
+            p.free.iter().copied().collect::<Vec<_>>(),
+            vec![10002, 10004, 10006, 10008]
+        );
     }
 }

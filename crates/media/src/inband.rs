@@ -222,10 +222,11 @@ impl DtmfDetector {
             let f = nominal + (k as f32 - 2.0) * BIN;
             *m = goertzel_power(x, f).sqrt();
         }
-        let (peak, _) = mags
-            .iter()
-            .enumerate()
-            .fold((0, -1.0), |acc, (i, &m)| if m > acc.1 { (i, m) } else { acc });
+        let (peak, _) =
+            mags.iter().enumerate().fold(
+                (0, -1.0),
+                |acc, (i, &m)| if m > acc.1 { (i, m) } else { acc },
+            );
         // A peak two bins away is at least 75 Hz off: far beyond tolerance for every DTMF tone.
         if peak == 0 || peak == 4 {
             return None;
@@ -321,7 +322,11 @@ mod tests {
     fn every_digit_once_at_nominal_frequency() {
         for d in "0123456789*#ABCD".chars() {
             let (r, c) = digit_frequencies(d).unwrap();
-            assert_eq!(detect(&tone(r, c, 7000.0, 7000.0, 100, 37)), d.to_string(), "{d}");
+            assert_eq!(
+                detect(&tone(r, c, 7000.0, 7000.0, 100, 37)),
+                d.to_string(),
+                "{d}"
+            );
         }
     }
 
@@ -339,7 +344,12 @@ mod tests {
     fn accepts_within_one_and_a_half_percent() {
         for d in "147*2580369#ABCD".chars() {
             let (r, c) = digit_frequencies(d).unwrap();
-            for (kr, kc) in [(1.015, 1.015), (0.985, 0.985), (1.015, 0.985), (0.985, 1.015)] {
+            for (kr, kc) in [
+                (1.015, 1.015),
+                (0.985, 0.985),
+                (1.015, 0.985),
+                (0.985, 1.015),
+            ] {
                 let s = tone(r * kr, c * kc, 6000.0, 6000.0, 80, 11);
                 assert_eq!(detect(&s), d.to_string(), "{d} {kr} {kc}");
             }
@@ -377,8 +387,16 @@ mod tests {
     #[test]
     fn minimum_duration() {
         for offset in [0, 20, 40, 60, 79] {
-            assert_eq!(detect(&tone(941.0, 1336.0, 7000.0, 7000.0, 40, offset)), "0", "{offset}");
-            assert_eq!(detect(&tone(941.0, 1336.0, 7000.0, 7000.0, 20, offset)), "", "{offset}");
+            assert_eq!(
+                detect(&tone(941.0, 1336.0, 7000.0, 7000.0, 40, offset)),
+                "0",
+                "{offset}"
+            );
+            assert_eq!(
+                detect(&tone(941.0, 1336.0, 7000.0, 7000.0, 20, offset)),
+                "",
+                "{offset}"
+            );
         }
     }
 

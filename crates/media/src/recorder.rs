@@ -22,8 +22,13 @@ pub(crate) enum RecMsg {
         channels: u16,
     },
     /// Interleaved samples (one frame per channel).
-    Data { id: RecordingId, samples: Vec<i16> },
-    Close { id: RecordingId },
+    Data {
+        id: RecordingId,
+        samples: Vec<i16>,
+    },
+    Close {
+        id: RecordingId,
+    },
     Shutdown,
 }
 

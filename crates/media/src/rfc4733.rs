@@ -58,7 +58,9 @@ impl TelephoneEvent {
     /// Parses the first event of a payload. Fewer than four bytes is an error.
     pub fn parse(payload: &[u8]) -> Result<TelephoneEvent, MediaError> {
         if payload.len() < 4 {
-            return Err(MediaError::Malformed("telephone-event payload shorter than 4 bytes"));
+            return Err(MediaError::Malformed(
+                "telephone-event payload shorter than 4 bytes",
+            ));
         }
         Ok(TelephoneEvent {
             event: payload[0],
@@ -96,7 +98,11 @@ impl Rfc4733Receiver {
 
     /// Feeds one telephone-event packet (its RTP timestamp and payload). Returns the digit when
     /// this packet is the first one seen of a new key press.
-    pub fn on_packet(&mut self, timestamp: u32, payload: &[u8]) -> Result<Option<Digit>, MediaError> {
+    pub fn on_packet(
+        &mut self,
+        timestamp: u32,
+        payload: &[u8],
+    ) -> Result<Option<Digit>, MediaError> {
         let ev = TelephoneEvent::parse(payload)?;
         if self.recent.contains(&Some(timestamp)) {
             return Ok(None);
@@ -273,7 +279,10 @@ mod tests {
         }
         assert_eq!(digits, vec!['5']);
         // The same digit pressed again is a new event with a new timestamp.
-        assert_eq!(rx.on_packet(ts + 1600, &pkt(5, false, 160)).unwrap(), Some('5'));
+        assert_eq!(
+            rx.on_packet(ts + 1600, &pkt(5, false, 160)).unwrap(),
+            Some('5')
+        );
         // A late retransmission of the first press is still recognised.
         assert_eq!(rx.on_packet(ts, &pkt(5, true, 640)).unwrap(), None);
     }
@@ -333,7 +342,9 @@ mod tests {
     fn sender_end_packets_carry_full_duration_and_start_timestamp() {
         let mut tx = Rfc4733Sender::new();
         tx.queue("7").unwrap();
-        let all: Vec<_> = (0..8).map(|i| tx.next_packet(1000 + i * 160).unwrap()).collect();
+        let all: Vec<_> = (0..8)
+            .map(|i| tx.next_packet(1000 + i * 160).unwrap())
+            .collect();
         for p in &all {
             assert_eq!(p.timestamp, 1000);
         }

@@ -254,7 +254,9 @@ pub fn parse(buf: &[u8], our_ssrc: u32) -> Result<RtcpInfo, MediaError> {
             return Err(MediaError::Malformed("RTCP length beyond datagram"));
         }
         if first && pt != PT_SR && pt != PT_RR {
-            return Err(MediaError::Malformed("compound RTCP must start with SR or RR"));
+            return Err(MediaError::Malformed(
+                "compound RTCP must start with SR or RR",
+            ));
         }
         first = false;
         let body = &buf[at..at + len];

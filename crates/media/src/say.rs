@@ -21,7 +21,7 @@ fn below_100(n: u64, out: &mut Vec<String>) {
         10..=19 => out.push(format!("numbers/{n}")),
         _ => {
             out.push(format!("numbers/{}", n / 10 * 10));
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 out.push(format!("digits/{}", n % 10));
             }
         }
@@ -32,7 +32,7 @@ fn below_1000(n: u64, out: &mut Vec<String>) {
     if n >= 100 {
         out.push(format!("digits/{}", n / 100));
         out.push("numbers/hundred".to_string());
-        if n % 100 != 0 {
+        if !n.is_multiple_of(100) {
             below_100(n % 100, out);
         }
     } else {
@@ -93,7 +93,14 @@ pub fn money(cents: u64, currency: Currency) -> Vec<String> {
             out.push("currency/and".to_string());
         }
         out.extend(number(minor));
-        out.push(if minor == 1 { "currency/cent" } else { "currency/cents" }.to_string());
+        out.push(
+            if minor == 1 {
+                "currency/cent"
+            } else {
+                "currency/cents"
+            }
+            .to_string(),
+        );
     }
     out
 }
@@ -192,7 +199,10 @@ mod tests {
                 "digits/7"
             ])
         );
-        assert_eq!(number(2_000_010), s(&["digits/2", "numbers/million", "numbers/10"]));
+        assert_eq!(
+            number(2_000_010),
+            s(&["digits/2", "numbers/million", "numbers/10"])
+        );
         assert_eq!(number(1_000_000_000).len(), 10);
     }
 
@@ -200,14 +210,32 @@ mod tests {
     fn money_amounts() {
         assert_eq!(
             money(1205, Currency::Dollar),
-            s(&["numbers/12", "currency/dollars", "currency/and", "digits/5", "currency/cents"])
+            s(&[
+                "numbers/12",
+                "currency/dollars",
+                "currency/and",
+                "digits/5",
+                "currency/cents"
+            ])
         );
-        assert_eq!(money(100, Currency::Euro), s(&["digits/1", "currency/euro"]));
+        assert_eq!(
+            money(100, Currency::Euro),
+            s(&["digits/1", "currency/euro"])
+        );
         assert_eq!(money(1, Currency::Euro), s(&["digits/1", "currency/cent"]));
-        assert_eq!(money(0, Currency::Dollar), s(&["digits/0", "currency/dollars"]));
+        assert_eq!(
+            money(0, Currency::Dollar),
+            s(&["digits/0", "currency/dollars"])
+        );
         assert_eq!(
             money(101, Currency::Dollar),
-            s(&["digits/1", "currency/dollar", "currency/and", "digits/1", "currency/cent"])
+            s(&[
+                "digits/1",
+                "currency/dollar",
+                "currency/and",
+                "digits/1",
+                "currency/cent"
+            ])
         );
     }
 
@@ -221,10 +249,23 @@ mod tests {
         assert_eq!(weekday(2025, 13, 1), None);
         assert_eq!(
             date(2026, 3, 1, true).unwrap(),
-            s(&["days/sunday", "months/03", "ordinals/1", "numbers/20", "numbers/20", "digits/6"])
+            s(&[
+                "days/sunday",
+                "months/03",
+                "ordinals/1",
+                "numbers/20",
+                "numbers/20",
+                "digits/6"
+            ])
         );
-        assert_eq!(date(2005, 1, 31, true).unwrap()[3..], s(&["digits/2", "numbers/thousand", "digits/5"]));
-        assert_eq!(date(1900, 1, 1, true).unwrap()[3..], s(&["numbers/19", "numbers/hundred"]));
+        assert_eq!(
+            date(2005, 1, 31, true).unwrap()[3..],
+            s(&["digits/2", "numbers/thousand", "digits/5"])
+        );
+        assert_eq!(
+            date(1900, 1, 1, true).unwrap()[3..],
+            s(&["numbers/19", "numbers/hundred"])
+        );
         // "twenty one oh one"
         assert_eq!(
             date(2101, 1, 1, true).unwrap()[3..],
@@ -234,6 +275,9 @@ mod tests {
 
     #[test]
     fn digit_strings() {
-        assert_eq!(digits("1*#a"), s(&["digits/1", "digits/star", "digits/pound"]));
+        assert_eq!(
+            digits("1*#a"),
+            s(&["digits/1", "digits/star", "digits/pound"])
+        );
     }
 }

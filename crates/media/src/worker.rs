@@ -89,7 +89,10 @@ impl Playback {
         let mut filled = 0;
         while filled < FRAME {
             let Some(cur) = self.items.get(self.item) else {
-                if self.opts.looped && !self.items.is_empty() && self.items.iter().any(|p| !p.is_empty()) {
+                if self.opts.looped
+                    && !self.items.is_empty()
+                    && self.items.iter().any(|p| !p.is_empty())
+                {
                     self.item = 0;
                     self.pos = 0;
                     continue;
@@ -245,7 +248,11 @@ fn token_of(slot: usize, rtcp: bool) -> Token {
 }
 
 /// Two distinct sessions of the slab, mutably.
-fn pair(sessions: &mut [Option<Session>], a: usize, b: usize) -> Option<(&mut Session, &mut Session)> {
+fn pair(
+    sessions: &mut [Option<Session>],
+    a: usize,
+    b: usize,
+) -> Option<(&mut Session, &mut Session)> {
     if a == b || a >= sessions.len() || b >= sessions.len() {
         return None;
     }
@@ -582,7 +589,9 @@ impl Worker {
                 let Some(l) = *listener else { continue };
                 let row = m.matrix.row(li);
                 let suppress = match sessions.get(l) {
-                    Some(Some(s)) if s.remote.is_some() && !s.local_output_active() => s.suppress_dtmf,
+                    Some(Some(s)) if s.remote.is_some() && !s.local_output_active() => {
+                        s.suppress_dtmf
+                    }
                     _ => continue,
                 };
                 let mut acc = [0i32; FRAME];
@@ -775,7 +784,12 @@ impl Worker {
     fn command(&mut self, cmd: Command) {
         let now = Instant::now();
         match cmd {
-            Command::Add { id, rtp, rtcp, port } => self.add(id, rtp, rtcp, port, now),
+            Command::Add {
+                id,
+                rtp,
+                rtcp,
+                port,
+            } => self.add(id, rtp, rtcp, port, now),
             Command::SetRemote(id, p) => {
                 let Some(law) = Law::from_payload_type(p.payload_type) else {
                     return;
@@ -783,9 +797,9 @@ impl Worker {
                 self.with_session(id, |s| {
                     s.remote = Some(Remote {
                         rtp: p.addr,
-                        rtcp: p
-                            .rtcp
-                            .unwrap_or_else(|| SocketAddr::new(p.addr.ip(), p.addr.port().wrapping_add(1))),
+                        rtcp: p.rtcp.unwrap_or_else(|| {
+                            SocketAddr::new(p.addr.ip(), p.addr.port().wrapping_add(1))
+                        }),
                         pt: p.payload_type,
                         law,
                         te_pt: p.telephone_event_pt,
@@ -939,7 +953,14 @@ impl Worker {
         }
     }
 
-    fn add(&mut self, id: SessionId, rtp: std::net::UdpSocket, rtcp: std::net::UdpSocket, port: u16, now: Instant) {
+    fn add(
+        &mut self,
+        id: SessionId,
+        rtp: std::net::UdpSocket,
+        rtcp: std::net::UdpSocket,
+        port: u16,
+        now: Instant,
+    ) {
         let slot = self.free_slots.pop().unwrap_or_else(|| {
             self.sessions.push(None);
             self.sessions.len() - 1
@@ -947,8 +968,12 @@ impl Worker {
         let mut rtp = UdpSocket::from_std(rtp);
         let mut rtcp = UdpSocket::from_std(rtcp);
         let reg = self.poll.registry();
-        if reg.register(&mut rtp, token_of(slot, false), Interest::READABLE).is_err()
-            || reg.register(&mut rtcp, token_of(slot, true), Interest::READABLE).is_err()
+        if reg
+            .register(&mut rtp, token_of(slot, false), Interest::READABLE)
+            .is_err()
+            || reg
+                .register(&mut rtcp, token_of(slot, true), Interest::READABLE)
+                .is_err()
         {
             tracing::error!(worker = self.index, "registering RTP socket failed");
             self.free_slots.push(slot);
@@ -1011,7 +1036,12 @@ impl Worker {
 
     fn leave_mixer(&mut self, id: SessionId) {
         let Some(slot) = self.slot(id) else { return };
-        let Some(mid) = self.sessions.get(slot).and_then(|s| s.as_ref()).and_then(|s| s.mixer) else {
+        let Some(mid) = self
+            .sessions
+            .get(slot)
+            .and_then(|s| s.as_ref())
+            .and_then(|s| s.mixer)
+        else {
             return;
         };
         if let Some(m) = self.mixers.iter_mut().find(|m| m.id == mid) {

@@ -74,7 +74,11 @@ fn relays_both_ways_with_sequence_continuity_and_transcoding() {
     engine.request_stats(a.id).unwrap();
     let events = engine.events();
     let mut seen = Vec::new();
-    let ev = wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::Stats { session, .. } if *session == a.id));
+    let ev = wait_for(
+        &events,
+        &mut seen,
+        |e| matches!(e, MediaEvent::Stats { session, .. } if *session == a.id),
+    );
     match ev {
         Some(MediaEvent::Stats { stats, .. }) => {
             assert!(stats.packets_received >= 61);
@@ -143,7 +147,13 @@ fn dtmf_is_suppressed_toward_one_leg() {
     }
     caller.send_rfc4733_digit(a.local, 3);
     let mut seen = Vec::new();
-    assert!(wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::Digit { digit: '3', .. })).is_some());
+    assert!(
+        wait_for(&events, &mut seen, |e| matches!(
+            e,
+            MediaEvent::Digit { digit: '3', .. }
+        ))
+        .is_some()
+    );
     // A marked audio packet after the key press: everything relayed before it is in order.
     let mut got = Vec::new();
     let mut done = false;
@@ -164,7 +174,10 @@ fn dtmf_is_suppressed_toward_one_leg() {
         }
     }
     assert!(done, "sentinel never relayed");
-    assert!(got.iter().all(|p| p.pt != 101), "telephone-event reached the agent");
+    assert!(
+        got.iter().all(|p| p.pt != 101),
+        "telephone-event reached the agent"
+    );
     // Without suppression the event goes through (payload type mapped to the agent's 101).
     engine.suppress_dtmf(b.id, false).unwrap();
     let mut relayed = false;

@@ -44,7 +44,9 @@ fn send_pcm_stream(phone: &mut Phone, to: std::net::SocketAddr, pcm: &[i16]) {
 /// Deterministic uniform noise.
 fn add_noise(pcm: &mut [i16], amp: f32, seed: &mut u64) {
     for v in pcm.iter_mut() {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let u = ((*seed >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0;
         *v = (*v as f32 + u * amp).clamp(-32768.0, 32767.0) as i16;
     }
@@ -133,7 +135,13 @@ fn engine_sends_rfc4733_and_inband_digits() {
     }
     assert_eq!(got, "12#");
     let mut seen = Vec::new();
-    assert!(wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::DtmfSent { .. })).is_some());
+    assert!(
+        wait_for(&events, &mut seen, |e| matches!(
+            e,
+            MediaEvent::DtmfSent { .. }
+        ))
+        .is_some()
+    );
 
     // In-band toward a phone without telephone-event.
     let phone2 = Phone::new(Law::Alaw, 2);

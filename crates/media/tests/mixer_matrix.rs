@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use hotline_media::g711::Law;
 use hotline_media::HearMatrix;
+use hotline_media::g711::Law;
 
 const TONES: [f32; 3] = [500.0, 1100.0, 1700.0];
 const NAMES: [&str; 3] = ["caller", "agent", "supervisor"];
@@ -57,21 +57,40 @@ fn monitor_whisper_barge() {
             }
         }
         for listener in 0..3 {
-            assert!(per_phone[listener].len() >= 10, "{name}: {} got too little audio", NAMES[listener]);
+            assert!(
+                per_phone[listener].len() >= 10,
+                "{name}: {} got too little audio",
+                NAMES[listener]
+            );
             for speaker in 0..3 {
                 let l = avg_level(&per_phone[listener], TONES[speaker]);
                 let should = matrix.hears(listener, speaker);
                 if should {
-                    assert!(l > 3e5, "{name}: {} should hear {} (level {l})", NAMES[listener], NAMES[speaker]);
+                    assert!(
+                        l > 3e5,
+                        "{name}: {} should hear {} (level {l})",
+                        NAMES[listener],
+                        NAMES[speaker]
+                    );
                 } else {
-                    assert!(l < 3e4, "{name}: {} must not hear {} (level {l})", NAMES[listener], NAMES[speaker]);
+                    assert!(
+                        l < 3e4,
+                        "{name}: {} must not hear {} (level {l})",
+                        NAMES[listener],
+                        NAMES[speaker]
+                    );
                 }
             }
         }
     }
     for (i, rx) in all_rx.iter().enumerate() {
         for w in rx.windows(2) {
-            assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "gap in {}'s audio", NAMES[i]);
+            assert_eq!(
+                w[1].seq,
+                w[0].seq.wrapping_add(1),
+                "gap in {}'s audio",
+                NAMES[i]
+            );
             assert_eq!(w[1].ssrc, w[0].ssrc);
         }
     }

@@ -15,7 +15,10 @@ fn check(name: &str) {
     let path = prompts_dir().join(format!("{name}.wav"));
     let pcm = read_prompt(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(pcm.len() > 800, "{name} is shorter than 100 ms");
-    assert!(pcm.iter().any(|&s| s.unsigned_abs() > 3000), "{name} is silent");
+    assert!(
+        pcm.iter().any(|&s| s.unsigned_abs() > 3000),
+        "{name} is silent"
+    );
 }
 
 #[test]

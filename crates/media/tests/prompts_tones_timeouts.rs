@@ -36,10 +36,25 @@ fn prompt_list_plays_in_order_and_finishes() {
     let events = engine.events();
     let phone = Phone::new(Law::Ulaw, 9);
     let s = session_for(&engine, &phone, None);
-    assert!(engine.play(s.id, &["missing"], PlayOptions::default()).is_err());
-    engine.play(s.id, &["low", "high.wav"], PlayOptions::default()).unwrap();
+    assert!(
+        engine
+            .play(s.id, &["missing"], PlayOptions::default())
+            .is_err()
+    );
+    engine
+        .play(s.id, &["low", "high.wav"], PlayOptions::default())
+        .unwrap();
     let mut seen = Vec::new();
-    assert!(wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::PromptFinished { interrupted: false, .. })).is_some());
+    assert!(
+        wait_for(&events, &mut seen, |e| matches!(
+            e,
+            MediaEvent::PromptFinished {
+                interrupted: false,
+                ..
+            }
+        ))
+        .is_some()
+    );
     let rx = phone.drain();
     assert_eq!(rx.len(), 20, "400 ms of prompts is 20 packets");
     assert!(rx[0].marker);
@@ -61,12 +76,28 @@ fn digit_interrupts_a_barge_in_prompt_and_music_loops() {
     let mut phone = Phone::new(Law::Ulaw, 9);
     let s = session_for(&engine, &phone, None);
     engine
-        .play(s.id, &["long"], PlayOptions { barge_in: true, looped: false })
+        .play(
+            s.id,
+            &["long"],
+            PlayOptions {
+                barge_in: true,
+                looped: false,
+            },
+        )
         .unwrap();
     assert_eq!(phone.recv_n(3).len(), 3, "prompt is playing");
     phone.send_rfc4733_digit(s.local, 1);
     let mut seen = Vec::new();
-    assert!(wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::PromptFinished { interrupted: true, .. })).is_some());
+    assert!(
+        wait_for(&events, &mut seen, |e| matches!(
+            e,
+            MediaEvent::PromptFinished {
+                interrupted: true,
+                ..
+            }
+        ))
+        .is_some()
+    );
     assert_eq!(digits(&seen), "1");
     // Music on hold: a 100 ms file looped well past its length.
     engine.music_on_hold(s.id, "moh").unwrap();
@@ -76,7 +107,16 @@ fn digit_interrupts_a_barge_in_prompt_and_music_loops() {
     assert!(level(&pcm, 900.0) > 1e6);
     engine.stop_playback(s.id).unwrap();
     seen.clear();
-    assert!(wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::PromptFinished { interrupted: true, .. })).is_some());
+    assert!(
+        wait_for(&events, &mut seen, |e| matches!(
+            e,
+            MediaEvent::PromptFinished {
+                interrupted: true,
+                ..
+            }
+        ))
+        .is_some()
+    );
     engine.shutdown();
 }
 
@@ -89,7 +129,11 @@ fn busy_tone_has_both_frequencies() {
     let got = phone.recv_n(20);
     assert_eq!(got.len(), 20);
     // The first 500 ms are "on".
-    let pcm: Vec<i16> = got[2..22.min(got.len())].iter().flat_map(|p| phone.decode(p)).take(2400).collect();
+    let pcm: Vec<i16> = got[2..22.min(got.len())]
+        .iter()
+        .flat_map(|p| phone.decode(p))
+        .take(2400)
+        .collect();
     assert!(level(&pcm, 480.0) > 1e5 && level(&pcm, 620.0) > 1e5);
     assert!(level(&pcm, 440.0) < level(&pcm, 480.0) / 10.0);
     engine.shutdown();
@@ -102,33 +146,52 @@ fn silent_peer_times_out() {
     let phone = Phone::new(Law::Ulaw, 9);
     let s = session_for(&engine, &phone, None);
     let mut seen = Vec::new();
-    let ev = wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::RtpTimeout { .. }));
+    let ev = wait_for(&events, &mut seen, |e| {
+        matches!(e, MediaEvent::RtpTimeout { .. })
+    });
     assert_eq!(ev, Some(MediaEvent::RtpTimeout { session: s.id }));
     engine.destroy(s.id).unwrap();
     seen.clear();
-    let ev = wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::Stats { final_report: true, .. }));
+    let ev = wait_for(&events, &mut seen, |e| {
+        matches!(
+            e,
+            MediaEvent::Stats {
+                final_report: true,
+                ..
+            }
+        )
+    });
     assert!(ev.is_some());
     engine.shutdown();
 }
 
 #[test]
 fn rtcp_reports_both_ways() {
-    let engine = engine_with(1, |c| c.rtcp_interval = std::time::Duration::from_millis(100));
+    let engine = engine_with(1, |c| {
+        c.rtcp_interval = std::time::Duration::from_millis(100)
+    });
     let events = engine.events();
     // A phone whose port + 1 is free for its RTCP socket.
     let (mut phone, rtcp_sock) = (0..50)
         .find_map(|_| {
             let phone = Phone::new(Law::Ulaw, 0x5151);
-            let rtcp = std::net::UdpSocket::bind((LOCALHOST, phone.addr().port().checked_add(1)?)).ok()?;
+            let rtcp =
+                std::net::UdpSocket::bind((LOCALHOST, phone.addr().port().checked_add(1)?)).ok()?;
             Some((phone, rtcp))
         })
         .expect("a phone with a free RTCP port");
-    rtcp_sock.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    rtcp_sock
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
     let mut p = phone.remote_params();
     p.symmetric = false;
-    let s = engine.create_session(hotline_media::SessionOptions::on(LOCALHOST)).unwrap();
+    let s = engine
+        .create_session(hotline_media::SessionOptions::on(LOCALHOST))
+        .unwrap();
     engine.set_remote(s.id, p).unwrap();
-    engine.play_tone(s.id, ToneSpec::steady(1000.0, 3000.0)).unwrap();
+    engine
+        .play_tone(s.id, ToneSpec::steady(1000.0, 3000.0))
+        .unwrap();
     // 20 packets with two lost (seq +1 skipped twice).
     for i in 0..22u16 {
         if i == 5 || i == 9 {
@@ -153,7 +216,10 @@ fn rtcp_reports_both_ways() {
         }
     }
     let block = report.expect("an SR with our loss");
-    assert_eq!(block.extended_max_seq & 0xFFFF, phone.seq.wrapping_sub(1) as u32);
+    assert_eq!(
+        block.extended_max_seq & 0xFFFF,
+        phone.seq.wrapping_sub(1) as u32
+    );
     // Answer with an RR claiming 7 lost packets of the engine's stream.
     let mut buf = [0u8; 200];
     let rr = ReportBlock {
@@ -163,12 +229,19 @@ fn rtcp_reports_both_ways() {
         ..Default::default()
     };
     let n = rtcp::build_report(&mut buf, phone.ssrc, None, Some(rr), "phone").unwrap();
-    rtcp_sock.send_to(&buf[..n], std::net::SocketAddr::new(LOCALHOST, s.local.port() + 1)).unwrap();
+    rtcp_sock
+        .send_to(
+            &buf[..n],
+            std::net::SocketAddr::new(LOCALHOST, s.local.port() + 1),
+        )
+        .unwrap();
     let mut seen = Vec::new();
     let mut ok = false;
     for _ in 0..50 {
         engine.request_stats(s.id).unwrap();
-        if let Some(MediaEvent::Stats { stats, .. }) = wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::Stats { .. })) {
+        if let Some(MediaEvent::Stats { stats, .. }) = wait_for(&events, &mut seen, |e| {
+            matches!(e, MediaEvent::Stats { .. })
+        }) {
             assert_eq!(stats.packets_lost, 2);
             if stats.remote_packets_lost == Some(7) {
                 assert_eq!(stats.remote_jitter_ms, Some(10.0));

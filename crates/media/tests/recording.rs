@@ -6,14 +6,20 @@
 mod common;
 
 use common::*;
-use hotline_media::g711::Law;
 use hotline_media::MediaEvent;
+use hotline_media::g711::Law;
 
 const CALLER_HZ: f32 = 600.0;
 const AGENT_HZ: f32 = 1000.0;
 const SECRET_HZ: f32 = 1400.0;
 
-fn talk(phones: &mut [Phone], to: &[std::net::SocketAddr], freqs: [f32; 2], frames: usize, n: &mut usize) {
+fn talk(
+    phones: &mut [Phone],
+    to: &[std::net::SocketAddr],
+    freqs: [f32; 2],
+    frames: usize,
+    n: &mut usize,
+) {
     for _ in 0..frames {
         for (i, p) in phones.iter_mut().enumerate() {
             let amp = if freqs[i] > 0.0 { 4000.0 } else { 0.0 };
@@ -35,7 +41,9 @@ fn two_channels_and_silence_while_paused() {
     let agent = session_for(&engine, &phones[1], Some(caller));
     engine.bridge(caller.id, agent.id).unwrap();
     assert!(engine.start_recording("../escape", &[caller.id]).is_err());
-    let rec = engine.start_recording("call-42", &[caller.id, agent.id]).unwrap();
+    let rec = engine
+        .start_recording("call-42", &[caller.id, agent.id])
+        .unwrap();
     let to = [caller.local, agent.local];
     let mut n = 0;
     talk(&mut phones, &to, [CALLER_HZ, AGENT_HZ], 40, &mut n);
@@ -48,7 +56,9 @@ fn two_channels_and_silence_while_paused() {
     talk(&mut phones, &to, [CALLER_HZ, AGENT_HZ], 40, &mut n);
     engine.stop_recording(rec).unwrap();
     let mut seen = Vec::new();
-    let ev = wait_for(&events, &mut seen, |e| matches!(e, MediaEvent::RecordingStopped { .. }));
+    let ev = wait_for(&events, &mut seen, |e| {
+        matches!(e, MediaEvent::RecordingStopped { .. })
+    });
     let Some(MediaEvent::RecordingStopped { path, recording }) = ev else {
         panic!("no RecordingStopped: {seen:?}");
     };
@@ -56,7 +66,10 @@ fn two_channels_and_silence_while_paused() {
     assert_eq!(path, dir.path().join("call-42.wav"));
     let mut reader = hound::WavReader::open(&path).unwrap();
     let spec = reader.spec();
-    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (2, 8000, 16));
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
     let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
     let ch = |c: usize| -> Vec<i16> { samples.iter().skip(c).step_by(2).copied().collect() };
     let (c0, c1) = (ch(0), ch(1));
@@ -65,12 +78,27 @@ fn two_channels_and_silence_while_paused() {
     let (f0, f1) = (frames(&c0), frames(&c1));
     let count = |fs: &[Vec<i16>], hz: f32| fs.iter().filter(|f| level(f, hz) > 1e6).count();
     // Each channel holds its own leg and not the other.
-    assert!(count(&f0, CALLER_HZ) >= 40, "caller channel lacks the caller");
+    assert!(
+        count(&f0, CALLER_HZ) >= 40,
+        "caller channel lacks the caller"
+    );
     assert!(count(&f1, AGENT_HZ) >= 40, "agent channel lacks the agent");
-    assert_eq!(count(&f0, AGENT_HZ), 0, "agent leaked into the caller channel");
-    assert_eq!(count(&f1, CALLER_HZ), 0, "caller leaked into the agent channel");
+    assert_eq!(
+        count(&f0, AGENT_HZ),
+        0,
+        "agent leaked into the caller channel"
+    );
+    assert_eq!(
+        count(&f1, CALLER_HZ),
+        0,
+        "caller leaked into the agent channel"
+    );
     // Nothing said during the pause was recorded...
-    assert_eq!(count(&f0, SECRET_HZ) + count(&f1, SECRET_HZ), 0, "paused audio recorded");
+    assert_eq!(
+        count(&f0, SECRET_HZ) + count(&f1, SECRET_HZ),
+        0,
+        "paused audio recorded"
+    );
     // ...and the pause is there as digital silence in both channels, for at least 40 frames.
     let mut run = 0;
     let mut best = 0;

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use hotline_media::g711::Law;
 use hotline_media::rfc4733::TelephoneEvent;
-use hotline_media::{EngineConfig, MediaEngine, MediaEvent, RemoteParams, SessionInfo, SessionOptions};
+use hotline_media::{
+    EngineConfig, MediaEngine, MediaEvent, RemoteParams, SessionInfo, SessionOptions,
+};
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
 
 pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -69,7 +71,8 @@ pub struct Rx {
 impl Phone {
     pub fn new(law: Law, ssrc: u32) -> Phone {
         let sock = UdpSocket::bind((LOCALHOST, 0)).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         Phone {
             sock,
             ssrc,
@@ -87,7 +90,15 @@ impl Phone {
         RemoteParams::g711(self.addr(), self.law.payload_type())
     }
 
-    pub fn send_raw(&self, to: SocketAddr, pt: u8, marker: bool, seq: u16, ts: u32, payload: &[u8]) {
+    pub fn send_raw(
+        &self,
+        to: SocketAddr,
+        pt: u8,
+        marker: bool,
+        seq: u16,
+        ts: u32,
+        payload: &[u8],
+    ) {
         let pkt = RtpPacketBuilder::new()
             .payload_type(pt)
             .marked(marker)
@@ -163,12 +174,16 @@ impl Phone {
 
     /// Drains whatever is queued without waiting long.
     pub fn drain(&self) -> Vec<Rx> {
-        self.sock.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
         let mut out = Vec::new();
         while let Some(p) = self.recv() {
             out.push(p);
         }
-        self.sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         out
     }
 
