@@ -51,16 +51,33 @@ fn main() {
     let pw = erlang::erlang_c(agents, load);
     let asa = erlang::average_wait(agents, load, cfg.mean_handle);
     println!("agents {agents}, load {load} Erlang, AHT {aht} s, {calls} calls, seed {seed}");
-    println!("service level ({threshold} s): sim {:.4}  Erlang C {sl:.4}", r.service_level);
-    println!("P(wait > 0):        sim {:.4}  Erlang C {pw:.4}", r.waited_fraction);
+    println!(
+        "service level ({threshold} s): sim {:.4}  Erlang C {sl:.4}",
+        r.service_level
+    );
+    println!(
+        "P(wait > 0):        sim {:.4}  Erlang C {pw:.4}",
+        r.waited_fraction
+    );
     println!(
         "mean wait:          sim {:.2} s  Erlang C {}",
         r.mean_wait.as_secs_f64(),
         asa.map_or("unstable".into(), |d| format!("{:.2} s", d.as_secs_f64()))
     );
-    println!("max wait {:.1} s, simulated {:.1} h, {} offers", r.max_wait.as_secs_f64(), r.simulated.as_secs_f64() / 3600.0, r.offers);
-    if let (Some(mae), Some(bias)) = (r.metrics.ewt_mean_abs_error_secs(), r.metrics.ewt_bias_secs()) {
-        println!("wait estimate: mean abs error {mae:.2} s, bias {bias:+.2} s over {} calls", r.metrics.ewt_samples);
+    println!(
+        "max wait {:.1} s, simulated {:.1} h, {} offers",
+        r.max_wait.as_secs_f64(),
+        r.simulated.as_secs_f64() / 3600.0,
+        r.offers
+    );
+    if let (Some(mae), Some(bias)) = (
+        r.metrics.ewt_mean_abs_error_secs(),
+        r.metrics.ewt_bias_secs(),
+    ) {
+        println!(
+            "wait estimate: mean abs error {mae:.2} s, bias {bias:+.2} s over {} calls",
+            r.metrics.ewt_samples
+        );
     }
     println!("wall time {took:?}");
 }

@@ -255,13 +255,13 @@ impl AcdConfig {
                 }
             }
             for o in &q.overflow {
-                if let OverflowTarget::Queue(t) = &o.target {
-                    if !ids.contains(t) {
-                        return Err(AcdError::InvalidConfig(format!(
-                            "queue {}: overflow to unknown queue {t}",
-                            q.id
-                        )));
-                    }
+                if let OverflowTarget::Queue(t) = &o.target
+                    && !ids.contains(t)
+                {
+                    return Err(AcdError::InvalidConfig(format!(
+                        "queue {}: overflow to unknown queue {t}",
+                        q.id
+                    )));
                 }
             }
             if q.callback_attempts == 0 {

@@ -11,7 +11,7 @@
 //!   strategy order: O(log m).
 
 use crate::config::{
-    AcdConfig, OverflowCondition, OverflowTarget, QueueConfig, Strategy, SkillRequirement,
+    AcdConfig, OverflowCondition, OverflowTarget, QueueConfig, SkillRequirement, Strategy,
 };
 use crate::error::AcdError;
 use crate::ids::{AgentId, CallId, MAX_PROFICIENCY, MIN_PROFICIENCY, Priority, QueueId, SkillId};
@@ -402,7 +402,9 @@ impl Acd {
     /// wait, callback retry). `None`: no timer armed.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first_key_value().map(|(k, _)| self.instant(k.0))
+        self.timers
+            .first_key_value()
+            .map(|(k, _)| self.instant(k.0))
     }
 
     /// Fires every timer due at `now`. Spurious or early calls are harmless; time never goes back.
@@ -568,8 +570,7 @@ impl Acd {
         }
         let key = self.agents[a as usize].timer.take();
         self.cancel(key);
-        let Place::Offered(offered) =
-            std::mem::replace(&mut self.call_mut(c).place, Place::Limbo)
+        let Place::Offered(offered) = std::mem::replace(&mut self.call_mut(c).place, Place::Limbo)
         else {
             return Ok(());
         };
@@ -1010,11 +1011,19 @@ impl Acd {
             .sum()
     }
 
+    /// 1 + calls ahead of `key` in queue `q`. O(steps) for a call at the back (the usual case
+    /// for a new normal-priority call), otherwise O(calls ahead).
     fn position_of(&self, q: QueueIx, key: CallKey) -> usize {
         1 + self.queues[q as usize]
             .targets
             .iter()
-            .map(|&t| self.targets[t as usize].calls.range(..key).count())
+            .map(|&t| {
+                let calls = &self.targets[t as usize].calls;
+                match calls.last_key_value() {
+                    Some((last, _)) if *last < key => calls.len(),
+                    _ => calls.range(..key).count(),
+                }
+            })
             .sum::<usize>()
     }
 
@@ -1067,7 +1076,8 @@ impl Acd {
             }
             if delta < 0 && tg.logged_in == 0 {
                 let q = tg.queue;
-                if self.queues[q as usize].widest() == t && self.queues[q as usize].no_agents.is_some()
+                if self.queues[q as usize].widest() == t
+                    && self.queues[q as usize].no_agents.is_some()
                 {
                     self.sweeps.push(q);
                 }
@@ -1108,10 +1118,10 @@ impl Acd {
     fn seek_work(&mut self, a: AgentIx) {
         let mut best: Option<(CallKey, CallIx, TargetIx)> = None;
         for &t in &self.agents[a as usize].eligible {
-            if let Some((&k, &c)) = self.targets[t as usize].calls.first_key_value() {
-                if best.is_none_or(|b| k < b.0) {
-                    best = Some((k, c, t));
-                }
+            if let Some((&k, &c)) = self.targets[t as usize].calls.first_key_value()
+                && best.is_none_or(|b| k < b.0)
+            {
+                best = Some((k, c, t));
             }
         }
         if let Some((key, c, t)) = best {
@@ -1320,12 +1330,12 @@ impl Acd {
         });
         let check = check && self.call_ref(c).hops < MAX_OVERFLOW_HOPS;
         if check {
-            if let Some((max, target)) = self.queues[q as usize].capacity.clone() {
-                if self.waiting_in(q) >= max {
-                    self.call_mut(c).queue = q;
-                    self.overflow(c, target, OverflowReason::Capacity);
-                    return;
-                }
+            if let Some((max, target)) = self.queues[q as usize].capacity.clone()
+                && self.waiting_in(q) >= max
+            {
+                self.call_mut(c).queue = q;
+                self.overflow(c, target, OverflowReason::Capacity);
+                return;
             }
             if let Some(target) = self.queues[q as usize].no_agents.clone() {
                 let widest = self.queues[q as usize].widest();
@@ -1350,11 +1360,11 @@ impl Acd {
             cl.step = 0;
             cl.max_wait_due = false;
         }
-        if self.call_ref(c).callback.is_none() {
-            if let Some((after, _)) = self.queues[q as usize].max_wait {
-                let key = self.arm(now.saturating_add(after), Timer::MaxWait(c));
-                self.call_mut(c).max_wait_timer = Some(key);
-            }
+        if self.call_ref(c).callback.is_none()
+            && let Some((after, _)) = self.queues[q as usize].max_wait
+        {
+            let key = self.arm(now.saturating_add(after), Timer::MaxWait(c));
+            self.call_mut(c).max_wait_timer = Some(key);
         }
         let step = self.queues[q as usize].step_for_wait(0);
         self.call_mut(c).step = step;
@@ -1372,14 +1382,15 @@ impl Acd {
             self.call_mut(c).ewt = estimate;
         }
         self.enter_target(c, t);
-        if inbound && self.queues[q as usize].cfg.announce {
-            if let Place::Waiting(_) = self.call_ref(c).place {
-                self.decisions.push_back(Decision::Announce {
-                    call: id,
-                    position,
-                    estimated_wait: estimate.map(Duration::from_nanos),
-                });
-            }
+        if inbound
+            && self.queues[q as usize].cfg.announce
+            && let Place::Waiting(_) = self.call_ref(c).place
+        {
+            self.decisions.push_back(Decision::Announce {
+                call: id,
+                position,
+                estimated_wait: estimate.map(Duration::from_nanos),
+            });
         }
     }
 
@@ -1409,7 +1420,9 @@ impl Acd {
         let agents: Vec<AgentIx> = match self.queues[q as usize].cfg.strategy {
             Strategy::RingAll => tg.ready.iter().map(|k| k.2).collect(),
             Strategy::RoundRobin => {
-                let from = self.queues[q as usize].rr_cursor.map_or(0, |x| x as u64 + 1);
+                let from = self.queues[q as usize]
+                    .rr_cursor
+                    .map_or(0, |x| x as u64 + 1);
                 let pick = tg
                     .ready
                     .range((from, 0, 0)..)
@@ -1435,10 +1448,10 @@ impl Acd {
         let q = self.call_ref(c).queue;
         if self.call_ref(c).max_wait_due {
             self.call_mut(c).max_wait_due = false;
-            if let Some((_, target)) = self.queues[q as usize].max_wait.clone() {
-                if self.overflow_max_wait(c, target) {
-                    return;
-                }
+            if let Some((_, target)) = self.queues[q as usize].max_wait.clone()
+                && self.overflow_max_wait(c, target)
+            {
+                return;
             }
         }
         let waited = self.now.saturating_sub(self.call_ref(c).queue_since);
@@ -1604,7 +1617,12 @@ impl Acd {
             let waiting: Vec<(CallIx, TargetIx)> = self.queues[q as usize]
                 .targets
                 .iter()
-                .flat_map(|&t| self.targets[t as usize].calls.values().map(move |&c| (c, t)))
+                .flat_map(|&t| {
+                    self.targets[t as usize]
+                        .calls
+                        .values()
+                        .map(move |&c| (c, t))
+                })
                 .collect();
             for (c, t) in waiting {
                 if self.call_ref(c).callback.is_some() {

@@ -77,7 +77,9 @@ pub use config::{
 };
 pub use engine::{Acd, REASON_DISCONNECTED, REASON_LOGIN, REASON_MISSED};
 pub use error::AcdError;
-pub use ids::{AgentId, CallId, MAX_PROFICIENCY, MIN_PROFICIENCY, Priority, Proficiency, QueueId, SkillId};
+pub use ids::{
+    AgentId, CallId, MAX_PROFICIENCY, MIN_PROFICIENCY, Priority, Proficiency, QueueId, SkillId,
+};
 pub use output::{
     AgentState, CallSubState, Decision, EndReason, Event, Metrics, OfferKind, OverflowReason,
     QueueStats,

@@ -104,7 +104,9 @@ pub fn run(cfg: &SimConfig, origin: Instant) -> SimReport {
     let mut stats = Stats::default();
     let mut last = 0u64;
     loop {
-        let timer = acd.poll_timeout().map(|t| dur_ns(t.saturating_duration_since(origin)));
+        let timer = acd
+            .poll_timeout()
+            .map(|t| dur_ns(t.saturating_duration_since(origin)));
         let ev = heap.peek().map(|Reverse(e)| *e);
         let now = match (ev, timer) {
             (None, None) => break,
@@ -129,7 +131,8 @@ pub fn run(cfg: &SimConfig, origin: Instant) -> SimReport {
                         }
                     }
                     Ev::Hangup(n) => {
-                        acd.hangup(at(t), &CallId::new(n.to_string())).expect("hangup");
+                        acd.hangup(at(t), &CallId::new(n.to_string()))
+                            .expect("hangup");
                     }
                 }
                 t

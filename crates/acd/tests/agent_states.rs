@@ -7,14 +7,21 @@ use common::*;
 use hotline_acd::*;
 
 fn queue() -> QueueConfig {
-    QueueConfig::new("sales").ring_timeout(secs(15)).wrap_up(secs(30))
+    QueueConfig::new("sales")
+        .ring_timeout(secs(15))
+        .wrap_up(secs(30))
 }
 
 #[test]
 fn login_ready_and_every_transition_is_an_event_with_its_time() {
     let mut h = H::new(vec![queue()]);
     h.acd.login(h.now, &a("alice"), &[]).unwrap();
-    assert_eq!(h.state("alice"), AgentState::NotReady { reason: "login".into() });
+    assert_eq!(
+        h.state("alice"),
+        AgentState::NotReady {
+            reason: "login".into()
+        }
+    );
     h.advance(secs(5));
     h.acd.ready(h.now, &a("alice")).unwrap();
     let ev = h.take_events();
@@ -27,7 +34,10 @@ fn login_ready_and_every_transition_is_an_event_with_its_time() {
         .collect();
     assert_eq!(
         transitions,
-        vec![(secs(0), "logged out", "not ready"), (secs(5), "not ready", "ready")]
+        vec![
+            (secs(0), "logged out", "not ready"),
+            (secs(5), "not ready", "ready")
+        ]
     );
 }
 
@@ -37,8 +47,20 @@ fn missed_reservation_returns_call_to_head_and_agent_to_not_ready_missed() {
     h.login_ready("alice", &[]);
     h.enqueue("c1", "sales", 0);
     let offer = h.take();
-    let Decision::Offer { call, agent, deadline, kind, .. } = &offer[0] else { panic!("{offer:?}") };
-    assert_eq!((call.as_str(), agent.as_str(), *kind), ("c1", "alice", OfferKind::Inbound));
+    let Decision::Offer {
+        call,
+        agent,
+        deadline,
+        kind,
+        ..
+    } = &offer[0]
+    else {
+        panic!("{offer:?}")
+    };
+    assert_eq!(
+        (call.as_str(), agent.as_str(), *kind),
+        ("c1", "alice", OfferKind::Inbound)
+    );
     assert_eq!(*deadline - h.t0, secs(15));
     assert!(matches!(h.state("alice"), AgentState::Reserved { .. }));
     // A newer call arrives while alice's phone rings.
@@ -46,9 +68,21 @@ fn missed_reservation_returns_call_to_head_and_agent_to_not_ready_missed() {
     h.enqueue("c2", "sales", 0);
     assert_eq!(h.acd.poll_timeout().map(|t| t - h.t0), Some(secs(15)));
     h.advance(secs(10));
-    assert_eq!(h.state("alice"), AgentState::NotReady { reason: REASON_MISSED.into() });
-    assert!(h.take().contains(&Decision::CancelOffer { call: c("c1"), agent: a("alice") }));
-    assert!(h.events.iter().any(|e| matches!(e, Event::CallRequeued { call, .. } if call.as_str() == "c1")));
+    assert_eq!(
+        h.state("alice"),
+        AgentState::NotReady {
+            reason: REASON_MISSED.into()
+        }
+    );
+    assert!(h.take().contains(&Decision::CancelOffer {
+        call: c("c1"),
+        agent: a("alice")
+    }));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::CallRequeued { call, .. } if call.as_str() == "c1"))
+    );
     // c1 is back at the head: the next agent gets c1, not the newer c2.
     assert_eq!(h.acd.position(&c("c1")), Some(1));
     assert_eq!(h.acd.position(&c("c2")), Some(2));
@@ -65,7 +99,12 @@ fn phone_refusing_the_offer_is_a_miss_too() {
     h.advance(secs(3));
     h.acd.no_answer(h.now, &a("alice")).unwrap();
     h.drain();
-    assert_eq!(h.state("alice"), AgentState::NotReady { reason: "missed".into() });
+    assert_eq!(
+        h.state("alice"),
+        AgentState::NotReady {
+            reason: "missed".into()
+        }
+    );
     assert_eq!(h.acd.position(&c("c1")), Some(1));
     // Answering after the miss is refused and changes nothing.
     assert!(matches!(
@@ -84,7 +123,9 @@ fn wrap_up_is_enforced_visible_and_may_end_early() {
     h.advance(secs(60));
     h.hangup("c1");
     assert_eq!(h.ended("c1"), vec![EndReason::Completed]);
-    let AgentState::WrapUp { deadline, call } = h.state("alice") else { panic!() };
+    let AgentState::WrapUp { deadline, call } = h.state("alice") else {
+        panic!()
+    };
     assert_eq!((deadline - h.now, call.as_str()), (secs(30), "c1"));
     // A call arriving during wrap-up waits; pressing ready does not cut wrap-up short.
     h.enqueue("c2", "sales", 0);
@@ -119,7 +160,12 @@ fn not_ready_and_logout_during_a_call_apply_after_wrap_up() {
     h.hangup("c1");
     h.hangup("c2");
     h.advance(secs(30));
-    assert_eq!(h.state("alice"), AgentState::NotReady { reason: "lunch".into() });
+    assert_eq!(
+        h.state("alice"),
+        AgentState::NotReady {
+            reason: "lunch".into()
+        }
+    );
     assert_eq!(h.state("bob"), AgentState::LoggedOut);
 }
 
@@ -129,18 +175,34 @@ fn hold_and_consult_are_call_sub_states() {
     h.login_ready("alice", &[]);
     h.enqueue("c1", "sales", 0);
     h.answer("c1", "alice");
-    for sub in [CallSubState::Hold, CallSubState::Consulting, CallSubState::Talking] {
+    for sub in [
+        CallSubState::Hold,
+        CallSubState::Consulting,
+        CallSubState::Talking,
+    ] {
         h.acd.set_call_sub_state(h.now, &a("alice"), sub).unwrap();
         assert_eq!(h.state("alice"), AgentState::OnCall { call: c("c1"), sub });
     }
     let subs = h
         .take_events()
         .into_iter()
-        .filter(|e| matches!(e, Event::AgentState { from: AgentState::OnCall { .. }, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                Event::AgentState {
+                    from: AgentState::OnCall { .. },
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(subs, 3);
     h.hangup("c1");
-    assert!(h.acd.set_call_sub_state(h.now, &a("alice"), CallSubState::Hold).is_err());
+    assert!(
+        h.acd
+            .set_call_sub_state(h.now, &a("alice"), CallSubState::Hold)
+            .is_err()
+    );
 }
 
 #[test]
@@ -159,7 +221,12 @@ fn logout_or_desktop_loss_while_reserved_returns_the_call() {
     assert_eq!(h.offers(), vec![("c1".into(), "bob".into())]);
     h.acd.desktop_lost(h.now, &a("bob")).unwrap();
     h.drain();
-    assert_eq!(h.state("bob"), AgentState::NotReady { reason: REASON_DISCONNECTED.into() });
+    assert_eq!(
+        h.state("bob"),
+        AgentState::NotReady {
+            reason: REASON_DISCONNECTED.into()
+        }
+    );
     assert_eq!(h.acd.position(&c("c1")), Some(1));
 }
 
@@ -170,16 +237,28 @@ fn caller_hanging_up_while_ringing_frees_the_agent() {
     h.enqueue("c1", "sales", 0);
     h.take();
     h.hangup("c1");
-    assert_eq!(h.take(), vec![Decision::CancelOffer { call: c("c1"), agent: a("alice") }]);
+    assert_eq!(
+        h.take(),
+        vec![Decision::CancelOffer {
+            call: c("c1"),
+            agent: a("alice")
+        }]
+    );
     assert_eq!(h.state("alice"), AgentState::Ready);
     assert_eq!(h.ended("c1"), vec![EndReason::Abandoned]);
-    assert!(matches!(h.acd.hangup(h.now, &c("c1")), Err(AcdError::UnknownCall(_))));
+    assert!(matches!(
+        h.acd.hangup(h.now, &c("c1")),
+        Err(AcdError::UnknownCall(_))
+    ));
 }
 
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     let mut h = H::new(vec![queue()]);
-    assert!(matches!(h.acd.ready(h.now, &a("ghost")), Err(AcdError::UnknownAgent(_))));
+    assert!(matches!(
+        h.acd.ready(h.now, &a("ghost")),
+        Err(AcdError::UnknownAgent(_))
+    ));
     assert!(matches!(
         h.acd.login(h.now, &a("x"), &[(SkillId::new("s"), 9)]),
         Err(AcdError::InvalidProficiency { level: 9, .. })

@@ -24,7 +24,11 @@ fn callback_keeps_its_place_and_is_dialled_agent_first() {
     h.advance(secs(5));
     h.acd.request_callback(h.now, &c("c2")).unwrap();
     h.drain();
-    assert_eq!(h.acd.position(&c("c2")), Some(2), "same place after conversion");
+    assert_eq!(
+        h.acd.position(&c("c2")),
+        Some(2),
+        "same place after conversion"
+    );
     assert!(h.acd.request_callback(h.now, &c("c2")).is_err());
     h.login_ready("alice", &[]);
     let first = h.offers()[0].0.clone();
@@ -32,18 +36,28 @@ fn callback_keeps_its_place_and_is_dialled_agent_first() {
     h.serve(&first, "alice");
     // c2 (now a callback) is next: the agent is reserved first ...
     let d = h.take();
-    assert!(matches!(&d[..], [Decision::Offer { call, kind: OfferKind::Callback, .. }] if call.as_str() == "c2"));
+    assert!(
+        matches!(&d[..], [Decision::Offer { call, kind: OfferKind::Callback, .. }] if call.as_str() == "c2")
+    );
     assert!(matches!(h.state("alice"), AgentState::Reserved { .. }));
     // ... and only when she answers is the customer dialled.
     h.answer("c2", "alice");
     assert_eq!(
         h.take(),
-        vec![Decision::DialCallback { call: c("c2"), agent: a("alice"), attempt: 1 }]
+        vec![Decision::DialCallback {
+            call: c("c2"),
+            agent: a("alice"),
+            attempt: 1
+        }]
     );
     h.advance(secs(8));
     h.acd.callback_connected(h.now, &c("c2")).unwrap();
     h.drain();
-    assert!(h.events.iter().any(|e| matches!(e, Event::CallConnected { call, .. } if call.as_str() == "c2")));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::CallConnected { call, .. } if call.as_str() == "c2"))
+    );
     h.hangup("c2");
     assert_eq!(h.ended("c2"), vec![EndReason::Completed]);
     assert!(matches!(h.state("alice"), AgentState::WrapUp { .. }));
@@ -72,7 +86,14 @@ fn failed_callback_retries_at_its_original_place_then_gives_up() {
     assert_eq!(h.acd.position(&c("newest")), Some(2));
     h.acd.ready(h.now, &a("alice")).unwrap();
     h.answer("cb", "alice");
-    assert_eq!(h.take().last(), Some(&Decision::DialCallback { call: c("cb"), agent: a("alice"), attempt: 2 }));
+    assert_eq!(
+        h.take().last(),
+        Some(&Decision::DialCallback {
+            call: c("cb"),
+            agent: a("alice"),
+            attempt: 2
+        })
+    );
     h.acd.callback_failed(h.now, &c("cb")).unwrap();
     h.drain();
     assert_eq!(h.ended("cb"), vec![EndReason::CallbackFailed]);
@@ -87,8 +108,13 @@ fn callback_requested_at_a_full_queue_goes_to_the_back() {
     )]);
     h.enqueue("c1", "q", 0);
     h.enqueue("c2", "q", 0);
-    assert_eq!(h.ended("c2"), vec![EndReason::Overflowed(OverflowTarget::CallbackOffer)]);
-    h.acd.enqueue_callback(h.now, &c("c2"), &q("q"), Priority::NORMAL).unwrap();
+    assert_eq!(
+        h.ended("c2"),
+        vec![EndReason::Overflowed(OverflowTarget::CallbackOffer)]
+    );
+    h.acd
+        .enqueue_callback(h.now, &c("c2"), &q("q"), Priority::NORMAL)
+        .unwrap();
     h.drain();
     assert_eq!(h.acd.position(&c("c2")), Some(2));
     assert_eq!(h.acd.queue_stats(&q("q")).unwrap().callbacks, 1);
@@ -114,7 +140,11 @@ fn estimated_wait_from_live_staffing_and_position() {
         let want = Duration::from_secs(60 * (i as u64 + 1));
         assert_eq!(
             d,
-            vec![Decision::Announce { call: c(call), position: i + 1, estimated_wait: Some(want) }]
+            vec![Decision::Announce {
+                call: c(call),
+                position: i + 1,
+                estimated_wait: Some(want)
+            }]
         );
         assert_eq!(h.acd.estimated_wait(&c(call)), Some(want));
     }
@@ -138,7 +168,10 @@ fn estimated_wait_from_live_staffing_and_position() {
     // 60 s and is answered after 50 s.
     h.answer("w1", "a1");
     let m = h.acd.metrics();
-    assert_eq!(m.ewt_samples, 3, "busy1, busy2 (estimated 0 s, waited 0 s) and w1");
+    assert_eq!(
+        m.ewt_samples, 3,
+        "busy1, busy2 (estimated 0 s, waited 0 s) and w1"
+    );
     assert!((m.ewt_abs_error_secs - 10.0).abs() < 1e-6);
     assert!((m.ewt_signed_error_secs - 10.0).abs() < 1e-6);
 }

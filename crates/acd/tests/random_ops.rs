@@ -4,8 +4,8 @@
 //! outlives its timeout, indexes agree with states, and every call ends exactly once.
 
 use hotline_acd::{
-    Acd, AcdConfig, AgentId, AgentState, CallId, CallSubState, Decision, Event, OverflowCondition, OverflowTarget,
-    Priority, QueueConfig, QueueId, SkillId, WideningStep,
+    Acd, AcdConfig, AgentId, AgentState, CallId, CallSubState, Decision, Event, OverflowCondition,
+    OverflowTarget, Priority, QueueConfig, QueueId, SkillId, WideningStep,
 };
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -80,14 +80,26 @@ fn config() -> AcdConfig {
         .require("en", 2)
         .ring_timeout(Duration::from_secs(10))
         .wrap_up(Duration::from_secs(15))
-        .widen(WideningStep { after: Duration::from_secs(20), lower_min_by: 1, add_queues: vec![] })
+        .widen(WideningStep {
+            after: Duration::from_secs(20),
+            lower_min_by: 1,
+            add_queues: vec![],
+        })
         .widen(WideningStep {
             after: Duration::from_secs(40),
             lower_min_by: 0,
             add_queues: vec![QueueId::new("vip")],
         })
-        .overflow(OverflowCondition::Capacity { max_waiting: 5 }, OverflowTarget::CallbackOffer)
-        .overflow(OverflowCondition::MaxWait { after: Duration::from_secs(90) }, OverflowTarget::Voicemail);
+        .overflow(
+            OverflowCondition::Capacity { max_waiting: 5 },
+            OverflowTarget::CallbackOffer,
+        )
+        .overflow(
+            OverflowCondition::MaxWait {
+                after: Duration::from_secs(90),
+            },
+            OverflowTarget::Voicemail,
+        );
     general.callback_retry_delay = Duration::from_secs(30);
     general.callback_attempts = 2;
     let vip = QueueConfig::new("vip")
@@ -95,12 +107,22 @@ fn config() -> AcdConfig {
         .strategy(hotline_acd::Strategy::RingAll)
         .ring_timeout(Duration::from_secs(8))
         .wrap_up(Duration::ZERO)
-        .overflow(OverflowCondition::NoAgents, OverflowTarget::Queue(QueueId::new("general")));
+        .overflow(
+            OverflowCondition::NoAgents,
+            OverflowTarget::Queue(QueueId::new("general")),
+        );
     let spanish = QueueConfig::new("spanish")
         .require("es", 1)
         .strategy(hotline_acd::Strategy::RoundRobin)
-        .overflow(OverflowCondition::MaxWait { after: Duration::from_secs(30) }, OverflowTarget::CallbackOffer);
-    AcdConfig { queues: vec![general, vip, spanish] }
+        .overflow(
+            OverflowCondition::MaxWait {
+                after: Duration::from_secs(30),
+            },
+            OverflowTarget::CallbackOffer,
+        );
+    AcdConfig {
+        queues: vec![general, vip, spanish],
+    }
 }
 
 fn skills(set: u8) -> Vec<(SkillId, u8)> {
@@ -135,14 +157,15 @@ impl World {
                 // The first `CallQueued` of an id begins a call; later ones (overflow to another
                 // queue) move it.
                 Event::CallQueued { call, .. } => {
-                    if self.live.insert(call.0) {
-                        self.began += 1;
-                    }
+                    self.began += u64::from(self.live.insert(call.0));
                 }
                 Event::CallConnected { call, .. } => self.dialing.retain(|c| *c != call),
                 Event::CallEnded { call, .. } => {
                     self.dialing.retain(|c| *c != call);
-                    prop_assert!(self.live.remove(call.as_str()), "call {call} ended twice or never began");
+                    prop_assert!(
+                        self.live.remove(call.as_str()),
+                        "call {call} ended twice or never began"
+                    );
                     self.ended += 1;
                 }
                 _ => {}
@@ -152,9 +175,12 @@ impl World {
         // Agents and calls agree with the model of live calls.
         prop_assert_eq!(self.acd.call_count(), self.live.len());
         for (id, st) in self.acd.agents() {
-            if let AgentState::Reserved { deadline, .. } | AgentState::WrapUp { deadline, .. } = st {
-                prop_assert!(*deadline > self.now || self.acd.poll_timeout().is_some_and(|t| t <= *deadline),
-                    "agent {id}: deadline passed without a timer");
+            if let AgentState::Reserved { deadline, .. } | AgentState::WrapUp { deadline, .. } = st
+            {
+                prop_assert!(
+                    *deadline > self.now || self.acd.poll_timeout().is_some_and(|t| t <= *deadline),
+                    "agent {id}: deadline passed without a timer"
+                );
             }
         }
         Ok(())
@@ -185,7 +211,15 @@ fn call(i: u8) -> CallId {
 
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let t0 = Instant::now();
-    let mut w = World { acd: Acd::new(config(), t0).expect("valid"), now: t0, live: HashSet::new(), began: 0, dialing: Vec::new(), ended: 0, enqueued: 0 };
+    let mut w = World {
+        acd: Acd::new(config(), t0).expect("valid"),
+        now: t0,
+        live: HashSet::new(),
+        began: 0,
+        dialing: Vec::new(),
+        ended: 0,
+        enqueued: 0,
+    };
     let queues = ["general", "vip", "spanish"];
     for op in ops {
         let now = w.now;
@@ -199,7 +233,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::SetSkills(a, s) => drop(acd.set_skills(now, &agent(a), &skills(s))),
             Op::Enqueue(c, q, p) => {
                 let known = acd.has_call(&call(c));
-                let r = acd.enqueue(now, &call(c), &QueueId::new(queues[q as usize]), Priority(p as u32 * 5));
+                let r = acd.enqueue(
+                    now,
+                    &call(c),
+                    &QueueId::new(queues[q as usize]),
+                    Priority(p as u32 * 5),
+                );
                 match r {
                     Ok(()) => w.enqueued += 1,
                     // Refused only for an id still held (after catching up with due timers).
@@ -207,7 +246,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             Op::Answer(a) => {
-                if let Some(AgentState::Reserved { call, .. }) = acd.agent_state(&agent(a)).cloned() {
+                if let Some(AgentState::Reserved { call, .. }) = acd.agent_state(&agent(a)).cloned()
+                {
                     // Refused only if the reservation lapsed first (a due timer fires before
                     // any input at the same or a later time).
                     if let Err(e) = acd.answer(now, &call, &agent(a)) {
@@ -217,6 +257,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             Op::AnswerWrong(a, c) => {
+                // Catch up first, so the state read below is the one `answer` will see.
+                acd.handle_timeout(now);
                 let reserved_for = acd.agent_state(&agent(a)).and_then(|s| match s {
                     AgentState::Reserved { call, .. } => Some(call.clone()),
                     _ => None,
@@ -260,7 +302,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .collect();
                 if !reserved.is_empty() {
                     let (a, c) = reserved[k as usize % reserved.len()].clone();
-                    let r = if matches!(op, Op::AnswerSome(_)) { acd.answer(now, &c, &a) } else { acd.no_answer(now, &a) };
+                    let r = if matches!(op, Op::AnswerSome(_)) {
+                        acd.answer(now, &c, &a)
+                    } else {
+                        acd.no_answer(now, &a)
+                    };
                     if let Err(e) = r {
                         let still = matches!(acd.agent_state(&a), Some(AgentState::Reserved { call, .. }) if *call == c);
                         prop_assert!(!still, "refused while reserved: {e}");
@@ -270,7 +316,11 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::DialResult(k, ok) => {
                 if !w.dialing.is_empty() {
                     let c = w.dialing.remove(k as usize % w.dialing.len());
-                    let r = if ok { acd.callback_connected(now, &c) } else { acd.callback_failed(now, &c) };
+                    let r = if ok {
+                        acd.callback_connected(now, &c)
+                    } else {
+                        acd.callback_failed(now, &c)
+                    };
                     r.map_err(|e| TestCaseError::fail(e.to_string()))?;
                 }
             }
@@ -302,11 +352,18 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     prop_assert_eq!(w.acd.call_count(), 0);
     for (id, st) in w.acd.agents() {
         prop_assert!(
-            matches!(st, AgentState::LoggedOut | AgentState::NotReady { .. } | AgentState::Ready),
+            matches!(
+                st,
+                AgentState::LoggedOut | AgentState::NotReady { .. } | AgentState::Ready
+            ),
             "agent {id} stuck in {st:?}"
         );
     }
-    prop_assert_eq!(w.acd.poll_timeout(), None, "no timer left once every call ended");
+    prop_assert_eq!(
+        w.acd.poll_timeout(),
+        None,
+        "no timer left once every call ended"
+    );
     Ok(())
 }
 

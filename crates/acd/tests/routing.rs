@@ -59,13 +59,17 @@ fn minimum_proficiency_is_respected() {
     h.login_ready("fluent", &[("es", 3)]);
     assert_eq!(h.offers(), vec![("c1".into(), "fluent".into())]);
     // A supervisor raises the novice's level: takes effect for the next call at once.
-    h.acd.set_skills(h.now, &a("novice"), &[(SkillId::new("es"), 4)]).unwrap();
+    h.acd
+        .set_skills(h.now, &a("novice"), &[(SkillId::new("es"), 4)])
+        .unwrap();
     h.enqueue("c2", "spanish", 0);
     assert_eq!(h.offers(), vec![("c2".into(), "novice".into())]);
 }
 
 fn three_agents(strategy: Strategy) -> H {
-    let mut h = H::new(vec![QueueConfig::new("q").require("s", 1).strategy(strategy)]);
+    let mut h = H::new(vec![
+        QueueConfig::new("q").require("s", 1).strategy(strategy),
+    ]);
     h.login_ready("a1", &[("s", 2)]);
     h.advance(secs(10));
     h.login_ready("a2", &[("s", 5)]);
@@ -94,7 +98,11 @@ fn most_skilled_first() {
     h.enqueue("c3", "q", 0);
     assert_eq!(
         h.offers(),
-        vec![("c1".into(), "a2".into()), ("c2".into(), "a3".into()), ("c3".into(), "a1".into())]
+        vec![
+            ("c1".into(), "a2".into()),
+            ("c2".into(), "a3".into()),
+            ("c3".into(), "a1".into())
+        ]
     );
 }
 
@@ -106,7 +114,11 @@ fn fewest_calls_first() {
     assert_eq!(h.offers(), vec![("c1".into(), "a1".into())]);
     h.serve("c1", "a1");
     h.enqueue("c2", "q", 0);
-    assert_eq!(h.offers(), vec![("c2".into(), "a2".into())], "a1 has answered more");
+    assert_eq!(
+        h.offers(),
+        vec![("c2".into(), "a2".into())],
+        "a1 has answered more"
+    );
     h.serve("c2", "a2");
     h.advance(secs(100));
     // a3 just became ready (least idle) but has answered nothing: it wins.
@@ -167,7 +179,12 @@ fn ring_all_with_no_answer_returns_the_call_once_every_phone_gave_up() {
     assert_eq!(h.acd.position(&c("c1")), None, "still ringing at a2 and a3");
     h.advance(secs(20));
     for agent in ["a1", "a2", "a3"] {
-        assert_eq!(h.state(agent), AgentState::NotReady { reason: "missed".into() });
+        assert_eq!(
+            h.state(agent),
+            AgentState::NotReady {
+                reason: "missed".into()
+            }
+        );
     }
     assert_eq!(h.acd.position(&c("c1")), Some(1));
 }

@@ -19,12 +19,19 @@ impl Acd {
             let a = ai as u32;
             let name = ag.id.as_str();
             let ready = ag.state == AgentState::Ready;
-            if ready != !ag.ready_in.is_empty() && !ag.eligible.is_empty() {
-                return Err(format!("agent {name}: ready={ready} but ready_in={:?}", ag.ready_in));
+            if ready == ag.ready_in.is_empty() && !ag.eligible.is_empty() {
+                return Err(format!(
+                    "agent {name}: ready={ready} but ready_in={:?}",
+                    ag.ready_in
+                ));
             }
             if ready {
                 if ag.ready_in.len() != ag.eligible.len() {
-                    return Err(format!("agent {name}: in {} of {} ready sets", ag.ready_in.len(), ag.eligible.len()));
+                    return Err(format!(
+                        "agent {name}: in {} of {} ready sets",
+                        ag.ready_in.len(),
+                        ag.eligible.len()
+                    ));
                 }
                 for (t, key) in &ag.ready_in {
                     if !self.targets[*t as usize].ready.contains(key) || key.2 != a {
@@ -33,8 +40,13 @@ impl Acd {
                 }
             }
             let call_of = |id: &crate::CallId| -> Result<&super::Call, String> {
-                let c = self.call_ix.get(id).ok_or_else(|| format!("agent {name}: call {id} unknown"))?;
-                self.calls[*c as usize].as_ref().ok_or_else(|| format!("agent {name}: call slot empty"))
+                let c = self
+                    .call_ix
+                    .get(id)
+                    .ok_or_else(|| format!("agent {name}: call {id} unknown"))?;
+                self.calls[*c as usize]
+                    .as_ref()
+                    .ok_or_else(|| format!("agent {name}: call slot empty"))
             };
             match &ag.state {
                 AgentState::Reserved { call, deadline } => {
@@ -43,14 +55,20 @@ impl Acd {
                     }
                     let cl = call_of(call)?;
                     if !matches!(&cl.place, Place::Offered(v) if v.contains(&a)) {
-                        return Err(format!("agent {name}: reserved for {call} but call is {:?}", cl.place));
+                        return Err(format!(
+                            "agent {name}: reserved for {call} but call is {:?}",
+                            cl.place
+                        ));
                     }
                     self.check_timer(ag.timer, Timer::Reservation(a), name)?;
                 }
                 AgentState::OnCall { call, .. } => {
                     let cl = call_of(call)?;
                     if cl.place != Place::Connected(a) && cl.place != Place::Dialing(a) {
-                        return Err(format!("agent {name}: on {call} but call is {:?}", cl.place));
+                        return Err(format!(
+                            "agent {name}: on {call} but call is {:?}",
+                            cl.place
+                        ));
                     }
                     if let Some(other) = on_call.insert(call.as_str(), name) {
                         return Err(format!("call {call} is on two agents: {other} and {name}"));
@@ -137,7 +155,10 @@ impl Acd {
         }
         for (qi, q) in self.queues.iter().enumerate() {
             if q.callbacks_waiting != cb_counted[qi] {
-                return Err(format!("queue {}: callback counter {} != {}", q.cfg.id, q.callbacks_waiting, cb_counted[qi]));
+                return Err(format!(
+                    "queue {}: callback counter {} != {}",
+                    q.cfg.id, q.callbacks_waiting, cb_counted[qi]
+                ));
             }
         }
         // Targets: work conservation and counters.
@@ -166,17 +187,30 @@ impl Acd {
             if t.logged_in != logged[ti] || t.working != working[ti] || t.ready.len() != ready[ti] {
                 return Err(format!(
                     "target {ti}: counters logged {}/{} working {}/{} ready {}/{}",
-                    t.logged_in, logged[ti], t.working, working[ti], t.ready.len(), ready[ti]
+                    t.logged_in,
+                    logged[ti],
+                    t.working,
+                    working[ti],
+                    t.ready.len(),
+                    ready[ti]
                 ));
             }
         }
         // Timers.
         for (key, timer) in &self.timers {
             let ok = match *timer {
-                Timer::Reservation(a) | Timer::WrapUp(a) => self.agents[a as usize].timer == Some(*key),
-                Timer::Widen(c) => self.calls[c as usize].as_ref().is_some_and(|x| x.widen_timer == Some(*key)),
-                Timer::MaxWait(c) => self.calls[c as usize].as_ref().is_some_and(|x| x.max_wait_timer == Some(*key)),
-                Timer::CallbackRetry(c) => self.calls[c as usize].as_ref().is_some_and(|x| x.retry_timer == Some(*key)),
+                Timer::Reservation(a) | Timer::WrapUp(a) => {
+                    self.agents[a as usize].timer == Some(*key)
+                }
+                Timer::Widen(c) => self.calls[c as usize]
+                    .as_ref()
+                    .is_some_and(|x| x.widen_timer == Some(*key)),
+                Timer::MaxWait(c) => self.calls[c as usize]
+                    .as_ref()
+                    .is_some_and(|x| x.max_wait_timer == Some(*key)),
+                Timer::CallbackRetry(c) => self.calls[c as usize]
+                    .as_ref()
+                    .is_some_and(|x| x.retry_timer == Some(*key)),
             };
             if !ok {
                 return Err(format!("stray timer {timer:?} at {key:?}"));
@@ -188,7 +222,12 @@ impl Acd {
         Ok(())
     }
 
-    fn check_timer(&self, key: Option<super::TimerKey>, want: Timer, who: &str) -> Result<(), String> {
+    fn check_timer(
+        &self,
+        key: Option<super::TimerKey>,
+        want: Timer,
+        who: &str,
+    ) -> Result<(), String> {
         let Some(key) = key else {
             return Err(format!("{who}: no timer armed"));
         };

@@ -29,7 +29,13 @@ impl H {
     pub fn new(queues: Vec<QueueConfig>) -> H {
         let t0 = Instant::now();
         let acd = Acd::new(AcdConfig { queues }, t0).expect("valid config");
-        H { acd, t0, now: t0, decisions: Vec::new(), events: Vec::new() }
+        H {
+            acd,
+            t0,
+            now: t0,
+            decisions: Vec::new(),
+            events: Vec::new(),
+        }
     }
 
     /// Moves simulated time forward, firing timers, and collects outputs.
@@ -81,14 +87,17 @@ impl H {
     }
 
     pub fn login_ready(&mut self, agent: &str, skills: &[(&str, u8)]) {
-        let skills: Vec<(SkillId, u8)> = skills.iter().map(|(s, l)| (SkillId::new(*s), *l)).collect();
+        let skills: Vec<(SkillId, u8)> =
+            skills.iter().map(|(s, l)| (SkillId::new(*s), *l)).collect();
         self.acd.login(self.now, &a(agent), &skills).unwrap();
         self.acd.ready(self.now, &a(agent)).unwrap();
         self.drain();
     }
 
     pub fn enqueue(&mut self, call: &str, queue: &str, prio: u32) {
-        self.acd.enqueue(self.now, &c(call), &q(queue), Priority(prio)).unwrap();
+        self.acd
+            .enqueue(self.now, &c(call), &q(queue), Priority(prio))
+            .unwrap();
         self.drain();
     }
 
@@ -103,7 +112,10 @@ impl H {
     }
 
     pub fn state(&self, agent: &str) -> AgentState {
-        self.acd.agent_state(&a(agent)).cloned().expect("known agent")
+        self.acd
+            .agent_state(&a(agent))
+            .cloned()
+            .expect("known agent")
     }
 
     /// Answer, talk, hang up, finish wrap-up at once: the agent is free again.
@@ -118,7 +130,9 @@ impl H {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::CallEnded { call: cc, reason, .. } if cc.as_str() == call => Some(reason.clone()),
+                Event::CallEnded {
+                    call: cc, reason, ..
+                } if cc.as_str() == call => Some(reason.clone()),
                 _ => None,
             })
             .collect()
