@@ -26,6 +26,18 @@ fn cpu_secs() -> f64 {
         .map_or(f64::NAN, |ns| ns / 1e9)
 }
 
+/// Resident memory of this process in bytes, from /proc/self/statm.
+fn rss_bytes() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |pages| pages * 4096.0)
+}
+
 struct Caller {
     s: Session,
     play: Option<PlaybackId>,
@@ -99,6 +111,7 @@ const PHASES: usize = 10;
 fn run(flow: &Arc<Flow>, n: usize) {
     let wall = UnixTime(1_795_392_000);
     let t0 = Instant::now();
+    let rss0 = rss_bytes();
     let mut callers: Vec<Caller> = (0..n)
         .map(|i| Caller {
             s: Session::new(Arc::clone(flow), &format!("call-{i}")),
@@ -122,6 +135,7 @@ fn run(flow: &Arc<Flow>, n: usize) {
     }
     let elapsed = wall0.elapsed().as_secs_f64();
     let cpu = cpu_secs() - cpu0;
+    let rss_per_caller = (rss_bytes() - rss0) / n as f64;
     let events = (n * PHASES) as f64;
     let actions: u64 = callers.iter().map(|c| c.actions).sum();
     let finished = callers.iter().filter(|c| c.s.is_finished()).count();
@@ -129,11 +143,12 @@ fn run(flow: &Arc<Flow>, n: usize) {
     assert!(callers.iter().all(|c| c.s.path().len() == 7));
     println!(
         "callers={n:>6}  events={events:>7}  actions={actions:>8}  wall={elapsed:.3}s  cpu={cpu:.3}s  \
-         per event: {:.2} us cpu ({:.2} us wall)  callers/s: {:.0} per cpu-second ({:.0} wall)",
+         per event: {:.2} us cpu ({:.2} us wall)  callers/s: {:.0} per cpu-second ({:.0} wall)  memory: {:.0} bytes/caller",
         cpu / events * 1e6,
         elapsed / events * 1e6,
         n as f64 / cpu,
-        n as f64 / elapsed
+        n as f64 / elapsed,
+        rss_per_caller
     );
 }
 
