@@ -289,3 +289,80 @@ mod secs {
         Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_from_plain_data_with_defaults_and_seconds() {
+        let json = r#"{ "queues": [
+            { "id": "sales", "requires": [{ "skill": "en", "min": 2 }], "strategy": "most_skilled",
+              "ring_timeout": 12.5,
+              "widening": [{ "after": 30, "lower_min_by": 1 }, { "after": 60, "add_queues": ["general"] }],
+              "overflow": [{ "when": "capacity", "max_waiting": 50, "target": { "to": "voicemail" } },
+                           { "when": "max_wait", "after": 300, "target": { "to": "queue", "queue": "general" } }] },
+            { "id": "general" } ] }"#;
+        let cfg: AcdConfig = serde_json::from_str(json).expect("parses");
+        cfg.validate().expect("valid");
+        let q = &cfg.queues[0];
+        assert_eq!(q.strategy, Strategy::MostSkilled);
+        assert_eq!(q.ring_timeout, Duration::from_millis(12_500));
+        assert_eq!(q.wrap_up, Duration::from_secs(30));
+        assert_eq!(q.widening[1].add_queues, vec![QueueId::new("general")]);
+        assert_eq!(
+            q.overflow[1],
+            OverflowRule {
+                condition: OverflowCondition::MaxWait {
+                    after: Duration::from_secs(300)
+                },
+                target: OverflowTarget::Queue(QueueId::new("general")),
+            }
+        );
+        assert_eq!(cfg.queues[1].strategy, Strategy::LongestIdle);
+        // Round trip, and ids are bare strings.
+        let back: AcdConfig =
+            serde_json::from_str(&serde_json::to_string(&cfg).expect("prints")).expect("reparses");
+        assert_eq!(back, cfg);
+        assert_eq!(serde_json::to_string(&QueueId::new("x")).unwrap(), "\"x\"");
+    }
+
+    #[test]
+    fn inconsistent_configs_are_refused() {
+        let dup = AcdConfig {
+            queues: vec![QueueConfig::new("a"), QueueConfig::new("a")],
+        };
+        assert!(dup.validate().is_err());
+        let bad_min = AcdConfig {
+            queues: vec![QueueConfig::new("a").require("x", 6)],
+        };
+        assert!(bad_min.validate().is_err());
+        let unknown = AcdConfig {
+            queues: vec![QueueConfig::new("a").overflow(
+                OverflowCondition::NoAgents,
+                OverflowTarget::Queue(QueueId::new("zzz")),
+            )],
+        };
+        assert!(unknown.validate().is_err());
+        let order = AcdConfig {
+            queues: vec![
+                QueueConfig::new("a")
+                    .widen(WideningStep {
+                        after: Duration::from_secs(60),
+                        ..Default::default()
+                    })
+                    .widen(WideningStep {
+                        after: Duration::from_secs(30),
+                        ..Default::default()
+                    }),
+            ],
+        };
+        assert!(order.validate().is_err());
+        let neg: Result<AcdConfig, _> =
+            serde_json::from_str(r#"{"queues":[{"id":"a","ring_timeout":-1}]}"#);
+        assert!(
+            neg.is_err(),
+            "a negative duration is a parse error, not a panic"
+        );
+    }
+}
