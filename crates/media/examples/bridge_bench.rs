@@ -9,8 +9,10 @@
 //! For each N it reports: CPU of the relay (ours: the `media-*` threads from
 //! /proc/self/task/*/schedstat; rtpengine: its process from /proc/PID/stat), per call and in
 //! total; packets sent, received and lost; and the one-way delay generator -> relay ->
-//! generator (p50, p99, max), which bounds the delay the relay adds. With `--rtpengine` the same
-//! load also goes through rtpengine (user space, `--table=-1`), driven over its NG protocol.
+//! generator (p50, p99, max), which bounds the delay the relay adds. With `--direct` the same load
+//! first runs between the generator sockets without a relay (the floor of that delay). With
+//! `--rtpengine` the same load also goes through rtpengine (user space, `--table=-1`), driven
+//! over its NG protocol.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -29,6 +31,7 @@ struct Args {
     seconds: u64,
     workers: usize,
     rtpengine: bool,
+    direct: bool,
 }
 
 fn parse_args() -> Args {
@@ -37,6 +40,7 @@ fn parse_args() -> Args {
         seconds: 10,
         workers: 0,
         rtpengine: false,
+        direct: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -59,6 +63,7 @@ fn parse_args() -> Args {
                 i += 1;
             }
             "--rtpengine" => a.rtpengine = true,
+            "--direct" => a.direct = true,
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -418,6 +423,19 @@ fn run_rtpengine(calls: usize, seconds: u64) -> std::io::Result<Outcome> {
     Ok(out)
 }
 
+/// The same load between generator sockets with no relay: the floor of the measured delay.
+fn run_direct(calls: usize, seconds: u64) -> Outcome {
+    let mut legs = Vec::with_capacity(calls * 2);
+    for _ in 0..calls {
+        let ga = bind_leg();
+        let gb = bind_leg();
+        let (aa, ba) = (ga.local_addr().expect("addr"), gb.local_addr().expect("addr"));
+        legs.push(Leg { sock: ga, to: ba });
+        legs.push(Leg { sock: gb, to: aa });
+    }
+    run_load(legs, seconds, &|| 0)
+}
+
 fn report(name: &str, calls: usize, o: &Outcome) {
     let lost = o.sent.saturating_sub(o.received);
     println!(
@@ -450,6 +468,9 @@ fn main() {
         }
     );
     for &calls in &args.calls {
+        if args.direct {
+            report("direct", calls, &run_direct(calls, args.seconds));
+        }
         let o = run_hotline(calls, args.seconds, args.workers);
         report("hotline", calls, &o);
         if args.rtpengine {
