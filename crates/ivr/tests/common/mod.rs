@@ -171,3 +171,19 @@ pub fn played(actions: &[Action]) -> Vec<String> {
         .flatten()
         .collect()
 }
+
+impl Sim {
+    pub fn last_request_opt(&self) -> Option<RequestId> {
+        self.log.iter().rev().find_map(|a| match a {
+            Action::LookupCaller { request, .. }
+            | Action::VerifyCaller { request, .. }
+            | Action::QueryQueue { request, .. }
+            | Action::Transfer { request, .. }
+            | Action::RecordVoicemail { request, .. }
+            | Action::ListBookable { request, .. }
+            | Action::HoldItem { request, .. }
+            | Action::Charge { request, .. } => Some(*request),
+            _ => None,
+        })
+    }
+}
