@@ -83,7 +83,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The digest `response` value (RFC 7616 3.4.1 with `qop=auth`, or RFC 2069 without qop).
 #[allow(clippy::too_many_arguments)]
-pub fn digest_response(alg: Algorithm, username: &str, realm: &str, password: &str, method: &str, uri: &str, nonce: &str, qop: Option<(&str, &str)>) -> String {
+pub fn digest_response(
+    alg: Algorithm,
+    username: &str,
+    realm: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    nonce: &str,
+    qop: Option<(&str, &str)>,
+) -> String {
     let ha1 = alg.hex(&format!("{username}:{realm}:{password}"));
     let ha2 = alg.hex(&format!("{method}:{uri}"));
     match qop {
@@ -118,10 +127,15 @@ impl Challenge {
         Ok(Challenge {
             realm: p.get("realm").ok_or(Error::Auth("no realm"))?.to_string(),
             nonce: p.get("nonce").ok_or(Error::Auth("no nonce"))?.to_string(),
-            algorithm: Algorithm::parse(p.get("algorithm")).ok_or(Error::Auth("unsupported algorithm"))?,
+            algorithm: Algorithm::parse(p.get("algorithm"))
+                .ok_or(Error::Auth("unsupported algorithm"))?,
             opaque: p.get("opaque").map(str::to_string),
-            qop_auth: p.get("qop").is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth"))),
-            stale: p.get("stale").is_some_and(|s| s.eq_ignore_ascii_case("true")),
+            qop_auth: p
+                .get("qop")
+                .is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth"))),
+            stale: p
+                .get("stale")
+                .is_some_and(|s| s.eq_ignore_ascii_case("true")),
         })
     }
 
@@ -129,14 +143,32 @@ impl Challenge {
     pub fn pick(resp: &Message<'_>) -> Result<Challenge> {
         let proxy = resp.status() == Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED);
         let all = resp.challenges(proxy)?;
-        let mut usable: Vec<Challenge> = all.iter().filter_map(|p| Challenge::from_params(p).ok()).collect();
-        usable.sort_by_key(|c| if c.algorithm == Algorithm::Sha256 { 0 } else { 1 });
-        usable.into_iter().next().ok_or(Error::Auth("no usable Digest challenge"))
+        let mut usable: Vec<Challenge> = all
+            .iter()
+            .filter_map(|p| Challenge::from_params(p).ok())
+            .collect();
+        usable.sort_by_key(|c| {
+            if c.algorithm == Algorithm::Sha256 {
+                0
+            } else {
+                1
+            }
+        });
+        usable
+            .into_iter()
+            .next()
+            .ok_or(Error::Auth("no usable Digest challenge"))
     }
 
     /// Print as a WWW-Authenticate value.
     pub fn to_header_value(&self) -> String {
-        let mut p = AuthParams { scheme: "Digest", params: vec![("realm", self.realm.as_str().into()), ("nonce", self.nonce.as_str().into())] };
+        let mut p = AuthParams {
+            scheme: "Digest",
+            params: vec![
+                ("realm", self.realm.as_str().into()),
+                ("nonce", self.nonce.as_str().into()),
+            ],
+        };
         if let Some(o) = &self.opaque {
             p.params.push(("opaque", o.as_str().into()));
         }
@@ -153,10 +185,27 @@ impl Challenge {
 
 /// Client side: the Authorization (or Proxy-Authorization) value answering `ch` for a request
 /// `method uri`. `cnonce` should be random per request; `nc` counts uses of this nonce.
-pub fn authorize(ch: &Challenge, method: &Method, uri: &str, username: &str, password: &str, cnonce: &str, nc: u32) -> String {
+pub fn authorize(
+    ch: &Challenge,
+    method: &Method,
+    uri: &str,
+    username: &str,
+    password: &str,
+    cnonce: &str,
+    nc: u32,
+) -> String {
     let nc_s = format!("{nc:08x}");
     let qop = ch.qop_auth.then_some((nc_s.as_str(), cnonce));
-    let response = digest_response(ch.algorithm, username, &ch.realm, password, method.as_str(), uri, &ch.nonce, qop);
+    let response = digest_response(
+        ch.algorithm,
+        username,
+        &ch.realm,
+        password,
+        method.as_str(),
+        uri,
+        &ch.nonce,
+        qop,
+    );
     let mut p = AuthParams {
         scheme: "Digest",
         params: vec![
@@ -215,8 +264,20 @@ pub struct DigestServer {
 impl DigestServer {
     /// `secret` keys the nonce MAC (random per process, or shared by a cluster); `epoch` is the
     /// instant nonce timestamps count from; nonces older than `lifetime` are stale.
-    pub fn new(realm: impl Into<String>, secret: &[u8], epoch: Instant, lifetime: Duration) -> DigestServer {
-        DigestServer { realm: realm.into(), secret: secret.to_vec(), epoch, lifetime, counter: 0, algorithms: vec![Algorithm::Sha256, Algorithm::Md5] }
+    pub fn new(
+        realm: impl Into<String>,
+        secret: &[u8],
+        epoch: Instant,
+        lifetime: Duration,
+    ) -> DigestServer {
+        DigestServer {
+            realm: realm.into(),
+            secret: secret.to_vec(),
+            epoch,
+            lifetime,
+            counter: 0,
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+        }
     }
 
     /// The realm.
@@ -227,23 +288,37 @@ impl DigestServer {
     /// A new nonce: `<secs since epoch>.<counter>.<mac>` in hex.
     pub fn nonce(&mut self, now: Instant) -> String {
         self.counter += 1;
-        let payload = format!("{:x}.{:x}", now.saturating_duration_since(self.epoch).as_secs(), self.counter);
+        let payload = format!(
+            "{:x}.{:x}",
+            now.saturating_duration_since(self.epoch).as_secs(),
+            self.counter
+        );
         let mac = hex(&hmac_sha256(&self.secret, payload.as_bytes())[..16]);
         format!("{payload}.{mac}")
     }
 
     /// Check a nonce's MAC and age.
     pub fn check_nonce(&self, now: Instant, nonce: &str) -> NonceStatus {
-        let Some((payload, mac)) = nonce.rsplit_once('.') else { return NonceStatus::Invalid };
+        let Some((payload, mac)) = nonce.rsplit_once('.') else {
+            return NonceStatus::Invalid;
+        };
         let expected = hex(&hmac_sha256(&self.secret, payload.as_bytes())[..16]);
         if !constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
             return NonceStatus::Invalid;
         }
-        let Some(secs) = payload.split('.').next().and_then(|t| u64::from_str_radix(t, 16).ok()) else {
+        let Some(secs) = payload
+            .split('.')
+            .next()
+            .and_then(|t| u64::from_str_radix(t, 16).ok())
+        else {
             return NonceStatus::Invalid;
         };
         let issued = self.epoch + Duration::from_secs(secs);
-        if now.saturating_duration_since(issued) > self.lifetime { NonceStatus::Expired } else { NonceStatus::Fresh }
+        if now.saturating_duration_since(issued) > self.lifetime {
+            NonceStatus::Expired
+        } else {
+            NonceStatus::Fresh
+        }
     }
 
     /// WWW-Authenticate values for a new challenge, one per algorithm, most preferred first.
@@ -252,15 +327,40 @@ impl DigestServer {
         self.algorithms
             .clone()
             .into_iter()
-            .map(|algorithm| Challenge { realm: self.realm.clone(), nonce: nonce.clone(), algorithm, opaque: None, qop_auth: true, stale }.to_header_value())
+            .map(|algorithm| {
+                Challenge {
+                    realm: self.realm.clone(),
+                    nonce: nonce.clone(),
+                    algorithm,
+                    opaque: None,
+                    qop_auth: true,
+                    stale,
+                }
+                .to_header_value()
+            })
             .collect()
     }
 
     /// A 401 (or 407 when `proxy`) response to `req` carrying fresh challenges.
-    pub fn challenge(&mut self, now: Instant, req: &Message<'_>, to_tag: &str, stale: bool, proxy: bool) -> Message<'static> {
-        let code = if proxy { StatusCode::PROXY_AUTHENTICATION_REQUIRED } else { StatusCode::UNAUTHORIZED };
+    pub fn challenge(
+        &mut self,
+        now: Instant,
+        req: &Message<'_>,
+        to_tag: &str,
+        stale: bool,
+        proxy: bool,
+    ) -> Message<'static> {
+        let code = if proxy {
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
         let mut r = req.make_response(code, Some(to_tag));
-        let name = if proxy { "Proxy-Authenticate" } else { "WWW-Authenticate" };
+        let name = if proxy {
+            "Proxy-Authenticate"
+        } else {
+            "WWW-Authenticate"
+        };
         for v in self.challenge_values(now, stale) {
             r.push_header(name, v);
         }
@@ -269,19 +369,31 @@ impl DigestServer {
 
     /// Verify credentials of `req` for a user whose password the caller looked up by
     /// [`username`]. The method used is the request's.
-    pub fn verify(&self, now: Instant, req: &Message<'_>, creds: &AuthParams<'_>, password: &str) -> Verdict {
+    pub fn verify(
+        &self,
+        now: Instant,
+        req: &Message<'_>,
+        creds: &AuthParams<'_>,
+        password: &str,
+    ) -> Verdict {
         if !creds.scheme.eq_ignore_ascii_case("Digest") {
             return Verdict::Failed("unsupported scheme");
         }
-        let (Some(user), Some(realm), Some(nonce), Some(uri), Some(response)) =
-            (creds.get("username"), creds.get("realm"), creds.get("nonce"), creds.get("uri"), creds.get("response"))
-        else {
+        let (Some(user), Some(realm), Some(nonce), Some(uri), Some(response)) = (
+            creds.get("username"),
+            creds.get("realm"),
+            creds.get("nonce"),
+            creds.get("uri"),
+            creds.get("response"),
+        ) else {
             return Verdict::Failed("incomplete credentials");
         };
         if realm != self.realm {
             return Verdict::Failed("wrong realm");
         }
-        let Some(alg) = Algorithm::parse(creds.get("algorithm")).filter(|a| self.algorithms.contains(a)) else {
+        let Some(alg) =
+            Algorithm::parse(creds.get("algorithm")).filter(|a| self.algorithms.contains(a))
+        else {
             return Verdict::Failed("unsupported algorithm");
         };
         let status = self.check_nonce(now, nonce);
@@ -295,10 +407,17 @@ impl DigestServer {
         };
         let method = req.method().map(Method::as_str).unwrap_or("");
         let expected = digest_response(alg, user, realm, password, method, uri, nonce, qop);
-        if !constant_time_eq(expected.as_bytes(), response.to_ascii_lowercase().as_bytes()) {
+        if !constant_time_eq(
+            expected.as_bytes(),
+            response.to_ascii_lowercase().as_bytes(),
+        ) {
             return Verdict::Failed("wrong response");
         }
-        if status == NonceStatus::Expired { Verdict::Stale } else { Verdict::Ok }
+        if status == NonceStatus::Expired {
+            Verdict::Stale
+        } else {
+            Verdict::Ok
+        }
     }
 }
 
@@ -314,20 +433,44 @@ mod tests {
     #[test]
     fn rfc_2617_md5_example_with_qop() {
         // RFC 2617 3.5 (HTTP, but the same arithmetic): qop=auth example.
-        let r = digest_response(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093", Some(("00000001", "0a4f113b")));
+        let r = digest_response(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+            "GET",
+            "/dir/index.html",
+            "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            Some(("00000001", "0a4f113b")),
+        );
         assert_eq!(r, "6629fae49393a05397450978507c4ef1");
     }
 
     #[test]
     fn rfc_7616_sha256_example() {
-        let r = digest_response(Algorithm::Sha256, "Mufasa", "http-auth@example.org", "Circle of Life", "GET", "/dir/index.html", "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", Some(("00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")));
-        assert_eq!(r, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+        let r = digest_response(
+            Algorithm::Sha256,
+            "Mufasa",
+            "http-auth@example.org",
+            "Circle of Life",
+            "GET",
+            "/dir/index.html",
+            "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+            Some(("00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ")),
+        );
+        assert_eq!(
+            r,
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
     }
 
     #[test]
     fn hmac_matches_rfc_4231_case_2() {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]
@@ -335,8 +478,14 @@ mod tests {
         let t0 = Instant::now();
         let mut s = DigestServer::new("hotline", b"k", t0, Duration::from_secs(300));
         let n = s.nonce(t0 + Duration::from_secs(10));
-        assert_eq!(s.check_nonce(t0 + Duration::from_secs(20), &n), NonceStatus::Fresh);
-        assert_eq!(s.check_nonce(t0 + Duration::from_secs(311), &n), NonceStatus::Expired);
+        assert_eq!(
+            s.check_nonce(t0 + Duration::from_secs(20), &n),
+            NonceStatus::Fresh
+        );
+        assert_eq!(
+            s.check_nonce(t0 + Duration::from_secs(311), &n),
+            NonceStatus::Expired
+        );
         let forged = format!("1{n}"); // timestamp changed, MAC kept
         assert_eq!(s.check_nonce(t0, &forged), NonceStatus::Invalid);
         assert_eq!(s.check_nonce(t0, "garbage"), NonceStatus::Invalid);

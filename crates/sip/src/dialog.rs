@@ -90,29 +90,48 @@ fn contact_uri(msg: &Message<'_>) -> Option<String> {
 }
 
 fn strip_tag(value: &str) -> String {
-    crate::NameAddr::parse(value).map(|n| n.to_string()).unwrap_or_else(|_| value.to_string())
+    crate::NameAddr::parse(value)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| value.to_string())
 }
 
 impl Dialog {
     /// The UAC side, from the INVITE we sent (as the endpoint sent it) and a 101..=299 response
     /// with a To tag.
     pub fn uac(invite: &Message<'_>, response: &Message<'_>) -> Result<Dialog> {
-        let code = response.status().ok_or(Error::InvalidState("not a response"))?;
+        let code = response
+            .status()
+            .ok_or(Error::InvalidState("not a response"))?;
         if !(101..300).contains(&code.0) {
             return Err(Error::InvalidState("only 101..=299 create dialogs"));
         }
         let id = DialogId::for_response(response).ok_or(Error::MissingHeader("To tag"))?;
-        let mut routes: Vec<String> = response.record_routes()?.iter().map(|r| r.to_string()).collect();
+        let mut routes: Vec<String> = response
+            .record_routes()?
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
         routes.reverse();
         Ok(Dialog {
             id,
-            state: if code.is_success() { DialogState::Confirmed } else { DialogState::Early },
+            state: if code.is_success() {
+                DialogState::Confirmed
+            } else {
+                DialogState::Early
+            },
             is_uac: true,
-            local: invite.header("From").ok_or(Error::MissingHeader("From"))?.to_string(),
-            remote: response.header("To").ok_or(Error::MissingHeader("To"))?.to_string(),
+            local: invite
+                .header("From")
+                .ok_or(Error::MissingHeader("From"))?
+                .to_string(),
+            remote: response
+                .header("To")
+                .ok_or(Error::MissingHeader("To"))?
+                .to_string(),
             local_seq: invite.cseq()?.seq,
             remote_seq: None,
-            remote_target: contact_uri(response).unwrap_or_else(|| invite.request_uri().unwrap_or_default().to_string()),
+            remote_target: contact_uri(response)
+                .unwrap_or_else(|| invite.request_uri().unwrap_or_default().to_string()),
             route_set: routes,
             local_contact: invite.header("Contact").unwrap_or_default().to_string(),
             pending_offer: None,
@@ -138,7 +157,11 @@ impl Dialog {
             local_seq: 0,
             remote_seq: Some(invite.cseq()?.seq),
             remote_target: contact_uri(invite).ok_or(Error::MissingHeader("Contact"))?,
-            route_set: invite.record_routes()?.iter().map(|r| r.to_string()).collect(),
+            route_set: invite
+                .record_routes()?
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
             local_contact: local_contact.to_string(),
             pending_offer: None,
             incoming_offer: None,
@@ -149,7 +172,9 @@ impl Dialog {
     /// The application resolves it to an address (RFC 3263).
     pub fn next_hop(&self) -> String {
         match self.route_set.first() {
-            Some(r) => crate::NameAddr::parse(r).map(|n| n.uri.to_string()).unwrap_or_else(|_| r.clone()),
+            Some(r) => crate::NameAddr::parse(r)
+                .map(|n| n.uri.to_string())
+                .unwrap_or_else(|_| r.clone()),
             None => self.remote_target.clone(),
         }
     }
@@ -175,7 +200,9 @@ impl Dialog {
             return Err(Error::InvalidState("dialog ended"));
         }
         if matches!(method, Method::Ack | Method::Cancel) {
-            return Err(Error::InvalidState("ACK and CANCEL are not built with request()"));
+            return Err(Error::InvalidState(
+                "ACK and CANCEL are not built with request()",
+            ));
         }
         let offer = matches!(method, Method::Invite | Method::Update);
         if offer && self.pending_offer.is_some() {
@@ -184,7 +211,11 @@ impl Dialog {
         self.local_seq += 1;
         let seq = self.local_seq;
         let mut m = self.base(method.clone(), seq);
-        if matches!(method, Method::Invite | Method::Update | Method::Refer | Method::Notify | Method::Subscribe) && !self.local_contact.is_empty() {
+        if matches!(
+            method,
+            Method::Invite | Method::Update | Method::Refer | Method::Notify | Method::Subscribe
+        ) && !self.local_contact.is_empty()
+        {
             m.push_header("Contact", self.local_contact.clone());
         }
         if offer {
@@ -216,8 +247,18 @@ impl Dialog {
     pub fn notify_refer(&mut self, progress: StatusCode, done: bool) -> Result<Message<'static>> {
         let mut m = self.request(Method::Notify)?;
         m.push_header("Event", "refer");
-        m.push_header("Subscription-State", if done { "terminated;reason=noresource" } else { "active;expires=60" });
-        m.set_body("message/sipfrag;version=2.0", format!("SIP/2.0 {} {}\r\n", progress.0, progress.reason()).into_bytes());
+        m.push_header(
+            "Subscription-State",
+            if done {
+                "terminated;reason=noresource"
+            } else {
+                "active;expires=60"
+            },
+        );
+        m.set_body(
+            "message/sipfrag;version=2.0",
+            format!("SIP/2.0 {} {}\r\n", progress.0, progress.reason()).into_bytes(),
+        );
         Ok(m)
     }
 
@@ -259,29 +300,39 @@ impl Dialog {
         if code.is_final() && matches!(method, Method::Invite | Method::Update) {
             self.incoming_offer = None;
         }
-        if !self.is_uac && *method == Method::Invite && code.is_success() && self.state == DialogState::Early {
+        if !self.is_uac
+            && *method == Method::Invite
+            && code.is_success()
+            && self.state == DialogState::Early
+        {
             self.state = DialogState::Confirmed;
         }
     }
 
     /// Feed a response to a request we sent in this dialog (or to the initial INVITE).
     pub fn on_response(&mut self, resp: &Message<'_>) {
-        let (Some(code), Ok(cseq)) = (resp.status(), resp.cseq()) else { return };
+        let (Some(code), Ok(cseq)) = (resp.status(), resp.cseq()) else {
+            return;
+        };
         if code.is_final() && self.pending_offer == Some(cseq.seq) {
             self.pending_offer = None;
         }
-        if matches!(code, StatusCode::CALL_DOES_NOT_EXIST | StatusCode::REQUEST_TIMEOUT) {
+        if matches!(
+            code,
+            StatusCode::CALL_DOES_NOT_EXIST | StatusCode::REQUEST_TIMEOUT
+        ) {
             self.state = DialogState::Ended;
             return;
         }
         if cseq.method == Method::Invite {
             if code.is_success() {
-                if self.state == DialogState::Early && self.is_uac {
-                    if let Ok(rr) = resp.record_routes() {
-                        let mut routes: Vec<String> = rr.iter().map(|r| r.to_string()).collect();
-                        routes.reverse();
-                        self.route_set = routes;
-                    }
+                if self.state == DialogState::Early
+                    && self.is_uac
+                    && let Ok(rr) = resp.record_routes()
+                {
+                    let mut routes: Vec<String> = rr.iter().map(|r| r.to_string()).collect();
+                    routes.reverse();
+                    self.route_set = routes;
                 }
                 self.state = DialogState::Confirmed;
                 if let Some(c) = contact_uri(resp) {
@@ -356,7 +407,11 @@ impl Dialogs {
     pub fn route(&mut self, req: &Message<'_>) -> std::result::Result<Routed<'_>, StatusCode> {
         match DialogId::for_incoming(req) {
             None => Ok(Routed::NoDialog),
-            Some(id) => self.map.get_mut(&id).map(Routed::Dialog).ok_or(StatusCode::CALL_DOES_NOT_EXIST),
+            Some(id) => self
+                .map
+                .get_mut(&id)
+                .map(Routed::Dialog)
+                .ok_or(StatusCode::CALL_DOES_NOT_EXIST),
         }
     }
 }

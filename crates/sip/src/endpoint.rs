@@ -2,7 +2,7 @@
 
 use crate::headers::Via;
 use crate::transaction::{Kind, Role, State, Timer, TimerConfig, Transport, TsxId, TsxKey};
-use crate::validate::{validate_request, validate_response, Rejection};
+use crate::validate::{Rejection, validate_request, validate_response};
 use crate::{Error, Message, Method, Result, StatusCode};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -243,7 +243,11 @@ impl Endpoint {
     /// A fresh Call-ID.
     pub fn new_call_id(&mut self) -> String {
         let r = self.random();
-        let host = self.config.sent_by.rsplit_once(':').map_or(self.config.sent_by.as_str(), |(h, _)| h);
+        let host = self
+            .config
+            .sent_by
+            .rsplit_once(':')
+            .map_or(self.config.sent_by.as_str(), |(h, _)| h);
         format!("{r:016x}@{host}")
     }
 
@@ -274,7 +278,9 @@ impl Endpoint {
     }
 
     fn timer_is_live(&self, at: Instant, id: u64, t: usize) -> bool {
-        self.tsxs.get(&TsxId(id)).is_some_and(|x| x.timers[t] == Some(at))
+        self.tsxs
+            .get(&TsxId(id))
+            .is_some_and(|x| x.timers[t] == Some(at))
     }
 
     // ----- inputs --------------------------------------------------------------------------
@@ -301,7 +307,13 @@ impl Endpoint {
     /// Feed one received datagram (or one framed stream message, see [`crate::frame`]).
     /// Never panics on any input: garbage is counted, answered with a stateless 400 when it
     /// looks like a request, or dropped.
-    pub fn handle_datagram(&mut self, now: Instant, src: SocketAddr, transport: Transport, bytes: &[u8]) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) {
         if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
             return; // keep-alive
         }
@@ -325,19 +337,36 @@ impl Endpoint {
     /// Start a client transaction. The endpoint adds the top Via (with a fresh branch and
     /// `rport`) and Max-Forwards when missing. `request` must carry From, To, Call-ID and CSeq
     /// whose method matches. For ACK use [`Endpoint::ack_2xx`], for CANCEL [`Endpoint::cancel`].
-    pub fn send_request(&mut self, now: Instant, mut request: Message<'static>, dst: SocketAddr, transport: Transport) -> Result<TsxId> {
-        let method = request.method().cloned().ok_or(Error::InvalidState("not a request"))?;
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        mut request: Message<'static>,
+        dst: SocketAddr,
+        transport: Transport,
+    ) -> Result<TsxId> {
+        let method = request
+            .method()
+            .cloned()
+            .ok_or(Error::InvalidState("not a request"))?;
         if matches!(method, Method::Ack | Method::Cancel) {
-            return Err(Error::InvalidState("ACK and CANCEL are sent with ack_2xx and cancel"));
+            return Err(Error::InvalidState(
+                "ACK and CANCEL are sent with ack_2xx and cancel",
+            ));
         }
         request.from_header()?;
         request.to_header()?;
         request.call_id()?;
         if request.cseq()?.method != method {
-            return Err(Error::InvalidState("CSeq method differs from request method"));
+            return Err(Error::InvalidState(
+                "CSeq method differs from request method",
+            ));
         }
         let branch = self.new_branch();
-        let via = format!("SIP/2.0/{} {};branch={branch};rport", transport.via_token(), self.config.sent_by);
+        let via = format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            transport.via_token(),
+            self.config.sent_by
+        );
         request.prepend_header("Via", via);
         if request.header("Max-Forwards").is_none() {
             request.push_header("Max-Forwards", "70");
@@ -345,21 +374,47 @@ impl Endpoint {
         if let (Some(ua), None) = (&self.config.user_agent, request.header("User-Agent")) {
             request.push_header("User-Agent", ua.clone());
         }
-        let kind = if method == Method::Invite { Kind::InviteClient } else { Kind::NonInviteClient };
-        let key = TsxKey { role: Role::Client, branch: branch.into(), method, sent_by: "".into() };
+        let kind = if method == Method::Invite {
+            Kind::InviteClient
+        } else {
+            Kind::NonInviteClient
+        };
+        let key = TsxKey {
+            role: Role::Client,
+            branch: branch.into(),
+            method,
+            sent_by: "".into(),
+        };
         Ok(self.start_client(now, key, kind, request, dst, transport, false))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn start_client(&mut self, now: Instant, key: TsxKey, kind: Kind, request: Message<'static>, dst: SocketAddr, transport: Transport, internal: bool) -> TsxId {
+    fn start_client(
+        &mut self,
+        now: Instant,
+        key: TsxKey,
+        kind: Kind,
+        request: Message<'static>,
+        dst: SocketAddr,
+        transport: Transport,
+        internal: bool,
+    ) -> TsxId {
         let bytes = request.to_bytes();
-        self.transmits.push_back(Transmit { dst, transport, payload: bytes.clone() });
+        self.transmits.push_back(Transmit {
+            dst,
+            transport,
+            payload: bytes.clone(),
+        });
         let id = self.alloc_id();
         let t1 = self.config.timers.t1;
         let mut tsx = Tsx {
             key: key.clone(),
             kind,
-            state: if kind == Kind::InviteClient { State::Calling } else { State::Trying },
+            state: if kind == Kind::InviteClient {
+                State::Calling
+            } else {
+                State::Trying
+            },
             remote: dst,
             transport,
             request,
@@ -373,7 +428,11 @@ impl Endpoint {
             flag: internal,
             accepted_key: None,
         };
-        let (retransmit, give_up) = if kind == Kind::InviteClient { (Timer::A, Timer::B) } else { (Timer::E, Timer::F) };
+        let (retransmit, give_up) = if kind == Kind::InviteClient {
+            (Timer::A, Timer::B)
+        } else {
+            (Timer::E, Timer::F)
+        };
         if !transport.is_reliable() {
             self.arm(&mut tsx, id, retransmit, now + t1);
         }
@@ -385,8 +444,15 @@ impl Endpoint {
 
     /// Answer a server transaction. Build `response` with [`Message::make_response`] from the
     /// request of the [`Event::Request`]. 1xx may be sent many times, one final response once.
-    pub fn respond(&mut self, now: Instant, tsx: TsxId, mut response: Message<'static>) -> Result<()> {
-        let code = response.status().ok_or(Error::InvalidState("not a response"))?;
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        tsx: TsxId,
+        mut response: Message<'static>,
+    ) -> Result<()> {
+        let code = response
+            .status()
+            .ok_or(Error::InvalidState("not a response"))?;
         if let (Some(ua), None) = (&self.config.user_agent, response.header("Server")) {
             response.push_header("Server", ua.clone());
         }
@@ -403,7 +469,11 @@ impl Endpoint {
         let bytes = response.to_bytes();
         let t1 = self.config.timers.t1;
         let mut x = self.tsxs.remove(&tsx).ok_or(Error::UnknownTransaction)?;
-        self.transmits.push_back(Transmit { dst: x.remote, transport: x.transport, payload: bytes.clone() });
+        self.transmits.push_back(Transmit {
+            dst: x.remote,
+            transport: x.transport,
+            payload: bytes.clone(),
+        });
         x.last_response = Some(bytes);
         let reliable = x.transport.is_reliable();
         let mut terminate = false;
@@ -454,9 +524,14 @@ impl Endpoint {
     /// arrived yet the CANCEL is held until one does. The INVITE then ends with 487 (or a 2xx
     /// that crossed the CANCEL, which the application must ACK and BYE).
     pub fn cancel(&mut self, now: Instant, invite: TsxId) -> Result<()> {
-        let t = self.tsxs.get_mut(&invite).ok_or(Error::UnknownTransaction)?;
+        let t = self
+            .tsxs
+            .get_mut(&invite)
+            .ok_or(Error::UnknownTransaction)?;
         if t.kind != Kind::InviteClient {
-            return Err(Error::InvalidState("only an INVITE client transaction can be cancelled"));
+            return Err(Error::InvalidState(
+                "only an INVITE client transaction can be cancelled",
+            ));
         }
         match t.state {
             State::Calling => {
@@ -472,16 +547,23 @@ impl Endpoint {
     }
 
     fn send_cancel(&mut self, now: Instant, invite: TsxId) {
-        let Some(t) = self.tsxs.get(&invite) else { return };
+        let Some(t) = self.tsxs.get(&invite) else {
+            return;
+        };
         let inv = &t.request;
-        let mut c = Message::request(Method::Cancel, inv.request_uri().unwrap_or_default().to_string());
+        let mut c = Message::request(
+            Method::Cancel,
+            inv.request_uri().unwrap_or_default().to_string(),
+        );
         for h in &inv.headers {
             if h.is("Route") || h.is("From") || h.is("To") || h.is("Call-ID") {
                 c.push_header(h.name.to_string(), h.value.to_string());
             }
         }
         if let Some(v) = inv.header("Via") {
-            let top = crate::parse::split_outside(v, b',').ok().and_then(|p| p.first().map(|s| s.trim().to_string()));
+            let top = crate::parse::split_outside(v, b',')
+                .ok()
+                .and_then(|p| p.first().map(|s| s.trim().to_string()));
             c.prepend_header("Via", top.unwrap_or_default());
         }
         let seq = inv.cseq().map(|c| c.seq).unwrap_or(0);
@@ -495,20 +577,39 @@ impl Endpoint {
     /// Send the ACK for a 2xx received on INVITE client transaction `invite` (build it with
     /// [`crate::Dialog::ack`]). The endpoint adds a Via with a fresh branch and re-sends this ACK
     /// by itself whenever the 2xx is retransmitted.
-    pub fn ack_2xx(&mut self, invite: TsxId, mut ack: Message<'static>, dst: SocketAddr) -> Result<()> {
+    pub fn ack_2xx(
+        &mut self,
+        invite: TsxId,
+        mut ack: Message<'static>,
+        dst: SocketAddr,
+    ) -> Result<()> {
         let branch = self.new_branch();
         let t = self.tsxs.get(&invite).ok_or(Error::UnknownTransaction)?;
         if t.kind != Kind::InviteClient || t.state != State::Accepted {
             return Err(Error::InvalidState("no 2xx to acknowledge"));
         }
         let transport = t.transport;
-        ack.prepend_header("Via", format!("SIP/2.0/{} {};branch={branch};rport", transport.via_token(), self.config.sent_by));
+        ack.prepend_header(
+            "Via",
+            format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                transport.via_token(),
+                self.config.sent_by
+            ),
+        );
         if ack.header("Max-Forwards").is_none() {
             ack.push_header("Max-Forwards", "70");
         }
-        let to_tag = ack.to_header().ok().and_then(|t| t.tag().map(str::to_string));
+        let to_tag = ack
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_string));
         let bytes = ack.to_bytes();
-        self.transmits.push_back(Transmit { dst, transport, payload: bytes.clone() });
+        self.transmits.push_back(Transmit {
+            dst,
+            transport,
+            payload: bytes.clone(),
+        });
         if let Some(t) = self.tsxs.get_mut(&invite) {
             t.ack = Some((bytes, dst));
             t.ack_to_tag = to_tag;
@@ -518,7 +619,11 @@ impl Endpoint {
 
     /// Send a message outside any transaction (e.g. a stateless reply built by the application).
     pub fn send_stateless(&mut self, dst: SocketAddr, transport: Transport, msg: &Message<'_>) {
-        self.transmits.push_back(Transmit { dst, transport, payload: msg.to_bytes() });
+        self.transmits.push_back(Transmit {
+            dst,
+            transport,
+            payload: msg.to_bytes(),
+        });
     }
 
     // ----- internals -----------------------------------------------------------------------
@@ -539,10 +644,10 @@ impl Endpoint {
             if self.by_key.get(&t.key) == Some(&id) {
                 self.by_key.remove(&t.key);
             }
-            if let Some(k) = t.accepted_key {
-                if self.accepted.get(&k) == Some(&id) {
-                    self.accepted.remove(&k);
-                }
+            if let Some(k) = t.accepted_key
+                && self.accepted.get(&k) == Some(&id)
+            {
+                self.accepted.remove(&k);
             }
             if !t.flag || t.kind == Kind::InviteServer {
                 self.events.push_back(Event::Terminated { tsx: id });
@@ -552,12 +657,18 @@ impl Endpoint {
 
     fn retransmit(&mut self, dst: SocketAddr, transport: Transport, payload: Vec<u8>) {
         self.stats.retransmissions += 1;
-        self.transmits.push_back(Transmit { dst, transport, payload });
+        self.transmits.push_back(Transmit {
+            dst,
+            transport,
+            payload,
+        });
     }
 
     fn on_timer(&mut self, now: Instant, id: TsxId, timer: Timer) {
         let cfg = self.config.timers;
-        let Some(mut x) = self.tsxs.remove(&id) else { return };
+        let Some(mut x) = self.tsxs.remove(&id) else {
+            return;
+        };
         let mut terminate = false;
         match timer {
             Timer::A if x.state == State::Calling => {
@@ -568,19 +679,35 @@ impl Endpoint {
             }
             Timer::E if matches!(x.state, State::Trying | State::Proceeding) => {
                 self.retransmit(x.remote, x.transport, x.request_bytes.clone());
-                x.interval = if x.state == State::Trying { (x.interval * 2).min(cfg.t2) } else { cfg.t2 };
+                x.interval = if x.state == State::Trying {
+                    (x.interval * 2).min(cfg.t2)
+                } else {
+                    cfg.t2
+                };
                 let at = now + x.interval;
                 self.arm(&mut x, id, Timer::E, at);
             }
-            Timer::B | Timer::F if matches!(x.state, State::Calling | State::Trying | State::Proceeding) => {
+            Timer::B | Timer::F
+                if matches!(x.state, State::Calling | State::Trying | State::Proceeding) =>
+            {
                 if !x.flag {
                     let mut r = x.request.make_response(StatusCode::REQUEST_TIMEOUT, None);
-                    r.start = crate::StartLine::Response { code: StatusCode::REQUEST_TIMEOUT, reason: "Request Timeout (local)".into() };
-                    self.events.push_back(Event::Response { tsx: id, response: r, local: true });
+                    r.start = crate::StartLine::Response {
+                        code: StatusCode::REQUEST_TIMEOUT,
+                        reason: "Request Timeout (local)".into(),
+                    };
+                    self.events.push_back(Event::Response {
+                        tsx: id,
+                        response: r,
+                        local: true,
+                    });
                 }
                 terminate = true;
             }
-            Timer::G if matches!(x.state, State::Completed) || (x.state == State::Accepted && !x.flag) => {
+            Timer::G
+                if matches!(x.state, State::Completed)
+                    || (x.state == State::Accepted && !x.flag) =>
+            {
                 if let Some(resp) = x.last_response.clone() {
                     self.retransmit(x.remote, x.transport, resp);
                 }
@@ -607,7 +734,13 @@ impl Endpoint {
         }
     }
 
-    fn reject_garbage(&mut self, src: SocketAddr, transport: Transport, bytes: &[u8], status: StatusCode) {
+    fn reject_garbage(
+        &mut self,
+        src: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+        status: StatusCode,
+    ) {
         if let Some(resp) = salvage_response(bytes, status) {
             self.stats.stateless_replies += 1;
             self.send_stateless(src, transport, &resp);
@@ -623,20 +756,38 @@ impl Endpoint {
             r.push_header(n, v);
         }
         if rej.status == StatusCode::BAD_REQUEST {
-            r.start = crate::StartLine::Response { code: rej.status, reason: format!("Bad Request ({})", rej.reason).into() };
+            r.start = crate::StartLine::Response {
+                code: rej.status,
+                reason: format!("Bad Request ({})", rej.reason).into(),
+            };
         }
         self.stats.stateless_replies += 1;
         self.send_stateless(src, transport, &r);
     }
 
-    fn on_request(&mut self, now: Instant, src: SocketAddr, transport: Transport, msg: Message<'_>) {
+    fn on_request(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        msg: Message<'_>,
+    ) {
         let supported: Vec<&str> = self.config.supported.iter().map(String::as_str).collect();
         if let Err(rej) = validate_request(&msg, &supported) {
             self.reject(src, transport, &msg, rej);
             return;
         }
         let Ok(key) = TsxKey::for_request(&msg) else {
-            self.reject(src, transport, &msg, Rejection { status: StatusCode::BAD_REQUEST, reason: "no transaction key", header: None });
+            self.reject(
+                src,
+                transport,
+                &msg,
+                Rejection {
+                    status: StatusCode::BAD_REQUEST,
+                    reason: "no transaction key",
+                    header: None,
+                },
+            );
             return;
         };
         let method = msg.method().cloned().unwrap_or(Method::Ack);
@@ -650,11 +801,25 @@ impl Endpoint {
                 }
                 let mut req = stamp_via(msg, src).into_owned();
                 let allowed = self.config.allow.contains(&method);
-                let kind = if method == Method::Invite { Kind::InviteServer } else { Kind::NonInviteServer };
+                let kind = if method == Method::Invite {
+                    Kind::InviteServer
+                } else {
+                    Kind::NonInviteServer
+                };
                 let id = self.start_server(key, kind, &req, src, transport);
                 if !allowed {
-                    let code = if matches!(method, Method::Other(_)) { StatusCode::NOT_IMPLEMENTED } else { StatusCode::METHOD_NOT_ALLOWED };
-                    let allow = self.config.allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+                    let code = if matches!(method, Method::Other(_)) {
+                        StatusCode::NOT_IMPLEMENTED
+                    } else {
+                        StatusCode::METHOD_NOT_ALLOWED
+                    };
+                    let allow = self
+                        .config
+                        .allow
+                        .iter()
+                        .map(Method::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     let r = req.make_response(code, None).with_header("Allow", allow);
                     let _ = self.respond(now, id, r);
                     return;
@@ -664,17 +829,33 @@ impl Endpoint {
                     let _ = self.respond(now, id, r);
                 }
                 req.headers.shrink_to_fit();
-                self.events.push_back(Event::Request { tsx: id, request: req, src, transport });
+                self.events.push_back(Event::Request {
+                    tsx: id,
+                    request: req,
+                    src,
+                    transport,
+                });
             }
         }
     }
 
-    fn start_server(&mut self, key: TsxKey, kind: Kind, req: &Message<'static>, src: SocketAddr, transport: Transport) -> TsxId {
+    fn start_server(
+        &mut self,
+        key: TsxKey,
+        kind: Kind,
+        req: &Message<'static>,
+        src: SocketAddr,
+        transport: Transport,
+    ) -> TsxId {
         let id = self.alloc_id();
         let tsx = Tsx {
             key: key.clone(),
             kind,
-            state: if kind == Kind::InviteServer { State::Proceeding } else { State::Trying },
+            state: if kind == Kind::InviteServer {
+                State::Proceeding
+            } else {
+                State::Trying
+            },
             remote: src,
             transport,
             request: req.clone(),
@@ -737,20 +918,31 @@ impl Endpoint {
             (Ok(cid), Ok(cseq)) => self.accepted.get(&(cid.to_string(), cseq.seq)).copied(),
             _ => None,
         };
-        if let Some(id) = invite {
-            if let Some(x) = self.tsxs.get_mut(&id) {
-                if x.flag {
-                    self.stats.absorbed += 1;
-                    return;
-                }
-                x.flag = true;
-                x.timers[Timer::G.index()] = None;
+        if let Some(id) = invite
+            && let Some(x) = self.tsxs.get_mut(&id)
+        {
+            if x.flag {
+                self.stats.absorbed += 1;
+                return;
             }
+            x.flag = true;
+            x.timers[Timer::G.index()] = None;
         }
-        self.events.push_back(Event::Ack { invite, request: msg.into_owned(), src });
+        self.events.push_back(Event::Ack {
+            invite,
+            request: msg.into_owned(),
+            src,
+        });
     }
 
-    fn on_cancel(&mut self, now: Instant, src: SocketAddr, transport: Transport, key: TsxKey, msg: Message<'_>) {
+    fn on_cancel(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        transport: Transport,
+        key: TsxKey,
+        msg: Message<'_>,
+    ) {
         if let Some(&id) = self.by_key.get(&key) {
             self.on_retransmitted_request(id);
             return;
@@ -759,15 +951,26 @@ impl Endpoint {
         let invite = self.by_key.get(&key.with_method(Method::Invite)).copied();
         let id = self.start_server(key, Kind::NonInviteServer, &req, src, transport);
         let Some(inv) = invite else {
-            let _ = self.respond(now, id, req.make_response(StatusCode::CALL_DOES_NOT_EXIST, None));
+            let _ = self.respond(
+                now,
+                id,
+                req.make_response(StatusCode::CALL_DOES_NOT_EXIST, None),
+            );
             return;
         };
         let to_tag = self.new_tag();
         let _ = self.respond(now, id, req.make_response(StatusCode::OK, Some(&to_tag)));
-        let proceeding = self.tsxs.get(&inv).is_some_and(|t| t.state == State::Proceeding);
+        let proceeding = self
+            .tsxs
+            .get(&inv)
+            .is_some_and(|t| t.state == State::Proceeding);
         if proceeding {
             if let Some(inv_req) = self.tsxs.get(&inv).map(|t| t.request.clone()) {
-                let _ = self.respond(now, inv, inv_req.make_response(StatusCode::REQUEST_TERMINATED, Some(&to_tag)));
+                let _ = self.respond(
+                    now,
+                    inv,
+                    inv_req.make_response(StatusCode::REQUEST_TERMINATED, Some(&to_tag)),
+                );
             }
             self.events.push_back(Event::Cancelled { invite: inv });
         }
@@ -788,7 +991,9 @@ impl Endpoint {
         };
         let Some(code) = msg.status() else { return };
         let cfg = self.config.timers;
-        let Some(mut x) = self.tsxs.remove(&id) else { return };
+        let Some(mut x) = self.tsxs.remove(&id) else {
+            return;
+        };
         let reliable = x.transport.is_reliable();
         let mut deliver = false;
         let mut terminate = false;
@@ -814,7 +1019,11 @@ impl Endpoint {
                     x.timers[Timer::A.index()] = None;
                     x.timers[Timer::B.index()] = None;
                     let ack = non_2xx_ack(&x.request, &msg).to_bytes();
-                    self.transmits.push_back(Transmit { dst: x.remote, transport: x.transport, payload: ack.clone() });
+                    self.transmits.push_back(Transmit {
+                        dst: x.remote,
+                        transport: x.transport,
+                        payload: ack.clone(),
+                    });
                     x.ack = Some((ack, x.remote));
                     if reliable {
                         terminate = true;
@@ -829,7 +1038,10 @@ impl Endpoint {
                     }
                 }
                 (State::Accepted, 200..=299) => {
-                    let tag = msg.to_header().ok().and_then(|t| t.tag().map(str::to_string));
+                    let tag = msg
+                        .to_header()
+                        .ok()
+                        .and_then(|t| t.tag().map(str::to_string));
                     match (&x.ack, &x.ack_to_tag) {
                         (Some((a, dst)), t) if *t == tag => {
                             let (a, dst) = (a.clone(), *dst);
@@ -863,7 +1075,11 @@ impl Endpoint {
         }
         self.tsxs.insert(id, x);
         if deliver {
-            self.events.push_back(Event::Response { tsx: id, response: msg.into_owned(), local: false });
+            self.events.push_back(Event::Response {
+                tsx: id,
+                response: msg.into_owned(),
+                local: false,
+            });
         }
         if send_cancel {
             self.send_cancel(now, id);
@@ -876,9 +1092,13 @@ impl Endpoint {
 
 /// Add `received` and fill `rport` in the top Via (RFC 3261 18.2.1, RFC 3581).
 fn stamp_via(mut msg: Message<'_>, src: SocketAddr) -> Message<'_> {
-    let Some(idx) = msg.headers.iter().position(|h| h.is("Via")) else { return msg };
+    let Some(idx) = msg.headers.iter().position(|h| h.is("Via")) else {
+        return msg;
+    };
     let value = msg.headers[idx].value.to_string();
-    let Ok(parts) = crate::parse::split_outside(&value, b',') else { return msg };
+    let Ok(parts) = crate::parse::split_outside(&value, b',') else {
+        return msg;
+    };
     let Some(top) = parts.first() else { return msg };
     let Ok(via) = Via::parse(top) else { return msg };
     let ip = match src.ip() {
@@ -910,18 +1130,28 @@ fn stamp_via(mut msg: Message<'_>, src: SocketAddr) -> Message<'_> {
         new_top.push_str(&format!(";received={}", src.ip()));
     }
     let rest: Vec<&str> = parts[1..].iter().map(|p| p.trim()).collect();
-    let new_value = if rest.is_empty() { new_top } else { format!("{new_top}, {}", rest.join(", ")) };
+    let new_value = if rest.is_empty() {
+        new_top
+    } else {
+        format!("{new_top}, {}", rest.join(", "))
+    };
     msg.headers[idx].value = new_value.into();
     msg
 }
 
 /// The ACK for a non-2xx final response (RFC 3261 17.1.1.3).
 fn non_2xx_ack(invite: &Message<'_>, resp: &Message<'_>) -> Message<'static> {
-    let mut ack = Message::request(Method::Ack, invite.request_uri().unwrap_or_default().to_string());
-    if let Some(v) = invite.header("Via") {
-        if let Ok(parts) = crate::parse::split_outside(v, b',') {
-            ack.push_header("Via", parts.first().map(|s| s.trim()).unwrap_or("").to_string());
-        }
+    let mut ack = Message::request(
+        Method::Ack,
+        invite.request_uri().unwrap_or_default().to_string(),
+    );
+    if let Some(v) = invite.header("Via")
+        && let Ok(parts) = crate::parse::split_outside(v, b',')
+    {
+        ack.push_header(
+            "Via",
+            parts.first().map(|s| s.trim()).unwrap_or("").to_string(),
+        );
     }
     for h in &invite.headers {
         if h.is("From") || h.is("Call-ID") || h.is("Route") {
@@ -940,22 +1170,34 @@ fn non_2xx_ack(invite: &Message<'_>, resp: &Message<'_>) -> Message<'static> {
 /// Build a stateless error response for bytes that did not parse, from whatever Via, From, To,
 /// Call-ID and CSeq lines can be found. `None` when it is not a request or has no Via.
 fn salvage_response(bytes: &[u8], status: StatusCode) -> Option<Message<'static>> {
-    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(bytes.len());
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(bytes.len());
     let head = String::from_utf8_lossy(&bytes[..end.min(crate::message::MAX_HEADER_BYTES)]);
     let mut lines = head.split("\r\n");
     let first = lines.next()?.trim_start();
     let method = first.split(' ').next()?;
-    if first.starts_with("SIP/") || method == "ACK" || method.is_empty() || !method.bytes().all(crate::parse::is_token_char) {
+    if first.starts_with("SIP/")
+        || method == "ACK"
+        || method.is_empty()
+        || !method.bytes().all(crate::parse::is_token_char)
+    {
         return None;
     }
     let mut resp = Message::response(status);
     let mut has_via = false;
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = crate::canonical_name(name.trim());
         let value = value.trim();
         for wanted in ["Via", "From", "To", "Call-ID", "CSeq"] {
-            if name.eq_ignore_ascii_case(wanted) && !value.is_empty() && !value.contains(['\r', '\n']) {
+            if name.eq_ignore_ascii_case(wanted)
+                && !value.is_empty()
+                && !value.contains(['\r', '\n'])
+            {
                 has_via |= wanted == "Via";
                 resp.push_header(wanted, value.to_string());
             }

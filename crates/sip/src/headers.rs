@@ -3,7 +3,7 @@
 //! Each type parses from one header value (`parse`) and prints back with `Display`; a
 //! print/parse round trip gives the same value (tested per type).
 
-use crate::parse::{is_lws, is_token, parse_u32, split_outside, trim_lws, unquote, Params};
+use crate::parse::{Params, is_lws, is_token, parse_u32, split_outside, trim_lws, unquote};
 use crate::uri::split_host_port;
 use crate::{Error, Message, Method, Result, Uri};
 use std::borrow::Cow;
@@ -47,11 +47,19 @@ impl<'a> Via<'a> {
         }
         let rest = trim_lws(&rest[tend..]);
         let (sent_by, params) = match rest.find(';') {
-            Some(i) => (trim_lws(&rest[..i]), Params::parse(&rest[i + 1..]).map_err(|_| e("bad parameter"))?),
+            Some(i) => (
+                trim_lws(&rest[..i]),
+                Params::parse(&rest[i + 1..]).map_err(|_| e("bad parameter"))?,
+            ),
             None => (rest, Params::empty()),
         };
         let (host, port) = split_host_port(sent_by).ok_or(e("bad sent-by"))?;
-        Ok(Via { transport, host, port, params })
+        Ok(Via {
+            transport,
+            host,
+            port,
+            params,
+        })
     }
 
     /// The branch parameter.
@@ -66,7 +74,9 @@ impl<'a> Via<'a> {
 
     /// The `rport` parameter (RFC 3581): `Some(None)` when present without value.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params.get("rport").map(|v| v.and_then(|p| p.parse().ok()))
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|p| p.parse().ok()))
     }
 
     /// `host[:port]`.
@@ -138,22 +148,36 @@ impl<'a> NameAddr<'a> {
             let after = trim_lws(&inner[gt + 1..]);
             let params = match after {
                 "" => Params::empty(),
-                a => Params::parse(a.strip_prefix(';').ok_or(e("junk after >"))?).map_err(|_| e("bad parameter"))?,
+                a => Params::parse(a.strip_prefix(';').ok_or(e("junk after >"))?)
+                    .map_err(|_| e("bad parameter"))?,
             };
-            Ok(NameAddr { display, uri, angle: true, params })
+            Ok(NameAddr {
+                display,
+                uri,
+                angle: true,
+                params,
+            })
         } else {
             if display.is_some() {
                 return Err(e("display name without <uri>"));
             }
             let (uri, params) = match rest.find(';') {
-                Some(i) => (trim_lws(&rest[..i]), Params::parse(&rest[i + 1..]).map_err(|_| e("bad parameter"))?),
+                Some(i) => (
+                    trim_lws(&rest[..i]),
+                    Params::parse(&rest[i + 1..]).map_err(|_| e("bad parameter"))?,
+                ),
                 None => (rest, Params::empty()),
             };
             if uri.contains(['?', ',']) {
                 return Err(e("addr-spec with ? or , must be in <>"));
             }
             Uri::parse(uri)?;
-            Ok(NameAddr { display, uri, angle: false, params })
+            Ok(NameAddr {
+                display,
+                uri,
+                angle: false,
+                params,
+            })
         }
     }
 
@@ -205,7 +229,10 @@ impl<'a> Contact<'a> {
     /// `expires` parameter in seconds.
     pub fn expires(&self) -> Option<u32> {
         match self {
-            Contact::Addr(a) => a.params.value("expires").and_then(|e| parse_u32(e, u32::MAX as u64)),
+            Contact::Addr(a) => a
+                .params
+                .value("expires")
+                .and_then(|e| parse_u32(e, u32::MAX as u64)),
             Contact::Star => None,
         }
     }
@@ -213,10 +240,11 @@ impl<'a> Contact<'a> {
     /// `+sip.instance` (RFC 5626) without its quotes and angle brackets.
     pub fn instance(&self) -> Option<&'a str> {
         match self {
-            Contact::Addr(a) => a
-                .params
-                .value("+sip.instance")
-                .map(|v| v.trim_matches('"').trim_start_matches('<').trim_end_matches('>')),
+            Contact::Addr(a) => a.params.value("+sip.instance").map(|v| {
+                v.trim_matches('"')
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+            }),
             Contact::Star => None,
         }
     }
@@ -259,7 +287,9 @@ impl fmt::Display for CSeq {
 
 /// Parse a Max-Forwards value (0..=255).
 pub fn parse_max_forwards(v: &str) -> Result<u8> {
-    parse_u32(v, 255).map(|n| n as u8).ok_or(bad("Max-Forwards", "not 0..=255"))
+    parse_u32(v, 255)
+        .map(|n| n as u8)
+        .ok_or(bad("Max-Forwards", "not 0..=255"))
 }
 
 /// Parse an Expires value (delta-seconds).
@@ -304,7 +334,9 @@ impl<'a> AuthParams<'a> {
                 if part.is_empty() {
                     continue;
                 }
-                let eq = part.find('=').ok_or(bad("Authorization", "parameter without ="))?;
+                let eq = part
+                    .find('=')
+                    .ok_or(bad("Authorization", "parameter without ="))?;
                 let name = trim_lws(&part[..eq]);
                 if !is_token(name) {
                     return Err(bad("Authorization", "bad parameter name"));
@@ -317,7 +349,10 @@ impl<'a> AuthParams<'a> {
 
     /// A parameter value by case-insensitive name.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
     }
 }
 
@@ -328,12 +363,18 @@ impl fmt::Display for AuthParams<'_> {
         f.write_str(self.scheme)?;
         for (i, (n, v)) in self.params.iter().enumerate() {
             f.write_str(if i == 0 { " " } else { ", " })?;
-            let bare = ["algorithm", "nc", "stale"].iter().any(|b| n.eq_ignore_ascii_case(b))
+            let bare = ["algorithm", "nc", "stale"]
+                .iter()
+                .any(|b| n.eq_ignore_ascii_case(b))
                 || (n.eq_ignore_ascii_case("qop") && !v.contains(','));
             if bare && !v.is_empty() && is_token(v) {
                 write!(f, "{n}={v}")?;
             } else {
-                write!(f, "{n}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))?;
+                write!(
+                    f,
+                    "{n}=\"{}\"",
+                    v.replace('\\', "\\\\").replace('"', "\\\"")
+                )?;
             }
         }
         Ok(())
@@ -344,7 +385,11 @@ impl fmt::Display for AuthParams<'_> {
 pub fn check_date(v: &str) -> Result<()> {
     let v = trim_lws(v);
     let ok = v.ends_with(" GMT") && v.len() == 29 && v.as_bytes()[3] == b',';
-    if ok { Ok(()) } else { Err(bad("Date", "not an RFC 1123 GMT date")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(bad("Date", "not an RFC 1123 GMT date"))
+    }
 }
 
 /// Typed accessors on a message. Missing single headers give [`Error::MissingHeader`].
@@ -362,7 +407,10 @@ impl<'a> Message<'a> {
 
     /// All Via values, top first.
     pub fn vias(&self) -> Result<Vec<Via<'_>>> {
-        self.header_values("Via")?.into_iter().map(Via::parse).collect()
+        self.header_values("Via")?
+            .into_iter()
+            .map(Via::parse)
+            .collect()
     }
 
     /// From.
@@ -387,7 +435,9 @@ impl<'a> Message<'a> {
 
     /// Max-Forwards, if present.
     pub fn max_forwards(&self) -> Result<Option<u8>> {
-        self.header("Max-Forwards").map(parse_max_forwards).transpose()
+        self.header("Max-Forwards")
+            .map(parse_max_forwards)
+            .transpose()
     }
 
     /// Expires header, if present.
@@ -397,34 +447,54 @@ impl<'a> Message<'a> {
 
     /// Content-Length header value, if present (the parser already checked it against the body).
     pub fn content_length(&self) -> Option<usize> {
-        self.header("Content-Length").and_then(|v| parse_u32(v, u32::MAX as u64)).map(|n| n as usize)
+        self.header("Content-Length")
+            .and_then(|v| parse_u32(v, u32::MAX as u64))
+            .map(|n| n as usize)
     }
 
     /// All Contact values.
     pub fn contacts(&self) -> Result<Vec<Contact<'_>>> {
-        self.header_values("Contact")?.into_iter().map(Contact::parse).collect()
+        self.header_values("Contact")?
+            .into_iter()
+            .map(Contact::parse)
+            .collect()
     }
 
     /// All Route values in order.
     pub fn routes(&self) -> Result<Vec<NameAddr<'_>>> {
-        self.header_values("Route")?.into_iter().map(NameAddr::parse).collect()
+        self.header_values("Route")?
+            .into_iter()
+            .map(NameAddr::parse)
+            .collect()
     }
 
     /// All Record-Route values in order.
     pub fn record_routes(&self) -> Result<Vec<NameAddr<'_>>> {
-        self.header_values("Record-Route")?.into_iter().map(NameAddr::parse).collect()
+        self.header_values("Record-Route")?
+            .into_iter()
+            .map(NameAddr::parse)
+            .collect()
     }
 
     /// Authorization (or Proxy-Authorization when `proxy`).
     pub fn authorization(&self, proxy: bool) -> Option<Result<AuthParams<'_>>> {
-        self.header(if proxy { "Proxy-Authorization" } else { "Authorization" }).map(AuthParams::parse)
+        self.header(if proxy {
+            "Proxy-Authorization"
+        } else {
+            "Authorization"
+        })
+        .map(AuthParams::parse)
     }
 
     /// WWW-Authenticate (or Proxy-Authenticate when `proxy`) challenges.
     pub fn challenges(&self, proxy: bool) -> Result<Vec<AuthParams<'_>>> {
-        self.headers_named(if proxy { "Proxy-Authenticate" } else { "WWW-Authenticate" })
-            .map(AuthParams::parse)
-            .collect()
+        self.headers_named(if proxy {
+            "Proxy-Authenticate"
+        } else {
+            "WWW-Authenticate"
+        })
+        .map(AuthParams::parse)
+        .collect()
     }
 }
 
@@ -432,7 +502,10 @@ impl<'a> Message<'a> {
 mod tests {
     use super::*;
 
-    fn round_trip<T: fmt::Display + PartialEq + fmt::Debug>(v: &str, parse: impl for<'x> Fn(&'x str) -> Result<T>) {
+    fn round_trip<T: fmt::Display + PartialEq + fmt::Debug>(
+        v: &str,
+        parse: impl for<'x> Fn(&'x str) -> Result<T>,
+    ) {
         let a = parse(v).unwrap_or_else(|e| panic!("{v}: {e}"));
         let printed = a.to_string();
         let b = parse(&printed).unwrap_or_else(|e| panic!("{printed}: {e}"));
@@ -441,25 +514,39 @@ mod tests {
 
     #[test]
     fn via_round_trip_and_parts() {
-        let v = Via::parse("SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1;received=10.0.0.1;rport=5062").unwrap();
+        let v = Via::parse("SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1;received=10.0.0.1;rport=5062")
+            .unwrap();
         assert_eq!((v.transport, v.host, v.port), ("UDP", "[::1]", Some(5060)));
         assert_eq!(v.branch(), Some("z9hG4bK1"));
         assert_eq!(v.received(), Some("10.0.0.1"));
         assert_eq!(v.rport(), Some(Some(5062)));
         let v = Via::parse("SIP  /   2.0 /UDP 192.0.2.2;rport;branch=390skdjuw").unwrap();
         assert_eq!(v.rport(), Some(None));
-        assert_eq!(v.to_string(), "SIP/2.0/UDP 192.0.2.2;rport;branch=390skdjuw");
-        round_trip("SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bKx", |s| Via::parse(s).map(|v| v.to_string()));
+        assert_eq!(
+            v.to_string(),
+            "SIP/2.0/UDP 192.0.2.2;rport;branch=390skdjuw"
+        );
+        round_trip("SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bKx", |s| {
+            Via::parse(s).map(|v| v.to_string())
+        });
         assert!(Via::parse("SIP/2.0/UDP 192.0.2.15;;,;,,").is_err());
     }
 
     #[test]
     fn from_to_round_trip_with_tag() {
-        let n = NameAddr::parse("\"J Rosenberg \\\\\\\"\"  <sip:jdrosen@example.com>\r\n ;\r\n tag = 98asjd8").unwrap();
+        let n = NameAddr::parse(
+            "\"J Rosenberg \\\\\\\"\"  <sip:jdrosen@example.com>\r\n ;\r\n tag = 98asjd8",
+        )
+        .unwrap();
         assert_eq!(n.display_name().as_deref(), Some("J Rosenberg \\\""));
         assert_eq!(n.tag(), Some("98asjd8"));
-        round_trip("Alice <sip:alice@atlanta.example.com>;tag=1928301774", |s| NameAddr::parse(s).map(|v| v.to_string()));
-        round_trip("sip:+1234@example.com;user=phone", |s| NameAddr::parse(s).map(|v| v.to_string()));
+        round_trip(
+            "Alice <sip:alice@atlanta.example.com>;tag=1928301774",
+            |s| NameAddr::parse(s).map(|v| v.to_string()),
+        );
+        round_trip("sip:+1234@example.com;user=phone", |s| {
+            NameAddr::parse(s).map(|v| v.to_string())
+        });
         let bare = NameAddr::parse("sip:caller@example.net;tag=231413434").unwrap();
         assert_eq!(bare.uri, "sip:caller@example.net");
         assert_eq!(bare.tag(), Some("231413434"));
@@ -474,14 +561,23 @@ mod tests {
         assert_eq!(Contact::parse(" * ").unwrap(), Contact::Star);
         let c = Contact::parse("<sip:100@10.0.0.5:5062;ob>;expires=3600;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\";reg-id=1").unwrap();
         assert_eq!(c.expires(), Some(3600));
-        assert_eq!(c.instance(), Some("urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF"));
-        round_trip("<sip:100@10.0.0.5:5062;ob>;expires=3600;+sip.instance=\"<urn:uuid:1>\"", |s| Contact::parse(s).map(|v| v.to_string()));
+        assert_eq!(
+            c.instance(),
+            Some("urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF")
+        );
+        round_trip(
+            "<sip:100@10.0.0.5:5062;ob>;expires=3600;+sip.instance=\"<urn:uuid:1>\"",
+            |s| Contact::parse(s).map(|v| v.to_string()),
+        );
         round_trip("*", |s| Contact::parse(s).map(|v| v.to_string()));
     }
 
     #[test]
     fn route_round_trip() {
-        round_trip("<sip:services.example.com;lr;unknownwith=value;unknown-no-value>", |s| NameAddr::parse(s).map(|v| v.to_string()));
+        round_trip(
+            "<sip:services.example.com;lr;unknownwith=value;unknown-no-value>",
+            |s| NameAddr::parse(s).map(|v| v.to_string()),
+        );
     }
 
     #[test]
@@ -493,7 +589,10 @@ mod tests {
         assert!(CSeq::parse("fhdjkgfhdkjhgkj").is_err());
         assert_eq!(parse_max_forwards("0068").unwrap(), 68);
         assert!(parse_max_forwards("300").is_err());
-        assert_eq!(parse_max_forwards(&parse_max_forwards("70").unwrap().to_string()).unwrap(), 70);
+        assert_eq!(
+            parse_max_forwards(&parse_max_forwards("70").unwrap().to_string()).unwrap(),
+            70
+        );
         assert_eq!(parse_expires("3600").unwrap(), 3600);
         assert!(parse_expires("1000000000000000000000").is_err());
         assert_eq!(parse_call_id(" abc@host ").unwrap(), "abc@host");
@@ -510,6 +609,11 @@ mod tests {
         assert_eq!(a.to_string(), v);
         let w = "Digest realm=\"atlanta.com\", qop=\"auth,auth-int\", nonce=\"84a4cc6f\", stale=true, algorithm=SHA-256";
         assert_eq!(AuthParams::parse(w).unwrap().to_string(), w);
-        assert_eq!(AuthParams::parse("NoOneKnowsThisScheme opaque-data=here").unwrap().get("opaque-data"), Some("here"));
+        assert_eq!(
+            AuthParams::parse("NoOneKnowsThisScheme opaque-data=here")
+                .unwrap()
+                .get("opaque-data"),
+            Some("here")
+        );
     }
 }

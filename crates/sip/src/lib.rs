@@ -15,13 +15,13 @@ pub mod transaction;
 mod uri;
 pub mod validate;
 
+pub use dialog::{Dialog, DialogId, DialogState, Dialogs, Routed};
+pub use endpoint::{Config, Endpoint, Event, Stats, Transmit};
 pub use error::{Error, Result};
 pub use headers::{AuthParams, CSeq, Contact, NameAddr, Via};
-pub use message::{canonical_name, frame, Header, Message, StartLine};
+pub use message::{Header, Message, StartLine, canonical_name, frame};
 pub use method::Method;
 pub use parse::Params;
 pub use status::{StatusClass, StatusCode};
-pub use uri::{Scheme, Uri};
-pub use endpoint::{Config, Endpoint, Event, Stats, Transmit};
 pub use transaction::{Kind, Role, State, Timer, TimerConfig, Transport, TsxId, TsxKey};
-pub use dialog::{Dialog, DialogId, DialogState, Dialogs, Routed};
+pub use uri::{Scheme, Uri};

@@ -144,7 +144,10 @@ impl<'a> Message<'a> {
 
     /// All header lines with that name, in order.
     pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
-        self.headers.iter().filter(move |h| h.is(name)).map(|h| &*h.value)
+        self.headers
+            .iter()
+            .filter(move |h| h.is(name))
+            .map(|h| &*h.value)
     }
 
     /// All comma-separated values of a list header (Via, Route, Contact, ...) across lines.
@@ -170,14 +173,23 @@ impl<'a> Message<'a> {
     pub fn into_owned(self) -> Message<'static> {
         Message {
             start: match self.start {
-                StartLine::Request { method, uri } => StartLine::Request { method, uri: Cow::Owned(uri.into_owned()) },
-                StartLine::Response { code, reason } => StartLine::Response { code, reason: Cow::Owned(reason.into_owned()) },
+                StartLine::Request { method, uri } => StartLine::Request {
+                    method,
+                    uri: Cow::Owned(uri.into_owned()),
+                },
+                StartLine::Response { code, reason } => StartLine::Response {
+                    code,
+                    reason: Cow::Owned(reason.into_owned()),
+                },
             },
             version: Cow::Owned(self.version.into_owned()),
             headers: self
                 .headers
                 .into_iter()
-                .map(|h| Header { name: Cow::Owned(h.name.into_owned()), value: Cow::Owned(h.value.into_owned()) })
+                .map(|h| Header {
+                    name: Cow::Owned(h.name.into_owned()),
+                    value: Cow::Owned(h.value.into_owned()),
+                })
                 .collect(),
             body: Cow::Owned(self.body.into_owned()),
         }
@@ -185,18 +197,39 @@ impl<'a> Message<'a> {
 
     /// Append a header line.
     pub fn push_header(&mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) {
-        self.headers.push(Header { name: name.into(), value: value.into() });
+        self.headers.push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
     }
 
     /// Insert a header line before all others of the same name (e.g. a new top Via).
-    pub fn prepend_header(&mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) {
+    pub fn prepend_header(
+        &mut self,
+        name: impl Into<Cow<'a, str>>,
+        value: impl Into<Cow<'a, str>>,
+    ) {
         let name = name.into();
-        let pos = self.headers.iter().position(|h| h.is(&name)).unwrap_or(self.headers.len());
-        self.headers.insert(pos, Header { name, value: value.into() });
+        let pos = self
+            .headers
+            .iter()
+            .position(|h| h.is(&name))
+            .unwrap_or(self.headers.len());
+        self.headers.insert(
+            pos,
+            Header {
+                name,
+                value: value.into(),
+            },
+        );
     }
 
     /// Builder form of [`Message::push_header`].
-    pub fn with_header(mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Self {
+    pub fn with_header(
+        mut self,
+        name: impl Into<Cow<'a, str>>,
+        value: impl Into<Cow<'a, str>>,
+    ) -> Self {
         self.push_header(name, value);
         self
     }
@@ -205,7 +238,10 @@ impl<'a> Message<'a> {
     pub fn set_header(&mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) {
         let name = name.into();
         self.remove_header(&name);
-        self.headers.push(Header { name, value: value.into() });
+        self.headers.push(Header {
+            name,
+            value: value.into(),
+        });
     }
 
     /// Remove every line of that header.
@@ -257,7 +293,10 @@ impl Message<'static> {
     /// A new request with `SIP/2.0` and no headers.
     pub fn request(method: Method, uri: impl Into<String>) -> Message<'static> {
         Message {
-            start: StartLine::Request { method, uri: Cow::Owned(uri.into()) },
+            start: StartLine::Request {
+                method,
+                uri: Cow::Owned(uri.into()),
+            },
             version: Cow::Borrowed("SIP/2.0"),
             headers: Vec::new(),
             body: Cow::Borrowed(&[]),
@@ -267,7 +306,10 @@ impl Message<'static> {
     /// A new response with the standard reason phrase and no headers.
     pub fn response(code: StatusCode) -> Message<'static> {
         Message {
-            start: StartLine::Response { code, reason: Cow::Borrowed(code.reason()) },
+            start: StartLine::Response {
+                code,
+                reason: Cow::Borrowed(code.reason()),
+            },
             version: Cow::Borrowed("SIP/2.0"),
             headers: Vec::new(),
             body: Cow::Borrowed(&[]),
@@ -292,7 +334,9 @@ impl Message<'_> {
             } else if h.is("To") {
                 let mut v = h.value.to_string();
                 if let Some(tag) = to_tag {
-                    let has_tag = crate::NameAddr::parse(&h.value).map(|n| n.tag().is_some()).unwrap_or(true);
+                    let has_tag = crate::NameAddr::parse(&h.value)
+                        .map(|n| n.tag().is_some())
+                        .unwrap_or(true);
                     if !has_tag {
                         v.push_str(";tag=");
                         v.push_str(tag);
@@ -313,7 +357,11 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
         start += 2;
     }
     if start == buf.len() || buf[start..] == *b"\r" {
-        return Ok(if start > 0 && start == buf.len() { Some(start) } else { None });
+        return Ok(if start > 0 && start == buf.len() {
+            Some(start)
+        } else {
+            None
+        });
     }
     let rest = &buf[start..];
     let Some(end) = find(rest, b"\r\n\r\n") else {
@@ -322,16 +370,17 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
         }
         return Ok(None);
     };
-    let head = std::str::from_utf8(&rest[..end]).map_err(|_| Error::Parse("header section is not UTF-8"))?;
+    let head = std::str::from_utf8(&rest[..end])
+        .map_err(|_| Error::Parse("header section is not UTF-8"))?;
     let mut cl = 0usize;
     for line in head.split("\r\n") {
-        if let Some(i) = line.find(':') {
-            if canonical_name(trim_lws(&line[..i])).eq_ignore_ascii_case("Content-Length") {
-                cl = parse_u32(&line[i + 1..], MAX_BODY_BYTES as u64).ok_or(Error::BadHeader {
-                    header: "Content-Length",
-                    reason: "not a number in range",
-                })? as usize;
-            }
+        if let Some(i) = line.find(':')
+            && canonical_name(trim_lws(&line[..i])).eq_ignore_ascii_case("Content-Length")
+        {
+            cl = parse_u32(&line[i + 1..], MAX_BODY_BYTES as u64).ok_or(Error::BadHeader {
+                header: "Content-Length",
+                reason: "not a number in range",
+            })? as usize;
         }
     }
     let total = start + end + 4 + cl;
@@ -343,12 +392,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn valid_version(v: &str) -> bool {
-    let Some(rest) = v.get(..4).filter(|p| p.eq_ignore_ascii_case("SIP/")).and(v.get(4..)) else {
+    let Some(rest) = v
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("SIP/"))
+        .and(v.get(4..))
+    else {
         return false;
     };
     let mut it = rest.splitn(2, '.');
     let (a, b) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
-    !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    !a.is_empty()
+        && !b.is_empty()
+        && a.bytes().all(|c| c.is_ascii_digit())
+        && b.bytes().all(|c| c.is_ascii_digit())
 }
 
 fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)> {
@@ -361,7 +417,8 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
     if head_end > MAX_HEADER_BYTES {
         return Err(Error::TooLarge);
     }
-    let head = std::str::from_utf8(&rest[..head_end]).map_err(|_| Error::Parse("header section is not UTF-8"))?;
+    let head = std::str::from_utf8(&rest[..head_end])
+        .map_err(|_| Error::Parse("header section is not UTF-8"))?;
     let body_start = start + head_end + 4;
     let mut lines = head.split("\r\n");
     let first = lines.next().ok_or(Error::Parse("empty message"))?;
@@ -385,25 +442,45 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
         if !(100..=699).contains(&code) {
             return Err(Error::Parse("status code out of range"));
         }
-        (StartLine::Response { code: StatusCode(code), reason: Cow::Borrowed(reason) }, version)
+        (
+            StartLine::Response {
+                code: StatusCode(code),
+                reason: Cow::Borrowed(reason),
+            },
+            version,
+        )
     } else {
         let mut it = first.split(' ');
-        let (m, uri, version) = (it.next().unwrap_or(""), it.next().unwrap_or(""), it.next().unwrap_or(""));
+        let (m, uri, version) = (
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+        );
         if it.next().is_some() {
-            return Err(Error::Parse("request line must have exactly three elements"));
+            return Err(Error::Parse(
+                "request line must have exactly three elements",
+            ));
         }
         let method = Method::parse(m).ok_or(Error::Parse("bad method"))?;
         if !valid_version(version) {
             return Err(Error::Parse("bad version"));
         }
         crate::Uri::parse(uri)?;
-        (StartLine::Request { method, uri: Cow::Borrowed(uri) }, version)
+        (
+            StartLine::Request {
+                method,
+                uri: Cow::Borrowed(uri),
+            },
+            version,
+        )
     };
 
     let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
     for line in lines {
         if line.starts_with([' ', '\t']) {
-            let last = headers.last_mut().ok_or(Error::Parse("continuation line before any header"))?;
+            let last = headers
+                .last_mut()
+                .ok_or(Error::Parse("continuation line before any header"))?;
             let add = trim_lws(line);
             if !add.is_empty() {
                 let mut v = last.value.to_string();
@@ -415,26 +492,38 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
             }
             continue;
         }
-        let colon = line.find(':').ok_or(Error::Parse("header line without colon"))?;
+        let colon = line
+            .find(':')
+            .ok_or(Error::Parse("header line without colon"))?;
         let name = line[..colon].trim_end_matches([' ', '\t']);
         if !is_token(name) {
             return Err(Error::Parse("bad header name"));
         }
-        headers.push(Header { name: Cow::Borrowed(name), value: Cow::Borrowed(trim_lws(&line[colon + 1..])) });
+        headers.push(Header {
+            name: Cow::Borrowed(name),
+            value: Cow::Borrowed(trim_lws(&line[colon + 1..])),
+        });
     }
 
     let mut content_length: Option<usize> = None;
     for h in headers.iter().filter(|h| h.is("Content-Length")) {
-        let v = parse_u32(&h.value, MAX_BODY_BYTES as u64)
-            .ok_or(Error::BadHeader { header: "Content-Length", reason: "not a number in range" })? as usize;
+        let v = parse_u32(&h.value, MAX_BODY_BYTES as u64).ok_or(Error::BadHeader {
+            header: "Content-Length",
+            reason: "not a number in range",
+        })? as usize;
         if content_length.is_some_and(|c| c != v) {
-            return Err(Error::BadHeader { header: "Content-Length", reason: "conflicting values" });
+            return Err(Error::BadHeader {
+                header: "Content-Length",
+                reason: "conflicting values",
+            });
         }
         content_length = Some(v);
     }
     let available = bytes.len() - body_start;
     let body_len = match (content_length, framing) {
-        (Some(n), _) if n > available => return Err(Error::Parse("Content-Length larger than message")),
+        (Some(n), _) if n > available => {
+            return Err(Error::Parse("Content-Length larger than message"));
+        }
         (Some(n), _) => n,
         (None, Framing::Datagram) => available,
         (None, Framing::Stream) => 0,
@@ -467,8 +556,14 @@ l: 4\r\n\r\nbodyEXTRA";
         let m = Message::parse(INVITE).unwrap();
         assert_eq!(m.method(), Some(&Method::Invite));
         assert_eq!(m.request_uri(), Some("sip:bob@biloxi.example.com"));
-        assert_eq!(m.header("From"), Some("Alice <sip:alice@atlanta.example.com>;tag=1928301774"));
-        assert_eq!(m.header("call-id"), Some("a84b4c76e66710@pc33.atlanta.example.com"));
+        assert_eq!(
+            m.header("From"),
+            Some("Alice <sip:alice@atlanta.example.com>;tag=1928301774")
+        );
+        assert_eq!(
+            m.header("call-id"),
+            Some("a84b4c76e66710@pc33.atlanta.example.com")
+        );
         assert_eq!(m.header("Subject"), Some("folded continues here"));
         assert_eq!(&*m.body, b"body");
         assert!(matches!(m.headers[0].value, Cow::Borrowed(_)));
@@ -500,7 +595,14 @@ l: 4\r\n\r\nbodyEXTRA";
         buf.extend_from_slice(&msg);
         buf.extend_from_slice(&msg[..10]);
         for cut in [0, 3, 20, msg.len() + 3] {
-            assert_eq!(frame(&buf[..cut]).unwrap(), if cut == 3 { None } else { frame(&buf[..cut]).unwrap() });
+            assert_eq!(
+                frame(&buf[..cut]).unwrap(),
+                if cut == 3 {
+                    None
+                } else {
+                    frame(&buf[..cut]).unwrap()
+                }
+            );
         }
         assert_eq!(frame(&buf[..20]).unwrap(), None);
         let (m, used) = Message::parse_stream(&buf).unwrap().unwrap();
@@ -514,7 +616,10 @@ l: 4\r\n\r\nbodyEXTRA";
         let m = Message::parse(INVITE).unwrap();
         let r = m.make_response(StatusCode::RINGING, Some("abc"));
         assert_eq!(r.status(), Some(StatusCode::RINGING));
-        assert_eq!(r.header("To"), Some("Bob <sip:bob@biloxi.example.com>;tag=abc"));
+        assert_eq!(
+            r.header("To"),
+            Some("Bob <sip:bob@biloxi.example.com>;tag=abc")
+        );
         assert_eq!(r.header("From"), m.header("From"));
         assert_eq!(r.header("Call-ID"), m.header("Call-ID"));
         assert_eq!(r.header("CSeq"), Some("314159 INVITE"));

@@ -98,11 +98,20 @@ mod tests {
 
     #[test]
     fn known_and_extension_methods_round_trip() {
-        for s in ["INVITE", "ACK", "REFER", "NEWMETHOD", "!interesting-Method0123456789_*+`.%indeed'~"] {
+        for s in [
+            "INVITE",
+            "ACK",
+            "REFER",
+            "NEWMETHOD",
+            "!interesting-Method0123456789_*+`.%indeed'~",
+        ] {
             let m = Method::parse(s).expect(s);
             assert_eq!(m.as_str(), s);
         }
-        assert_eq!(Method::parse("invite"), Some(Method::Other("invite".into())));
+        assert_eq!(
+            Method::parse("invite"),
+            Some(Method::Other("invite".into()))
+        );
         assert_eq!(Method::parse("IN VITE"), None);
         assert_eq!(Method::parse(""), None);
     }

@@ -150,7 +150,9 @@ impl<'a> Params<'a> {
 
     /// Look up a parameter by case-insensitive name. `Some(None)` means present without value.
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
-        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Value of a parameter, or `None` when absent or valueless.

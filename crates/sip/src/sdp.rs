@@ -163,7 +163,11 @@ fn parse_c(v: &str) -> Result<IpAddr> {
         return Err(sdp_err("bad c= line"));
     }
     let addr = addr.ok_or(sdp_err("bad c= line"))?;
-    addr.split('/').next().unwrap_or("").parse().map_err(|_| sdp_err("bad c= address"))
+    addr.split('/')
+        .next()
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| sdp_err("bad c= address"))
 }
 
 fn fmt_addr(a: &IpAddr) -> String {
@@ -212,14 +216,21 @@ impl SessionDescription {
                     });
                 }
                 _ => {
-                    let s = sd.as_mut().ok_or(sdp_err("o= must come before other lines"))?;
+                    let s = sd
+                        .as_mut()
+                        .ok_or(sdp_err("o= must come before other lines"))?;
                     match (t, s.media.last_mut()) {
                         ("m", _) => {
                             let f: Vec<&str> = v.split_whitespace().collect();
                             if f.len() < 3 {
                                 return Err(sdp_err("bad m= line"));
                             }
-                            let port = f[1].split('/').next().unwrap_or("").parse().map_err(|_| sdp_err("bad m= port"))?;
+                            let port = f[1]
+                                .split('/')
+                                .next()
+                                .unwrap_or("")
+                                .parse()
+                                .map_err(|_| sdp_err("bad m= port"))?;
                             s.media.push(Media {
                                 kind: f[0].to_string(),
                                 port,
@@ -242,19 +253,33 @@ impl SessionDescription {
                                 None => (v, None),
                             };
                             match (target, name, value) {
-                                (None, d, None) if Direction::parse(d).is_some() => s.direction = Direction::parse(d),
+                                (None, d, None) if Direction::parse(d).is_some() => {
+                                    s.direction = Direction::parse(d)
+                                }
                                 (None, _, _) => s.other.push(line.to_string()),
-                                (Some(m), d, None) if Direction::parse(d).is_some() => m.direction = Direction::parse(d),
+                                (Some(m), d, None) if Direction::parse(d).is_some() => {
+                                    m.direction = Direction::parse(d)
+                                }
                                 (Some(m), "rtpmap", Some(val)) => {
-                                    let (pt, enc) = val.split_once(' ').ok_or(sdp_err("bad rtpmap"))?;
+                                    let (pt, enc) =
+                                        val.split_once(' ').ok_or(sdp_err("bad rtpmap"))?;
                                     let mut e = enc.trim().split('/');
                                     m.rtpmaps.push(RtpMap {
-                                        pt: pt.parse().map_err(|_| sdp_err("bad rtpmap payload type"))?,
+                                        pt: pt
+                                            .parse()
+                                            .map_err(|_| sdp_err("bad rtpmap payload type"))?,
                                         encoding: e.next().unwrap_or("").to_string(),
-                                        clock: e.next().unwrap_or("").parse().map_err(|_| sdp_err("bad rtpmap clock"))?,
+                                        clock: e
+                                            .next()
+                                            .unwrap_or("")
+                                            .parse()
+                                            .map_err(|_| sdp_err("bad rtpmap clock"))?,
                                     });
                                 }
-                                (Some(m), "ptime", Some(val)) => m.ptime = Some(val.trim().parse().map_err(|_| sdp_err("bad ptime"))?),
+                                (Some(m), "ptime", Some(val)) => {
+                                    m.ptime =
+                                        Some(val.trim().parse().map_err(|_| sdp_err("bad ptime"))?)
+                                }
                                 (Some(m), _, _) => m.other.push(v.to_string()),
                             }
                         }
@@ -272,7 +297,9 @@ impl SessionDescription {
 
     /// Effective direction of a media section (media level, else session level, else sendrecv).
     pub fn direction_of(&self, m: &Media) -> Direction {
-        m.direction.or(self.direction).unwrap_or(Direction::SendRecv)
+        m.direction
+            .or(self.direction)
+            .unwrap_or(Direction::SendRecv)
     }
 
     /// The first audio section with a non-zero port.
@@ -288,7 +315,15 @@ impl SessionDescription {
 
 impl fmt::Display for SessionDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "v=0\r\no={} {} {} {}\r\ns={}\r\n", self.origin_user, self.session_id, self.session_version, fmt_addr(&self.origin_addr), self.session_name)?;
+        write!(
+            f,
+            "v=0\r\no={} {} {} {}\r\ns={}\r\n",
+            self.origin_user,
+            self.session_id,
+            self.session_version,
+            fmt_addr(&self.origin_addr),
+            self.session_name
+        )?;
         if let Some(c) = &self.connection {
             write!(f, "c={}\r\n", fmt_addr(c))?;
         }
@@ -344,7 +379,11 @@ pub struct AudioCaps {
 
 impl Default for AudioCaps {
     fn default() -> Self {
-        AudioCaps { codecs: vec![Codec::Pcmu, Codec::Pcma], telephone_event: Some(101), ptime: 20 }
+        AudioCaps {
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            telephone_event: Some(101),
+            ptime: 20,
+        }
     }
 }
 
@@ -364,13 +403,36 @@ pub struct Negotiated {
 }
 
 /// Build an audio offer.
-pub fn offer(caps: &AudioCaps, addr: IpAddr, port: u16, direction: Direction, session_id: u64, version: u64) -> SessionDescription {
-    let mut formats: Vec<String> = caps.codecs.iter().map(|c| c.payload_type().to_string()).collect();
-    let mut rtpmaps: Vec<RtpMap> = caps.codecs.iter().map(|c| RtpMap { pt: c.payload_type(), encoding: c.encoding().into(), clock: 8000 }).collect();
+pub fn offer(
+    caps: &AudioCaps,
+    addr: IpAddr,
+    port: u16,
+    direction: Direction,
+    session_id: u64,
+    version: u64,
+) -> SessionDescription {
+    let mut formats: Vec<String> = caps
+        .codecs
+        .iter()
+        .map(|c| c.payload_type().to_string())
+        .collect();
+    let mut rtpmaps: Vec<RtpMap> = caps
+        .codecs
+        .iter()
+        .map(|c| RtpMap {
+            pt: c.payload_type(),
+            encoding: c.encoding().into(),
+            clock: 8000,
+        })
+        .collect();
     let mut other = Vec::new();
     if let Some(pt) = caps.telephone_event {
         formats.push(pt.to_string());
-        rtpmaps.push(RtpMap { pt, encoding: "telephone-event".into(), clock: 8000 });
+        rtpmaps.push(RtpMap {
+            pt,
+            encoding: "telephone-event".into(),
+            clock: 8000,
+        });
         other.push(format!("fmtp:{pt} 0-16"));
     }
     SessionDescription {
@@ -412,7 +474,11 @@ fn codec_of(m: &Media, fmt_: &str) -> Option<Codec> {
 fn telephone_event_of(m: &Media) -> Option<u8> {
     m.rtpmaps
         .iter()
-        .find(|r| r.encoding.eq_ignore_ascii_case("telephone-event") && r.clock == 8000 && m.formats.iter().any(|f| f.parse() == Ok(r.pt)))
+        .find(|r| {
+            r.encoding.eq_ignore_ascii_case("telephone-event")
+                && r.clock == 8000
+                && m.formats.iter().any(|f| f.parse() == Ok(r.pt))
+        })
         .map(|r| r.pt)
 }
 
@@ -437,25 +503,73 @@ pub fn answer(
     let mut media = Vec::with_capacity(offer.media.len());
     let mut chosen: Option<Negotiated> = None;
     for m in &offer.media {
-        let usable = chosen.is_none() && m.kind == "audio" && m.port != 0 && m.proto.starts_with("RTP/AVP");
-        let codec = if usable { m.formats.iter().filter_map(|f| codec_of(m, f)).find(|c| caps.codecs.contains(c)) } else { None };
+        let usable =
+            chosen.is_none() && m.kind == "audio" && m.port != 0 && m.proto.starts_with("RTP/AVP");
+        let codec = if usable {
+            m.formats
+                .iter()
+                .filter_map(|f| codec_of(m, f))
+                .find(|c| caps.codecs.contains(c))
+        } else {
+            None
+        };
         let Some(codec) = codec else {
-            media.push(Media { kind: m.kind.clone(), port: 0, proto: m.proto.clone(), formats: m.formats.iter().take(1).cloned().collect(), connection: None, rtpmaps: Vec::new(), ptime: None, direction: None, other: Vec::new(), lines: Vec::new() });
+            media.push(Media {
+                kind: m.kind.clone(),
+                port: 0,
+                proto: m.proto.clone(),
+                formats: m.formats.iter().take(1).cloned().collect(),
+                connection: None,
+                rtpmaps: Vec::new(),
+                ptime: None,
+                direction: None,
+                other: Vec::new(),
+                lines: Vec::new(),
+            });
             continue;
         };
-        let te = if caps.telephone_event.is_some() { telephone_event_of(m) } else { None };
+        let te = if caps.telephone_event.is_some() {
+            telephone_event_of(m)
+        } else {
+            None
+        };
         let dir = Direction::answer(offer.direction_of(m), wanted);
         let ptime = m.ptime.unwrap_or(caps.ptime);
         let mut formats = vec![codec.payload_type().to_string()];
-        let mut rtpmaps = vec![RtpMap { pt: codec.payload_type(), encoding: codec.encoding().into(), clock: 8000 }];
+        let mut rtpmaps = vec![RtpMap {
+            pt: codec.payload_type(),
+            encoding: codec.encoding().into(),
+            clock: 8000,
+        }];
         let mut other = Vec::new();
         if let Some(pt) = te {
             formats.push(pt.to_string());
-            rtpmaps.push(RtpMap { pt, encoding: "telephone-event".into(), clock: 8000 });
+            rtpmaps.push(RtpMap {
+                pt,
+                encoding: "telephone-event".into(),
+                clock: 8000,
+            });
             other.push(format!("fmtp:{pt} 0-16"));
         }
-        media.push(Media { kind: "audio".into(), port, proto: m.proto.clone(), formats, connection: None, rtpmaps, ptime: Some(ptime), direction: Some(dir), other, lines: Vec::new() });
-        chosen = Some(Negotiated { codec, telephone_event: te, ptime, direction: dir, remote: remote_of(offer, m) });
+        media.push(Media {
+            kind: "audio".into(),
+            port,
+            proto: m.proto.clone(),
+            formats,
+            connection: None,
+            rtpmaps,
+            ptime: Some(ptime),
+            direction: Some(dir),
+            other,
+            lines: Vec::new(),
+        });
+        chosen = Some(Negotiated {
+            codec,
+            telephone_event: te,
+            ptime,
+            direction: dir,
+            remote: remote_of(offer, m),
+        });
     }
     let negotiated = chosen.ok_or(sdp_err("no common audio codec"))?;
     let sd = SessionDescription {
@@ -473,14 +587,29 @@ pub fn answer(
 }
 
 /// What an answer to our offer means for us.
-pub fn negotiated_from_answer(our_offer: &SessionDescription, answer: &SessionDescription) -> Result<Negotiated> {
+pub fn negotiated_from_answer(
+    our_offer: &SessionDescription,
+    answer: &SessionDescription,
+) -> Result<Negotiated> {
     let ours = our_offer.audio().ok_or(sdp_err("our offer has no audio"))?;
-    let idx = our_offer.media.iter().position(|m| std::ptr::eq(m, ours)).unwrap_or(0);
-    let theirs = answer.media.get(idx).ok_or(sdp_err("answer lacks the audio stream"))?;
+    let idx = our_offer
+        .media
+        .iter()
+        .position(|m| std::ptr::eq(m, ours))
+        .unwrap_or(0);
+    let theirs = answer
+        .media
+        .get(idx)
+        .ok_or(sdp_err("answer lacks the audio stream"))?;
     if theirs.port == 0 {
         return Err(sdp_err("audio rejected"));
     }
-    let codec = theirs.formats.iter().filter_map(|f| codec_of(theirs, f)).next().ok_or(sdp_err("no codec in answer"))?;
+    let codec = theirs
+        .formats
+        .iter()
+        .filter_map(|f| codec_of(theirs, f))
+        .next()
+        .ok_or(sdp_err("no codec in answer"))?;
     let their_dir = answer.direction_of(theirs);
     let dir = match their_dir {
         Direction::SendRecv => our_offer.direction_of(ours),
@@ -515,14 +644,27 @@ mod tests {
     #[test]
     fn answer_keeps_offerer_order_and_dtmf_pt_and_rejects_video() {
         let offer = SessionDescription::parse(LINPHONE).unwrap();
-        let (ans, n) = answer(&offer, &AudioCaps::default(), "10.0.0.2".parse().unwrap(), 20000, Direction::SendRecv, 1, 1).unwrap();
+        let (ans, n) = answer(
+            &offer,
+            &AudioCaps::default(),
+            "10.0.0.2".parse().unwrap(),
+            20000,
+            Direction::SendRecv,
+            1,
+            1,
+        )
+        .unwrap();
         assert_eq!(n.codec, Codec::Pcma, "offerer preferred PCMA");
         assert_eq!(n.telephone_event, Some(101));
         assert_eq!(n.remote, Some("192.0.2.10:7078".parse().unwrap()));
         assert_eq!(n.direction, Direction::SendRecv);
         assert_eq!(ans.media.len(), 2);
         assert_eq!(ans.media[1].port, 0);
-        let back = negotiated_from_answer(&offer, &SessionDescription::parse(&ans.to_string()).unwrap()).unwrap();
+        let back = negotiated_from_answer(
+            &offer,
+            &SessionDescription::parse(&ans.to_string()).unwrap(),
+        )
+        .unwrap();
         assert_eq!(back.codec, Codec::Pcma);
         assert_eq!(back.remote, Some("10.0.0.2:20000".parse().unwrap()));
     }
@@ -532,20 +674,46 @@ mod tests {
         let caps = AudioCaps::default();
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let hold = offer(&caps, ip, 4000, Direction::SendOnly, 7, 2);
-        let (ans, n) = answer(&SessionDescription::parse(&hold.to_string()).unwrap(), &caps, ip, 5000, Direction::SendRecv, 8, 1).unwrap();
+        let (ans, n) = answer(
+            &SessionDescription::parse(&hold.to_string()).unwrap(),
+            &caps,
+            ip,
+            5000,
+            Direction::SendRecv,
+            8,
+            1,
+        )
+        .unwrap();
         assert_eq!(n.direction, Direction::RecvOnly);
-        assert_eq!(negotiated_from_answer(&hold, &ans).unwrap().direction, Direction::SendOnly);
+        assert_eq!(
+            negotiated_from_answer(&hold, &ans).unwrap().direction,
+            Direction::SendOnly
+        );
         let inactive = offer(&caps, ip, 4000, Direction::Inactive, 7, 3);
         let (_, n) = answer(&inactive, &caps, ip, 5000, Direction::SendRecv, 8, 2).unwrap();
         assert_eq!(n.direction, Direction::Inactive);
-        assert_eq!(Direction::answer(Direction::SendRecv, Direction::SendOnly), Direction::SendOnly);
+        assert_eq!(
+            Direction::answer(Direction::SendRecv, Direction::SendOnly),
+            Direction::SendOnly
+        );
     }
 
     #[test]
     fn no_common_codec_is_an_error() {
         let g729 = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 1 RTP/AVP 18\r\n";
         let offer = SessionDescription::parse(g729).unwrap();
-        assert!(answer(&offer, &AudioCaps::default(), "10.0.0.2".parse().unwrap(), 2, Direction::SendRecv, 1, 1).is_err());
+        assert!(
+            answer(
+                &offer,
+                &AudioCaps::default(),
+                "10.0.0.2".parse().unwrap(),
+                2,
+                Direction::SendRecv,
+                1,
+                1
+            )
+            .is_err()
+        );
         assert!(SessionDescription::parse("o=broken").is_err());
         assert!(SessionDescription::parse("v=0\r\nm=audio x RTP/AVP 0\r\n").is_err());
     }
@@ -553,7 +721,16 @@ mod tests {
     #[test]
     fn pcmu_by_static_pt_without_rtpmap() {
         let sd = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 1000 RTP/AVP 0\r\n").unwrap();
-        let (_, n) = answer(&sd, &AudioCaps::default(), "10.0.0.2".parse().unwrap(), 2, Direction::SendRecv, 1, 1).unwrap();
+        let (_, n) = answer(
+            &sd,
+            &AudioCaps::default(),
+            "10.0.0.2".parse().unwrap(),
+            2,
+            Direction::SendRecv,
+            1,
+            1,
+        )
+        .unwrap();
         assert_eq!(n.codec, Codec::Pcmu);
         assert_eq!(n.remote, None, "0.0.0.0 is RFC 2543 hold");
         assert_eq!(n.telephone_event, None);

@@ -100,7 +100,11 @@ pub struct TimerConfig {
 
 impl Default for TimerConfig {
     fn default() -> Self {
-        TimerConfig { t1: Duration::from_millis(500), t2: Duration::from_secs(4), t4: Duration::from_secs(5) }
+        TimerConfig {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
     }
 }
 
@@ -137,7 +141,11 @@ impl TsxKey {
     pub fn for_request(req: &Message<'_>) -> Result<TsxKey> {
         let method = req.method().ok_or(Error::Parse("not a request"))?;
         let via = req.top_via()?;
-        let method = if *method == Method::Ack { Method::Invite } else { method.clone() };
+        let method = if *method == Method::Ack {
+            Method::Invite
+        } else {
+            method.clone()
+        };
         let branch: Box<str> = match via.branch() {
             Some(b) if b.starts_with(BRANCH_MAGIC) => b.into(),
             _ => {
@@ -153,19 +161,35 @@ impl TsxKey {
                 .into()
             }
         };
-        Ok(TsxKey { role: Role::Server, branch, method, sent_by: via.sent_by().into() })
+        Ok(TsxKey {
+            role: Role::Server,
+            branch,
+            method,
+            sent_by: via.sent_by().into(),
+        })
     }
 
     /// Key of the client transaction a received response belongs to.
     pub fn for_response(resp: &Message<'_>) -> Result<TsxKey> {
         let via = resp.top_via()?;
-        let branch = via.branch().ok_or(Error::BadHeader { header: "Via", reason: "no branch" })?;
-        Ok(TsxKey { role: Role::Client, branch: branch.into(), method: resp.cseq()?.method, sent_by: "".into() })
+        let branch = via.branch().ok_or(Error::BadHeader {
+            header: "Via",
+            reason: "no branch",
+        })?;
+        Ok(TsxKey {
+            role: Role::Client,
+            branch: branch.into(),
+            method: resp.cseq()?.method,
+            sent_by: "".into(),
+        })
     }
 
     /// The same key with another method (used to find the INVITE a CANCEL cancels).
     pub fn with_method(&self, method: Method) -> TsxKey {
-        TsxKey { method, ..self.clone() }
+        TsxKey {
+            method,
+            ..self.clone()
+        }
     }
 }
 

@@ -63,7 +63,9 @@ fn valid_host(h: &str) -> bool {
             .strip_suffix(']')
             .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok());
     }
-    !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 impl<'a> Uri<'a> {
@@ -75,7 +77,11 @@ impl<'a> Uri<'a> {
             return Err(Error::BadUri("bad scheme"));
         }
         let rest = &s[colon + 1..];
-        if rest.is_empty() || rest.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"') {
+        if rest.is_empty()
+            || rest
+                .bytes()
+                .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"')
+        {
             return Err(Error::BadUri("bad character"));
         }
         let scheme = if scheme_str.eq_ignore_ascii_case("sip") {
@@ -97,15 +103,28 @@ impl<'a> Uri<'a> {
         };
         if scheme == Scheme::Tel {
             let (number, params) = match rest.find(';') {
-                Some(i) => (&rest[..i], Params::parse(&rest[i + 1..]).map_err(|_| Error::BadUri("tel params"))?),
+                Some(i) => (
+                    &rest[..i],
+                    Params::parse(&rest[i + 1..]).map_err(|_| Error::BadUri("tel params"))?,
+                ),
                 None => (rest, Params::empty()),
             };
             if number.is_empty()
-                || !number.bytes().all(|b| b.is_ascii_hexdigit() || b"+-.()*#".contains(&b))
+                || !number
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b"+-.()*#".contains(&b))
             {
                 return Err(Error::BadUri("bad tel number"));
             }
-            return Ok(Uri { scheme, user: Some(number), password: None, host: "", port: None, params, headers: None });
+            return Ok(Uri {
+                scheme,
+                user: Some(number),
+                password: None,
+                host: "",
+                port: None,
+                params,
+                headers: None,
+            });
         }
         let (userinfo, hostpart) = match rest.find('@') {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
@@ -115,7 +134,9 @@ impl<'a> Uri<'a> {
             Some(ui) => {
                 // The password is after the last ':' only when no ';' follows it (telephone-subscriber users may contain ';').
                 match ui.rfind(':') {
-                    Some(i) if !ui[i..].contains(';') && !ui[..i].is_empty() => (Some(&ui[..i]), Some(&ui[i + 1..])),
+                    Some(i) if !ui[i..].contains(';') && !ui[..i].is_empty() => {
+                        (Some(&ui[..i]), Some(&ui[i + 1..]))
+                    }
                     _ => (Some(ui), None),
                 }
             }
@@ -129,11 +150,22 @@ impl<'a> Uri<'a> {
             None => (hostpart, None),
         };
         let (hostport, params) = match hostport.find(';') {
-            Some(i) => (&hostport[..i], Params::parse(&hostport[i + 1..]).map_err(|_| Error::BadUri("bad uri params"))?),
+            Some(i) => (
+                &hostport[..i],
+                Params::parse(&hostport[i + 1..]).map_err(|_| Error::BadUri("bad uri params"))?,
+            ),
             None => (hostport, Params::empty()),
         };
         let (host, port) = split_host_port(hostport).ok_or(Error::BadUri("bad host or port"))?;
-        Ok(Uri { scheme, user, password, host, port, params, headers })
+        Ok(Uri {
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
     }
 
     /// Host and port as `host:port` (port omitted when absent).
@@ -169,7 +201,9 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
         return None;
     }
     let port = match port {
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse().ok()?)
+        }
         Some(_) => return None,
         None => None,
     };
@@ -212,7 +246,8 @@ mod tests {
 
     #[test]
     fn sip_uri_parts() {
-        let u = Uri::parse("sip:alice:secret@[2001:db8::1]:5070;transport=tcp;lr?Subject=hi").unwrap();
+        let u =
+            Uri::parse("sip:alice:secret@[2001:db8::1]:5070;transport=tcp;lr?Subject=hi").unwrap();
         assert_eq!(u.scheme, Scheme::Sip);
         assert_eq!(u.user, Some("alice"));
         assert_eq!(u.password, Some("secret"));
@@ -221,7 +256,10 @@ mod tests {
         assert_eq!(u.params.value("transport"), Some("tcp"));
         assert!(u.params.contains("lr"));
         assert_eq!(u.headers, Some("Subject=hi"));
-        assert_eq!(u.to_string(), "sip:alice:secret@[2001:db8::1]:5070;transport=tcp;lr?Subject=hi");
+        assert_eq!(
+            u.to_string(),
+            "sip:alice:secret@[2001:db8::1]:5070;transport=tcp;lr?Subject=hi"
+        );
     }
 
     #[test]
@@ -229,7 +267,10 @@ mod tests {
         let t = Uri::parse("tel:+1-201-555-0123;phone-context=example.com").unwrap();
         assert_eq!(t.scheme, Scheme::Tel);
         assert_eq!(t.user, Some("+1-201-555-0123"));
-        assert_eq!(t.to_string(), "tel:+1-201-555-0123;phone-context=example.com");
+        assert_eq!(
+            t.to_string(),
+            "tel:+1-201-555-0123;phone-context=example.com"
+        );
         let o = Uri::parse("soap.beep://192.0.2.103:3002").unwrap();
         assert_eq!(o.scheme, Scheme::Other("soap.beep"));
         assert_eq!(o.to_string(), "soap.beep://192.0.2.103:3002");
@@ -237,7 +278,15 @@ mod tests {
 
     #[test]
     fn bad_uris() {
-        for bad in ["<sip:user@example.com>", "sip:user@example.com; lr", "sip:[::1", "sip:host:99999", "sip:", "tel:", "sip:@host"] {
+        for bad in [
+            "<sip:user@example.com>",
+            "sip:user@example.com; lr",
+            "sip:[::1",
+            "sip:host:99999",
+            "sip:",
+            "tel:",
+            "sip:@host",
+        ] {
             assert!(Uri::parse(bad).is_err(), "{bad}");
         }
     }

@@ -18,15 +18,25 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(status: StatusCode, reason: &'static str) -> Rejection {
-        Rejection { status, reason, header: None }
+        Rejection {
+            status,
+            reason,
+            header: None,
+        }
     }
 }
 
 fn single(msg: &Message<'_>, name: &'static str) -> Result<(), Rejection> {
     match msg.count(name) {
-        0 => Err(Rejection::new(StatusCode::BAD_REQUEST, "missing mandatory header")),
+        0 => Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "missing mandatory header",
+        )),
         1 => Ok(()),
-        _ => Err(Rejection::new(StatusCode::BAD_REQUEST, "header must appear once")),
+        _ => Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "header must appear once",
+        )),
     }
 }
 
@@ -59,7 +69,10 @@ pub fn validate_request(msg: &Message<'_>, supported: &[&str]) -> Result<(), Rej
         return Err(bad("not a request"));
     };
     if !msg.version.eq_ignore_ascii_case("SIP/2.0") {
-        return Err(Rejection::new(StatusCode::VERSION_NOT_SUPPORTED, "SIP version not supported"));
+        return Err(Rejection::new(
+            StatusCode::VERSION_NOT_SUPPORTED,
+            "SIP version not supported",
+        ));
     }
     common(msg)?;
     let cseq = msg.cseq().map_err(|_| bad("bad CSeq"))?;
@@ -80,9 +93,13 @@ pub fn validate_request(msg: &Message<'_>, supported: &[&str]) -> Result<(), Rej
     }
     msg.routes().map_err(|_| bad("bad Route"))?;
     msg.record_routes().map_err(|_| bad("bad Record-Route"))?;
-    let uri = Uri::parse(msg.request_uri().unwrap_or_default()).map_err(|_| bad("bad Request-URI"))?;
+    let uri =
+        Uri::parse(msg.request_uri().unwrap_or_default()).map_err(|_| bad("bad Request-URI"))?;
     if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
-        return Err(Rejection::new(StatusCode::UNSUPPORTED_URI_SCHEME, "unsupported URI scheme"));
+        return Err(Rejection::new(
+            StatusCode::UNSUPPORTED_URI_SCHEME,
+            "unsupported URI scheme",
+        ));
     }
     if uri.headers.is_some() {
         return Err(bad("headers in Request-URI"));
@@ -104,7 +121,9 @@ pub fn validate_request(msg: &Message<'_>, supported: &[&str]) -> Result<(), Rej
     }
     if matches!(method, Method::Invite | Method::Update) {
         if !msg.body.is_empty() {
-            let ct = msg.header("Content-Type").map(|c| trim_lws(c.split(';').next().unwrap_or("")).to_ascii_lowercase());
+            let ct = msg
+                .header("Content-Type")
+                .map(|c| trim_lws(c.split(';').next().unwrap_or("")).to_ascii_lowercase());
             if ct.as_deref() != Some("application/sdp") {
                 return Err(Rejection {
                     status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -114,12 +133,19 @@ pub fn validate_request(msg: &Message<'_>, supported: &[&str]) -> Result<(), Rej
             }
         }
         if msg.header("Accept").is_some() {
-            let accepts_sdp = msg.header_values("Accept").unwrap_or_default().iter().any(|a| {
-                let t = trim_lws(a.split(';').next().unwrap_or("")).to_ascii_lowercase();
-                t == "application/sdp" || t == "application/*" || t == "*/*"
-            });
+            let accepts_sdp = msg
+                .header_values("Accept")
+                .unwrap_or_default()
+                .iter()
+                .any(|a| {
+                    let t = trim_lws(a.split(';').next().unwrap_or("")).to_ascii_lowercase();
+                    t == "application/sdp" || t == "application/*" || t == "*/*"
+                });
             if !accepts_sdp {
-                return Err(Rejection::new(StatusCode::NOT_ACCEPTABLE, "cannot answer in an accepted type"));
+                return Err(Rejection::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "cannot answer in an accepted type",
+                ));
             }
         }
     }
@@ -132,7 +158,10 @@ pub fn validate_response(msg: &Message<'_>) -> Result<(), Rejection> {
         return Err(Rejection::new(StatusCode::BAD_REQUEST, "not a response"));
     }
     if !msg.version.eq_ignore_ascii_case("SIP/2.0") {
-        return Err(Rejection::new(StatusCode::VERSION_NOT_SUPPORTED, "SIP version not supported"));
+        return Err(Rejection::new(
+            StatusCode::VERSION_NOT_SUPPORTED,
+            "SIP version not supported",
+        ));
     }
     common(msg)
 }

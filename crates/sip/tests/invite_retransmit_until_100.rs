@@ -12,18 +12,35 @@ fn retransmits_on_timer_a_until_100_trying() {
     b.auto_trying = false; // the server's TU is slow: no 100 until we say so
     let mut sim = Sim::with_configs(config(A, 1), b);
     let now = sim.now;
-    sim.a().ep.send_request(now, invite("c1", "a1"), addr(B), Transport::Udp).unwrap();
+    sim.a()
+        .ep
+        .send_request(now, invite("c1", "a1"), addr(B), Transport::Udp)
+        .unwrap();
     sim.run_until(secs(2.0));
 
-    let times: Vec<f64> = sim.sent(A, |w| w.is_request("INVITE")).iter().map(|w| w.at.as_secs_f64()).collect();
+    let times: Vec<f64> = sim
+        .sent(A, |w| w.is_request("INVITE"))
+        .iter()
+        .map(|w| w.at.as_secs_f64())
+        .collect();
     assert_eq!(times, vec![0.0, 0.5, 1.5], "timer A doubles from T1");
     let (tsx, req) = take_request(sim.b()).expect("B reports the INVITE");
-    assert!(take_request(sim.b()).is_none(), "retransmissions are absorbed, not reported again");
+    assert!(
+        take_request(sim.b()).is_none(),
+        "retransmissions are absorbed, not reported again"
+    );
 
     let now = sim.now;
-    sim.b().ep.respond(now, tsx, req.make_response(StatusCode::TRYING, None)).unwrap();
+    sim.b()
+        .ep
+        .respond(now, tsx, req.make_response(StatusCode::TRYING, None))
+        .unwrap();
     sim.run_until(secs(20.0));
-    assert_eq!(sim.sent(A, |w| w.is_request("INVITE")).len(), 3, "no retransmission after 100");
+    assert_eq!(
+        sim.sent(A, |w| w.is_request("INVITE")).len(),
+        3,
+        "no retransmission after 100"
+    );
     assert_eq!(sim.b().ep.stats().absorbed, 2);
 }
 
@@ -31,7 +48,10 @@ fn retransmits_on_timer_a_until_100_trying() {
 fn automatic_100_stops_retransmission_at_once() {
     let mut sim = Sim::new();
     let now = sim.now;
-    sim.a().ep.send_request(now, invite("c2", "a2"), addr(B), Transport::Udp).unwrap();
+    sim.a()
+        .ep
+        .send_request(now, invite("c2", "a2"), addr(B), Transport::Udp)
+        .unwrap();
     sim.run_until(secs(10.0));
     assert_eq!(sim.sent(A, |w| w.is_request("INVITE")).len(), 1);
     assert_eq!(sim.sent(B, |w| w.is_response(100, "INVITE")).len(), 1);
@@ -44,7 +64,10 @@ fn no_retransmission_over_tcp() {
     let mut sim = Sim::with_configs(config(A, 1), b);
     sim.transport = Transport::Tcp;
     let now = sim.now;
-    sim.a().ep.send_request(now, invite("c3", "a3"), addr(B), Transport::Tcp).unwrap();
+    sim.a()
+        .ep
+        .send_request(now, invite("c3", "a3"), addr(B), Transport::Tcp)
+        .unwrap();
     sim.run_until(secs(31.0));
     assert_eq!(sim.sent(A, |w| w.is_request("INVITE")).len(), 1);
 }

@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use hotline_sip::auth::{authorize, username, Algorithm, Challenge, DigestServer, Verdict};
+use hotline_sip::auth::{Algorithm, Challenge, DigestServer, Verdict, authorize, username};
 use hotline_sip::{Message, Method, StatusCode, Transport};
 use std::time::Duration;
 
@@ -33,12 +33,18 @@ fn registrar(sim: &mut Sim, server: &mut DigestServer) -> Option<Verdict> {
         None => None,
         Some(Err(_)) => Some(Verdict::Failed("unparseable")),
         Some(Ok(creds)) => {
-            let pw = if username(&creds) == Some("1001") { PASSWORD } else { "" };
+            let pw = if username(&creds) == Some("1001") {
+                PASSWORD
+            } else {
+                ""
+            };
             Some(server.verify(now, &req, &creds, pw))
         }
     };
     let resp = match &verdict {
-        Some(Verdict::Ok) => req.make_response(StatusCode::OK, Some("reg")).with_header("Contact", "<sip:1001@10.0.0.1:5060>;expires=600"),
+        Some(Verdict::Ok) => req
+            .make_response(StatusCode::OK, Some("reg"))
+            .with_header("Contact", "<sip:1001@10.0.0.1:5060>;expires=600"),
         Some(Verdict::Stale) => server.challenge(now, &req, "reg", true, false),
         _ => server.challenge(now, &req, "reg", false, false),
     };
@@ -49,14 +55,22 @@ fn registrar(sim: &mut Sim, server: &mut DigestServer) -> Option<Verdict> {
 
 fn send(sim: &mut Sim, m: Message<'static>) {
     let now = sim.now;
-    sim.a().ep.send_request(now, m, addr(B), Transport::Udp).unwrap();
+    sim.a()
+        .ep
+        .send_request(now, m, addr(B), Transport::Udp)
+        .unwrap();
     sim.flush();
 }
 
 #[test]
 fn challenge_then_stale_rechallenge() {
     let mut sim = Sim::new();
-    let mut server = DigestServer::new("10.0.0.2", b"registrar-secret", sim.start, Duration::from_secs(60));
+    let mut server = DigestServer::new(
+        "10.0.0.2",
+        b"registrar-secret",
+        sim.start,
+        Duration::from_secs(60),
+    );
 
     send(&mut sim, register(1, None));
     assert_eq!(registrar(&mut sim, &mut server), None);
@@ -67,13 +81,44 @@ fn challenge_then_stale_rechallenge() {
     assert_eq!(ch.algorithm, Algorithm::Sha256);
     assert!(!ch.stale);
 
-    send(&mut sim, register(2, Some(authorize(&ch, &Method::Register, "sip:10.0.0.2", "1001", PASSWORD, "cn1", 1))));
+    send(
+        &mut sim,
+        register(
+            2,
+            Some(authorize(
+                &ch,
+                &Method::Register,
+                "sip:10.0.0.2",
+                "1001",
+                PASSWORD,
+                "cn1",
+                1,
+            )),
+        ),
+    );
     assert_eq!(registrar(&mut sim, &mut server), Some(Verdict::Ok));
-    assert_eq!(take_response(sim.a()).unwrap().1.status(), Some(StatusCode::OK));
+    assert_eq!(
+        take_response(sim.a()).unwrap().1.status(),
+        Some(StatusCode::OK)
+    );
 
     // Two minutes later the phone refreshes with the nonce it still has.
     sim.run_until(Duration::from_secs(120));
-    send(&mut sim, register(3, Some(authorize(&ch, &Method::Register, "sip:10.0.0.2", "1001", PASSWORD, "cn2", 2))));
+    send(
+        &mut sim,
+        register(
+            3,
+            Some(authorize(
+                &ch,
+                &Method::Register,
+                "sip:10.0.0.2",
+                "1001",
+                PASSWORD,
+                "cn2",
+                2,
+            )),
+        ),
+    );
     assert_eq!(registrar(&mut sim, &mut server), Some(Verdict::Stale));
     let (_, stale, _) = take_response(sim.a()).unwrap();
     assert_eq!(stale.status(), Some(StatusCode::UNAUTHORIZED));
@@ -81,9 +126,26 @@ fn challenge_then_stale_rechallenge() {
     assert!(ch2.stale, "stale=true: same password, new nonce");
     assert_ne!(ch2.nonce, ch.nonce);
 
-    send(&mut sim, register(4, Some(authorize(&ch2, &Method::Register, "sip:10.0.0.2", "1001", PASSWORD, "cn3", 1))));
+    send(
+        &mut sim,
+        register(
+            4,
+            Some(authorize(
+                &ch2,
+                &Method::Register,
+                "sip:10.0.0.2",
+                "1001",
+                PASSWORD,
+                "cn3",
+                1,
+            )),
+        ),
+    );
     assert_eq!(registrar(&mut sim, &mut server), Some(Verdict::Ok));
-    assert_eq!(take_response(sim.a()).unwrap().1.status(), Some(StatusCode::OK));
+    assert_eq!(
+        take_response(sim.a()).unwrap().1.status(),
+        Some(StatusCode::OK)
+    );
 }
 
 #[test]
@@ -93,14 +155,54 @@ fn md5_only_phone_and_wrong_password() {
     send(&mut sim, register(1, None));
     registrar(&mut sim, &mut server);
     let (_, r401, _) = take_response(sim.a()).unwrap();
-    let md5 = r401.challenges(false).unwrap().iter().filter_map(|p| Challenge::from_params(p).ok()).find(|c| c.algorithm == Algorithm::Md5).unwrap();
+    let md5 = r401
+        .challenges(false)
+        .unwrap()
+        .iter()
+        .filter_map(|p| Challenge::from_params(p).ok())
+        .find(|c| c.algorithm == Algorithm::Md5)
+        .unwrap();
 
-    send(&mut sim, register(2, Some(authorize(&md5, &Method::Register, "sip:10.0.0.2", "1001", "wrong", "x", 1))));
-    assert_eq!(registrar(&mut sim, &mut server), Some(Verdict::Failed("wrong response")));
+    send(
+        &mut sim,
+        register(
+            2,
+            Some(authorize(
+                &md5,
+                &Method::Register,
+                "sip:10.0.0.2",
+                "1001",
+                "wrong",
+                "x",
+                1,
+            )),
+        ),
+    );
+    assert_eq!(
+        registrar(&mut sim, &mut server),
+        Some(Verdict::Failed("wrong response"))
+    );
     let (_, again, _) = take_response(sim.a()).unwrap();
-    assert!(!Challenge::pick(&again).unwrap().stale, "a wrong password is never stale");
+    assert!(
+        !Challenge::pick(&again).unwrap().stale,
+        "a wrong password is never stale"
+    );
 
-    send(&mut sim, register(3, Some(authorize(&md5, &Method::Register, "sip:10.0.0.2", "1001", PASSWORD, "x", 2))));
+    send(
+        &mut sim,
+        register(
+            3,
+            Some(authorize(
+                &md5,
+                &Method::Register,
+                "sip:10.0.0.2",
+                "1001",
+                PASSWORD,
+                "x",
+                2,
+            )),
+        ),
+    );
     assert_eq!(registrar(&mut sim, &mut server), Some(Verdict::Ok));
 }
 
@@ -108,13 +210,25 @@ fn md5_only_phone_and_wrong_password() {
 fn unknown_scheme_regaut01_is_challenged() {
     let mut sim = Sim::new();
     let mut server = DigestServer::new("example.com", b"k", sim.start, Duration::from_secs(60));
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/torture/regaut01.sip")).unwrap();
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/torture/regaut01.sip"
+    ))
+    .unwrap();
     let now = sim.now;
-    sim.b().ep.handle_datagram(now, addr(A), Transport::Tcp, &bytes);
+    sim.b()
+        .ep
+        .handle_datagram(now, addr(A), Transport::Tcp, &bytes);
     while let Some(e) = sim.b().ep.poll_event() {
         sim.b().events.push(e);
     }
-    assert_eq!(registrar(&mut sim, &mut server), Some(Verdict::Failed("unsupported scheme")));
+    assert_eq!(
+        registrar(&mut sim, &mut server),
+        Some(Verdict::Failed("unsupported scheme"))
+    );
     let sent = sim.sent(B, |_| true);
-    assert_eq!(sent.last().unwrap().msg().status(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        sent.last().unwrap().msg().status(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
 }

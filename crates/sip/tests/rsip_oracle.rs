@@ -22,8 +22,14 @@ const RSIP_REJECTS: &[&str] = &[
 #[test]
 fn agrees_with_rsip_on_common_messages() {
     for m in COMMON {
-        assert!(rsip::SipMessage::try_from(m.as_bytes()).is_ok(), "rsip should accept:\n{m}");
-        assert!(hotline_sip::Message::parse(m.as_bytes()).is_ok(), "we should accept:\n{m}");
+        assert!(
+            rsip::SipMessage::try_from(m.as_bytes()).is_ok(),
+            "rsip should accept:\n{m}"
+        );
+        assert!(
+            hotline_sip::Message::parse(m.as_bytes()).is_ok(),
+            "we should accept:\n{m}"
+        );
         oracle::compare(m.as_bytes()).unwrap();
     }
 }
@@ -32,7 +38,9 @@ fn agrees_with_rsip_on_common_messages() {
 fn accepts_what_a_softswitch_must_take() {
     for m in RSIP_REJECTS {
         let ours = hotline_sip::Message::parse(m.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{m}"));
-        hotline_sip::validate::validate_request(&ours, &[]).or_else(|e| if ours.is_request() { Err(e) } else { Ok(()) }).unwrap();
+        hotline_sip::validate::validate_request(&ours, &[])
+            .or_else(|e| if ours.is_request() { Err(e) } else { Ok(()) })
+            .unwrap();
         oracle::compare(m.as_bytes()).unwrap();
     }
 }

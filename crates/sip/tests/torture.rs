@@ -77,7 +77,11 @@ fn classify(bytes: &[u8]) -> Expect {
     match Message::parse(bytes) {
         Err(_) => Unparseable,
         Ok(m) => {
-            let r = if m.is_request() { validate_request(&m, &["replaces", "timer"]) } else { validate_response(&m) };
+            let r = if m.is_request() {
+                validate_request(&m, &["replaces", "timer"])
+            } else {
+                validate_response(&m)
+            };
             match r {
                 Ok(()) => Valid,
                 Err(rej) => Status(rej.status.0),
@@ -92,7 +96,9 @@ fn every_torture_message_gets_the_rfc_verdict() {
     for (section, name, expect) in CASES {
         let got = classify(&load(name));
         if got != *expect {
-            failures.push(format!("RFC 4475 {section} {name}: expected {expect:?}, got {got:?}"));
+            failures.push(format!(
+                "RFC 4475 {section} {name}: expected {expect:?}, got {got:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -104,7 +110,10 @@ fn every_fixture_file_is_listed() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(stem) = name.strip_suffix(".sip") {
-            assert!(CASES.iter().any(|c| c.1 == stem), "{stem} has no expectation");
+            assert!(
+                CASES.iter().any(|c| c.1 == stem),
+                "{stem} has no expectation"
+            );
         }
     }
 }
@@ -118,7 +127,8 @@ fn valid_messages_round_trip_through_the_printer() {
         let bytes = load(name);
         let m = Message::parse(&bytes).unwrap();
         let printed = m.to_bytes();
-        let again = Message::parse(&printed).unwrap_or_else(|e| panic!("{name}: reprinted message fails: {e}"));
+        let again = Message::parse(&printed)
+            .unwrap_or_else(|e| panic!("{name}: reprinted message fails: {e}"));
         assert_eq!(again.start, m.start, "{name}");
         assert_eq!(again.body, m.body, "{name}");
         assert_eq!(again.call_id().ok(), m.call_id().ok(), "{name}");
@@ -136,17 +146,26 @@ fn details_the_rfc_calls_out() {
     assert_eq!(m.vias().unwrap()[1].branch(), Some("z9hG4bK9ikj8"));
     assert_eq!(m.vias().unwrap()[2].branch(), Some("z9hG4bK30239"));
     assert_eq!(m.to_header().unwrap().tag(), Some("1918181833n"));
-    assert_eq!(m.from_header().unwrap().display_name().as_deref(), Some("J Rosenberg \\\""));
+    assert_eq!(
+        m.from_header().unwrap().display_name().as_deref(),
+        Some("J Rosenberg \\\"")
+    );
     assert_eq!(m.contacts().unwrap()[0].expires(), None);
     assert_eq!(m.header("Subject"), Some(""));
-    assert_eq!(m.header("NewFangledHeader"), Some("newfangled value continued newfangled value"));
+    assert_eq!(
+        m.header("NewFangledHeader"),
+        Some("newfangled value continued newfangled value")
+    );
 
     let dbl = load("dblreq");
     let m = Message::parse(&dbl).unwrap();
     assert!(m.body.is_empty());
 
     let noreason = load("noreason");
-    assert_eq!(Message::parse(&noreason).unwrap().status(), Some(StatusCode::TRYING));
+    assert_eq!(
+        Message::parse(&noreason).unwrap().status(),
+        Some(StatusCode::TRYING)
+    );
 
     let esc02 = load("esc02");
     let m = Message::parse(&esc02).unwrap();
@@ -166,15 +185,28 @@ fn endpoint_answers_each_torture_request_as_the_rfc_says() {
         let bytes = load(name);
         let mut ep = Endpoint::new(Config::default());
         ep.handle_datagram(start, src, Transport::Udp, &bytes);
-        let sent: Vec<Message<'static>> = std::iter::from_fn(|| ep.poll_transmit()).map(|t| Message::parse(&t.payload).unwrap().into_owned()).collect();
+        let sent: Vec<Message<'static>> = std::iter::from_fn(|| ep.poll_transmit())
+            .map(|t| Message::parse(&t.payload).unwrap().into_owned())
+            .collect();
         let events: Vec<Event> = std::iter::from_fn(|| ep.poll_event()).collect();
         let is_response = bytes.starts_with(b"SIP/");
-        let codes: Vec<u16> = sent.iter().filter_map(|m| m.status()).map(|c| c.0).filter(|c| *c != 100).collect();
+        let codes: Vec<u16> = sent
+            .iter()
+            .filter_map(|m| m.status())
+            .map(|c| c.0)
+            .filter(|c| *c != 100)
+            .collect();
         match (expect, is_response) {
-            (_, true) => assert!(sent.is_empty(), "{section} {name}: a response is never answered"),
+            (_, true) => assert!(
+                sent.is_empty(),
+                "{section} {name}: a response is never answered"
+            ),
             (Valid, false) => {
                 let reported = events.iter().any(|e| matches!(e, Event::Request { .. }));
-                assert!(reported || codes == [501] || codes == [405], "{section} {name}: got {codes:?} {events:?}");
+                assert!(
+                    reported || codes == [501] || codes == [405],
+                    "{section} {name}: got {codes:?} {events:?}"
+                );
             }
             (Unparseable, false) => assert_eq!(codes, [400], "{section} {name}"),
             (Status(s), false) => assert_eq!(codes, [*s], "{section} {name}"),

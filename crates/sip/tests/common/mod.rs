@@ -26,7 +26,11 @@ pub struct Wire {
 
 impl Wire {
     pub fn first_line(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).lines().next().unwrap_or("").to_string()
+        String::from_utf8_lossy(&self.bytes)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
     }
     pub fn msg(&self) -> Message<'_> {
         Message::parse(&self.bytes).unwrap()
@@ -64,10 +68,25 @@ impl Sim {
     pub fn with_configs(a: Config, b: Config) -> Sim {
         let start = Instant::now();
         let nodes = vec![
-            Node { ep: Endpoint::new(a), addr: addr(A), events: Vec::new() },
-            Node { ep: Endpoint::new(b), addr: addr(B), events: Vec::new() },
+            Node {
+                ep: Endpoint::new(a),
+                addr: addr(A),
+                events: Vec::new(),
+            },
+            Node {
+                ep: Endpoint::new(b),
+                addr: addr(B),
+                events: Vec::new(),
+            },
         ];
-        Sim { start, now: start, nodes, wire: Vec::new(), transport: Transport::Udp, drop: Box::new(|_| false) }
+        Sim {
+            start,
+            now: start,
+            nodes,
+            wire: Vec::new(),
+            transport: Transport::Udp,
+            drop: Box::new(|_| false),
+        }
     }
 
     pub fn a(&mut self) -> &mut Node {
@@ -89,16 +108,22 @@ impl Sim {
             for i in 0..self.nodes.len() {
                 while let Some(t) = self.nodes[i].ep.poll_transmit() {
                     moved = true;
-                    let mut w = Wire { at: self.elapsed(), from: self.nodes[i].addr, to: t.dst, dropped: false, bytes: t.payload };
+                    let mut w = Wire {
+                        at: self.elapsed(),
+                        from: self.nodes[i].addr,
+                        to: t.dst,
+                        dropped: false,
+                        bytes: t.payload,
+                    };
                     w.dropped = (self.drop)(&w);
                     let deliver = !w.dropped;
                     let (from, bytes) = (w.from, w.bytes.clone());
                     self.wire.push(w);
-                    if deliver {
-                        if let Some(j) = self.nodes.iter().position(|n| n.addr == t.dst) {
-                            let now = self.now;
-                            self.nodes[j].ep.handle_datagram(now, from, self.transport, &bytes);
-                        }
+                    if deliver && let Some(j) = self.nodes.iter().position(|n| n.addr == t.dst) {
+                        let now = self.now;
+                        self.nodes[j]
+                            .ep
+                            .handle_datagram(now, from, self.transport, &bytes);
                     }
                 }
             }
@@ -115,13 +140,18 @@ impl Sim {
     }
 
     fn next_deadline(&mut self) -> Option<Instant> {
-        self.nodes.iter_mut().filter_map(|n| n.ep.poll_timeout()).min()
+        self.nodes
+            .iter_mut()
+            .filter_map(|n| n.ep.poll_timeout())
+            .min()
     }
 
     /// Jump to the next timer and fire it. False when no timer is armed.
     pub fn step(&mut self) -> bool {
         self.flush();
-        let Some(at) = self.next_deadline() else { return false };
+        let Some(at) = self.next_deadline() else {
+            return false;
+        };
         self.now = self.now.max(at);
         let now = self.now;
         for n in &mut self.nodes {
@@ -156,12 +186,19 @@ impl Sim {
     }
 
     pub fn sent(&self, from: &str, pred: impl Fn(&Wire) -> bool) -> Vec<&Wire> {
-        self.wire.iter().filter(|w| w.from == addr(from) && pred(w)).collect()
+        self.wire
+            .iter()
+            .filter(|w| w.from == addr(from) && pred(w))
+            .collect()
     }
 }
 
 pub fn config(sent_by: &str, seed: u64) -> Config {
-    Config { sent_by: sent_by.into(), seed, ..Config::default() }
+    Config {
+        sent_by: sent_by.into(),
+        seed,
+        ..Config::default()
+    }
 }
 
 /// An INVITE from A to B with an SDP offer, without Via (the endpoint adds it).
@@ -191,7 +228,11 @@ pub fn take_request(n: &mut Node) -> Option<(hotline_sip::TsxId, Message<'static
 
 pub fn take_response(n: &mut Node) -> Option<(hotline_sip::TsxId, Message<'static>, bool)> {
     take_event(&mut n.events, |e| match e {
-        Event::Response { tsx, response, local } => Some((*tsx, response.clone(), *local)),
+        Event::Response {
+            tsx,
+            response,
+            local,
+        } => Some((*tsx, response.clone(), *local)),
         _ => None,
     })
 }

@@ -7,8 +7,12 @@ use rsip::prelude::*;
 /// description of the first disagreement. Messages only one side accepts are not compared
 /// here (rsip rejects much that is valid SIP; see `../../../shared/CRATES.md`).
 pub fn compare(bytes: &[u8]) -> Result<(), String> {
-    let Ok(theirs) = rsip::SipMessage::try_from(bytes) else { return Ok(()) };
-    let Ok(ours) = hotline_sip::Message::parse(bytes) else { return Ok(()) };
+    let Ok(theirs) = rsip::SipMessage::try_from(bytes) else {
+        return Ok(());
+    };
+    let Ok(ours) = hotline_sip::Message::parse(bytes) else {
+        return Ok(());
+    };
     match (&theirs, ours.method(), ours.status()) {
         (rsip::SipMessage::Request(r), Some(m), None) => {
             if r.method().to_string() != m.as_str() {
@@ -22,37 +26,46 @@ pub fn compare(bytes: &[u8]) -> Result<(), String> {
         }
         _ => return Err("request/response kind differs".into()),
     }
-    if let (Ok(c), Ok(o)) = (theirs.call_id_header(), ours.call_id()) {
-        if c.value().trim() != o {
-            return Err(format!("Call-ID: rsip {:?} ours {o:?}", c.value()));
-        }
+    if let (Ok(c), Ok(o)) = (theirs.call_id_header(), ours.call_id())
+        && c.value().trim() != o
+    {
+        return Err(format!("Call-ID: rsip {:?} ours {o:?}", c.value()));
     }
-    if let (Ok(Ok(seq)), Ok(o)) = (theirs.cseq_header().map(|c| c.seq()), ours.cseq()) {
-        if seq != o.seq {
-            return Err(format!("CSeq: rsip {seq} ours {}", o.seq));
-        }
+    if let (Ok(Ok(seq)), Ok(o)) = (theirs.cseq_header().map(|c| c.seq()), ours.cseq())
+        && seq != o.seq
+    {
+        return Err(format!("CSeq: rsip {seq} ours {}", o.seq));
     }
-    if let (Ok(Ok(Some(tag))), Ok(o)) = (theirs.from_header().map(|f| f.tag()), ours.from_header()) {
-        if Some(tag.value()) != o.tag() {
-            return Err(format!("From tag: rsip {:?} ours {:?}", tag.value(), o.tag()));
-        }
+    if let (Ok(Ok(Some(tag))), Ok(o)) = (theirs.from_header().map(|f| f.tag()), ours.from_header())
+        && Some(tag.value()) != o.tag()
+    {
+        return Err(format!(
+            "From tag: rsip {:?} ours {:?}",
+            tag.value(),
+            o.tag()
+        ));
     }
-    if let (Ok(Ok(Some(tag))), Ok(o)) = (theirs.to_header().map(|f| f.tag()), ours.to_header()) {
-        if Some(tag.value()) != o.tag() {
-            return Err(format!("To tag: rsip {:?} ours {:?}", tag.value(), o.tag()));
-        }
+    if let (Ok(Ok(Some(tag))), Ok(o)) = (theirs.to_header().map(|f| f.tag()), ours.to_header())
+        && Some(tag.value()) != o.tag()
+    {
+        return Err(format!("To tag: rsip {:?} ours {:?}", tag.value(), o.tag()));
     }
-    if let (Ok(Ok(via)), Ok(o)) = (theirs.via_header().map(|v| v.typed()), ours.top_via()) {
-        if let Some(b) = via.branch() {
-            if Some(b.to_string().as_str()) != o.branch() {
-                return Err(format!("branch: rsip {b} ours {:?}", o.branch()));
-            }
-        }
+    if let (Ok(Ok(via)), Ok(o)) = (theirs.via_header().map(|v| v.typed()), ours.top_via())
+        && let Some(b) = via.branch()
+        && Some(b.to_string().as_str()) != o.branch()
+    {
+        return Err(format!("branch: rsip {b} ours {:?}", o.branch()));
     }
     // rsip takes everything after the blank line as body; we honour Content-Length
     // (RFC 3261 18.3), so rsip's body must start with ours.
-    if !theirs.body().starts_with(&ours.body) || (ours.content_length().is_none() && theirs.body() != &*ours.body) {
-        return Err(format!("body: rsip {} bytes ours {} bytes", theirs.body().len(), ours.body.len()));
+    if !theirs.body().starts_with(&ours.body)
+        || (ours.content_length().is_none() && theirs.body() != &*ours.body)
+    {
+        return Err(format!(
+            "body: rsip {} bytes ours {} bytes",
+            theirs.body().len(),
+            ours.body.len()
+        ));
     }
     Ok(())
 }
