@@ -1120,14 +1120,14 @@ impl Session {
     }
 
     fn digits_timed_out(&mut self, now: Instant) {
-        let min = self.gathering.as_ref().map_or(1, |g| g.spec.min_len);
         if self.buf.is_empty() {
+            self.wait = Wait::Idle;
+            self.gathering = None;
             self.record_input(InputValue::NoInput);
             self.entry_failed(now, true);
-        } else if self.buf.len() >= min {
-            self.digits_done(now);
         } else {
-            self.digits_done(now); // too short: the step's validation rejects it
+            // Complete, or too short (then digits_done reports it as invalid).
+            self.digits_done(now);
         }
     }
 
@@ -1205,7 +1205,10 @@ impl Session {
                 self.play(now, c.prompts.clone(), Some(g));
             }
             NodeKind::Identify(i) => {
-                if i.by == IdentifyBy::CallerNumber {
+                if i.by == IdentifyBy::CallerNumber && self.ani.as_str().is_empty() {
+                    // Anonymous caller (no or withheld ANI): nothing to look up.
+                    self.goto(now, i.not_found);
+                } else if i.by == IdentifyBy::CallerNumber {
                     self.step = Step::IdentifyLookup { attempt: 0 };
                     let request = self.request(now, RESULT_TIMEOUT);
                     self.actions.push_back(Action::LookupCaller {

@@ -89,6 +89,14 @@ fn caller_number_found_and_vip_routed() {
 }
 
 #[test]
+fn anonymous_caller_skips_the_lookup() {
+    let mut sim = Sim::new(IDENTIFY);
+    let a = sim.start_at("", monday_10am());
+    assert!(!a.iter().any(|a| matches!(a, Action::LookupCaller { .. })));
+    assert_eq!(played(&a), ["enter_account_number"]);
+}
+
+#[test]
 fn stale_lookup_answer_is_ignored_and_timeout_means_not_found() {
     let mut sim = Sim::new(IDENTIFY);
     sim.start();
