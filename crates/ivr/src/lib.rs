@@ -84,8 +84,8 @@ pub use flow::{
 };
 pub use parse::default_prompts;
 pub use payment::{
-    CardData, CardField, ChargeRequest, ChargeResult, ChargeStatus, IdempotencyKey, PaymentGateway,
-    PaymentProgress, SandboxGateway,
+    CardData, CardField, ChargeRequest, ChargeResult, ChargeStatus, HttpCall, HttpGatewayConfig,
+    IdempotencyKey, PaymentGateway, PaymentProgress, SandboxGateway,
 };
 pub use session::{
     Action, Ani, BookableItem, CHARGE_TIMEOUT, Customer, Dnis, Event, HeldItem, Input, InputValue,

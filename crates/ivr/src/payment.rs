@@ -302,6 +302,71 @@ impl fmt::Debug for HttpGatewayConfig {
     }
 }
 
+impl HttpGatewayConfig {
+    /// Everything the switch needs to send for one charge (it only moves the bytes).
+    pub fn build_request(&self, req: &ChargeRequest) -> HttpCall {
+        HttpCall {
+            url: self.url.clone(),
+            headers: vec![
+                (
+                    "Authorization".to_string(),
+                    format!("Bearer {}", self.api_key),
+                ),
+                ("Idempotency-Key".to_string(), req.idempotency_key.0.clone()),
+                ("Content-Type".to_string(), "application/json".to_string()),
+            ],
+            body: HttpChargeRequest::from_request(req).to_json(),
+        }
+    }
+
+    /// Reads the processor's answer: HTTP 200 with a known status is a result (approved or
+    /// declined); anything else is a gateway error, to be retried with the same key.
+    pub fn parse_response(&self, http_status: u16, body: &[u8]) -> Result<ChargeResult, Error> {
+        if http_status != 200 {
+            return Err(Error::Gateway(format!("HTTP status {http_status}")));
+        }
+        HttpChargeResponse::parse(body)
+    }
+}
+
+/// One HTTP `POST` to the processor, built by [`HttpGatewayConfig::build_request`]. Debug
+/// hides the body and the key; the body is wiped when dropped.
+pub struct HttpCall {
+    /// Where to POST.
+    pub url: String,
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// JSON body ([`HttpChargeRequest`]).
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for HttpCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if k == "Authorization" {
+                        "<redacted>"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
+            .collect();
+        f.debug_struct("HttpCall")
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field(
+                "body",
+                &format_args!("<{} bytes redacted>", self.body.len()),
+            )
+            .finish()
+    }
+}
+
 /// The JSON body of a charge request to an HTTP processor.
 ///
 /// ```json
@@ -541,5 +606,38 @@ mod tests {
             api_key: "sk_live_secret".into(),
         };
         assert!(!format!("{cfg:?}").contains("sk_live_secret"));
+    }
+
+    #[test]
+    fn http_call_is_built_and_answers_parsed() {
+        let cfg = HttpGatewayConfig {
+            url: "https://pay.example/v1/charges".into(),
+            api_key: "sk_live_secret".into(),
+        };
+        let call = cfg.build_request(&req("key-1", "4111111111111111", 700));
+        let dbg = format!("{call:?}");
+        assert!(
+            !dbg.contains("sk_live_secret") && !dbg.contains("4111111111111111"),
+            "{dbg}"
+        );
+        assert!(
+            call.headers
+                .contains(&("Idempotency-Key".to_string(), "key-1".to_string()))
+        );
+        assert!(call.headers.contains(&(
+            "Authorization".to_string(),
+            "Bearer sk_live_secret".to_string()
+        )));
+        let body: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(body["amount_minor"], 700);
+        assert_eq!(body["card"]["exp_year"], 2030);
+        assert!(cfg.parse_response(502, b"").is_err());
+        let r = cfg
+            .parse_response(
+                200,
+                br#"{"status":"insufficient_funds","token":"ch_9","last4":"9995"}"#,
+            )
+            .unwrap();
+        assert_eq!(r.status, ChargeStatus::InsufficientFunds);
     }
 }
