@@ -45,9 +45,11 @@ impl Digit {
     }
 }
 
+/// Debug never shows which key it is: a log line per digit would otherwise spell out a card
+/// number across lines. Use Display (or [`Digit::as_char`]) where the key may be shown.
 impl fmt::Debug for Digit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digit({})", self.as_char())
+        f.write_str("Digit(<redacted>)")
     }
 }
 
@@ -244,5 +246,8 @@ mod tests {
         }
         assert_eq!(b.len(), 25);
         assert!(!format!("{b:?}").contains("4111"));
+        let seven = Digit::from_char('7').unwrap();
+        assert_eq!(format!("{seven}"), "7");
+        assert!(!format!("{seven:?}").contains('7'));
     }
 }

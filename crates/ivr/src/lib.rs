@@ -32,6 +32,8 @@
 //! four digits are kept ([`PaymentRecord`]). During entry the session asks call control to
 //! pause recording and to suppress DTMF towards a bridged agent, and emits
 //! [`PaymentProgress`] (counts and outcomes) for the agent's desktop.
+//! While [`Session::in_sensitive_entry`] holds, call control must not log incoming digits;
+//! [`Digit`]'s Debug output never shows the key.
 //!
 //! ## Example
 //!

@@ -902,6 +902,14 @@ impl Session {
     pub fn payment(&self) -> Option<&PaymentRecord> {
         self.payment.as_ref()
     }
+    /// True while the caller is entering something sensitive (card details, a verification
+    /// code, a sensitive collect node): call control must not log the digits it receives
+    /// (RFC 4733 events, in-band detections) while this holds.
+    pub fn in_sensitive_entry(&self) -> bool {
+        self.gathering.as_ref().is_some_and(|g| g.sensitive)
+            || matches!(self.step, Step::PayEntry { .. } | Step::PayCharge)
+    }
+
     /// Events that did not fit the state and were dropped.
     pub fn ignored_events(&self) -> u64 {
         self.ignored_events

@@ -133,6 +133,7 @@ fn booked() -> Sim {
 
 /// Enters a card, expiry and CVV; returns the Charge action's request and card.
 fn enter_card(sim: &mut Sim, number: &str, expiry: &str, cvv: &str) -> (RequestId, ChargeRequest) {
+    assert!(sim.s.in_sensitive_entry());
     let a = sim.digits(&format!("{number}#"));
     assert_eq!(played(&a), ["phrases/enter-expiry"], "{a:?}");
     sim.finish_prompt();
@@ -212,6 +213,7 @@ fn book_and_pay_approved() {
     assert_eq!(charge.idempotency_key.0, "call-1:pay:1");
     let a = pay_with(&mut sim, &mut gw, req, &charge);
     drop(charge);
+    assert!(!sim.s.in_sensitive_entry());
     assert_eq!(played(&a), ["phrases/payment-approved"]);
     assert!(a.iter().any(|a| matches!(a, Action::ResumeRecording)));
     assert!(
