@@ -81,3 +81,46 @@ fn ivr_phrases_exist_and_set_is_small() {
     }
     assert!(total < 4_000_000, "prompt set is {total} bytes");
 }
+
+/// Talk-off: the detector must not hear digits in speech. Every shipped prompt (synthetic
+/// speech, about a minute in all) is run through it, also at +6 dB and through mu-law.
+#[test]
+fn speech_prompts_give_no_inband_digits() {
+    use hotline_media::g711::Law;
+    use hotline_media::inband::DtmfDetector;
+    let mut stack = vec![prompts_dir()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "wav") {
+                continue;
+            }
+            files += 1;
+            let pcm = read_prompt(&p).unwrap();
+            for gain in [1.0f32, 2.0] {
+                let mut det = DtmfDetector::new();
+                let mut got = String::new();
+                let loud: Vec<i16> = pcm
+                    .iter()
+                    .map(|&s| {
+                        Law::Ulaw.decode(
+                            Law::Ulaw.encode((s as f32 * gain).clamp(-32768.0, 32767.0) as i16),
+                        )
+                    })
+                    .collect();
+                det.process(&loud, |d| got.push(d));
+                assert!(
+                    got.is_empty(),
+                    "{} (gain {gain}) talked off: {got}",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(files > 100);
+}
