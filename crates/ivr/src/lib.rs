@@ -95,3 +95,18 @@ pub use session::{
     QueueStatus, RESULT_TIMEOUT, RequestId, Secret, Session, TRANSFER_TIMEOUT,
 };
 pub use time::UnixTime;
+
+#[cfg(test)]
+mod tests {
+    /// Flows are shared between call tasks; sessions move between threads with their call.
+    #[test]
+    fn flows_are_shareable_and_sessions_sendable() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<crate::Flow>();
+        send_sync::<crate::FlowSet>();
+        send::<crate::Session>();
+        send::<crate::Action>();
+        send::<crate::Event>();
+    }
+}
