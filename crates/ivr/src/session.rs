@@ -1720,7 +1720,7 @@ impl Session {
                 let answered = request.is_some() && request == status_request;
                 self.queue_status = Some(status);
                 if answered {
-                    self.queue_announce(now);
+                    self.queue_announce();
                 }
             }
             _ => self.ignored_events += 1,
@@ -1827,7 +1827,7 @@ impl Session {
         }
     }
 
-    fn queue_announce(&mut self, _now: Instant) {
+    fn queue_announce(&mut self) {
         let Some((flow, id)) = self.queue_spec() else {
             return;
         };
