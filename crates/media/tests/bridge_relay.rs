@@ -191,3 +191,77 @@ fn dtmf_is_suppressed_toward_one_leg() {
     assert!(relayed);
     engine.shutdown();
 }
+
+/// A prompt played to one leg of a bridge (e.g. "this call is recorded") replaces the relayed
+/// audio for its length; afterwards the relay resumes. The leg's sequence numbers stay
+/// continuous across relay -> prompt -> relay, and the timestamp never goes backwards.
+#[test]
+fn prompt_on_a_bridged_leg_keeps_the_stream_continuous() {
+    let engine = engine(1);
+    let events = engine.events();
+    let mut caller = Phone::new(Law::Ulaw, 1);
+    let agent = Phone::new(Law::Ulaw, 2);
+    let a = session_for(&engine, &caller, None);
+    let b = session_for(&engine, &agent, Some(a));
+    engine.bridge(a.id, b.id).unwrap();
+    let mut n = 0;
+    let mut got = Vec::new();
+    // Relay until something arrives.
+    while got.is_empty() && n < 300 {
+        caller.send_pcm(a.local, &sine(400.0, 3000.0, n * 160));
+        n += 1;
+        got.extend(agent.drain());
+    }
+    assert!(!got.is_empty());
+    let pcm: hotline_media::wav::Pcm = sine(1000.0, 3000.0, 0).repeat(10).into();
+    engine
+        .play_pcm(b.id, vec![pcm], hotline_media::PlayOptions::default())
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut finished = false;
+    let mut after = 0;
+    // Keep the caller talking (paced) through the prompt and a while after it.
+    for _ in 0..400 {
+        caller.send_pcm(a.local, &sine(400.0, 3000.0, n * 160));
+        n += 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        got.extend(agent.drain());
+        while let Ok(ev) = events.try_recv() {
+            finished |= matches!(
+                ev,
+                MediaEvent::PromptFinished {
+                    interrupted: false,
+                    ..
+                }
+            );
+            seen.push(ev);
+        }
+        if finished {
+            after += 1;
+            if after > 40 {
+                break;
+            }
+        }
+    }
+    assert!(finished, "prompt never finished: {seen:?}");
+    for w in got.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence gap");
+        assert!(
+            w[1].ts.wrapping_sub(w[0].ts) < 0x8000_0000,
+            "timestamp went back"
+        );
+    }
+    let prompt_packets = got
+        .iter()
+        .filter(|p| level(&agent.decode(p), 1000.0) > 1e6)
+        .count();
+    assert_eq!(prompt_packets, 10, "the prompt is 10 frames of 1 kHz");
+    let last: Vec<i16> = got
+        .iter()
+        .rev()
+        .take(10)
+        .flat_map(|p| agent.decode(p))
+        .collect();
+    assert!(level(&last, 400.0) > 1e5, "relay did not resume");
+    engine.shutdown();
+}
