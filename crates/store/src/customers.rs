@@ -363,3 +363,126 @@ impl Store {
             .collect()
     }
 }
+
+/// Rows per multi-row INSERT in [`Store::import_customers`] (7 parameters each, well under
+/// SQLite's 32,766-parameter limit).
+const IMPORT_BATCH: usize = 500;
+
+impl Store {
+    /// Bulk import (a CRM export, a migration, benchmarks): creates the customers and links
+    /// their identities in one transaction, using multi-row inserts. All or nothing: a duplicate
+    /// identity aborts the whole import with [`Error::Conflict`].
+    ///
+    /// Ids are assigned in input order (a single multi-row INSERT numbers its rows in order on
+    /// both SQLite and PostgreSQL); the returned ids match the input positions.
+    pub async fn import_customers(
+        &self,
+        customers: &[(NewCustomer, Vec<Identity>)],
+        source: &str,
+        now: Millis,
+    ) -> Result<Vec<CustomerId>> {
+        for (c, _) in customers {
+            let tier = if c.tier.is_empty() {
+                "standard"
+            } else {
+                c.tier.as_str()
+            };
+            if c.display_name.trim().is_empty() || !crate::TIERS.contains(&tier) {
+                return Err(Error::Invalid(format!(
+                    "customer {:?}: empty name or unknown tier",
+                    c.display_name
+                )));
+            }
+        }
+        let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(customers.len());
+        for chunk in customers.chunks(IMPORT_BATCH) {
+            let mut sql = String::from(
+                "INSERT INTO customers (display_name, tier, value_score, priority, birthday, notes, created_at, updated_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 7;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 7
+                ));
+            }
+            sql.push_str(" RETURNING id");
+            let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+            for (c, _) in chunk {
+                let tier = if c.tier.is_empty() {
+                    "standard".to_string()
+                } else {
+                    c.tier.clone()
+                };
+                q = q
+                    .bind(c.display_name.trim().to_string())
+                    .bind(tier.clone())
+                    .bind(c.value_score)
+                    .bind(tier_priority(&tier))
+                    .bind(c.birthday.clone())
+                    .bind(c.notes.clone())
+                    .bind(now);
+            }
+            let mut chunk_ids = q.fetch_all(&mut *tx).await?;
+            chunk_ids.sort_unstable();
+            if chunk_ids.len() != chunk.len() {
+                return Err(Error::Corrupt("import returned fewer ids than rows".into()));
+            }
+            let pairs: Vec<(i64, &Identity)> = chunk
+                .iter()
+                .zip(&chunk_ids)
+                .flat_map(|((_, idents), id)| idents.iter().map(move |i| (*id, i)))
+                .collect();
+            for ichunk in pairs.chunks(IMPORT_BATCH) {
+                // Four parameters per row plus one shared created_at at the end.
+                let last = ichunk.len() * 4 + 1;
+                let mut sql = String::from(
+                    "INSERT INTO customer_identities (customer_id, kind, value, verified, source, created_at) VALUES ",
+                );
+                for i in 0..ichunk.len() {
+                    let b = i * 4;
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!(
+                        "(${}, ${}, ${}, 1, ${}, ${last})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4
+                    ));
+                }
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, ident) in ichunk {
+                    q = q
+                        .bind(*id)
+                        .bind(ident.kind.as_str())
+                        .bind(ident.value.clone())
+                        .bind(source.to_string());
+                }
+                q = q.bind(now);
+                q.execute(&mut *tx).await.map_err(|e| {
+                    if Error::is_unique_violation(&e) {
+                        Error::Conflict("an imported identity already belongs to a customer".into())
+                    } else {
+                        Error::Database(e)
+                    }
+                })?;
+            }
+            ids.extend(chunk_ids);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+}

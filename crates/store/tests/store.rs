@@ -676,3 +676,68 @@ both_backends!(agents_and_skills, async |db: &TestDb| {
     .unwrap();
     assert!(!s.is_empty().await.unwrap());
 });
+
+both_backends!(
+    bulk_import_links_identities_in_order,
+    async |db: &TestDb| {
+        let s = &db.store;
+        let batch: Vec<_> = (0..1203)
+            .map(|i| {
+                (
+                    NewCustomer {
+                        display_name: format!("Imported {i}"),
+                        tier: if i % 100 == 0 {
+                            "vip".into()
+                        } else {
+                            String::new()
+                        },
+                        ..Default::default()
+                    },
+                    vec![
+                        Identity::phone(&format!("+3120{i:07}")).unwrap(),
+                        Identity::new(IdentityKind::Account, &format!("imp-{i}")).unwrap(),
+                    ],
+                )
+            })
+            .collect();
+        let ids = s.import_customers(&batch, "crm", T0).await.unwrap();
+        assert_eq!(ids.len(), batch.len());
+        for i in [0usize, 499, 500, 1202] {
+            let v = s
+                .customer_view(&Identity::phone(&format!("+3120{i:07}")).unwrap())
+                .await
+                .unwrap()
+                .expect("imported");
+            assert_eq!(v.customer.id, ids[i]);
+            assert_eq!(v.customer.display_name, format!("Imported {i}"));
+            assert_eq!(v.identities.len(), 2);
+            assert_eq!(
+                v.customer.tier,
+                if i % 100 == 0 { "vip" } else { "standard" }
+            );
+        }
+        // A duplicate identity rolls the whole import back.
+        let before = s.search_customers("Again", 10).await.unwrap().len();
+        let dup = vec![
+            (
+                NewCustomer {
+                    display_name: "Again 1".into(),
+                    ..Default::default()
+                },
+                vec![Identity::phone("+3199000001").unwrap()],
+            ),
+            (
+                NewCustomer {
+                    display_name: "Again 2".into(),
+                    ..Default::default()
+                },
+                vec![Identity::phone("+31200000000").unwrap()],
+            ), // customer 0's number
+        ];
+        assert!(matches!(
+            s.import_customers(&dup, "crm", T0).await,
+            Err(Error::Conflict(_))
+        ));
+        assert_eq!(s.search_customers("Again", 10).await.unwrap().len(), before);
+    }
+);
