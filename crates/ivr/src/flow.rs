@@ -198,6 +198,7 @@ pub(crate) enum AmountFrom {
     Variable {
         name: String,
         currency: String,
+        currency_variable: Option<String>,
     },
 }
 
@@ -220,6 +221,8 @@ pub(crate) struct QueueSpec {
 pub(crate) struct PaySpec {
     pub amount: AmountFrom,
     pub description: String,
+    /// A call variable appended to the description (a merchant reference).
+    pub description_variable: Option<String>,
     pub card_prompts: Vec<Prompt>,
     pub expiry_prompts: Vec<Prompt>,
     pub cvv_prompts: Vec<Prompt>,

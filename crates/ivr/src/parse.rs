@@ -949,6 +949,7 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
                 (None, None, Some((name, _))) => AmountFrom::Variable {
                     name,
                     currency: currency(p, &mut f, &span),
+                    currency_variable: f.opt_str(p, "currency_variable").map(|c| c.0),
                 },
                 (None, None, None) => {
                     f.missing(p, "amount");
@@ -966,6 +967,7 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
             NodeKind::Pay(PaySpec {
                 amount,
                 description: f.str_or(p, "description", "Payment"),
+                description_variable: f.opt_str(p, "description_variable").map(|d| d.0),
                 card_prompts: f.prompts(p, "card_prompts", &[default_prompts::CARD]),
                 expiry_prompts: f.prompts(p, "expiry_prompts", &[default_prompts::EXPIRY]),
                 cvv_prompts: f.prompts(p, "cvv_prompts", &[default_prompts::CVV]),

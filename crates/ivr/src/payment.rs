@@ -242,6 +242,9 @@ pub enum PaymentProgress {
         field: CardField,
         /// How many digits it holds now.
         count: usize,
+        /// How many the field takes, when fixed (expiry 4, security code 3 or 4).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected: Option<usize>,
     },
     /// A field was rejected (bad Luhn, past expiry, wrong length); the caller re-enters it.
     Invalid {

@@ -1116,6 +1116,7 @@ impl Session {
                 .push_back(Action::PaymentProgress(PaymentProgress::Digits {
                     field,
                     count: self.buf.len(),
+                    expected: (g.spec.min_len == g.spec.max_len).then_some(g.spec.max_len),
                 }));
         }
         if self.buf.len() >= g.spec.max_len {
@@ -2021,12 +2022,22 @@ impl Session {
                 .held
                 .as_ref()
                 .map(|h| (h.item.price_minor, h.item.currency.clone())),
-            AmountFrom::Variable { name, currency } => self
-                .variables
-                .get(name)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .filter(|m| *m > 0)
-                .map(|m| (m, currency.clone())),
+            AmountFrom::Variable {
+                name,
+                currency,
+                currency_variable,
+            } => {
+                let currency = currency_variable
+                    .as_ref()
+                    .and_then(|v| self.variables.get(v))
+                    .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))
+                    .unwrap_or(currency);
+                self.variables
+                    .get(name)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .filter(|m| *m > 0)
+                    .map(|m| (m, currency.clone()))
+            }
         }
     }
 
@@ -2168,7 +2179,14 @@ impl Session {
             )),
             amount_minor,
             currency,
-            description: p.description.clone(),
+            description: p
+                .description_variable
+                .as_ref()
+                .and_then(|v| self.variables.get(v))
+                .map_or_else(
+                    || p.description.clone(),
+                    |d| format!("{} {d}", p.description),
+                ),
             card,
         };
         if let Some(entry) = &mut self.card {

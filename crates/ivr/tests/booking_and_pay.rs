@@ -235,7 +235,7 @@ fn book_and_pay_approved() {
         .log
         .iter()
         .filter_map(|a| match a {
-            Action::PaymentProgress(PaymentProgress::Digits { field, count }) => {
+            Action::PaymentProgress(PaymentProgress::Digits { field, count, .. }) => {
                 Some((*field, *count))
             }
             _ => None,

@@ -161,6 +161,8 @@ fn agent_assisted_payment_returns_to_the_agent() {
     let flow = flows().get("agent_pay").unwrap();
     let mut sim = Sim::with_flow(flow);
     sim.s.set_variable("amount_minor", "2500");
+    sim.s.set_variable("currency", "EUR");
+    sim.s.set_variable("reference", "INV-7");
     sim.start();
     let a = sim.finish_prompt();
     assert_eq!(
@@ -174,7 +176,14 @@ fn agent_assisted_payment_returns_to_the_agent() {
     else {
         panic!("{a:?}")
     };
-    assert_eq!(charge.amount_minor, 2500);
+    assert_eq!(
+        (charge.amount_minor, charge.currency.as_str()),
+        (2500, "EUR")
+    );
+    assert_eq!(
+        charge.description,
+        "Payment taken by phone, reference INV-7"
+    );
     let mut gw = SandboxGateway::new();
     let result = gw.charge(charge).map_err(|e| e.to_string());
     let a = sim.event(Event::PaymentResult {
@@ -223,6 +232,10 @@ fn agent_assisted_payment_returns_to_the_agent() {
     assert!(all.contains(r#""event":"approved""#) && all.contains(r#""event":"declined""#));
     assert!(
         all.contains(r#"{"event":"digits","field":"number","count":16}"#),
+        "{all}"
+    );
+    assert!(
+        all.contains(r#"{"event":"digits","field":"expiry","count":4,"expected":4}"#),
         "{all}"
     );
 }
