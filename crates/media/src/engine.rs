@@ -307,6 +307,8 @@ struct Inner {
     events: Receiver<MediaEvent>,
     ports: SharedPorts,
     next: AtomicU64,
+    /// Round-robin placement of sessions created without `near`.
+    next_worker: AtomicU64,
     prompts: Mutex<HashMap<PathBuf, Pcm>>,
     rec_tx: Sender<RecMsg>,
     rec_join: Mutex<Option<JoinHandle<()>>>,
@@ -383,6 +385,7 @@ impl MediaEngine {
                 events: ev_rx,
                 ports,
                 next: AtomicU64::new(1),
+                next_worker: AtomicU64::new(0),
                 prompts: Mutex::new(HashMap::new()),
                 rec_tx,
                 rec_join: Mutex::new(Some(rec_join)),
@@ -422,7 +425,10 @@ impl MediaEngine {
         let counter = self.next_counter();
         let worker = match opts.near {
             Some(s) => s.worker(),
-            None => (counter as usize) % self.inner.workers.len(),
+            None => {
+                let turn = self.inner.next_worker.fetch_add(1, Ordering::Relaxed);
+                (turn % self.inner.workers.len() as u64) as usize
+            }
         };
         if worker >= self.inner.workers.len() {
             return Err(MediaError::UnknownWorker(worker));

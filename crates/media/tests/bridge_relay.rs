@@ -265,3 +265,22 @@ fn prompt_on_a_bridged_leg_keeps_the_stream_continuous() {
     assert!(level(&last, 400.0) > 1e5, "relay did not resume");
     engine.shutdown();
 }
+
+/// New calls are spread over the workers (round robin), and `near` keeps a call's legs together.
+#[test]
+fn calls_spread_over_workers_and_legs_stay_together() {
+    let engine = engine(2);
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let a = engine
+            .create_session(hotline_media::SessionOptions::on(LOCALHOST))
+            .unwrap();
+        let b = engine
+            .create_session(hotline_media::SessionOptions::near(LOCALHOST, a.id))
+            .unwrap();
+        assert_eq!(a.id.worker(), b.id.worker());
+        workers.push(a.id.worker());
+    }
+    assert_eq!(workers, vec![0, 1, 0, 1]);
+    engine.shutdown();
+}
