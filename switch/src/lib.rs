@@ -3,6 +3,7 @@
 //! `hotline-switch` binary is a thin wrapper over [`app::run`].
 
 pub mod app;
+pub mod bus;
 pub mod config;
 pub mod http;
 pub mod pii;
