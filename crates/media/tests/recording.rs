@@ -113,3 +113,57 @@ fn two_channels_and_silence_while_paused() {
     assert!(best >= 40, "longest silent stretch {best} frames");
     engine.shutdown();
 }
+
+/// With a supervisor in a monitor mixer, the recording has three channels: caller, agent,
+/// supervisor, each with only its own leg.
+#[test]
+fn supervisor_gets_a_third_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_path_buf();
+    let engine = engine_with(1, |c| c.recordings_dir = folder.clone());
+    let events = engine.events();
+    let mut phones = vec![
+        Phone::new(Law::Ulaw, 1),
+        Phone::new(Law::Ulaw, 2),
+        Phone::new(Law::Ulaw, 3),
+    ];
+    let caller = session_for(&engine, &phones[0], None);
+    let agent = session_for(&engine, &phones[1], Some(caller));
+    let sup = session_for(&engine, &phones[2], Some(caller));
+    let ids = [caller.id, agent.id, sup.id];
+    engine
+        .create_mixer(&ids, hotline_media::HearMatrix::monitor())
+        .unwrap();
+    let rec = engine.start_recording("call-43", &ids).unwrap();
+    let to = [caller.local, agent.local, sup.local];
+    let hz = [600.0f32, 1000.0, 1400.0];
+    for n in 0..40 {
+        for (i, p) in phones.iter_mut().enumerate() {
+            p.send_pcm(to[i], &sine(hz[i], 4000.0, n * 160));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    engine.stop_recording(rec).unwrap();
+    let mut seen = Vec::new();
+    let Some(MediaEvent::RecordingStopped { path, .. }) = wait_for(&events, &mut seen, |e| {
+        matches!(e, MediaEvent::RecordingStopped { .. })
+    }) else {
+        panic!("no RecordingStopped: {seen:?}");
+    };
+    let mut reader = hound::WavReader::open(&path).unwrap();
+    assert_eq!(reader.spec().channels, 3);
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+    for c in 0..3 {
+        let ch: Vec<i16> = samples.iter().skip(c).step_by(3).copied().collect();
+        let frames: Vec<&[i16]> = ch.chunks_exact(160).collect();
+        for (k, f) in hz.iter().enumerate() {
+            let n = frames.iter().filter(|fr| level(fr, *f) > 1e6).count();
+            if k == c {
+                assert!(n >= 20, "channel {c} lacks its own leg ({n} frames)");
+            } else {
+                assert_eq!(n, 0, "channel {c} holds leg {k}");
+            }
+        }
+    }
+    engine.shutdown();
+}
