@@ -15,6 +15,13 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The PostgreSQL schema (and application_name) of this test, if on PostgreSQL.
+    pub fn pg_schema(&self) -> Option<&str> {
+        self.pg_schema.as_ref().map(|(_, s)| s.as_str())
+    }
+}
+
+impl TestDb {
     /// A second, independent pool on the same database (another process's view).
     pub async fn second_pool(&self) -> Store {
         Store::open(
@@ -89,7 +96,7 @@ pub async fn postgres() -> Option<TestDb> {
         .expect("create schema");
     admin.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
     let store = Store::open(&url, StoreOptions::default())
         .await
         .expect("open postgres");
