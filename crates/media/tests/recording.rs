@@ -122,7 +122,7 @@ fn supervisor_gets_a_third_channel() {
     let folder = dir.path().to_path_buf();
     let engine = engine_with(1, |c| c.recordings_dir = folder.clone());
     let events = engine.events();
-    let mut phones = vec![
+    let mut phones = [
         Phone::new(Law::Ulaw, 1),
         Phone::new(Law::Ulaw, 2),
         Phone::new(Law::Ulaw, 3),
