@@ -477,6 +477,9 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
 
     let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
     for line in lines {
+        if line.contains(['\r', '\n']) {
+            return Err(Error::Parse("bare CR or LF inside a header line"));
+        }
         if line.starts_with([' ', '\t']) {
             let last = headers
                 .last_mut()
@@ -576,6 +579,10 @@ l: 4\r\n\r\nbodyEXTRA";
         let m = Message::parse(b"SIP/2.0 180\r\nCall-ID: x\r\n\r\n").unwrap();
         assert_eq!(m.status(), Some(StatusCode::RINGING));
         assert!(Message::parse(b"SIP/2.0 4294967301 no\r\n\r\n").is_err());
+        assert!(
+            Message::parse(b"SIP/2.0 200 OK\r\nVia: a;branch=\nv:x\r\n\r\n").is_err(),
+            "bare LF"
+        );
     }
 
     #[test]

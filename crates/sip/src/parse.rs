@@ -7,6 +7,22 @@ pub(crate) fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
 }
 
+/// An unquoted header parameter value: a token, or an IPv6 address (bare or bracketed),
+/// which is the only `host` form a token does not cover (RFC 3261 `gen-value`).
+pub(crate) fn is_header_param_value(v: &str) -> bool {
+    v.bytes().all(is_token_char)
+        || v.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok()
+}
+
+/// A URI parameter value (`paramchar`: unreserved, escaped, `param-unreserved`).
+pub(crate) fn is_uri_param_value(v: &str) -> bool {
+    v.bytes()
+        .all(|b| is_token_char(b) || b"[]/:&$()".contains(&b))
+}
+
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_char)
 }
@@ -105,6 +121,15 @@ pub struct Params<'a> {
 impl<'a> Params<'a> {
     /// Validate and wrap the text after the first `;` (without that `;`).
     pub(crate) fn parse(raw: &'a str) -> Result<Params<'a>> {
+        Params::parse_with(raw, is_header_param_value)
+    }
+
+    /// Validate URI parameters (a wider value alphabet).
+    pub(crate) fn parse_uri(raw: &'a str) -> Result<Params<'a>> {
+        Params::parse_with(raw, is_uri_param_value)
+    }
+
+    fn parse_with(raw: &'a str, valid_value: fn(&str) -> bool) -> Result<Params<'a>> {
         let p = Params { raw };
         for part in split_outside(raw, b';')? {
             let (name, value) = split_param(part);
@@ -116,8 +141,12 @@ impl<'a> Params<'a> {
                 if v.is_empty() {
                     return Err(Error::Parse("empty parameter value"));
                 }
-                if v.starts_with('"') && (v.len() < 2 || !v.ends_with('"')) {
-                    return Err(Error::Parse("bad quoted parameter"));
+                if v.starts_with('"') {
+                    if v.len() < 2 || !v.ends_with('"') {
+                        return Err(Error::Parse("bad quoted parameter"));
+                    }
+                } else if !valid_value(v) {
+                    return Err(Error::Parse("bad parameter value"));
                 }
             }
         }
@@ -209,6 +238,15 @@ mod tests {
         assert_eq!(p.len(), 3);
         assert!(Params::parse(";;").is_err());
         assert!(Params::parse("a=").is_err());
+        assert!(
+            Params::parse("branch=z9hG4bD: x").is_err(),
+            "space inside a value"
+        );
+        assert!(Params::parse("received=2001:db8::1;x=[::1]").is_ok());
+        assert!(
+            Params::parse("tag=abc:").is_err(),
+            "a colon only in IPv6 addresses"
+        );
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl<'a> Uri<'a> {
             let (number, params) = match rest.find(';') {
                 Some(i) => (
                     &rest[..i],
-                    Params::parse(&rest[i + 1..]).map_err(|_| Error::BadUri("tel params"))?,
+                    Params::parse_uri(&rest[i + 1..]).map_err(|_| Error::BadUri("tel params"))?,
                 ),
                 None => (rest, Params::empty()),
             };
@@ -152,7 +152,8 @@ impl<'a> Uri<'a> {
         let (hostport, params) = match hostport.find(';') {
             Some(i) => (
                 &hostport[..i],
-                Params::parse(&hostport[i + 1..]).map_err(|_| Error::BadUri("bad uri params"))?,
+                Params::parse_uri(&hostport[i + 1..])
+                    .map_err(|_| Error::BadUri("bad uri params"))?,
             ),
             None => (hostport, Params::empty()),
         };
