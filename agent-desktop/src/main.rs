@@ -1,6 +1,143 @@
-//! hotline-desktop: the egui agent and supervisor desktop. Not built yet (see the README status table).
+//! hotline-desktop: the agent desktop binary. See the library docs (`hotline_desktop`).
 
-fn main() {
-    eprintln!("hotline-desktop is not built yet: see the status table in README.md");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+use hotline_desktop::app::DeskApp;
+use hotline_desktop::client::{self, ClientChannels, ClientConfig, ClientUpdate};
+use hotline_desktop::clock::{Clock, SystemClock};
+use hotline_desktop::outbox::{
+    Outbox, OutboxWorker, OutcomeRecord, OutcomeSink, OutcomeWriter, SinkError,
+};
+use hotline_desktop::sample;
+
+/// The Hotline agent desktop.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The switch's CTI WebSocket URL.
+    #[arg(long, default_value = "ws://127.0.0.1:8088/cti")]
+    url: String,
+    /// The shared database for outcomes and tickets (e.g. `sqlite://data/hotline.db`); default:
+    /// the `HOTLINE_DATABASE_URL` environment variable.
+    #[arg(long)]
+    database: Option<String>,
+    /// The local outbox file for outcomes not yet in the database.
+    #[arg(long)]
+    outbox: Option<PathBuf>,
+    /// Show sample data (a logged-in agent and a screen pop) without a switch.
+    #[arg(long)]
+    preview: bool,
+}
+
+/// Used when no database is configured: outcomes stay in the outbox file.
+struct NoDatabase;
+
+impl OutcomeSink for NoDatabase {
+    fn write(&mut self, _: &OutcomeRecord) -> Result<(), SinkError> {
+        Err(SinkError::Unavailable(
+            "no database configured (--database)".into(),
+        ))
+    }
+}
+
+fn default_outbox() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("hotline").join("outbox.jsonl")
+}
+
+fn open_sink(database: Option<&str>) -> Box<dyn OutcomeSink> {
+    match database {
+        Some(url) => match hotline_desktop::store_sink::StoreSink::open(url) {
+            Ok(sink) => Box::new(sink),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the database; outcomes stay in the outbox");
+                Box::new(NoDatabase)
+            }
+        },
+        None => Box::new(NoDatabase),
+    }
+}
+
+fn preview_channels(clock: &dyn Clock) -> ClientChannels {
+    let (req_tx, mut req_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (upd_tx, upd_rx) = std::sync::mpsc::channel();
+    let wall = clock.wall();
+    for update in sample::login(hotline_cti::UnixMillis(wall.0 - 4_000)) {
+        let _ = upd_tx.send(update);
+    }
+    let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::AgentStateChanged(
+        sample::status(hotline_cti::AgentState::Ringing, None, wall.0 - 4_000),
+    )));
+    let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::CallOffered(
+        Box::new(sample::screen_pop(hotline_cti::UnixMillis(wall.0 - 4_000))),
+    )));
+    std::thread::spawn(move || {
+        while let Some(req) = req_rx.blocking_recv() {
+            tracing::info!(?req, "preview: request not sent anywhere");
+        }
+        drop(upd_tx);
+    });
+    ClientChannels {
+        requests: req_tx,
+        updates: upd_rx,
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let outbox = Outbox::open(args.outbox.clone().unwrap_or_else(default_outbox))?;
+    if !outbox.pending().is_empty() {
+        tracing::info!(
+            pending = outbox.pending().len(),
+            "outbox: outcomes from an earlier run are waiting"
+        );
+    }
+
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1180.0, 760.0])
+            .with_title("Hotline agent desktop"),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "hotline-desktop",
+        options,
+        Box::new(move |cc| {
+            let ctx = cc.egui_ctx.clone();
+            let ctx2 = cc.egui_ctx.clone();
+            let database = args
+                .database
+                .clone()
+                .or_else(|| std::env::var("HOTLINE_DATABASE_URL").ok());
+            let sink = open_sink(database.as_deref());
+            let writer = OutcomeWriter::Worker(OutboxWorker::spawn(
+                outbox,
+                sink,
+                clock.clone(),
+                Box::new(move || ctx2.request_repaint()),
+            )?);
+            let channels = if args.preview {
+                preview_channels(clock.as_ref())
+            } else {
+                client::spawn(
+                    ClientConfig::default(),
+                    Arc::new(move || ctx.request_repaint()),
+                )?
+                .0
+            };
+            Ok(Box::new(DeskApp::new(channels, writer, clock, &args.url)))
+        }),
+    )?;
+    Ok(())
 }

@@ -1,0 +1,169 @@
+//! The app: channels in, state, view, commands out.
+
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use hotline_cti::{AgentId, Command, Extension, Pii, UnixMillis};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::client::{ClientChannels, ClientRequest, ClientUpdate, ConnState};
+use crate::clock::Clock;
+use crate::outbox::{NewCustomer, OutcomeRecord, OutcomeWriter};
+use crate::state::{DeskState, Level};
+use crate::view::{self, Forms, UiCommand, WrapUpSubmission};
+
+/// The agent desktop. Each frame: drain CTI updates and outbox news into [`DeskState`], draw,
+/// then apply the [`UiCommand`]s the drawing returned.
+pub struct DeskApp {
+    /// Everything the desktop knows (read by the view, written only here).
+    pub state: DeskState,
+    /// Form buffers.
+    pub forms: Forms,
+    requests: UnboundedSender<ClientRequest>,
+    updates: Receiver<ClientUpdate>,
+    writer: OutcomeWriter,
+    clock: Arc<dyn Clock>,
+}
+
+impl DeskApp {
+    /// An app talking to a CTI client through `channels` and writing outcomes through `writer`.
+    pub fn new(
+        channels: ClientChannels,
+        writer: OutcomeWriter,
+        clock: Arc<dyn Clock>,
+        default_url: &str,
+    ) -> Self {
+        DeskApp {
+            state: DeskState::new(),
+            forms: Forms::new(default_url),
+            requests: channels.requests,
+            updates: channels.updates,
+            writer,
+            clock,
+        }
+    }
+
+    /// Drains CTI updates and outbox news into the state. Called at the start of every frame.
+    pub fn pump(&mut self) {
+        let wall = self.clock.wall();
+        while let Ok(update) = self.updates.try_recv() {
+            self.state.apply(update, wall);
+        }
+        if let Some(status) = self.writer.poll(self.clock.now())
+            && (status != self.state.outbox || !status.newly_rejected.is_empty())
+        {
+            self.state.apply_outbox(status, wall);
+        }
+    }
+
+    /// One frame: pump, draw, apply.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        self.pump();
+        let wall = self.clock.wall();
+        let commands = view::draw(ui, &self.state, &mut self.forms, wall);
+        for cmd in commands {
+            self.apply(cmd);
+        }
+        if self.state.session.is_some() {
+            // Timers (time in state, wrap-up) tick once a second.
+            ui.ctx().request_repaint_after(Duration::from_secs(1));
+        }
+    }
+
+    /// Applies one command from the view.
+    pub fn apply(&mut self, cmd: UiCommand) {
+        let wall = self.clock.wall();
+        match cmd {
+            UiCommand::Login {
+                url,
+                agent,
+                password,
+                extension,
+            } => {
+                self.state.login_error = None;
+                self.state.connection = ConnState::Connecting;
+                self.request(ClientRequest::Login {
+                    url,
+                    agent: AgentId::new(agent),
+                    password,
+                    extension: (!extension.is_empty()).then(|| Extension::new(extension)),
+                });
+            }
+            UiCommand::Logout => self.request(ClientRequest::Logout),
+            UiCommand::Cti(command) => self.request(ClientRequest::Send(command)),
+            UiCommand::SubmitWrapUp(sub) => self.submit_wrap_up(sub, wall),
+            UiCommand::Dismiss(id) => self.state.dismiss(id),
+            UiCommand::Focus(call) => self.state.focus = Some(call),
+        }
+    }
+
+    fn request(&mut self, req: ClientRequest) {
+        if self.requests.send(req).is_err() {
+            self.state.notify(
+                Level::Error,
+                "The CTI client stopped; restart the desktop".into(),
+                self.clock.wall(),
+            );
+        }
+    }
+
+    fn submit_wrap_up(&mut self, sub: WrapUpSubmission, wall: UnixMillis) {
+        let Some(session) = &self.state.session else {
+            return;
+        };
+        let since = self
+            .state
+            .wrap_up
+            .as_ref()
+            .filter(|w| w.call == sub.call)
+            .map_or(wall, |w| w.since);
+        let number = self.state.pops.get(&sub.call).map(|p| p.ani.clone());
+        let record = OutcomeRecord {
+            call: sub.call.clone(),
+            agent: session.profile.agent.clone(),
+            disposition: sub.disposition.clone(),
+            notes: sub.notes.clone(),
+            wrap_up_ms: wall.0.saturating_sub(since.0),
+            customer: self.state.customer_of(&sub.call),
+            ticket: sub.ticket.clone(),
+            new_customer: sub.new_customer.map(|name| NewCustomer {
+                name,
+                number: number.unwrap_or_else(|| Pii::new(String::new())),
+            }),
+            at: wall,
+        };
+        if let Err(e) = self.writer.submit(record, self.clock.now()) {
+            self.state.notify(
+                Level::Error,
+                format!("Could not save the outcome locally: {e}"),
+                wall,
+            );
+        }
+        self.request(ClientRequest::Send(Command::WrapUp {
+            call: sub.call.clone(),
+            disposition: sub.disposition.clone(),
+            notes: sub.notes,
+            ticket: sub.ticket,
+        }));
+        self.request(ClientRequest::Send(Command::EndWrapUp { then: sub.then }));
+        self.state.finish_wrap_up(&sub.call, &sub.disposition);
+        self.forms.wrap = view::WrapForm::default();
+        // Show the result of the first write attempt at once.
+        if let Some(status) = self.writer.poll(self.clock.now()) {
+            self.state.apply_outbox(status, wall);
+        }
+    }
+}
+
+impl eframe::App for DeskApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame(ui);
+    }
+}
+
+impl Drop for DeskApp {
+    fn drop(&mut self) {
+        let _ = self.requests.send(ClientRequest::Shutdown);
+    }
+}

@@ -1,0 +1,88 @@
+//! Sample CTI traffic for previews (`hotline-desktop --preview`), screenshots and tests: an
+//! agent logged in and ready, then a call from a known customer with an open ticket.
+
+use hotline_cti::{
+    AgentId, AgentProfile, AgentState, AgentStatus, CallId, Disposition, Event, Extension,
+    ReasonCode, Role, ScreenPop, SkillLevel, Snapshot, UnixMillis,
+};
+
+use crate::client::{ClientUpdate, ConnState};
+
+/// The sample agent.
+pub const AGENT: &str = "1001";
+/// The sample call.
+pub const CALL: &str = "c-20261123-0001";
+
+/// Login, connection and a snapshot with the agent not ready since `wall` - 95 s.
+pub fn login(wall: UnixMillis) -> Vec<ClientUpdate> {
+    vec![
+        ClientUpdate::LoggedIn {
+            role: Role::Agent,
+            profile: AgentProfile {
+                agent: AgentId::new(AGENT),
+                name: "Alice Agent".into(),
+                extension: Extension::new("2001"),
+                skills: vec![SkillLevel {
+                    skill: "billing".into(),
+                    level: 7,
+                }],
+            },
+            not_ready_reasons: ["break", "lunch", "training"]
+                .map(ReasonCode::from)
+                .to_vec(),
+            dispositions: ["resolved", "callback", "escalated", "sale"]
+                .map(Disposition::from)
+                .to_vec(),
+        },
+        ClientUpdate::Connection(ConnState::Connected),
+        ClientUpdate::Event(Event::Snapshot(Box::new(Snapshot {
+            agent: status(AgentState::NotReady, Some("break"), wall.0 - 95_000),
+            calls: vec![],
+            screen_pop: None,
+            wrap_up: None,
+        }))),
+    ]
+}
+
+/// An agent state event for the sample agent.
+pub fn status(state: AgentState, reason: Option<&str>, since_ms: u64) -> AgentStatus {
+    AgentStatus {
+        agent: AgentId::new(AGENT),
+        state,
+        reason: reason.map(ReasonCode::from),
+        since: UnixMillis(since_ms),
+    }
+}
+
+/// The screen pop of a known customer (Ada Lovelace, gold, open ticket T-881) offered at `wall`.
+pub fn screen_pop(wall: UnixMillis) -> ScreenPop {
+    let json = serde_json::json!({
+        "call": CALL, "ani": "+441632960001", "dnis": "08001234567",
+        "queue": "billing", "queue_name": "Billing", "waited_secs": 42,
+        "offered_at": wall.0, "ring_timeout_secs": 20,
+        "ivr_path": ["welcome", "main-menu", "billing-menu", "enqueue"],
+        "ivr_inputs": [{"name": "menu", "value": "2"}, {"name": "account", "value": "7700123"}],
+        "customer": {
+            "id": "cust-42", "name": "Ada Lovelace", "tier": "gold",
+            "identities": [
+                {"kind": "phone", "value": "+441632960001", "verified": true},
+                {"kind": "account", "value": "7700123", "verified": true}
+            ],
+            "last_contacts": [{"call": "c-20261101-0107", "at": wall.0 - 22 * 86_400_000,
+                "agent": "1003", "queue": "billing", "disposition": "callback",
+                "summary": "Asked about late fee"}],
+            "open_tickets": [{"id": "T-881", "subject": "Late fee dispute", "status": "open",
+                "priority": "high", "updated_at": wall.0 - 22 * 86_400_000}],
+            "bookings": [{"id": "B-5", "what": "Engineer visit", "at": wall.0 + 2 * 86_400_000,
+                "status": "confirmed"}]
+        },
+        "new_customer_form": false
+    });
+    // The literal above is a valid screen pop (the same shape as docs/cti-protocol.md).
+    serde_json::from_value(json).unwrap_or_else(|e| panic!("sample screen pop: {e}"))
+}
+
+/// The sample call's id.
+pub fn call() -> CallId {
+    CallId::new(CALL)
+}

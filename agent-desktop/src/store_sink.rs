@@ -1,0 +1,205 @@
+//! The real [`OutcomeSink`]: the shared database through `hotline-store`.
+//!
+//! The store is async (sqlx); this sink owns a small current-thread tokio runtime and blocks on
+//! it, which is fine because it runs on the outbox worker thread, never on the UI thread. The
+//! database is opened lazily, so a desktop started while the database is down keeps outcomes in
+//! the outbox and connects on a later retry.
+//!
+//! Each write is idempotent, so the outbox may repeat it: a new customer is looked up by the
+//! calling number before one is created; a new ticket carries the client key `"<call>/<agent>"`;
+//! the outcome row is keyed by (call id, agent id).
+
+use hotline_cti::{TicketPriority, TicketStatus};
+use hotline_store::{
+    Error as StoreError, Identity, NewCustomer, NewTicket, Outcome, Store, StoreOptions,
+    TicketUpdate,
+};
+
+use crate::DeskError;
+use crate::outbox::{OutcomeRecord, OutcomeSink, SinkError};
+
+/// Writes outcomes, tickets and new customers to the shared database.
+pub struct StoreSink {
+    runtime: tokio::runtime::Runtime,
+    url: String,
+    store: Option<Store>,
+}
+
+impl StoreSink {
+    /// Prepares a sink for `url` (`sqlite://...` or `postgres://...`). Does not connect yet.
+    pub fn open(url: &str) -> Result<Self, DeskError> {
+        hotline_store::Backend::from_url(url).map_err(|e| DeskError::Database(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| DeskError::io("tokio runtime", e))?;
+        Ok(StoreSink {
+            runtime,
+            url: url.to_owned(),
+            store: None,
+        })
+    }
+
+    /// A sink over an already open store (tests, and apps that share one pool).
+    pub fn with_store(store: Store) -> Result<Self, DeskError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| DeskError::io("tokio runtime", e))?;
+        Ok(StoreSink {
+            runtime,
+            url: String::new(),
+            store: Some(store),
+        })
+    }
+}
+
+/// Store ids are integers; on the CTI wire they are strings, possibly with a prefix (`"T-881"`).
+fn store_id(text: &str) -> Option<i64> {
+    text.parse()
+        .ok()
+        .or_else(|| text.rsplit('-').next().and_then(|t| t.parse().ok()))
+}
+
+fn classify(e: StoreError) -> SinkError {
+    match e {
+        StoreError::Invalid(m) | StoreError::NotFound(m) | StoreError::Conflict(m) => {
+            SinkError::Rejected(m)
+        }
+        StoreError::Corrupt(m) => SinkError::Rejected(m),
+        other => SinkError::Unavailable(other.to_string()),
+    }
+}
+
+fn status_text(s: TicketStatus) -> &'static str {
+    match s {
+        TicketStatus::Open => "open",
+        TicketStatus::Pending => "pending",
+        TicketStatus::Solved => "solved",
+        TicketStatus::Closed => "closed",
+    }
+}
+
+fn priority_text(p: TicketPriority) -> &'static str {
+    match p {
+        TicketPriority::Low => "low",
+        TicketPriority::Normal => "normal",
+        TicketPriority::High => "high",
+        TicketPriority::Urgent => "urgent",
+    }
+}
+
+async fn write_all(store: &Store, o: &OutcomeRecord) -> Result<(), SinkError> {
+    let at = i64::try_from(o.at.0).unwrap_or(i64::MAX);
+    let mut customer = o.customer.as_ref().and_then(|c| store_id(c.as_str()));
+
+    if let Some(new) = &o.new_customer {
+        let identity = Identity::phone(new.number.expose())
+            .map_err(|e| SinkError::Rejected(format!("calling number: {e}")))?;
+        customer = match store.find_customer(&identity).await.map_err(classify)? {
+            Some(id) => Some(id),
+            None => {
+                let id = store
+                    .create_customer(
+                        &NewCustomer {
+                            display_name: new.name.expose().clone(),
+                            ..NewCustomer::default()
+                        },
+                        at,
+                    )
+                    .await
+                    .map_err(classify)?;
+                store
+                    .link_identity(id, &identity, "agent", false, at)
+                    .await
+                    .map_err(classify)?;
+                Some(id)
+            }
+        };
+    }
+
+    let mut ticket_id = None;
+    if let Some(t) = &o.ticket {
+        match t.ticket.as_ref().and_then(|id| store_id(id.as_str())) {
+            Some(id) => {
+                let update = TicketUpdate {
+                    status: Some(status_text(t.status).into()),
+                    priority: Some(priority_text(t.priority).into()),
+                    subject: Some(t.subject.clone()),
+                    comment: (!t.body.expose().trim().is_empty()).then(|| t.body.expose().clone()),
+                    actor: Some(o.agent.to_string()),
+                    at,
+                    ..TicketUpdate::default()
+                };
+                store.update_ticket(id, &update).await.map_err(classify)?;
+                ticket_id = Some(id);
+            }
+            None => {
+                let new = NewTicket {
+                    client_key: Some(format!("{}/{}", o.call, o.agent)),
+                    customer_id: customer,
+                    call_id: Some(o.call.to_string()),
+                    subject: t.subject.clone(),
+                    body: t.body.expose().clone(),
+                    priority: priority_text(t.priority).into(),
+                    assignee: None,
+                    created_by: Some(o.agent.to_string()),
+                    at,
+                };
+                let id = store.create_ticket(&new).await.map_err(classify)?;
+                if t.status != TicketStatus::Open {
+                    let update = TicketUpdate {
+                        status: Some(status_text(t.status).into()),
+                        actor: Some(o.agent.to_string()),
+                        at,
+                        ..TicketUpdate::default()
+                    };
+                    store.update_ticket(id, &update).await.map_err(classify)?;
+                }
+                ticket_id = Some(id);
+            }
+        }
+    }
+
+    let outcome = Outcome {
+        call_id: o.call.to_string(),
+        agent_id: o.agent.to_string(),
+        disposition: o.disposition.to_string(),
+        notes: o.notes.expose().clone(),
+        wrapup_ms: i64::try_from(o.wrap_up_ms).unwrap_or(i64::MAX),
+        ticket_id,
+        at,
+    };
+    store.write_outcome(&outcome).await.map_err(classify)
+}
+
+impl OutcomeSink for StoreSink {
+    fn write(&mut self, outcome: &OutcomeRecord) -> Result<(), SinkError> {
+        if self.store.is_none() {
+            let opened = self
+                .runtime
+                .block_on(Store::open(&self.url, StoreOptions::default()));
+            match opened {
+                Ok(store) => self.store = Some(store),
+                Err(e) => return Err(SinkError::Unavailable(e.to_string())),
+            }
+        }
+        let Some(store) = &self.store else {
+            return Err(SinkError::Unavailable("database not open".into()));
+        };
+        self.runtime.block_on(write_all(store, outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::store_id;
+
+    #[test]
+    fn ids_parse_with_or_without_prefix() {
+        assert_eq!(store_id("881"), Some(881));
+        assert_eq!(store_id("T-881"), Some(881));
+        assert_eq!(store_id("cust-42"), Some(42));
+        assert_eq!(store_id("abc"), None);
+    }
+}

@@ -1,0 +1,112 @@
+//! Shared set-up for the desktop UI tests: a [`DeskApp`] wired to channels the test holds (no
+//! CTI server), an in-memory sink that can be told to fail, a temp outbox file and a manual
+//! clock.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use hotline_cti::{Command, Event, UnixMillis};
+use hotline_desktop::app::DeskApp;
+use hotline_desktop::client::{ClientChannels, ClientRequest, ClientUpdate};
+use hotline_desktop::clock::{Clock, ManualClock};
+use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeWriter};
+
+/// Wall time at the start of every test: 2026-11-23 09:20 UTC.
+pub const T0: UnixMillis = UnixMillis(1_795_396_800_000);
+
+pub struct Desk {
+    pub harness: Harness<'static, DeskApp>,
+    pub requests: tokio::sync::mpsc::UnboundedReceiver<ClientRequest>,
+    pub updates: std::sync::mpsc::Sender<ClientUpdate>,
+    pub sink: MemorySink,
+    pub clock: ManualClock,
+    pub outbox_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Default for Desk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Desk {
+    pub fn new() -> Desk {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outbox_path = dir.path().join("outbox.jsonl");
+        let sink = MemorySink::new();
+        let clock = ManualClock::new(T0);
+        let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (upd_tx, upd_rx) = std::sync::mpsc::channel();
+        let writer = OutcomeWriter::Inline {
+            outbox: Outbox::open(&outbox_path).expect("outbox opens"),
+            sink: Box::new(sink.clone()),
+        };
+        let app_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+        let app = DeskApp::new(
+            ClientChannels {
+                requests: req_tx,
+                updates: upd_rx,
+            },
+            writer,
+            app_clock,
+            "ws://127.0.0.1:8088/cti",
+        );
+        let harness = Harness::builder()
+            .with_size(egui::vec2(1280.0, 900.0))
+            .build_eframe(|_cc| app);
+        Desk {
+            harness,
+            requests: req_rx,
+            updates: upd_tx,
+            sink,
+            clock,
+            outbox_path,
+            _dir: dir,
+        }
+    }
+
+    /// Sends updates as the CTI client would, and runs frames until the UI settles.
+    pub fn feed(&mut self, updates: impl IntoIterator<Item = ClientUpdate>) {
+        for u in updates {
+            self.updates.send(u).expect("app alive");
+        }
+        self.harness.run();
+    }
+
+    pub fn event(&mut self, event: Event) {
+        self.feed([ClientUpdate::Event(event)]);
+    }
+
+    /// Everything the app asked the CTI client to do since the last call.
+    pub fn sent(&mut self) -> Vec<ClientRequest> {
+        let mut out = Vec::new();
+        while let Ok(r) = self.requests.try_recv() {
+            out.push(r);
+        }
+        out
+    }
+
+    /// The CTI commands among [`Self::sent`].
+    pub fn sent_commands(&mut self) -> Vec<Command> {
+        self.sent()
+            .into_iter()
+            .filter_map(|r| match r {
+                ClientRequest::Send(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn advance(&mut self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+        self.harness.run();
+    }
+
+    pub fn wall(&self) -> UnixMillis {
+        self.clock.wall()
+    }
+}
