@@ -91,6 +91,15 @@ fn priority_text(p: TicketPriority) -> &'static str {
 
 async fn write_all(store: &Store, o: &OutcomeRecord) -> Result<(), SinkError> {
     let at = i64::try_from(o.at.0).unwrap_or(i64::MAX);
+    // The steps below are separate writes; refuse a record that the last step would refuse
+    // before the first step creates a customer or a ticket.
+    let known = store.dispositions().await.map_err(classify)?;
+    if !known.iter().any(|d| d.code == o.disposition.as_str()) {
+        return Err(SinkError::Rejected(format!(
+            "unknown disposition {:?}",
+            o.disposition.as_str()
+        )));
+    }
     let mut customer = o.customer.as_ref().and_then(|c| store_id(c.as_str()));
 
     if let Some(new) = &o.new_customer {

@@ -12,7 +12,7 @@ use hotline_cti::{Command, Event, UnixMillis};
 use hotline_desktop::app::DeskApp;
 use hotline_desktop::client::{ClientChannels, ClientRequest, ClientUpdate};
 use hotline_desktop::clock::{Clock, ManualClock};
-use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeWriter};
+use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeSink, OutcomeWriter};
 
 /// Wall time at the start of every test: 2026-11-23 09:20 UTC.
 pub const T0: UnixMillis = UnixMillis(1_795_396_800_000);
@@ -35,15 +35,21 @@ impl Default for Desk {
 
 impl Desk {
     pub fn new() -> Desk {
+        let sink = MemorySink::new();
+        Desk::with_sink(sink.clone(), Box::new(sink))
+    }
+
+    /// A desk writing outcomes to `writer_sink` (`sink` is what the tests inspect when it is the
+    /// memory sink).
+    pub fn with_sink(sink: MemorySink, writer_sink: Box<dyn OutcomeSink>) -> Desk {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox_path = dir.path().join("outbox.jsonl");
-        let sink = MemorySink::new();
         let clock = ManualClock::new(T0);
         let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel();
         let (upd_tx, upd_rx) = std::sync::mpsc::channel();
         let writer = OutcomeWriter::Inline {
             outbox: Outbox::open(&outbox_path).expect("outbox opens"),
-            sink: Box::new(sink.clone()),
+            sink: writer_sink,
         };
         let app_clock: Arc<dyn Clock> = Arc::new(clock.clone());
         let app = DeskApp::new(

@@ -1,0 +1,136 @@
+//! The outbox keeps what an agent typed: records survive a failing database and a restart, a
+//! torn last line from a crash is skipped, a resubmitted call replaces its earlier record, and
+//! records the database refuses are kept aside instead of being retried forever.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use hotline_cti::{Pii, UnixMillis};
+use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeRecord, SinkError};
+
+fn record(call: &str, disposition: &str) -> OutcomeRecord {
+    OutcomeRecord {
+        call: call.into(),
+        agent: "1001".into(),
+        disposition: disposition.into(),
+        notes: Pii::new(format!("notes for {call}")),
+        wrap_up_ms: 12_000,
+        customer: Some("cust-42".into()),
+        ticket: None,
+        new_customer: None,
+        at: UnixMillis(1_795_396_800_000),
+    }
+}
+
+#[test]
+fn pending_records_survive_a_restart_and_are_written_once_the_database_is_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sub/outbox.jsonl");
+    let mut sink = MemorySink::new();
+    sink.set_failing(Some(SinkError::Unavailable("down".into())));
+    let t0 = Instant::now();
+    {
+        let mut outbox = Outbox::open(&path).expect("open");
+        outbox.submit(record("c1", "resolved")).expect("submit");
+        outbox.submit(record("c2", "callback")).expect("submit");
+        let report = outbox.flush(&mut sink, t0);
+        assert_eq!(report.unavailable.as_deref(), Some("down"));
+        assert_eq!(outbox.pending().len(), 2);
+        assert_eq!(outbox.next_attempt(), Some(t0 + Duration::from_secs(2)));
+        // Back-off doubles while the database stays down.
+        let _ = outbox.flush(&mut sink, t0 + Duration::from_secs(2));
+        assert_eq!(outbox.next_attempt(), Some(t0 + Duration::from_secs(6)));
+    } // the desktop is closed
+
+    let mut outbox = Outbox::open(&path).expect("reopen");
+    assert_eq!(
+        outbox
+            .pending()
+            .iter()
+            .map(|o| o.call.as_str())
+            .collect::<Vec<_>>(),
+        ["c1", "c2"]
+    );
+    sink.set_failing(None);
+    let report = outbox.flush(&mut sink, t0);
+    assert_eq!(report.written, 2);
+    assert!(outbox.pending().is_empty());
+    assert_eq!(
+        sink.get(&"c2".into(), &"1001".into())
+            .map(|o| o.disposition.to_string()),
+        Some("callback".into())
+    );
+    drop(outbox);
+    let outbox = Outbox::open(&path).expect("reopen again");
+    assert!(
+        outbox.pending().is_empty(),
+        "nothing is written twice after a restart"
+    );
+}
+
+#[test]
+fn a_torn_last_line_is_skipped_and_earlier_records_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("outbox.jsonl");
+    {
+        let mut outbox = Outbox::open(&path).expect("open");
+        outbox.submit(record("c1", "resolved")).expect("submit");
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("append");
+    f.write_all(br#"{"op":"put","outcome":{"call":"c2","ag"#)
+        .expect("write");
+    drop(f);
+    let outbox = Outbox::open(&path).expect("open after crash");
+    assert_eq!(outbox.skipped_lines(), 1);
+    assert_eq!(outbox.pending().len(), 1);
+    assert_eq!(outbox.pending()[0].call.as_str(), "c1");
+}
+
+#[test]
+fn resubmitting_a_call_replaces_the_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut outbox = Outbox::open(dir.path().join("o.jsonl")).expect("open");
+    let mut sink = MemorySink::new();
+    sink.set_failing(Some(SinkError::Unavailable("down".into())));
+    outbox.submit(record("c1", "resolved")).expect("submit");
+    let _ = outbox.flush(&mut sink, Instant::now());
+    outbox.submit(record("c1", "escalated")).expect("submit");
+    assert_eq!(outbox.pending().len(), 1);
+    sink.set_failing(None);
+    // A new submit schedules an immediate attempt, whatever the back-off said.
+    let report = outbox.flush(&mut sink, Instant::now());
+    assert_eq!(report.written, 1);
+    assert_eq!(sink.writes(), 1);
+    assert_eq!(
+        sink.get(&"c1".into(), &"1001".into())
+            .map(|o| o.disposition.to_string()),
+        Some("escalated".into())
+    );
+}
+
+#[test]
+fn refused_records_are_kept_aside_not_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("o.jsonl");
+    let mut sink = MemorySink::new();
+    let mut outbox = Outbox::open(&path).expect("open");
+    sink.set_failing(Some(SinkError::Rejected("unknown disposition".into())));
+    outbox.submit(record("c1", "nonsense")).expect("submit");
+    let report = outbox.flush(&mut sink, Instant::now());
+    assert_eq!(report.rejected.len(), 1);
+    assert!(outbox.pending().is_empty());
+    sink.set_failing(None);
+    outbox.submit(record("c2", "resolved")).expect("submit");
+    let report = outbox.flush(&mut sink, Instant::now());
+    assert_eq!(report.written, 1);
+    assert!(sink.get(&"c1".into(), &"1001".into()).is_none());
+    drop(outbox);
+    // The refused record is still on disk for a person to look at.
+    let outbox = Outbox::open(&path).expect("reopen");
+    assert_eq!(outbox.rejected().len(), 1);
+    assert_eq!(outbox.rejected()[0].1, "unknown disposition");
+    assert!(outbox.pending().is_empty());
+}
