@@ -6,9 +6,11 @@
 //! cargo run --release -p hotline-media --example bridge_bench -- --calls 200 --rtpengine
 //! ```
 //!
-//! For each N it reports: CPU of the relay (ours: the `media-*` threads from
-//! /proc/self/task/*/schedstat; rtpengine: its process from /proc/PID/stat), per call and in
-//! total; packets sent, received and lost; and the one-way delay generator -> relay ->
+//! For each N it reports: the share of the target packet rate the generator really sent
+//! (`offered`; below 100 % the machine is saturated by the generator itself), CPU of the relay
+//! (ours: the `media-*` threads from /proc/self/task/*/schedstat; rtpengine: its process from
+//! /proc/PID/stat), in total and per call / per 100 streams normalised by the offered rate;
+//! packets sent, received and lost; and the one-way delay generator -> relay ->
 //! generator (p50, p99, max), which bounds the delay the relay adds. With `--direct` the same load
 //! first runs between the generator sockets without a relay (the floor of that delay). With
 //! `--rtpengine` the same load also goes through rtpengine (user space, `--table=-1`), driven
@@ -92,6 +94,10 @@ struct Outcome {
     received: u64,
     send_errors: u64,
     cpu_core_percent: f64,
+    /// Packets per second the generator really sent during the measurement (behind the target
+    /// when the machine is saturated).
+    measured_pps: f64,
+    target_pps: f64,
     p50_us: u64,
     p99_us: u64,
     max_us: u64,
@@ -167,6 +173,7 @@ fn run_load(legs: Vec<Leg>, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
     let mut seq = vec![0u16; n];
     let mut sent = 0u64;
     let mut send_errors = 0u64;
+    let mut sent_measured = 0u64;
     let mut pkt = [0u8; 12 + 160];
     let mut payload = [0xFFu8; 160];
     let start = Instant::now();
@@ -193,7 +200,10 @@ fn run_load(legs: Vec<Leg>, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
                 .unwrap_or(0);
             seq[i] = seq[i].wrapping_add(1);
             match leg.sock.send_to(&pkt[..len], leg.to) {
-                Ok(_) => sent += 1,
+                Ok(_) => {
+                    sent += 1;
+                    sent_measured += cpu_start.is_some() as u64;
+                }
                 Err(_) => send_errors += 1,
             }
         }
@@ -217,6 +227,8 @@ fn run_load(legs: Vec<Leg>, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
         received: received.load(Ordering::Relaxed),
         send_errors,
         cpu_core_percent: cpu / wall * 100.0,
+        measured_pps: sent_measured as f64 / (wall / 1e9),
+        target_pps: n as f64 * 50.0,
         p50_us: hist.value_at_quantile(0.50),
         p99_us: hist.value_at_quantile(0.99),
         max_us: hist.max(),
@@ -450,11 +462,19 @@ fn run_direct(calls: usize, seconds: u64) -> Outcome {
 
 fn report(name: &str, calls: usize, o: &Outcome) {
     let lost = o.sent.saturating_sub(o.received);
+    // CPU normalised by the load really offered: per 100 streams of 50 pps.
+    let streams = o.measured_pps / 50.0;
+    let per_100 = if streams > 0.0 {
+        o.cpu_core_percent / streams * 100.0
+    } else {
+        0.0
+    };
     println!(
-        "{name:<9} calls={calls:<5} cpu={:.1}% of a core  per-call={:.4}%  per-100-streams={:.2}%  sent={} received={} lost={} ({:.3}%) send_errors={}  delay p50={}us p99={}us max={}us",
+        "{name:<9} calls={calls:<5} offered={:.0}% cpu={:.1}% of a core  per-call={:.4}%  per-100-streams={:.2}%  sent={} received={} lost={} ({:.3}%) send_errors={}  delay p50={}us p99={}us max={}us",
+        o.measured_pps / o.target_pps.max(1.0) * 100.0,
         o.cpu_core_percent,
-        o.cpu_core_percent / calls as f64,
-        o.cpu_core_percent / (calls as f64 * 2.0) * 100.0,
+        per_100 * 2.0 / 100.0,
+        per_100,
         o.sent,
         o.received,
         lost,
