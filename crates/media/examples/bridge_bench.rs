@@ -460,15 +460,20 @@ fn run_direct(calls: usize, seconds: u64) -> Outcome {
     run_load(legs, seconds, &|| 0)
 }
 
+/// CPU (% of a core) per stream really offered.
+fn per_stream(o: &Outcome) -> f64 {
+    let streams = o.measured_pps / 50.0;
+    if streams > 0.0 {
+        o.cpu_core_percent / streams
+    } else {
+        0.0
+    }
+}
+
 fn report(name: &str, calls: usize, o: &Outcome) {
     let lost = o.sent.saturating_sub(o.received);
     // CPU normalised by the load really offered: per 100 streams of 50 pps.
-    let streams = o.measured_pps / 50.0;
-    let per_100 = if streams > 0.0 {
-        o.cpu_core_percent / streams * 100.0
-    } else {
-        0.0
-    };
+    let per_100 = per_stream(o) * 100.0;
     println!(
         "{name:<9} calls={calls:<5} offered={:.0}% cpu={:.1}% of a core  per-call={:.4}%  per-100-streams={:.2}%  sent={} received={} lost={} ({:.3}%) send_errors={}  delay p50={}us p99={}us max={}us",
         o.measured_pps / o.target_pps.max(1.0) * 100.0,
@@ -514,10 +519,11 @@ fn main() {
             match run_rtpengine(calls, args.seconds) {
                 Ok(r) => {
                     report("rtpengine", calls, &r);
-                    if r.cpu_core_percent > 0.0 {
+                    let (ours, theirs) = (per_stream(&o), per_stream(&r));
+                    if theirs > 0.0 {
                         println!(
-                            "ratio     calls={calls:<5} hotline/rtpengine CPU = {:.2}",
-                            o.cpu_core_percent / r.cpu_core_percent
+                            "ratio     calls={calls:<5} hotline/rtpengine CPU per offered stream = {:.2}",
+                            ours / theirs
                         );
                     }
                 }
