@@ -211,7 +211,10 @@ impl Endpoint {
         self.tsxs.get(&tsx).map(|t| t.state)
     }
 
-    /// The request that created a transaction (for a client transaction: as sent, with our Via).
+    /// The request that created a transaction. For a client transaction: the whole request as
+    /// sent, with our Via (what [`crate::Dialog::uac`] needs). For a server transaction: only
+    /// its Via, From, To, Call-ID and CSeq (enough for [`Message::make_response`]); the full
+    /// request was handed over in [`Event::Request`].
     pub fn request(&self, tsx: TsxId) -> Option<&Message<'static>> {
         self.tsxs.get(&tsx).map(|t| &t.request)
     }
@@ -828,7 +831,6 @@ impl Endpoint {
                     let r = req.make_response(StatusCode::TRYING, None);
                     let _ = self.respond(now, id, r);
                 }
-                req.headers.shrink_to_fit();
                 self.events.push_back(Event::Request {
                     tsx: id,
                     request: req,
@@ -858,7 +860,7 @@ impl Endpoint {
             },
             remote: src,
             transport,
-            request: req.clone(),
+            request: skeleton(req),
             request_bytes: Vec::new(),
             last_response: None,
             ack: None,
@@ -1087,6 +1089,23 @@ impl Endpoint {
         if terminate {
             self.terminate(id);
         }
+    }
+}
+
+/// The headers a server transaction needs to build responses: Via, From, To, Call-ID, CSeq.
+fn skeleton(req: &Message<'static>) -> Message<'static> {
+    Message {
+        start: req.start.clone(),
+        version: req.version.clone(),
+        headers: req
+            .headers
+            .iter()
+            .filter(|h| {
+                h.is("Via") || h.is("From") || h.is("To") || h.is("Call-ID") || h.is("CSeq")
+            })
+            .cloned()
+            .collect(),
+        body: std::borrow::Cow::Borrowed(&[]),
     }
 }
 

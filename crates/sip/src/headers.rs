@@ -3,7 +3,9 @@
 //! Each type parses from one header value (`parse`) and prints back with `Display`; a
 //! print/parse round trip gives the same value (tested per type).
 
-use crate::parse::{Params, is_lws, is_token, parse_u32, split_outside, trim_lws, unquote};
+use crate::parse::{
+    Params, is_lws, is_token, parse_u32, split_outside, split_outside_iter, trim_lws, unquote,
+};
 use crate::uri::split_host_port;
 use crate::{Error, Message, Method, Result, Uri};
 use std::borrow::Cow;
@@ -401,8 +403,7 @@ impl<'a> Message<'a> {
     /// The top Via.
     pub fn top_via(&self) -> Result<Via<'_>> {
         let first = self.required("Via")?;
-        let top = split_outside(first, b',')?.into_iter().next().unwrap_or("");
-        Via::parse(top)
+        Via::parse(split_outside_iter(first, b',').next().unwrap_or(""))
     }
 
     /// All Via values, top first.

@@ -36,39 +36,67 @@ pub(crate) fn trim_lws(s: &str) -> &str {
     s.trim_matches(is_lws)
 }
 
-/// Split `s` at every `sep` that is outside a quoted string and outside `<...>`.
-/// Backslash escapes inside quotes are honoured. An unterminated quote is an error.
-pub(crate) fn split_outside(s: &str, sep: u8) -> Result<Vec<&str>> {
-    let mut out = Vec::new();
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    let mut in_quote = false;
-    let mut in_angle = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_quote {
-            if b == b'\\' {
-                i += 1;
+/// Iterator over the pieces of `s` between `sep` bytes that are outside quoted strings and
+/// outside `<...>`. Backslash escapes inside quotes are honoured. No allocation.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitOutside<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+    /// Set when the last piece ended inside an unterminated quoted string.
+    pub(crate) unterminated: bool,
+}
+
+impl<'a> Iterator for SplitOutside<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        let bytes = s.as_bytes();
+        let (mut in_quote, mut in_angle) = (false, false);
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if in_quote {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == b'"' {
+                    in_quote = false;
+                }
             } else if b == b'"' {
-                in_quote = false;
+                in_quote = true;
+            } else if b == b'<' {
+                in_angle = true;
+            } else if b == b'>' {
+                in_angle = false;
+            } else if b == self.sep && !in_angle {
+                self.rest = Some(&s[i + 1..]);
+                return Some(&s[..i]);
             }
-        } else if b == b'"' {
-            in_quote = true;
-        } else if b == b'<' {
-            in_angle = true;
-        } else if b == b'>' {
-            in_angle = false;
-        } else if b == sep && !in_angle {
-            out.push(&s[start..i]);
-            start = i + 1;
+            i += 1;
         }
-        i += 1;
+        self.unterminated |= in_quote;
+        self.rest = None;
+        Some(s)
     }
-    if in_quote {
+}
+
+/// Split lazily; see [`SplitOutside`].
+pub(crate) fn split_outside_iter(s: &str, sep: u8) -> SplitOutside<'_> {
+    SplitOutside {
+        rest: Some(s),
+        sep,
+        unterminated: false,
+    }
+}
+
+/// Split `s` at every `sep` that is outside a quoted string and outside `<...>`.
+/// An unterminated quote is an error.
+pub(crate) fn split_outside(s: &str, sep: u8) -> Result<Vec<&str>> {
+    let mut it = split_outside_iter(s, sep);
+    let out: Vec<&str> = it.by_ref().collect();
+    if it.unterminated {
         return Err(Error::Parse("unterminated quoted string"));
     }
-    out.push(&s[start..]);
     Ok(out)
 }
 
@@ -166,12 +194,11 @@ impl<'a> Params<'a> {
     /// Iterate `(name, value)`; value is `None` for a flag parameter. Values keep their quotes.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
         let raw = self.raw;
-        let parts = if raw.is_empty() {
-            Vec::new()
-        } else {
-            split_outside(raw, b';').unwrap_or_default()
-        };
-        parts.into_iter().map(|p| {
+        let mut it = split_outside_iter(raw, b';');
+        if raw.is_empty() {
+            it.rest = None;
+        }
+        it.map(|p| {
             let (n, v) = split_param(p);
             (n, v.map(trim_lws))
         })
