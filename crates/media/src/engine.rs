@@ -218,7 +218,10 @@ pub enum FailReason {
 }
 
 /// Something the engine tells call control.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` output hides the digit of [`MediaEvent::Digit`]: during a payment the digits are a
+/// card number, and events end up in logs.
+#[derive(Clone, PartialEq)]
 pub enum MediaEvent {
     /// A DTMF digit arrived (one per key press).
     Digit {
@@ -264,6 +267,53 @@ pub enum MediaEvent {
     },
     /// A command could not be carried out.
     Failed(FailReason),
+}
+
+impl std::fmt::Debug for MediaEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MediaEvent::Digit {
+                session, source, ..
+            } => f
+                .debug_struct("Digit")
+                .field("session", session)
+                .field("digit", &format_args!("<redacted>"))
+                .field("source", source)
+                .finish(),
+            MediaEvent::PromptFinished {
+                session,
+                interrupted,
+            } => f
+                .debug_struct("PromptFinished")
+                .field("session", session)
+                .field("interrupted", interrupted)
+                .finish(),
+            MediaEvent::DtmfSent { session } => f
+                .debug_struct("DtmfSent")
+                .field("session", session)
+                .finish(),
+            MediaEvent::RtpTimeout { session } => f
+                .debug_struct("RtpTimeout")
+                .field("session", session)
+                .finish(),
+            MediaEvent::Stats {
+                session,
+                stats,
+                final_report,
+            } => f
+                .debug_struct("Stats")
+                .field("session", session)
+                .field("stats", stats)
+                .field("final_report", final_report)
+                .finish(),
+            MediaEvent::RecordingStopped { recording, path } => f
+                .debug_struct("RecordingStopped")
+                .field("recording", recording)
+                .field("path", path)
+                .finish(),
+            MediaEvent::Failed(reason) => f.debug_tuple("Failed").field(reason).finish(),
+        }
+    }
 }
 
 /// Options for prompt playback.
@@ -744,6 +794,18 @@ mod tests {
         let s = SessionId::new(77, 3);
         assert_eq!(s.worker(), 3);
         assert_eq!(s.to_string(), "77-3");
+    }
+
+    #[test]
+    fn digit_debug_is_redacted() {
+        let ev = MediaEvent::Digit {
+            session: SessionId::new(1, 0),
+            digit: '9',
+            source: DigitSource::Rfc4733,
+        };
+        let s = format!("{ev:?}");
+        assert!(!s.contains('9'), "{s}");
+        assert!(s.contains("redacted"));
     }
 
     #[test]
