@@ -651,6 +651,16 @@ impl MediaEngine {
         self.send(toward.worker(), Command::SuppressDtmf(toward, on))
     }
 
+    /// Overrides the RTP timeout of one leg: `None` disables it (a leg on hold with
+    /// `a=inactive` sends nothing), `Some(t)` sets it. Restarts the timer.
+    pub fn set_rtp_timeout(
+        &self,
+        id: SessionId,
+        timeout: Option<Duration>,
+    ) -> Result<(), MediaError> {
+        self.send(id.worker(), Command::SetTimeout(id, timeout))
+    }
+
     /// Creates a mixer over `parties` (one worker) with a hearing matrix; the parties leave any
     /// bridge. For supervision use the order caller, agent, supervisor and the presets
     /// [`HearMatrix::monitor`], [`HearMatrix::whisper`], [`HearMatrix::barge`].

@@ -54,6 +54,7 @@ pub(crate) enum Command {
     Bridge(SessionId, SessionId),
     Unbridge(SessionId),
     SuppressDtmf(SessionId, bool),
+    SetTimeout(SessionId, Option<Duration>),
     MixerCreate(MixerId, Vec<SessionId>, HearMatrix),
     MixerSet(MixerId, HearMatrix),
     MixerDestroy(MixerId),
@@ -138,6 +139,8 @@ struct Session {
     stats: ReceiverStats,
     last_rx: Instant,
     timed_out: bool,
+    /// Per-session RTP timeout: `None` uses the engine's, `Some(None)` disables it.
+    timeout_override: Option<Option<Duration>>,
     te_rx: Rfc4733Receiver,
     te_active_until: Option<Instant>,
     inband: Option<Box<DtmfDetector>>,
@@ -671,7 +674,11 @@ impl Worker {
             return;
         };
         // RTP timeout.
-        if !s.timed_out && now.duration_since(s.last_rx) >= rtp_timeout {
+        let timeout = s.timeout_override.unwrap_or(Some(rtp_timeout));
+        if !s.timed_out
+            && let Some(t) = timeout
+            && now.duration_since(s.last_rx) >= t
+        {
             s.timed_out = true;
             let _ = events.send(MediaEvent::RtpTimeout { session: s.id });
         }
@@ -885,6 +892,11 @@ impl Worker {
                 None => self.fail(FailReason::UnknownSession(id)),
             },
             Command::SuppressDtmf(id, on) => self.with_session(id, |s| s.suppress_dtmf = on),
+            Command::SetTimeout(id, t) => self.with_session(id, |s| {
+                s.timeout_override = Some(t);
+                s.last_rx = now;
+                s.timed_out = false;
+            }),
             Command::MixerCreate(mid, parties, matrix) => {
                 let mut slots = Vec::with_capacity(parties.len());
                 for p in &parties {
@@ -1005,6 +1017,7 @@ impl Worker {
             stats: ReceiverStats::default(),
             last_rx: now,
             timed_out: false,
+            timeout_override: None,
             te_rx: Rfc4733Receiver::new(),
             te_active_until: None,
             inband: None,

@@ -150,6 +150,21 @@ fn silent_peer_times_out() {
         matches!(e, MediaEvent::RtpTimeout { .. })
     });
     assert_eq!(ev, Some(MediaEvent::RtpTimeout { session: s.id }));
+    // A leg on hold: its timeout is switched off, the other leg still times out.
+    let held = session_for(&engine, &phone, None);
+    engine.set_rtp_timeout(held.id, None).unwrap();
+    let other = session_for(&engine, &phone, None);
+    seen.clear();
+    let ev = wait_for(
+        &events,
+        &mut seen,
+        |e| matches!(e, MediaEvent::RtpTimeout { session } if *session == other.id),
+    );
+    assert!(ev.is_some());
+    assert!(
+        !seen.contains(&MediaEvent::RtpTimeout { session: held.id }),
+        "a leg without timeout timed out"
+    );
     engine.destroy(s.id).unwrap();
     seen.clear();
     let ev = wait_for(&events, &mut seen, |e| {
