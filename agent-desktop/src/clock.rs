@@ -84,6 +84,16 @@ pub fn format_duration(secs: u64) -> String {
     }
 }
 
+/// Formats a span for "ago"/"in" texts: like [`format_duration`] under a day, then days and
+/// hours (`22 d 3 h`).
+pub fn format_span(secs: u64) -> String {
+    if secs < 86_400 {
+        format_duration(secs)
+    } else {
+        format!("{} d {} h", secs / 86_400, (secs % 86_400) / 3600)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +112,7 @@ mod tests {
         assert_eq!(format_duration(0), "0:00");
         assert_eq!(format_duration(75), "1:15");
         assert_eq!(format_duration(3661), "1:01:01");
+        assert_eq!(format_span(3661), "1:01:01");
+        assert_eq!(format_span(22 * 86_400 + 7200 + 15), "22 d 2 h");
     }
 }

@@ -9,7 +9,7 @@ use hotline_cti::{
 };
 
 use crate::client::ConnState;
-use crate::clock::format_duration;
+use crate::clock::{format_duration, format_span};
 use crate::state::{CallActions, DeskState, Level};
 
 /// What the agent asked for during a frame.
@@ -817,7 +817,7 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis) {
     for c in &customer.last_contacts {
         ui.label(format!(
             "{} ago · {} · {}{}",
-            format_duration(c.at.secs_until(wall)),
+            format_span(c.at.secs_until(wall)),
             c.queue.as_ref().map_or("-", |q| q.as_str()),
             c.disposition.as_ref().map_or("no outcome", |d| d.as_str()),
             c.summary
@@ -832,9 +832,9 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis) {
     }
     for b in &customer.bookings {
         let when = if b.at > wall {
-            format!("in {}", format_duration(wall.secs_until(b.at)))
+            format!("in {}", format_span(wall.secs_until(b.at)))
         } else {
-            format!("{} ago", format_duration(b.at.secs_until(wall)))
+            format!("{} ago", format_span(b.at.secs_until(wall)))
         };
         ui.label(format!("{} {} · {} · {}", b.id, b.what, when, b.status));
     }
