@@ -493,15 +493,21 @@ impl MediaEngine {
         let local = rtp
             .local_addr()
             .map_err(|e| MediaError::io("reading local address", e))?;
-        self.send(
-            worker,
-            Command::Add {
-                id,
-                rtp,
-                rtcp,
-                port,
-            },
-        )?;
+        let w = &self.inner.workers[worker];
+        let cmd = Command::Add {
+            id,
+            rtp,
+            rtcp,
+            port,
+        };
+        if w.tx.send(cmd).is_err() {
+            // The sockets went down with the command; the port pair is free again.
+            release_port(&self.inner.ports, port);
+            return Err(MediaError::Stopped);
+        }
+        w.waker
+            .wake()
+            .map_err(|e| MediaError::io("waking media thread", e))?;
         Ok(SessionInfo { id, local })
     }
 

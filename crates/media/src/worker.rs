@@ -769,15 +769,17 @@ impl Worker {
 
     // ----- commands -----------------------------------------------------------------------
 
-    /// Returns false on shutdown.
+    /// Returns false on shutdown (command, or every engine handle dropped).
     fn drain_commands(&mut self) -> bool {
-        while let Ok(cmd) = self.commands.try_recv() {
-            match cmd {
-                Command::Shutdown => return false,
-                other => self.command(other),
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Shutdown) => return false,
+                Ok(other) => self.command(other),
+                Err(crossbeam_channel::TryRecvError::Empty) => return true,
+                // Every MediaEngine handle is gone: nobody can command us any more.
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return false,
             }
         }
-        true
     }
 
     fn slot(&self, id: SessionId) -> Option<usize> {

@@ -270,3 +270,33 @@ fn rtcp_reports_both_ways() {
     assert!(ok, "the receiver report never reached the stats");
     engine.shutdown();
 }
+
+/// Dropping every engine handle stops the workers and closes open recordings; after `shutdown`
+/// commands fail with an error instead of hanging.
+#[test]
+fn shutdown_and_drop_are_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().to_path_buf();
+    let engine = engine_with(1, |c| c.recordings_dir = folder.clone());
+    let events = engine.events();
+    let phone = Phone::new(Law::Ulaw, 9);
+    let s = session_for(&engine, &phone, None);
+    engine.start_recording("dropped", &[s.id]).unwrap();
+    drop(engine);
+    let mut seen = Vec::new();
+    let ev = wait_for(&events, &mut seen, |e| {
+        matches!(e, MediaEvent::RecordingStopped { .. })
+    });
+    assert!(ev.is_some(), "recording not closed on drop: {seen:?}");
+    assert!(dir.path().join("dropped.wav").exists());
+
+    let engine = engine_with(1, |_| {});
+    let s = session_for(&engine, &phone, None);
+    engine.shutdown();
+    assert!(engine.request_stats(s.id).is_err());
+    assert!(
+        engine
+            .create_session(hotline_media::SessionOptions::on(LOCALHOST))
+            .is_err()
+    );
+}
