@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates Hotline's default prompt set with espeak-ng and sox (Debian: apt-get install -y
 # espeak-ng sox). Output: 8 kHz, 16-bit, mono WAV, leading/trailing silence trimmed, normalised to
-# -3 dBFS. File names are what crates/media/src/say.rs and the IVR flows refer to.
+# -3 dBFS, without dither so that a rerun gives the same bytes. File names are what
+# crates/media/src/say.rs and the IVR flows refer to.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v espeak-ng >/dev/null || { echo "need espeak-ng (apt-get install -y espeak-ng)" >&2; exit 1; }
@@ -15,7 +16,7 @@ say() { # say <file without .wav> <text>
   local out="$1.wav" text="$2"
   mkdir -p "$(dirname "$out")"
   espeak-ng -v "$VOICE" -s "$SPEED" -w "$tmp/raw.wav" "$text"
-  sox "$tmp/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$out" \
+  sox -D "$tmp/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$out" \
     silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse norm -3 pad 0 0.08
 }
 
@@ -77,5 +78,15 @@ say phrases/call-recorded "This call may be recorded for quality and training pu
 say phrases/one-moment "One moment please."
 say phrases/transferring "Please hold while I transfer your call."
 say phrases/closed "We are currently closed. Please call again during business hours."
+
+# Music on hold: a quiet plucked arpeggio (C, Am, F, G), 8 s, looped by the engine.
+mkdir -p moh
+notes=(C4 E4 G4 C5 A3 C4 E4 A4 F3 A3 C4 F4 G3 B3 D4 G4)
+parts=()
+for n in "${notes[@]}"; do
+  sox -D -n -r 8000 -c 1 -b 16 "$tmp/note-${#parts[@]}.wav" synth 0.5 pluck "$n" fade 0 0.5 0.2
+  parts+=("$tmp/note-${#parts[@]}.wav")
+done
+sox -D "${parts[@]}" moh/default.wav norm -12
 
 echo "prompts written: $(find . -name '*.wav' | wc -l) files, $(du -sh . | cut -f1)"
