@@ -6,21 +6,7 @@ use hotline_sip::{Config, Endpoint, Event, Message, StatusCode, Transport};
 use std::hint::black_box;
 use std::time::Instant;
 
-const INVITE: &[u8] = b"INVITE sip:+4930123456@10.0.0.2:5060 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds;rport\r\n\
-Max-Forwards: 70\r\n\
-To: <sip:+4930123456@10.0.0.2>\r\n\
-From: \"Alice\" <sip:1001@10.0.0.1>;tag=1928301774\r\n\
-Call-ID: a84b4c76e66710@10.0.0.1\r\n\
-CSeq: 314159 INVITE\r\n\
-Contact: <sip:1001@10.0.0.1:5060>\r\n\
-Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY\r\n\
-Supported: replaces, timer\r\n\
-User-Agent: Bench/1.0\r\n\
-Content-Type: application/sdp\r\n\
-Content-Length: 142\r\n\
-\r\n\
-v=0\r\no=alice 2890844526 2890844526 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+const INVITE: &[u8] = include_bytes!("invite.sip");
 
 fn ack_for(call_id: &str, to_tag: &str) -> Vec<u8> {
     format!(

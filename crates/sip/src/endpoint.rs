@@ -560,7 +560,7 @@ impl Endpoint {
         );
         for h in &inv.headers {
             if h.is("Route") || h.is("From") || h.is("To") || h.is("Call-ID") {
-                c.push_header(h.name.to_string(), h.value.to_string());
+                c.push_header(h.name().to_string(), h.value.to_string());
             }
         }
         if let Some(v) = inv.header("Via") {
@@ -802,7 +802,7 @@ impl Endpoint {
                     self.on_retransmitted_request(id);
                     return;
                 }
-                let mut req = stamp_via(msg, src).into_owned();
+                let req = stamp_via(msg, src).into_owned();
                 let allowed = self.config.allow.contains(&method);
                 let kind = if method == Method::Invite {
                     Kind::InviteServer
@@ -1100,9 +1100,7 @@ fn skeleton(req: &Message<'static>) -> Message<'static> {
         headers: req
             .headers
             .iter()
-            .filter(|h| {
-                h.is("Via") || h.is("From") || h.is("To") || h.is("Call-ID") || h.is("CSeq")
-            })
+            .filter(|h| (1..=5).contains(&h.id()))
             .cloned()
             .collect(),
         body: std::borrow::Cow::Borrowed(&[]),
@@ -1174,7 +1172,7 @@ fn non_2xx_ack(invite: &Message<'_>, resp: &Message<'_>) -> Message<'static> {
     }
     for h in &invite.headers {
         if h.is("From") || h.is("Call-ID") || h.is("Route") {
-            ack.push_header(h.name.to_string(), h.value.to_string());
+            ack.push_header(h.name().to_string(), h.value.to_string());
         }
     }
     if let Some(to) = resp.header("To") {

@@ -10,20 +10,121 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Largest body we accept.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// One header line. `name` is as received (compact forms stay compact); `value` is trimmed and,
-/// only when the line was folded, unfolded into an owned string.
+/// One header line. The name is as received (compact forms stay compact); `value` is trimmed
+/// and, only when the line was folded, unfolded into an owned string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header<'a> {
-    /// Name as on the wire.
-    pub name: Cow<'a, str>,
+    name: Cow<'a, str>,
+    /// Known-header number of the name (0: an extension header), for fast lookups.
+    id: u8,
     /// Value without surrounding LWS; folded lines joined with one space.
     pub value: Cow<'a, str>,
 }
 
-impl Header<'_> {
+/// Long names of the headers we look up often; a header's `id` is its index + 1.
+const KNOWN: [&str; 28] = [
+    "Via",
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Contact",
+    "Content-Length",
+    "Content-Type",
+    "Max-Forwards",
+    "Route",
+    "Record-Route",
+    "Expires",
+    "Authorization",
+    "WWW-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Authenticate",
+    "Require",
+    "Supported",
+    "Accept",
+    "Subject",
+    "Content-Encoding",
+    "Event",
+    "Refer-To",
+    "Allow-Events",
+    "Allow",
+    "Date",
+    "User-Agent",
+    "Server",
+];
+
+pub(crate) const ID_VIA: u8 = 1;
+pub(crate) const ID_FROM: u8 = 2;
+pub(crate) const ID_TO: u8 = 3;
+pub(crate) const ID_CALL_ID: u8 = 4;
+pub(crate) const ID_CSEQ: u8 = 5;
+pub(crate) const ID_CONTENT_LENGTH: u8 = 7;
+pub(crate) const ID_RECORD_ROUTE: u8 = 11;
+
+fn header_id(name: &str) -> u8 {
+    let long = canonical_name(name);
+    KNOWN
+        .iter()
+        .position(|k| k.len() == long.len() && k.eq_ignore_ascii_case(long))
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// A header name prepared for repeated comparisons.
+#[derive(Clone, Copy)]
+pub(crate) struct Query<'n> {
+    id: u8,
+    name: &'n str,
+}
+
+impl<'n> Query<'n> {
+    pub(crate) fn new(name: &'n str) -> Query<'n> {
+        Query {
+            id: header_id(name),
+            name,
+        }
+    }
+}
+
+impl<'a> Header<'a> {
+    /// A header line.
+    pub fn new(name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Header<'a> {
+        let name = name.into();
+        Header {
+            id: header_id(&name),
+            name,
+            value: value.into(),
+        }
+    }
+
+    /// The name as on the wire.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Does this header have the given name? Case-insensitive, compact forms match long ones.
     pub fn is(&self, name: &str) -> bool {
-        canonical_name(&self.name).eq_ignore_ascii_case(canonical_name(name))
+        self.matches(Query::new(name))
+    }
+
+    /// Known-header number (0 for extension headers).
+    pub(crate) fn id(&self) -> u8 {
+        self.id
+    }
+
+    pub(crate) fn matches(&self, q: Query<'_>) -> bool {
+        if q.id != 0 {
+            self.id == q.id
+        } else {
+            self.id == 0 && self.name.eq_ignore_ascii_case(canonical_name(q.name))
+        }
+    }
+
+    fn into_owned(self) -> Header<'static> {
+        Header {
+            name: Cow::Owned(self.name.into_owned()),
+            id: self.id,
+            value: Cow::Owned(self.value.into_owned()),
+        }
     }
 }
 
@@ -139,14 +240,19 @@ impl<'a> Message<'a> {
 
     /// First value of a header (case-insensitive, compact forms accepted).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|h| h.is(name)).map(|h| &*h.value)
+        let q = Query::new(name);
+        self.headers
+            .iter()
+            .find(|h| h.matches(q))
+            .map(|h| &*h.value)
     }
 
     /// All header lines with that name, in order.
     pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
+        let q = Query::new(name);
         self.headers
             .iter()
-            .filter(move |h| h.is(name))
+            .filter(move |h| h.matches(q))
             .map(|h| &*h.value)
     }
 
@@ -166,7 +272,8 @@ impl<'a> Message<'a> {
 
     /// Number of header lines with that name.
     pub fn count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|h| h.is(name)).count()
+        let q = Query::new(name);
+        self.headers.iter().filter(|h| h.matches(q)).count()
     }
 
     /// Copy every borrowed part so the message outlives the input buffer.
@@ -183,24 +290,14 @@ impl<'a> Message<'a> {
                 },
             },
             version: Cow::Owned(self.version.into_owned()),
-            headers: self
-                .headers
-                .into_iter()
-                .map(|h| Header {
-                    name: Cow::Owned(h.name.into_owned()),
-                    value: Cow::Owned(h.value.into_owned()),
-                })
-                .collect(),
+            headers: self.headers.into_iter().map(Header::into_owned).collect(),
             body: Cow::Owned(self.body.into_owned()),
         }
     }
 
     /// Append a header line.
     pub fn push_header(&mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) {
-        self.headers.push(Header {
-            name: name.into(),
-            value: value.into(),
-        });
+        self.headers.push(Header::new(name, value));
     }
 
     /// Insert a header line before all others of the same name (e.g. a new top Via).
@@ -209,19 +306,13 @@ impl<'a> Message<'a> {
         name: impl Into<Cow<'a, str>>,
         value: impl Into<Cow<'a, str>>,
     ) {
-        let name = name.into();
+        let h = Header::new(name, value);
         let pos = self
             .headers
             .iter()
-            .position(|h| h.is(&name))
+            .position(|x| x.id == h.id && (h.id != 0 || x.is(&h.name)))
             .unwrap_or(self.headers.len());
-        self.headers.insert(
-            pos,
-            Header {
-                name,
-                value: value.into(),
-            },
-        );
+        self.headers.insert(pos, h);
     }
 
     /// Builder form of [`Message::push_header`].
@@ -236,17 +327,15 @@ impl<'a> Message<'a> {
 
     /// Remove every line of that header, then append one with the value.
     pub fn set_header(&mut self, name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) {
-        let name = name.into();
-        self.remove_header(&name);
-        self.headers.push(Header {
-            name,
-            value: value.into(),
-        });
+        let h = Header::new(name, value);
+        self.remove_header(&h.name);
+        self.headers.push(h);
     }
 
     /// Remove every line of that header.
     pub fn remove_header(&mut self, name: &str) {
-        self.headers.retain(|h| !h.is(name));
+        let q = Query::new(name);
+        self.headers.retain(|h| !h.matches(q));
     }
 
     /// Set the body and its Content-Type (Content-Length is always written by the printer).
@@ -275,7 +364,7 @@ impl<'a> Message<'a> {
             }
         }
         for h in &self.headers {
-            if h.is("Content-Length") {
+            if h.id == ID_CONTENT_LENGTH {
                 continue;
             }
             s.push_str(&h.name);
@@ -324,14 +413,11 @@ impl Message<'_> {
     pub fn make_response(&self, code: StatusCode, to_tag: Option<&str>) -> Message<'static> {
         let mut r = Message::response(code);
         for h in &self.headers {
-            let copy = h.is("Via")
-                || h.is("From")
-                || h.is("Call-ID")
-                || h.is("CSeq")
-                || (h.is("Record-Route") && (101..300).contains(&code.0));
+            let copy = matches!(h.id, ID_VIA | ID_FROM | ID_CALL_ID | ID_CSEQ)
+                || (h.id == ID_RECORD_ROUTE && (101..300).contains(&code.0));
             if copy {
                 r.push_header(canonical_name(&h.name).to_string(), h.value.to_string());
-            } else if h.is("To") {
+            } else if h.id == ID_TO {
                 let mut v = h.value.to_string();
                 if let Some(tag) = to_tag {
                     let has_tag = crate::NameAddr::parse(&h.value)
@@ -420,7 +506,22 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
     let head = std::str::from_utf8(&rest[..head_end])
         .map_err(|_| Error::Parse("header section is not UTF-8"))?;
     let body_start = start + head_end + 4;
-    let mut lines = head.split("\r\n");
+    // Split on LF (a fast byte search) and require the CR before each one.
+    let mut bare_lf = false;
+    let line_count = head.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut lines = head.split('\n').enumerate().map(|(i, l)| {
+        if i + 1 < line_count {
+            match l.strip_suffix('\r') {
+                Some(l) => l,
+                None => {
+                    bare_lf = true;
+                    l
+                }
+            }
+        } else {
+            l
+        }
+    });
     let first = lines.next().ok_or(Error::Parse("empty message"))?;
     if first.bytes().any(|b| b < b' ' && b != b'\t') {
         return Err(Error::Parse("control character in start line"));
@@ -476,9 +577,9 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
     };
 
     let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
-    for line in lines {
-        if line.contains(['\r', '\n']) {
-            return Err(Error::Parse("bare CR or LF inside a header line"));
+    for line in lines.by_ref() {
+        if line.contains('\r') {
+            return Err(Error::Parse("bare CR inside a header line"));
         }
         if line.starts_with([' ', '\t']) {
             let last = headers
@@ -502,14 +603,15 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
         if !is_token(name) {
             return Err(Error::Parse("bad header name"));
         }
-        headers.push(Header {
-            name: Cow::Borrowed(name),
-            value: Cow::Borrowed(trim_lws(&line[colon + 1..])),
-        });
+        headers.push(Header::new(name, trim_lws(&line[colon + 1..])));
     }
 
+    drop(lines);
+    if bare_lf {
+        return Err(Error::Parse("bare LF inside a header line"));
+    }
     let mut content_length: Option<usize> = None;
-    for h in headers.iter().filter(|h| h.is("Content-Length")) {
+    for h in headers.iter().filter(|h| h.id == ID_CONTENT_LENGTH) {
         let v = parse_u32(&h.value, MAX_BODY_BYTES as u64).ok_or(Error::BadHeader {
             header: "Content-Length",
             reason: "not a number in range",
@@ -570,6 +672,26 @@ l: 4\r\n\r\nbodyEXTRA";
         assert_eq!(m.header("Subject"), Some("folded continues here"));
         assert_eq!(&*m.body, b"body");
         assert!(matches!(m.headers[0].value, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_ids_match_the_table() {
+        for (name, id) in [
+            ("Via", ID_VIA),
+            ("f", ID_FROM),
+            ("TO", ID_TO),
+            ("i", ID_CALL_ID),
+            ("cseq", ID_CSEQ),
+            ("l", ID_CONTENT_LENGTH),
+            ("Route", ID_ROUTE),
+            ("record-route", ID_RECORD_ROUTE),
+        ] {
+            assert_eq!(header_id(name), id, "{name}");
+        }
+        assert_eq!(header_id("X-Custom"), 0);
+        let h = Header::new("X-Custom", "1");
+        assert!(h.is("x-custom") && !h.is("Via"));
+        assert!(Header::new("v", "x").is("VIA"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ fn single_long(ours: &hotline_sip::Message<'_>, name: &str) -> bool {
         && ours
             .headers
             .iter()
-            .any(|h| h.name.eq_ignore_ascii_case(name))
+            .any(|h| h.name().eq_ignore_ascii_case(name))
 }
 
 fn compare_inner(bytes: &[u8]) -> Result<(), String> {
@@ -106,7 +106,7 @@ fn compare_inner(bytes: &[u8]) -> Result<(), String> {
                 .headers
                 .iter()
                 .find(|h| h.is("Via"))
-                .is_some_and(|h| h.name.eq_ignore_ascii_case("Via"))
+                .is_some_and(|h| h.name().eq_ignore_ascii_case("Via"))
                 && ours.vias().is_ok()
             {
                 Ok(c)
