@@ -683,7 +683,6 @@ l: 4\r\n\r\nbodyEXTRA";
             ("i", ID_CALL_ID),
             ("cseq", ID_CSEQ),
             ("l", ID_CONTENT_LENGTH),
-            ("Route", ID_ROUTE),
             ("record-route", ID_RECORD_ROUTE),
         ] {
             assert_eq!(header_id(name), id, "{name}");
