@@ -326,9 +326,37 @@ pub struct PlayOptions {
 }
 
 struct WorkerHandle {
+    counters: Arc<WorkerCounters>,
     tx: Sender<Command>,
     waker: Arc<mio::Waker>,
     join: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Counters of one worker, updated with relaxed atomic adds (no lock) and read by
+/// [`MediaEngine::metrics`].
+#[derive(Debug, Default)]
+pub(crate) struct WorkerCounters {
+    pub(crate) sessions: AtomicU64,
+    pub(crate) packets_in: AtomicU64,
+    pub(crate) packets_out: AtomicU64,
+    pub(crate) digits: AtomicU64,
+}
+
+/// Engine-wide counters for monitoring (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineMetrics {
+    /// Worker threads.
+    pub workers: usize,
+    /// Live sessions.
+    pub sessions: u64,
+    /// RTP packets received since start.
+    pub rtp_packets_in: u64,
+    /// RTP packets sent since start (relayed, generated, mixed).
+    pub rtp_packets_out: u64,
+    /// DTMF digits reported since start.
+    pub digits: u64,
+    /// Free RTP port pairs left in the range.
+    pub free_port_pairs: usize,
 }
 
 /// Free RTP ports (even numbers).
@@ -414,8 +442,10 @@ impl MediaEngine {
                 mio::Waker::new(poll.registry(), crate::worker::WAKER)
                     .map_err(|e| MediaError::io("creating waker", e))?,
             );
+            let counters = Arc::new(WorkerCounters::default());
             let worker = Worker::new(
                 index,
+                counters.clone(),
                 poll,
                 rx,
                 ev_tx.clone(),
@@ -429,6 +459,7 @@ impl MediaEngine {
                 .spawn(move || worker.run())
                 .map_err(|e| MediaError::io("spawning media thread", e))?;
             workers.push(WorkerHandle {
+                counters,
                 tx,
                 waker,
                 join: Mutex::new(Some(join)),
@@ -798,6 +829,23 @@ impl MediaEngine {
     /// Free RTP port pairs left in the range.
     pub fn free_ports(&self) -> usize {
         lock(&self.inner.ports).free.len()
+    }
+
+    /// Counters summed over the workers.
+    pub fn metrics(&self) -> EngineMetrics {
+        let mut m = EngineMetrics {
+            workers: self.inner.workers.len(),
+            free_port_pairs: self.free_ports(),
+            ..Default::default()
+        };
+        for w in &self.inner.workers {
+            let c = &w.counters;
+            m.sessions += c.sessions.load(Ordering::Relaxed);
+            m.rtp_packets_in += c.packets_in.load(Ordering::Relaxed);
+            m.rtp_packets_out += c.packets_out.load(Ordering::Relaxed);
+            m.digits += c.digits.load(Ordering::Relaxed);
+        }
+        m
     }
 }
 

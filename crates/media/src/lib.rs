@@ -84,8 +84,8 @@ pub mod wav;
 mod worker;
 
 pub use engine::{
-    DigitSource, EngineConfig, FailReason, MediaEngine, MediaEvent, MixerId, PlayOptions,
-    RecordingId, RemoteParams, SessionId, SessionInfo, SessionOptions, SessionStats,
+    DigitSource, EngineConfig, EngineMetrics, FailReason, MediaEngine, MediaEvent, MixerId,
+    PlayOptions, RecordingId, RemoteParams, SessionId, SessionInfo, SessionOptions, SessionStats,
 };
 pub use g711::Law;
 pub use mixer::HearMatrix;

@@ -18,9 +18,12 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
 use crate::engine::{
     DigitSource, EngineConfig, FailReason, MediaEvent, MixerId, PlayOptions, RecordingId,
-    RemoteParams, SessionId, SessionStats, SharedPorts,
+    RemoteParams, SessionId, SessionStats, SharedPorts, WorkerCounters,
 };
 use crate::g711::{Law, transcode_in_place};
 use crate::inband::DtmfDetector;
@@ -226,6 +229,7 @@ struct Bufs {
 
 pub(crate) struct Worker {
     index: usize,
+    counters: Arc<WorkerCounters>,
     poll: Poll,
     commands: Receiver<Command>,
     events: Sender<MediaEvent>,
@@ -274,6 +278,7 @@ impl Worker {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         index: usize,
+        counters: Arc<WorkerCounters>,
         poll: Poll,
         commands: Receiver<Command>,
         events: Sender<MediaEvent>,
@@ -288,6 +293,7 @@ impl Worker {
             ^ ((index as u64 + 1) << 40);
         Worker {
             index,
+            counters,
             poll,
             commands,
             events,
@@ -435,6 +441,7 @@ impl Worker {
             sessions,
             bufs,
             events,
+            counters,
             ..
         } = self;
         let Bufs {
@@ -445,6 +452,7 @@ impl Worker {
         let Ok(pkt) = RtpReader::new(&recv[..n]) else {
             return;
         };
+        counters.packets_in.fetch_add(1, Relaxed);
         let Some(Some(s)) = sessions.get_mut(slot) else {
             return;
         };
@@ -493,6 +501,7 @@ impl Worker {
             return;
         }
         if let Some((d, source)) = digit {
+            counters.digits.fetch_add(1, Relaxed);
             let _ = events.send(MediaEvent::Digit {
                 session: id,
                 digit: d,
@@ -570,7 +579,9 @@ impl Worker {
         }
         b.packets_sent += 1;
         b.octets_sent += body.len() as u64;
-        let _ = b.rtp.send_to(&send[..len], out.rtp);
+        if b.rtp.send_to(&send[..len], out.rtp).is_ok() {
+            counters.packets_out.fetch_add(1, Relaxed);
+        }
     }
 
     // ----- tick ---------------------------------------------------------------------------
@@ -593,8 +604,10 @@ impl Worker {
             sessions,
             mixers,
             bufs,
+            counters,
             ..
         } = self;
+        let counters: &WorkerCounters = counters;
         for m in mixers.iter() {
             for (li, listener) in m.parties.iter().enumerate() {
                 let Some(l) = *listener else { continue };
@@ -625,7 +638,7 @@ impl Worker {
                     *f = (*a).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
                 }
                 if let Some(Some(s)) = sessions.get_mut(l) {
-                    send_frame(s, &frame, &mut bufs.send);
+                    send_frame(s, &frame, &mut bufs.send, counters);
                 }
             }
         }
@@ -665,8 +678,10 @@ impl Worker {
             cname,
             rtcp_interval,
             stats_interval,
+            counters,
             ..
         } = self;
+        let counters: &WorkerCounters = counters;
         let Some(Some(s)) = sessions.get_mut(slot) else {
             return;
         };
@@ -716,7 +731,9 @@ impl Worker {
                     s.seq = s.seq.wrapping_add(1);
                     s.packets_sent += 1;
                     s.octets_sent += 4;
-                    let _ = s.rtp.send_to(&bufs.send[..len], remote.rtp);
+                    if s.rtp.send_to(&bufs.send[..len], remote.rtp).is_ok() {
+                        counters.packets_out.fetch_add(1, Relaxed);
+                    }
                 }
                 return;
             }
@@ -742,7 +759,7 @@ impl Worker {
                     let _ = events.send(MediaEvent::DtmfSent { session: s.id });
                 }
             }
-            send_frame(s, &frame, &mut bufs.send);
+            send_frame(s, &frame, &mut bufs.send, counters);
             return;
         }
         let finished = match &mut s.source {
@@ -764,7 +781,7 @@ impl Worker {
                 return;
             }
         }
-        send_frame(s, &frame, &mut bufs.send);
+        send_frame(s, &frame, &mut bufs.send, counters);
     }
 
     // ----- commands -----------------------------------------------------------------------
@@ -1042,6 +1059,7 @@ impl Worker {
         };
         self.sessions[slot] = Some(session);
         self.by_id.insert(id, slot);
+        self.counters.sessions.fetch_add(1, Relaxed);
     }
 
     fn unbridge_slot(&mut self, slot: usize) {
@@ -1127,6 +1145,7 @@ impl Worker {
             let stats = s.stats();
             let port = s.port;
             drop(s);
+            self.counters.sessions.fetch_sub(1, Relaxed);
             crate::engine::release_port(&self.ports, port);
             self.emit(MediaEvent::Stats {
                 session: id,
@@ -1139,7 +1158,12 @@ impl Worker {
 }
 
 /// Encodes and sends one generated 20 ms frame on a session's own stream.
-fn send_frame(s: &mut Session, frame: &[i16; FRAME], send: &mut [u8; 2048]) {
+fn send_frame(
+    s: &mut Session,
+    frame: &[i16; FRAME],
+    send: &mut [u8; 2048],
+    counters: &WorkerCounters,
+) {
     let Some(remote) = s.remote else { return };
     let mut payload = [0u8; FRAME];
     remote.law.encode_into(frame, &mut payload);
@@ -1158,7 +1182,9 @@ fn send_frame(s: &mut Session, frame: &[i16; FRAME], send: &mut [u8; 2048]) {
         s.ts = s.ts.wrapping_add(FRAME as u32);
         s.packets_sent += 1;
         s.octets_sent += FRAME as u64;
-        let _ = s.rtp.send_to(&send[..len], remote.rtp);
+        if s.rtp.send_to(&send[..len], remote.rtp).is_ok() {
+            counters.packets_out.fetch_add(1, Relaxed);
+        }
     }
 }
 

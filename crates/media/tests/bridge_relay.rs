@@ -70,6 +70,11 @@ fn relays_both_ways_with_sequence_continuity_and_transcoding() {
     let pcm: Vec<i16> = back.iter().flat_map(|p| caller.decode(p)).collect();
     assert!(level(&pcm, 700.0) > 100.0 * level(&pcm, 400.0).max(1.0));
 
+    // Engine-wide counters see the relayed packets and both sessions.
+    let m = engine.metrics();
+    assert_eq!(m.sessions, 2);
+    assert_eq!(m.workers, 2);
+    assert!(m.rtp_packets_in >= 120 && m.rtp_packets_out >= 120, "{m:?}");
     // Stats count what arrived.
     engine.request_stats(a.id).unwrap();
     let events = engine.events();
