@@ -36,7 +36,11 @@ pub fn login(wall: UnixMillis) -> Vec<ClientUpdate> {
         },
         ClientUpdate::Connection(ConnState::Connected),
         ClientUpdate::Event(Event::Snapshot(Box::new(Snapshot {
-            agent: status(AgentState::NotReady, Some("break"), wall.0 - 95_000),
+            agent: status(
+                AgentState::NotReady,
+                Some("break"),
+                wall.0.saturating_sub(95_000),
+            ),
             calls: vec![],
             screen_pop: None,
             wrap_up: None,
@@ -68,11 +72,11 @@ pub fn screen_pop(wall: UnixMillis) -> ScreenPop {
                 {"kind": "phone", "value": "+441632960001", "verified": true},
                 {"kind": "account", "value": "7700123", "verified": true}
             ],
-            "last_contacts": [{"call": "c-20261101-0107", "at": wall.0 - 22 * 86_400_000,
+            "last_contacts": [{"call": "c-20261101-0107", "at": wall.0.saturating_sub(22 * 86_400_000),
                 "agent": "1003", "queue": "billing", "disposition": "callback",
                 "summary": "Asked about late fee"}],
             "open_tickets": [{"id": "T-881", "subject": "Late fee dispute", "status": "open",
-                "priority": "high", "updated_at": wall.0 - 22 * 86_400_000}],
+                "priority": "high", "updated_at": wall.0.saturating_sub(22 * 86_400_000)}],
             "bookings": [{"id": "B-5", "what": "Engineer visit", "at": wall.0 + 2 * 86_400_000,
                 "status": "confirmed"}]
         },
