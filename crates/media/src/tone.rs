@@ -79,12 +79,16 @@ impl ToneSpec {
     }
 }
 
-/// Generates a [`ToneSpec`] sample by sample with continuous phase.
+/// Generates a [`ToneSpec`] sample by sample with continuous phase: each frequency is a unit
+/// phasor rotated by a fixed step (two multiply-adds per sample, no `sin`), renormalised once
+/// per call so rounding cannot make it drift.
 #[derive(Debug, Clone)]
 pub struct ToneGenerator {
     spec: ToneSpec,
-    phase: [f32; 2],
-    step: [f32; 2],
+    /// (cos, sin) of the current phase of each frequency.
+    phasor: [(f32, f32); 2],
+    /// (cos, sin) of the per-sample phase step.
+    step: [(f32, f32); 2],
     /// Position inside the current cycle, in samples.
     pos: u32,
     cycle_len: u32,
@@ -98,9 +102,12 @@ impl ToneGenerator {
         let on_len = spec.on_ms * 8;
         let cycle_len = (spec.on_ms + spec.off_ms) * 8;
         ToneGenerator {
-            step: [TAU * spec.freqs[0] / RATE, TAU * spec.freqs[1] / RATE],
+            step: [0, 1].map(|k| {
+                let w = TAU * spec.freqs[k] / RATE;
+                (w.cos(), w.sin())
+            }),
             spec,
-            phase: [0.0; 2],
+            phasor: [(1.0, 0.0); 2],
             pos: 0,
             cycle_len: cycle_len.max(1),
             on_len,
@@ -119,29 +126,34 @@ impl ToneGenerator {
             out.fill(0);
             return false;
         }
+        let mut done = false;
         for o in out.iter_mut() {
-            let mut v = 0.0;
-            if self.pos < self.on_len || self.spec.off_ms == 0 {
-                for k in 0..2 {
-                    if self.spec.freqs[k] > 0.0 {
-                        v += self.spec.amplitude * self.phase[k].sin();
-                    }
-                }
+            if done {
+                *o = 0;
+                continue;
             }
+            let mut v = 0.0;
+            let on = self.pos < self.on_len || self.spec.off_ms == 0;
             for k in 0..2 {
-                self.phase[k] += self.step[k];
-                if self.phase[k] > TAU {
-                    self.phase[k] -= TAU;
+                let (c, s) = self.phasor[k];
+                if on && self.spec.freqs[k] > 0.0 {
+                    v += self.spec.amplitude * s;
                 }
+                let (sc, ss) = self.step[k];
+                self.phasor[k] = (c * sc - s * ss, s * sc + c * ss);
             }
             *o = v.clamp(-32767.0, 32767.0) as i16;
             self.pos += 1;
             if self.pos >= self.cycle_len {
                 self.pos = 0;
                 self.cycles_done += 1;
-                if self.is_done() {
-                    return true;
-                }
+                done = self.is_done();
+            }
+        }
+        for p in self.phasor.iter_mut() {
+            let norm = (p.0 * p.0 + p.1 * p.1).sqrt();
+            if norm > 0.0 {
+                *p = (p.0 / norm, p.1 / norm);
             }
         }
         true
@@ -192,6 +204,18 @@ mod tests {
         assert!(tone_level(on, 480.0) > 1e5);
         assert!(tone_level(on, 620.0) > 1e5);
         assert!(off.iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn phasor_does_not_drift_over_ten_minutes() {
+        let mut g = ToneGenerator::new(ToneSpec::steady(1000.0, 10000.0));
+        let mut buf = [0i16; 160];
+        for _ in 0..(600 * 50) {
+            g.fill(&mut buf);
+        }
+        let peak = buf.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+        assert!((9900..=10000).contains(&peak), "peak {peak}");
+        assert!(tone_level(&buf, 1000.0) > 0.99 * 10000.0 * 10000.0 / 4.0);
     }
 
     #[test]
