@@ -300,3 +300,24 @@ fn shutdown_and_drop_are_clean() {
             .is_err()
     );
 }
+
+/// With `stats_interval` set, sessions report their figures without being asked.
+#[test]
+fn periodic_stats() {
+    let engine = engine_with(1, |c| {
+        c.stats_interval = Some(std::time::Duration::from_millis(100))
+    });
+    let events = engine.events();
+    let mut phone = Phone::new(Law::Ulaw, 9);
+    let s = session_for(&engine, &phone, None);
+    for i in 0..5 {
+        phone.send_pcm(s.local, &sine(300.0, 1000.0, i * 160));
+    }
+    let mut seen = Vec::new();
+    let ev = wait_for(&events, &mut seen, |e| {
+        matches!(e, MediaEvent::Stats { session, stats, final_report: false }
+            if *session == s.id && stats.packets_received == 5)
+    });
+    assert!(ev.is_some(), "{seen:?}");
+    engine.shutdown();
+}
