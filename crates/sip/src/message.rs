@@ -474,7 +474,38 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
+}
+
+/// Lines of the header section, split at CRLF. A bare LF is remembered in `bare_lf`; the
+/// section itself has no trailing CRLF (it ends before the blank line).
+struct Lines<'a> {
+    rest: Option<&'a str>,
+    bare_lf: bool,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        match memchr::memchr(b'\n', s.as_bytes()) {
+            Some(i) => {
+                self.rest = Some(&s[i + 1..]);
+                match s[..i].strip_suffix('\r') {
+                    Some(line) => Some(line),
+                    None => {
+                        self.bare_lf = true;
+                        Some(&s[..i])
+                    }
+                }
+            }
+            None => {
+                self.rest = None;
+                Some(s)
+            }
+        }
+    }
 }
 
 fn valid_version(v: &str) -> bool {
@@ -506,22 +537,10 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
     let head = std::str::from_utf8(&rest[..head_end])
         .map_err(|_| Error::Parse("header section is not UTF-8"))?;
     let body_start = start + head_end + 4;
-    // Split on LF (a fast byte search) and require the CR before each one.
-    let mut bare_lf = false;
-    let line_count = head.bytes().filter(|&b| b == b'\n').count() + 1;
-    let mut lines = head.split('\n').enumerate().map(|(i, l)| {
-        if i + 1 < line_count {
-            match l.strip_suffix('\r') {
-                Some(l) => l,
-                None => {
-                    bare_lf = true;
-                    l
-                }
-            }
-        } else {
-            l
-        }
-    });
+    let mut lines = Lines {
+        rest: Some(head),
+        bare_lf: false,
+    };
     let first = lines.next().ok_or(Error::Parse("empty message"))?;
     if first.bytes().any(|b| b < b' ' && b != b'\t') {
         return Err(Error::Parse("control character in start line"));
@@ -606,8 +625,7 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
         headers.push(Header::new(name, trim_lws(&line[colon + 1..])));
     }
 
-    drop(lines);
-    if bare_lf {
+    if lines.bare_lf {
         return Err(Error::Parse("bare LF inside a header line"));
     }
     let mut content_length: Option<usize> = None;
