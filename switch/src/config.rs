@@ -47,6 +47,10 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub demo: DemoConfig,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    #[serde(default)]
+    pub cti: CtiConfig,
     /// The folder holding switch.toml; relative paths in the config are resolved against it.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -153,6 +157,62 @@ impl Default for DemoConfig {
     }
 }
 
+/// `[routing]`: the ACD task.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// The queues file (routing rules per queue), relative to the config folder. Unset: the
+    /// shipped `config/queues.toml`, built into the binary.
+    pub queues_file: Option<PathBuf>,
+}
+
+/// `[cti]`: the agent desktops' WebSocket server (`/cti` on the HTTP listener).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CtiConfig {
+    /// Serve `/cti`.
+    pub enabled: bool,
+    /// Desktops send a heartbeat at least this often (told in `welcome`).
+    pub heartbeat_secs: u32,
+    /// A connection silent for this many heartbeat intervals is closed (the session and its
+    /// calls survive for a resume).
+    pub missed_heartbeats: u32,
+    /// Failed logins (per agent id, and per source address) that lock logins out.
+    pub lockout_failures: u32,
+    /// Failures older than this no longer count.
+    pub lockout_window_secs: u64,
+    /// How long a lock-out lasts.
+    pub lockout_secs: u64,
+    /// How long a session whose connection dropped can be resumed; after it the agent is logged
+    /// out of routing (a call in progress is not touched).
+    pub session_linger_secs: u64,
+    /// Events remembered per session for replay after a reconnect; older gaps get a snapshot.
+    pub event_log_capacity: usize,
+    /// How often subscribed supervisors get wallboard updates, in milliseconds (100 to 1000).
+    pub wallboard_interval_ms: u64,
+    /// Not-ready reason codes agents may pick.
+    pub not_ready_reasons: Vec<String>,
+}
+
+impl Default for CtiConfig {
+    fn default() -> Self {
+        CtiConfig {
+            enabled: true,
+            heartbeat_secs: 15,
+            missed_heartbeats: 3,
+            lockout_failures: 5,
+            lockout_window_secs: 300,
+            lockout_secs: 300,
+            session_linger_secs: 300,
+            event_log_capacity: 256,
+            wallboard_interval_ms: 1000,
+            not_ready_reasons: ["break", "lunch", "training", "meeting", "admin"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -204,6 +264,40 @@ impl Config {
                     "{} does not exist (set demo.seed = false to start without demo data)",
                     self.dir.join(&self.demo.file).display()
                 ),
+            ));
+        }
+        if let Some(q) = &self.routing.queues_file
+            && !self.resolve(q).is_file()
+        {
+            return Err(err(
+                "routing.queues_file",
+                format!("{} does not exist", self.resolve(q).display()),
+            ));
+        }
+        let cti = &self.cti;
+        for (key, value) in [
+            ("cti.heartbeat_secs", u64::from(cti.heartbeat_secs)),
+            ("cti.missed_heartbeats", u64::from(cti.missed_heartbeats)),
+            ("cti.lockout_failures", u64::from(cti.lockout_failures)),
+            ("cti.lockout_window_secs", cti.lockout_window_secs),
+            ("cti.event_log_capacity", cti.event_log_capacity as u64),
+        ] {
+            if value == 0 {
+                return Err(err(key, "must be at least 1".into()));
+            }
+        }
+        if !(100..=1000).contains(&cti.wallboard_interval_ms) {
+            return Err(err(
+                "cti.wallboard_interval_ms",
+                "must be 100 to 1000 (supervisors see updates at least every second)".into(),
+            ));
+        }
+        if cti.not_ready_reasons.is_empty()
+            || cti.not_ready_reasons.iter().any(|r| r.trim().is_empty())
+        {
+            return Err(err(
+                "cti.not_ready_reasons",
+                "must list at least one non-empty reason code".into(),
             ));
         }
         Ok(())
@@ -364,6 +458,24 @@ mod tests {
         assert_eq!(
             (e.line, e.key.as_deref()),
             (Some(2), Some("node.country_code")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cti_and_routing_errors_name_their_keys() {
+        let e = parse("[cti]\nheartbeat_secs = 0\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("cti.heartbeat_secs")),
+            "{e}"
+        );
+        let e = parse("[cti]\nwallboard_interval_ms = 5000\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("cti.wallboard_interval_ms"), "{e}");
+        let e = parse("[routing]\nqueues_file = \"nope.toml\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("routing.queues_file")),
             "{e}"
         );
     }

@@ -7,4 +7,5 @@ pub mod bus;
 pub mod config;
 pub mod http;
 pub mod pii;
+pub mod routing;
 pub mod seed;
