@@ -156,6 +156,8 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Limit for TCP + WebSocket connect and for each handshake reply.
     pub connect_timeout: Duration,
+    /// TLS settings for `wss://` URLs (see [`tls_config`]); `None`: the public web roots only.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ClientConfig {
@@ -165,8 +167,46 @@ impl Default for ClientConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
+            tls: None,
         }
     }
+}
+
+/// TLS settings for `wss://`: the public web roots plus, optionally, the center's own CA
+/// certificate(s) from a PEM file (a switch with a certificate from an internal CA).
+pub fn tls_config(
+    extra_ca_pem: Option<&std::path::Path>,
+) -> Result<Arc<rustls::ClientConfig>, DeskError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca_pem {
+        let shown = path.display();
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(path)
+            .map_err(|e| DeskError::Tls(format!("{shown}: {e}")))?
+        {
+            let cert = cert.map_err(|e| DeskError::Tls(format!("{shown}: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| DeskError::Tls(format!("{shown}: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(DeskError::Tls(format!(
+                "{shown}: no certificate in the file"
+            )));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DeskError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// The UI's ends of the client's channels.
@@ -429,9 +469,22 @@ async fn connect_and_run(
         reason,
         connected: false,
     };
+    let tls = match &config.tls {
+        Some(tls) => Some(tls.clone()),
+        None if creds.url.starts_with("wss:") => match tls_config(None) {
+            Ok(tls) => Some(tls),
+            Err(e) => return dropped(e.to_string()),
+        },
+        None => None,
+    };
     let ws = match timeout(
         config.connect_timeout,
-        tokio_tungstenite::connect_async(creds.url.as_str()),
+        tokio_tungstenite::connect_async_tls_with_config(
+            creds.url.as_str(),
+            None,
+            false,
+            tls.map(tokio_tungstenite::Connector::Rustls),
+        ),
     )
     .await
     {

@@ -67,6 +67,9 @@ pub enum DeskError {
     /// A background thread is gone.
     #[error("the {0} thread has stopped")]
     WorkerGone(&'static str),
+    /// TLS settings could not be built (unreadable or invalid CA file).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The database could not be opened.
     #[error("database: {0}")]
     Database(String),

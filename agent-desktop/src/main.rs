@@ -26,6 +26,10 @@ struct Args {
     /// The local outbox file for outcomes not yet in the database.
     #[arg(long)]
     outbox: Option<PathBuf>,
+    /// A PEM file with the CA certificate(s) of the switch's TLS certificate, for `wss://`
+    /// URLs when the switch's certificate is not from a public CA.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
     /// Show sample data (a logged-in agent and a screen pop) without a switch.
     #[arg(long)]
     preview: bool,
@@ -96,6 +100,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let client_config = ClientConfig {
+        tls: Some(client::tls_config(args.ca_cert.as_deref())?),
+        ..ClientConfig::default()
+    };
     let outbox = Outbox::open(args.outbox.clone().unwrap_or_else(default_outbox))?;
     if !outbox.pending().is_empty() {
         tracing::info!(
@@ -130,11 +138,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let channels = if args.preview {
                 preview_channels(clock.as_ref())
             } else {
-                client::spawn(
-                    ClientConfig::default(),
-                    Arc::new(move || ctx.request_repaint()),
-                )?
-                .0
+                client::spawn(client_config, Arc::new(move || ctx.request_repaint()))?.0
             };
             Ok(Box::new(DeskApp::new(channels, writer, clock, &args.url)))
         }),
