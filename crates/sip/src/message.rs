@@ -63,10 +63,44 @@ pub(crate) const ID_RECORD_ROUTE: u8 = 11;
 
 fn header_id(name: &str) -> u8 {
     let long = canonical_name(name);
-    KNOWN
+    let b = long.as_bytes();
+    let Some(&first) = b.first() else { return 0 };
+    // Candidates by length and first letter; one full comparison confirms.
+    let candidates: &[u8] = match (b.len(), first.to_ascii_lowercase()) {
+        (3, b'v') => &[1],
+        (4, b'f') => &[2],
+        (2, b't') => &[3],
+        (7, b'c') => &[4, 6],
+        (4, b'c') => &[5],
+        (14, b'c') => &[7],
+        (12, b'c') => &[8],
+        (12, b'm') => &[9],
+        (5, b'r') => &[10],
+        (12, b'r') => &[11],
+        (7, b'e') => &[12],
+        (13, b'a') => &[13],
+        (16, b'w') => &[14],
+        (19, b'p') => &[15],
+        (18, b'p') => &[16],
+        (7, b'r') => &[17],
+        (9, b's') => &[18],
+        (6, b'a') => &[19],
+        (7, b's') => &[20],
+        (16, b'c') => &[21],
+        (5, b'e') => &[22],
+        (8, b'r') => &[23],
+        (12, b'a') => &[24],
+        (5, b'a') => &[25],
+        (4, b'd') => &[26],
+        (10, b'u') => &[27],
+        (6, b's') => &[28],
+        _ => &[],
+    };
+    candidates
         .iter()
-        .position(|k| k.len() == long.len() && k.eq_ignore_ascii_case(long))
-        .map_or(0, |i| i as u8 + 1)
+        .copied()
+        .find(|&id| KNOWN[usize::from(id) - 1].eq_ignore_ascii_case(long))
+        .unwrap_or(0)
 }
 
 /// A header name prepared for repeated comparisons.
@@ -706,6 +740,15 @@ l: 4\r\n\r\nbodyEXTRA";
             assert_eq!(header_id(name), id, "{name}");
         }
         assert_eq!(header_id("X-Custom"), 0);
+        for (i, name) in KNOWN.iter().enumerate() {
+            assert_eq!(usize::from(header_id(name)), i + 1, "{name}");
+            assert_eq!(
+                usize::from(header_id(&name.to_ascii_uppercase())),
+                i + 1,
+                "{name}"
+            );
+        }
+        assert_eq!(header_id(""), 0);
         let h = Header::new("X-Custom", "1");
         assert!(h.is("x-custom") && !h.is("Via"));
         assert!(Header::new("v", "x").is("VIA"));

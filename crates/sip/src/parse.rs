@@ -54,25 +54,46 @@ impl<'a> Iterator for SplitOutside<'a> {
         let bytes = s.as_bytes();
         let (mut in_quote, mut in_angle) = (false, false);
         let mut i = 0;
+        // Jump between the bytes that matter with memchr instead of walking every byte.
         while i < bytes.len() {
-            let b = bytes[i];
             if in_quote {
-                if b == b'\\' {
-                    i += 1;
-                } else if b == b'"' {
-                    in_quote = false;
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    None => break,
+                    Some(j) if bytes[i + j] == b'\\' => i += j + 2,
+                    Some(j) => {
+                        in_quote = false;
+                        i += j + 1;
+                    }
                 }
-            } else if b == b'"' {
-                in_quote = true;
-            } else if b == b'<' {
-                in_angle = true;
-            } else if b == b'>' {
-                in_angle = false;
-            } else if b == self.sep && !in_angle {
-                self.rest = Some(&s[i + 1..]);
-                return Some(&s[..i]);
+            } else if in_angle {
+                match memchr::memchr2(b'>', b'"', &bytes[i..]) {
+                    None => break,
+                    Some(j) => {
+                        if bytes[i + j] == b'>' {
+                            in_angle = false;
+                        } else {
+                            in_quote = true;
+                        }
+                        i += j + 1;
+                    }
+                }
+            } else {
+                match memchr::memchr3(self.sep, b'"', b'<', &bytes[i..]) {
+                    None => break,
+                    Some(j) => {
+                        let at = i + j;
+                        match bytes[at] {
+                            b'"' => in_quote = true,
+                            b'<' => in_angle = true,
+                            _ => {
+                                self.rest = Some(&s[at + 1..]);
+                                return Some(&s[..at]);
+                            }
+                        }
+                        i = at + 1;
+                    }
+                }
             }
-            i += 1;
         }
         self.unterminated |= in_quote;
         self.rest = None;
@@ -283,6 +304,19 @@ mod tests {
         assert_eq!(parse_u32("36893488147419103232", u32::MAX as u64), None);
         assert_eq!(parse_u32("-1", 10), None);
         assert_eq!(parse_u32("0", 10), Some(0));
+    }
+
+    #[test]
+    fn split_outside_respects_quotes_and_angles() {
+        let parts = split_outside(r#"a, "b,\"c", <sip:x;y,z>;p="q,r", d"#, b',').unwrap();
+        assert_eq!(
+            parts,
+            vec!["a", r#" "b,\"c""#, r#" <sip:x;y,z>;p="q,r""#, " d"]
+        );
+        assert_eq!(split_outside("", b',').unwrap(), vec![""]);
+        assert_eq!(split_outside("a;b;", b';').unwrap(), vec!["a", "b", ""]);
+        assert!(split_outside(r#"x "unterminated, y"#, b',').is_err());
+        assert!(split_outside(r#"x "esc\"#, b',').is_err());
     }
 
     #[test]
