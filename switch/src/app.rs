@@ -60,6 +60,20 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         );
     }
 
+    // Routing (the ACD task) and call control, joined by the bus.
+    let (bus, commands) = crate::bus::Bus::new();
+    let routing_setup = crate::routing::load_queues(&cfg).map_err(|e| e.to_string())?;
+    let routing = crate::routing::spawn(routing_setup, Some(store.clone()));
+    let calls = crate::calls::start_from_config(
+        &cfg,
+        store.clone(),
+        bus.clone(),
+        commands,
+        Some(routing.clone()),
+    )
+    .await?;
+    let sip_addr = calls.local;
+
     let state = http::AppState {
         store: store.clone(),
         metrics: Arc::new(http::Metrics::default()),
@@ -73,10 +87,15 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     tracing::info!(addr = %local, "HTTP listening (/health, /metrics)");
     // A line for scripts and tests that start the switch with port 0.
     println!("hotline-switch ready http={local}");
+    // Second line: the SIP address (UDP and TCP), for tests that use `sip.listen` port 0.
+    println!("hotline-switch sip={sip_addr}");
 
     let server =
         axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal());
     server.await.map_err(|e| format!("HTTP server: {e}"))?;
+
+    tracing::info!("shutting down: ending calls");
+    calls.shutdown().await;
 
     tracing::info!("shutting down: finishing database writes");
     store.close().await;

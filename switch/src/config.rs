@@ -51,6 +51,16 @@ pub struct Config {
     pub routing: RoutingConfig,
     #[serde(default)]
     pub cti: CtiConfig,
+    #[serde(default)]
+    pub sip: crate::sip::config::SipConfig,
+    #[serde(default)]
+    pub media: crate::sip::config::MediaConfig,
+    #[serde(default)]
+    pub dialplan: crate::sip::config::DialplanConfig,
+    #[serde(default)]
+    pub trunks: Vec<crate::sip::config::TrunkConfig>,
+    #[serde(default)]
+    pub extensions: Vec<crate::sip::config::ExtensionConfig>,
     /// The folder holding switch.toml; relative paths in the config are resolved against it.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -300,6 +310,15 @@ impl Config {
                 "must list at least one non-empty reason code".into(),
             ));
         }
+        crate::sip::config::validate(
+            &self.file,
+            text,
+            &self.sip,
+            &self.media,
+            &self.dialplan,
+            &self.trunks,
+            &self.extensions,
+        )?;
         Ok(())
     }
 

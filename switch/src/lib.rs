@@ -4,8 +4,10 @@
 
 pub mod app;
 pub mod bus;
+pub mod calls;
 pub mod config;
 pub mod http;
 pub mod pii;
 pub mod routing;
 pub mod seed;
+pub mod sip;

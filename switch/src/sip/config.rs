@@ -1,0 +1,361 @@
+//! The `[sip]`, `[media]`, `[dialplan]`, `[[trunks]]` and `[[extensions]]` sections of
+//! `switch.toml`, and their checks (every error names the file, line and key).
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+/// `[sip]`: transports, registrar and authentication.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// UDP and TCP listen address (both on the same port). Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// `host:port` we put in Via and Contact; empty = the bound listen address.
+    pub advertise: String,
+    /// Also listen on TCP.
+    pub tcp: bool,
+    /// Digest realm for extensions.
+    pub realm: String,
+    /// Digest algorithms offered to phones, most preferred first: `SHA-256`, `MD5`.
+    pub auth_algorithms: Vec<String>,
+    /// How long a nonce stays fresh (then `stale=true`).
+    pub nonce_lifetime_secs: u64,
+    /// REGISTER expiry bounds and default.
+    pub min_expires_secs: u32,
+    pub max_expires_secs: u32,
+    pub default_expires_secs: u32,
+    /// OPTIONS keep-alive towards registered contacts; 0 disables.
+    pub keepalive_secs: u64,
+    /// Failed authentications per source IP within `auth_window_secs` before a lock-out.
+    pub auth_max_failures: u32,
+    pub auth_window_secs: u64,
+    /// How long a locked-out source is refused.
+    pub auth_lockout_secs: u64,
+    /// How long an extension or agent phone rings before the call gives up on it.
+    pub ring_timeout_secs: u64,
+    /// RFC 3261 T1 in milliseconds (retransmission base).
+    pub t1_ms: u64,
+    /// Largest number of concurrent calls; more get 503.
+    pub max_calls: usize,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            advertise: String::new(),
+            tcp: true,
+            realm: "hotline".into(),
+            auth_algorithms: vec!["SHA-256".into(), "MD5".into()],
+            nonce_lifetime_secs: 300,
+            min_expires_secs: 60,
+            max_expires_secs: 3600,
+            default_expires_secs: 600,
+            keepalive_secs: 30,
+            auth_max_failures: 5,
+            auth_window_secs: 60,
+            auth_lockout_secs: 300,
+            ring_timeout_secs: 30,
+            t1_ms: 500,
+            max_calls: 20_000,
+        }
+    }
+}
+
+/// `[media]`: whether and how the switch anchors RTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Anchor media in the switch (needed for IVR, queues, recording, hold music). `false`
+    /// passes SDP between the legs of extension and trunk calls unchanged (direct media);
+    /// IVR and queue routes then are refused with 488.
+    pub anchor: bool,
+    /// IP the RTP sockets bind to and that goes into our SDP.
+    pub ip: IpAddr,
+    /// RTP port range (even ports; RTCP on the next odd one).
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Media threads; 0 = one per core.
+    pub workers: usize,
+    /// Seconds without RTP before a leg is hung up; 0 = never.
+    pub rtp_timeout_secs: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            anchor: true,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port_min: 20000,
+            port_max: 30000,
+            workers: 0,
+            rtp_timeout_secs: 60,
+        }
+    }
+}
+
+/// `[dialplan]`: which dialed numbers go where.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialplanConfig {
+    /// Ordered rules; an exact `number` beats a `prefix`, a longer prefix beats a shorter one.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// One dial-plan rule. Exactly one of `ivr`, `queue`, `extension`, `trunk` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteConfig {
+    /// An exact number; compared after E.164 normalisation when it looks like a phone number.
+    pub number: Option<String>,
+    /// A prefix of the dialed digits (as dialed, `+` included).
+    pub prefix: Option<String>,
+    /// Digits to remove from the front before the number is used (trunk routes).
+    pub strip: usize,
+    /// Digits to put in front after stripping.
+    pub prepend: String,
+    /// Reachable by anyone (a public DID). Otherwise only authenticated extensions may use it.
+    pub public: bool,
+    /// Run this IVR flow (`config/ivr/<name>.toml`).
+    pub ivr: Option<String>,
+    /// Put the caller straight into this ACD queue.
+    pub queue: Option<String>,
+    /// Ring this extension.
+    pub extension: Option<String>,
+    /// Send out through this trunk (the number is normalised to E.164 first).
+    pub trunk: Option<String>,
+}
+
+/// `[[trunks]]`: a carrier or a PBX we exchange calls with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    pub name: String,
+    /// Where its SIP server is (`ip:port`). Requests from this IP are classified as the trunk.
+    pub address: SocketAddr,
+    /// `udp` or `tcp`.
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// Domain for Request-URI, From and To hosts; default: the address.
+    #[serde(default)]
+    pub domain: String,
+    /// Credentials for REGISTER and for 401/407 challenges on our INVITEs.
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// REGISTER with the trunk (username and password required).
+    #[serde(default)]
+    pub register: bool,
+    #[serde(default = "default_register_expires")]
+    pub register_expires_secs: u32,
+    /// Calling number presented on calls out through this trunk (E.164).
+    #[serde(default)]
+    pub caller_id: String,
+}
+
+fn default_transport() -> String {
+    "udp".into()
+}
+
+fn default_register_expires() -> u32 {
+    600
+}
+
+/// `[[extensions]]`: a phone that registers with the switch (an agent's audio, a desk phone).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionConfig {
+    /// The extension number, also the digest username.
+    pub number: String,
+    /// Digest password.
+    pub password: String,
+    /// Display name used as caller name on internal calls.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// Checks the SIP sections of a parsed configuration; `text` is the file's content (for line
+/// numbers).
+pub fn validate(
+    file: &Path,
+    text: &str,
+    sip: &SipConfig,
+    media: &MediaConfig,
+    dialplan: &DialplanConfig,
+    trunks: &[TrunkConfig],
+    extensions: &[ExtensionConfig],
+) -> Result<(), ConfigError> {
+    let err = |line: Option<usize>, key: String, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        key: Some(key),
+        message,
+    };
+    let simple = |key: &str, message: &str| {
+        err(
+            crate::config::find_key_line(text, key),
+            key.to_string(),
+            message.to_string(),
+        )
+    };
+    for a in &sip.auth_algorithms {
+        if hotline_sip::auth::Algorithm::parse(Some(a)).is_none() {
+            return Err(simple(
+                "sip.auth_algorithms",
+                &format!("unknown digest algorithm {a:?} (use \"SHA-256\" or \"MD5\")"),
+            ));
+        }
+    }
+    if sip.auth_algorithms.is_empty() {
+        return Err(simple("sip.auth_algorithms", "name at least one algorithm"));
+    }
+    if !sip.advertise.is_empty() && !sip.advertise.contains(':') {
+        return Err(simple("sip.advertise", "must be host:port"));
+    }
+    if sip.min_expires_secs == 0
+        || sip.min_expires_secs > sip.max_expires_secs
+        || !(sip.min_expires_secs..=sip.max_expires_secs).contains(&sip.default_expires_secs)
+    {
+        return Err(simple(
+            "sip.default_expires_secs",
+            "need 0 < min_expires_secs <= default_expires_secs <= max_expires_secs",
+        ));
+    }
+    if sip.t1_ms == 0 || sip.t1_ms > 10_000 {
+        return Err(simple("sip.t1_ms", "must be 1 to 10000"));
+    }
+    if sip.ring_timeout_secs == 0 {
+        return Err(simple("sip.ring_timeout_secs", "must be at least 1"));
+    }
+    if sip.auth_max_failures == 0 {
+        return Err(simple("sip.auth_max_failures", "must be at least 1"));
+    }
+    if media.port_min >= media.port_max || media.port_max - media.port_min < 4 {
+        return Err(simple(
+            "media.port_max",
+            "the port range needs at least 4 ports (port_min < port_max)",
+        ));
+    }
+
+    // [[extensions]]
+    let ext_lines = table_lines(text, "extensions");
+    let mut numbers = HashSet::new();
+    for (i, e) in extensions.iter().enumerate() {
+        let line = ext_lines.get(i).copied();
+        if e.number.is_empty() || !e.number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(
+                line,
+                format!("extensions[{i}].number"),
+                "must be digits".into(),
+            ));
+        }
+        if e.password.len() < 4 {
+            return Err(err(
+                line,
+                format!("extensions[{i}].password"),
+                "must be at least 4 characters".into(),
+            ));
+        }
+        if !numbers.insert(e.number.clone()) {
+            return Err(err(
+                line,
+                format!("extensions[{i}].number"),
+                format!("extension {} is defined twice", e.number),
+            ));
+        }
+    }
+
+    // [[trunks]]
+    let trunk_lines = table_lines(text, "trunks");
+    let mut names = HashSet::new();
+    for (i, t) in trunks.iter().enumerate() {
+        let line = trunk_lines.get(i).copied();
+        if t.name.is_empty() || !names.insert(t.name.clone()) {
+            return Err(err(
+                line,
+                format!("trunks[{i}].name"),
+                "must be set and unique".into(),
+            ));
+        }
+        if !matches!(t.transport.as_str(), "udp" | "tcp") {
+            return Err(err(
+                line,
+                format!("trunks[{i}].transport"),
+                "must be \"udp\" or \"tcp\"".into(),
+            ));
+        }
+        if t.register && (t.username.is_empty() || t.password.is_empty()) {
+            return Err(err(
+                line,
+                format!("trunks[{i}].register"),
+                "registering needs username and password".into(),
+            ));
+        }
+    }
+
+    // [[dialplan.routes]]
+    let route_lines = table_lines(text, "dialplan.routes");
+    for (i, r) in dialplan.routes.iter().enumerate() {
+        let line = route_lines.get(i).copied();
+        let key = |k: &str| format!("dialplan.routes[{i}].{k}");
+        match (&r.number, &r.prefix) {
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => {
+                return Err(err(
+                    line,
+                    key("number"),
+                    "set exactly one of `number` and `prefix`".into(),
+                ));
+            }
+        }
+        let targets = [&r.ivr, &r.queue, &r.extension, &r.trunk]
+            .iter()
+            .filter(|t| t.is_some())
+            .count();
+        if targets != 1 {
+            return Err(err(
+                line,
+                key("ivr"),
+                "set exactly one of `ivr`, `queue`, `extension`, `trunk`".into(),
+            ));
+        }
+        if let Some(t) = &r.trunk {
+            if !names.contains(t) {
+                return Err(err(line, key("trunk"), format!("no trunk named {t:?}")));
+            }
+        }
+        if let Some(x) = &r.extension {
+            if !numbers.contains(x) {
+                return Err(err(
+                    line,
+                    key("extension"),
+                    format!("no extension {x:?} in [[extensions]]"),
+                ));
+            }
+        }
+        if (r.ivr.is_some() || r.queue.is_some()) && !media.anchor {
+            return Err(err(
+                line,
+                key("ivr"),
+                "IVR and queue routes need media.anchor = true".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 1-based lines of each `[[name]]` header, in order.
+fn table_lines(text: &str, name: &str) -> Vec<usize> {
+    let header = format!("[[{name}]]");
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.split('#').next().unwrap_or("").trim() == header)
+        .map(|(i, _)| i + 1)
+        .collect()
+}

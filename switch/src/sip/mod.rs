@@ -1,0 +1,6 @@
+//! SIP plumbing of the switch: configuration sections, transports and the registrar. The
+//! protocol itself is `hotline-sip` (sans-IO); call control is [`crate::calls`].
+
+pub mod config;
+pub mod registrar;
+pub mod transport;
