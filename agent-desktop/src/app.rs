@@ -9,7 +9,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::client::{ClientChannels, ClientRequest, ClientUpdate, ConnState};
 use crate::clock::Clock;
-use crate::outbox::{NewCustomer, OutcomeRecord, OutcomeWriter};
+use crate::directory::{DirQuery, DirectoryLink};
+use crate::outbox::{LinkCustomer, NewCustomer, OutcomeRecord, OutcomeWriter};
 use crate::state::{DeskState, Level};
 use crate::view::{self, Forms, UiCommand, WrapUpSubmission};
 
@@ -23,6 +24,7 @@ pub struct DeskApp {
     requests: UnboundedSender<ClientRequest>,
     updates: Receiver<ClientUpdate>,
     writer: OutcomeWriter,
+    directory: DirectoryLink,
     clock: Arc<dyn Clock>,
 }
 
@@ -40,8 +42,21 @@ impl DeskApp {
             requests: channels.requests,
             updates: channels.updates,
             writer,
+            directory: DirectoryLink::Unavailable,
             clock,
         }
+    }
+
+    /// Adds customer search and records (read from the shared database).
+    #[must_use]
+    pub fn with_directory(mut self, directory: DirectoryLink) -> Self {
+        self.directory = directory;
+        self
+    }
+
+    /// Is customer search available?
+    pub fn has_directory(&self) -> bool {
+        self.directory.available()
     }
 
     /// Drains CTI updates and outbox news into the state. Called at the start of every frame.
@@ -49,6 +64,9 @@ impl DeskApp {
         let wall = self.clock.wall();
         while let Ok(update) = self.updates.try_recv() {
             self.state.apply(update, wall);
+        }
+        for answer in self.directory.poll() {
+            self.state.apply_directory(answer, wall);
         }
         if let Some(status) = self.writer.poll(self.clock.now())
             && (status != self.state.outbox || !status.newly_rejected.is_empty())
@@ -95,6 +113,33 @@ impl DeskApp {
             UiCommand::SubmitWrapUp(sub) => self.submit_wrap_up(sub, wall),
             UiCommand::Dismiss(id) => self.state.dismiss(id),
             UiCommand::Focus(call) => self.state.focus = Some(call),
+            UiCommand::Search(text) => {
+                if !self.directory.available() {
+                    self.state.search.error = Some("No database configured (--database)".into());
+                    return;
+                }
+                self.state.search.query = text.clone();
+                self.state.search.pending = true;
+                self.directory.ask(DirQuery::Search(text));
+            }
+            UiCommand::OpenCustomer(id) => self.directory.ask(DirQuery::Customer(id)),
+            UiCommand::CloseCustomer => {
+                self.state.opened = None;
+                self.state.ticket_history = None;
+            }
+            UiCommand::ShowTicketHistory(id) => self.directory.ask(DirQuery::TicketHistory(id)),
+            UiCommand::LinkCaller {
+                call,
+                customer,
+                name,
+            } => {
+                self.state.notify(
+                    Level::Info,
+                    format!("The caller's number will be linked to {}", name.expose()),
+                    wall,
+                );
+                self.state.links.insert(call, (customer, name));
+            }
         }
     }
 
@@ -125,12 +170,19 @@ impl DeskApp {
             disposition: sub.disposition.clone(),
             notes: sub.notes.clone(),
             wrap_up_ms: wall.0.saturating_sub(since.0),
-            customer: self.state.customer_of(&sub.call),
+            customer: self.state.outcome_customer(&sub.call),
             ticket: sub.ticket.clone(),
-            new_customer: sub.new_customer.map(|name| NewCustomer {
-                name,
-                number: number.unwrap_or_else(|| Pii::new(String::new())),
+            link_customer: self.state.links.get(&sub.call).map(|(id, _)| LinkCustomer {
+                customer: id.clone(),
+                number: number.clone().unwrap_or_else(|| Pii::new(String::new())),
             }),
+            new_customer: sub
+                .new_customer
+                .filter(|_| !self.state.links.contains_key(&sub.call))
+                .map(|name| NewCustomer {
+                    name,
+                    number: number.unwrap_or_else(|| Pii::new(String::new())),
+                }),
             at: wall,
         };
         if let Err(e) = self.writer.submit(record, self.clock.now()) {
@@ -150,6 +202,9 @@ impl DeskApp {
         self.state.finish_wrap_up(&sub.call, &sub.disposition);
         self.forms.wrap = view::WrapForm::default();
         // Show the result of the first write attempt at once.
+        for answer in self.directory.poll() {
+            self.state.apply_directory(answer, wall);
+        }
         if let Some(status) = self.writer.poll(self.clock.now()) {
             self.state.apply_outbox(status, wall);
         }

@@ -41,6 +41,7 @@
 pub mod app;
 pub mod client;
 pub mod clock;
+pub mod directory;
 pub mod outbox;
 pub mod sample;
 pub mod state;

@@ -7,10 +7,12 @@ use clap::Parser;
 use hotline_desktop::app::DeskApp;
 use hotline_desktop::client::{self, ClientChannels, ClientConfig, ClientUpdate};
 use hotline_desktop::clock::{Clock, SystemClock};
+use hotline_desktop::directory::DirectoryLink;
 use hotline_desktop::outbox::{
     Outbox, OutboxWorker, OutcomeRecord, OutcomeSink, OutcomeWriter, SinkError,
 };
 use hotline_desktop::sample;
+use hotline_desktop::store_sink::StoreDirectory;
 
 /// The Hotline agent desktop.
 #[derive(Parser, Debug)]
@@ -114,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1180.0, 760.0])
+            .with_inner_size([1280.0, 800.0])
             .with_title("Hotline agent desktop"),
         ..Default::default()
     };
@@ -140,7 +142,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 client::spawn(client_config, Arc::new(move || ctx.request_repaint()))?.0
             };
-            Ok(Box::new(DeskApp::new(channels, writer, clock, &args.url)))
+            let directory = if args.preview {
+                let mut dir = hotline_desktop::directory::MemoryDirectory::default();
+                if let Some(c) = sample::screen_pop(clock.wall()).customer {
+                    dir.customers.push(c);
+                }
+                DirectoryLink::inline(Box::new(dir))
+            } else {
+                match database.as_deref().map(StoreDirectory::open) {
+                    Some(Ok(dir)) => {
+                        let ctx3 = cc.egui_ctx.clone();
+                        DirectoryLink::spawn(
+                            Box::new(dir),
+                            Box::new(move || ctx3.request_repaint()),
+                        )?
+                    }
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "customer search unavailable");
+                        DirectoryLink::Unavailable
+                    }
+                    None => DirectoryLink::Unavailable,
+                }
+            };
+            Ok(Box::new(
+                DeskApp::new(channels, writer, clock, &args.url).with_directory(directory),
+            ))
         }),
     )?;
     Ok(())

@@ -50,6 +50,9 @@ pub struct OutcomeRecord {
     /// An unknown caller to create as a customer (linked to the calling number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<NewCustomer>,
+    /// An existing customer the agent linked the calling number to (`number` is the number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_customer: Option<LinkCustomer>,
     /// When the agent submitted it.
     pub at: UnixMillis,
 }
@@ -59,6 +62,15 @@ pub struct OutcomeRecord {
 pub struct NewCustomer {
     /// Name (personal data).
     pub name: Pii<String>,
+    /// The calling number to link (personal data).
+    pub number: Pii<String>,
+}
+
+/// An existing customer the agent found by search and linked to an unknown caller's number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkCustomer {
+    /// The customer.
+    pub customer: CustomerId,
     /// The calling number to link (personal data).
     pub number: Pii<String>,
 }

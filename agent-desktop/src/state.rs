@@ -13,6 +13,7 @@ use hotline_cti::{
 };
 
 use crate::client::{ClientUpdate, ConnState};
+use crate::directory::{CustomerHit, DirAnswer, TicketChangeLine};
 use crate::outbox::OutboxStatus;
 
 /// What the switch told us at login.
@@ -115,6 +116,19 @@ pub struct CallActions {
     pub payment: bool,
 }
 
+/// The customer search panel.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerSearch {
+    /// The last query sent.
+    pub query: String,
+    /// Its results.
+    pub hits: Vec<CustomerHit>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Waiting for the answer.
+    pub pending: bool,
+}
+
 /// Most notifications kept.
 const MAX_NOTIFICATIONS: usize = 20;
 /// Most history entries kept.
@@ -150,6 +164,14 @@ pub struct DeskState {
     pub outbox: OutboxStatus,
     /// Supervisors: the wallboard.
     pub wallboard: Option<Wallboard>,
+    /// Customer search.
+    pub search: CustomerSearch,
+    /// A customer record opened from search.
+    pub opened: Option<hotline_cti::CustomerView>,
+    /// A ticket's history, as loaded.
+    pub ticket_history: Option<(hotline_cti::TicketId, Result<Vec<TicketChangeLine>, String>)>,
+    /// Unknown callers the agent linked to an existing customer: call -> (customer, name).
+    pub links: HashMap<CallId, (CustomerId, Pii<String>)>,
 }
 
 impl Default for DeskState {
@@ -176,6 +198,10 @@ impl DeskState {
             next_notification: 1,
             outbox: OutboxStatus::default(),
             wallboard: None,
+            search: CustomerSearch::default(),
+            opened: None,
+            ticket_history: None,
+            links: HashMap::new(),
         }
     }
 
@@ -408,6 +434,7 @@ impl DeskState {
             entry.disposition = Some(disposition.clone());
         }
         self.pops.remove(call);
+        self.links.remove(call);
         self.refocus();
     }
 
@@ -441,6 +468,46 @@ impl DeskState {
             );
         }
         self.outbox = status;
+    }
+
+    /// Applies an answer from the customer directory.
+    pub fn apply_directory(&mut self, answer: DirAnswer, wall: UnixMillis) {
+        match answer {
+            DirAnswer::Search { query, hits } => {
+                if query != self.search.query {
+                    return; // an older search
+                }
+                self.search.pending = false;
+                match hits {
+                    Ok(hits) => {
+                        self.search.error = None;
+                        self.search.hits = hits;
+                    }
+                    Err(e) => {
+                        self.search.hits.clear();
+                        self.search.error = Some(e);
+                    }
+                }
+            }
+            DirAnswer::Customer { view, .. } => match view {
+                Ok(Some(view)) => self.opened = Some(view),
+                Ok(None) => self.notify(
+                    Level::Warning,
+                    "That customer no longer exists".into(),
+                    wall,
+                ),
+                Err(e) => self.notify(Level::Error, format!("Cannot load the customer: {e}"), wall),
+            },
+            DirAnswer::TicketHistory { id, changes } => self.ticket_history = Some((id, changes)),
+        }
+    }
+
+    /// The customer a call's outcome belongs to: a linked one, or the pop's.
+    pub fn outcome_customer(&self, call: &CallId) -> Option<CustomerId> {
+        self.links
+            .get(call)
+            .map(|(id, _)| id.clone())
+            .or_else(|| self.customer_of(call))
     }
 
     /// The screen pop of the focused call.
@@ -560,6 +627,10 @@ impl DeskState {
         self.wrap_up = None;
         self.payments.clear();
         self.wallboard = None;
+        self.links.clear();
+        self.opened = None;
+        self.ticket_history = None;
+        self.search = CustomerSearch::default();
     }
 
     /// Keeps the focus on something that still exists: the wrap-up call, a ringing call, the

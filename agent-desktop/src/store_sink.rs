@@ -127,6 +127,20 @@ async fn write_all(store: &Store, o: &OutcomeRecord) -> Result<(), SinkError> {
         };
     }
 
+    if let Some(link) = &o.link_customer {
+        let id = store_id(link.customer.as_str()).ok_or_else(|| {
+            SinkError::Rejected(format!("bad customer id {:?}", link.customer.as_str()))
+        })?;
+        let identity = Identity::phone(link.number.expose())
+            .map_err(|e| SinkError::Rejected(format!("calling number: {e}")))?;
+        // Linking again is a no-op in the store, so a repeated write is harmless.
+        store
+            .link_identity(id, &identity, "agent", false, at)
+            .await
+            .map_err(classify)?;
+        customer = Some(id);
+    }
+
     let mut ticket_id = None;
     if let Some(t) = &o.ticket {
         match t.ticket.as_ref().and_then(|id| store_id(id.as_str())) {
@@ -197,6 +211,181 @@ impl OutcomeSink for StoreSink {
             return Err(SinkError::Unavailable("database not open".into()));
         };
         self.runtime.block_on(write_all(store, outcome))
+    }
+}
+
+/// The [`Directory`](crate::directory::Directory) over the shared database: customer search,
+/// records and ticket history. Opens the database lazily, like [`StoreSink`].
+pub struct StoreDirectory {
+    runtime: tokio::runtime::Runtime,
+    url: String,
+    store: Option<Store>,
+}
+
+impl StoreDirectory {
+    /// Prepares a directory for `url`. Does not connect yet.
+    pub fn open(url: &str) -> Result<Self, DeskError> {
+        hotline_store::Backend::from_url(url).map_err(|e| DeskError::Database(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| DeskError::io("tokio runtime", e))?;
+        Ok(StoreDirectory {
+            runtime,
+            url: url.to_owned(),
+            store: None,
+        })
+    }
+
+    fn ensure(&mut self) -> Result<(), String> {
+        if self.store.is_none() {
+            let options = StoreOptions {
+                migrate: false,
+                ..StoreOptions::default()
+            };
+            let store = self
+                .runtime
+                .block_on(Store::open(&self.url, options))
+                .map_err(|e| e.to_string())?;
+            self.store = Some(store);
+        }
+        Ok(())
+    }
+}
+
+/// Converts the store's customer view into the CTI one the UI draws (the switch does the same
+/// for screen pops).
+pub fn cti_view(v: &hotline_store::CustomerView) -> hotline_cti::CustomerView {
+    use hotline_cti::{
+        AgentId, BookingSummary, CallId, ContactSummary, CustomerId, Disposition, Identity, Pii,
+        QueueId, TicketId, TicketSummary, UnixMillis,
+    };
+    let ms = |m: i64| UnixMillis(u64::try_from(m).unwrap_or(0));
+    hotline_cti::CustomerView {
+        id: CustomerId::new(v.customer.id.to_string()),
+        name: Pii::new(v.customer.display_name.clone()),
+        tier: v.customer.tier.clone(),
+        identities: v
+            .identities
+            .iter()
+            .map(|i| Identity {
+                kind: i.kind.as_str().to_owned(),
+                value: Pii::new(i.value.clone()),
+                verified: i.verified,
+            })
+            .collect(),
+        last_contacts: v
+            .recent_contacts
+            .iter()
+            .map(|c| ContactSummary {
+                call: CallId::new(c.call_id.clone()),
+                at: ms(c.arrived_at),
+                agent: c.agent_id.clone().map(AgentId::new),
+                queue: c.queue_id.clone().map(QueueId::new),
+                disposition: c.disposition.clone().map(Disposition::new),
+                summary: c
+                    .notes
+                    .as_ref()
+                    .and_then(|n| n.lines().next().map(|l| Pii::new(l.to_owned()))),
+            })
+            .collect(),
+        open_tickets: v
+            .open_tickets
+            .iter()
+            .map(|t| TicketSummary {
+                id: TicketId::new(t.id.to_string()),
+                subject: t.subject.clone(),
+                status: match t.status.as_str() {
+                    "pending" => TicketStatus::Pending,
+                    "solved" => TicketStatus::Solved,
+                    "closed" => TicketStatus::Closed,
+                    _ => TicketStatus::Open,
+                },
+                priority: match t.priority.as_str() {
+                    "low" => TicketPriority::Low,
+                    "high" => TicketPriority::High,
+                    "urgent" => TicketPriority::Urgent,
+                    _ => TicketPriority::Normal,
+                },
+                updated_at: ms(t.updated_at),
+            })
+            .collect(),
+        bookings: v
+            .bookings
+            .iter()
+            .map(|b| BookingSummary {
+                id: hotline_cti::BookingId::new(b.id.to_string()),
+                what: b.item_name.clone(),
+                at: ms(b.starts_at.unwrap_or(b.created_at)),
+                status: b.status.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl crate::directory::Directory for StoreDirectory {
+    fn search(&mut self, text: &str) -> Result<Vec<crate::directory::CustomerHit>, String> {
+        self.ensure()?;
+        let Some(store) = &self.store else {
+            return Err("database not open".into());
+        };
+        let hits = self
+            .runtime
+            .block_on(store.search_customers(text, 20))
+            .map_err(|e| e.to_string())?;
+        Ok(hits
+            .into_iter()
+            .map(|h| crate::directory::CustomerHit {
+                id: hotline_cti::CustomerId::new(h.id.to_string()),
+                name: hotline_cti::Pii::new(h.display_name),
+                tier: h.tier,
+            })
+            .collect())
+    }
+
+    fn customer(
+        &mut self,
+        id: &hotline_cti::CustomerId,
+    ) -> Result<Option<hotline_cti::CustomerView>, String> {
+        let Some(id) = store_id(id.as_str()) else {
+            return Ok(None);
+        };
+        self.ensure()?;
+        let Some(store) = &self.store else {
+            return Err("database not open".into());
+        };
+        let view = self
+            .runtime
+            .block_on(store.customer_view_by_id(id))
+            .map_err(|e| e.to_string())?;
+        Ok(view.as_ref().map(cti_view))
+    }
+
+    fn ticket_history(
+        &mut self,
+        id: &hotline_cti::TicketId,
+    ) -> Result<Vec<crate::directory::TicketChangeLine>, String> {
+        let Some(id) = store_id(id.as_str()) else {
+            return Ok(Vec::new());
+        };
+        self.ensure()?;
+        let Some(store) = &self.store else {
+            return Err("database not open".into());
+        };
+        let changes = self
+            .runtime
+            .block_on(store.ticket_history(id))
+            .map_err(|e| e.to_string())?;
+        Ok(changes
+            .into_iter()
+            .map(|c| crate::directory::TicketChangeLine {
+                at: hotline_cti::UnixMillis(u64::try_from(c.at).unwrap_or(0)),
+                actor: c.actor,
+                field: c.field,
+                old: c.old_value,
+                new: c.new_value,
+            })
+            .collect())
     }
 }
 

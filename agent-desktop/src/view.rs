@@ -36,6 +36,23 @@ pub enum UiCommand {
     Dismiss(u64),
     /// Show this call's pop and customer.
     Focus(CallId),
+    /// Search customers.
+    Search(String),
+    /// Open a customer's record.
+    OpenCustomer(hotline_cti::CustomerId),
+    /// Close the opened record.
+    CloseCustomer,
+    /// Load a ticket's history.
+    ShowTicketHistory(TicketId),
+    /// Link an unknown caller's number to an existing customer (written with the outcome).
+    LinkCaller {
+        /// The call.
+        call: CallId,
+        /// The customer.
+        customer: hotline_cti::CustomerId,
+        /// The customer's name, for the confirmation.
+        name: Pii<String>,
+    },
 }
 
 /// The wrap-up form's content.
@@ -131,6 +148,8 @@ pub struct Forms {
     pub pay_reference: String,
     /// Help message.
     pub help: String,
+    /// Customer search text.
+    pub search: String,
     /// Wrap-up form.
     pub wrap: WrapForm,
 }
@@ -151,6 +170,7 @@ impl Forms {
             pay_amount: String::new(),
             pay_reference: String::new(),
             help: String::new(),
+            search: String::new(),
             wrap: WrapForm::default(),
         }
     }
@@ -198,6 +218,13 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
                 .id_salt("calls_scroll")
                 .show(ui, |ui| calls_panel(ui, state, forms, wall, &mut out));
         });
+    egui::Panel::right("customers")
+        .default_size(360.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("customers_scroll")
+                .show(ui, |ui| customers_panel(ui, state, forms, wall, &mut out));
+        });
     egui::CentralPanel::default().show(ui, |ui| {
         egui::ScrollArea::vertical()
             .id_salt("pop_scroll")
@@ -206,7 +233,7 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
                     wrap_up_form(ui, state, forms, wall, &mut out);
                     ui.separator();
                 }
-                screen_pop(ui, state, wall);
+                screen_pop(ui, state, wall, &mut out);
             });
     });
     out
@@ -745,7 +772,7 @@ fn payment_text(stage: &PaymentStage) -> String {
     }
 }
 
-fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis) {
+fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<UiCommand>) {
     let Some(pop) = state.focused_pop() else {
         ui.heading("No call");
         ui.label("The caller's record appears here when a call is offered.");
@@ -785,18 +812,62 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis) {
     ui.separator();
     let Some(customer) = &pop.customer else {
         ui.heading("Unknown caller");
-        ui.label("No customer has this number. Enter the caller's name in the wrap-up form to create a customer and link the number.");
+        match state.links.get(&pop.call) {
+            Some((_, name)) => {
+                ui.label(format!("The number will be linked to {}", name.expose()));
+            }
+            None => {
+                ui.label("No customer has this number. Find the customer on the right and link the number, or enter a name in the wrap-up form to create one.");
+            }
+        }
         return;
     };
+    customer_record(ui, state, customer, wall, out);
+}
+
+/// May the agent start a call now (click-to-dial)?
+fn can_dial(state: &DeskState) -> bool {
+    state.connected()
+        && state
+            .agent
+            .as_ref()
+            .is_some_and(|a| matches!(a.state, AgentState::NotReady | AgentState::Ready))
+}
+
+/// A customer record: identities (phone numbers dial on click), open tickets (with history),
+/// last contacts and bookings.
+fn customer_record(
+    ui: &mut Ui,
+    state: &DeskState,
+    customer: &hotline_cti::CustomerView,
+    wall: UnixMillis,
+    out: &mut Vec<UiCommand>,
+) {
     ui.heading(customer.name.expose());
     ui.label(format!("Tier: {}", customer.tier));
+    let dial_ok = can_dial(state);
     for id in &customer.identities {
-        ui.label(format!(
-            "{}: {}{}",
-            id.kind,
-            id.value.expose(),
-            if id.verified { " (verified)" } else { "" }
-        ));
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "{}: {}{}",
+                id.kind,
+                id.value.expose(),
+                if id.verified { " (verified)" } else { "" }
+            ));
+            if id.kind == "phone"
+                && ui
+                    .add_enabled(
+                        dial_ok,
+                        egui::Button::new(format!("Call {}", id.value.expose())),
+                    )
+                    .clicked()
+            {
+                out.push(UiCommand::Cti(Command::OutboundCall {
+                    number: id.value.clone(),
+                    customer: Some(customer.id.clone()),
+                }));
+            }
+        });
     }
     ui.add_space(6.0);
     ui.label(RichText::new("Open tickets").strong());
@@ -804,10 +875,15 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis) {
         ui.label("none");
     }
     for t in &customer.open_tickets {
-        ui.label(format!(
-            "{} {} [{:?}, {:?}]",
-            t.id, t.subject, t.status, t.priority
-        ));
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "{} {} [{:?}, {:?}]",
+                t.id, t.subject, t.status, t.priority
+            ));
+            if ui.small_button(format!("History {}", t.id)).clicked() {
+                out.push(UiCommand::ShowTicketHistory(t.id.clone()));
+            }
+        });
     }
     ui.add_space(6.0);
     ui.label(RichText::new("Last contacts").strong());
@@ -837,6 +913,102 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis) {
             format!("{} ago", format_span(b.at.secs_until(wall)))
         };
         ui.label(format!("{} {} · {} · {}", b.id, b.what, when, b.status));
+    }
+}
+
+/// Customer search, the opened record and ticket history.
+fn customers_panel(
+    ui: &mut Ui,
+    state: &DeskState,
+    forms: &mut Forms,
+    wall: UnixMillis,
+    out: &mut Vec<UiCommand>,
+) {
+    ui.heading("Customers");
+    ui.horizontal(|ui| {
+        let l = ui.label("Find customer");
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut forms.search)
+                    .hint_text("name, number, e-mail")
+                    .desired_width(150.0),
+            )
+            .labelled_by(l.id);
+        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        let ok = !forms.search.trim().is_empty();
+        if (ui.add_enabled(ok, egui::Button::new("Search")).clicked() || enter) && ok {
+            out.push(UiCommand::Search(forms.search.trim().to_owned()));
+        }
+    });
+    if state.search.pending {
+        ui.label("Searching...");
+    }
+    if let Some(err) = &state.search.error {
+        ui.colored_label(Color32::LIGHT_RED, err);
+    } else if !state.search.pending
+        && !state.search.query.is_empty()
+        && state.search.hits.is_empty()
+    {
+        ui.label("No customer found");
+    }
+    // An unknown caller being handled can be linked to a search result.
+    let unknown_call = state
+        .focused_pop()
+        .filter(|p| p.customer.is_none())
+        .map(|p| p.call.clone());
+    for hit in &state.search.hits {
+        ui.horizontal(|ui| {
+            if ui
+                .button(format!("{} ({})", hit.name.expose(), hit.tier))
+                .clicked()
+            {
+                out.push(UiCommand::OpenCustomer(hit.id.clone()));
+            }
+            if let Some(call) = &unknown_call
+                && ui
+                    .small_button(format!("Link {} to caller", hit.name.expose()))
+                    .clicked()
+            {
+                out.push(UiCommand::LinkCaller {
+                    call: call.clone(),
+                    customer: hit.id.clone(),
+                    name: hit.name.clone(),
+                });
+            }
+        });
+    }
+    if let Some(view) = &state.opened {
+        ui.separator();
+        if ui.small_button("Close record").clicked() {
+            out.push(UiCommand::CloseCustomer);
+        }
+        customer_record(ui, state, view, wall, out);
+    }
+    if let Some((id, changes)) = &state.ticket_history {
+        ui.separator();
+        ui.label(RichText::new(format!("Ticket {id} history")).strong());
+        match changes {
+            Ok(list) if list.is_empty() => {
+                ui.label("No changes recorded");
+            }
+            Ok(list) => {
+                for c in list {
+                    let what = match (&c.old, &c.new) {
+                        (Some(o), Some(n)) => format!("{}: {o} -> {n}", c.field),
+                        (None, Some(n)) => format!("{}: {n}", c.field),
+                        _ => c.field.clone(),
+                    };
+                    ui.label(format!(
+                        "{} ago · {} · {what}",
+                        format_span(c.at.secs_until(wall)),
+                        c.actor.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+            Err(e) => {
+                ui.colored_label(Color32::LIGHT_RED, format!("Cannot load the history: {e}"));
+            }
+        }
     }
 }
 

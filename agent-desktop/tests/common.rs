@@ -12,6 +12,7 @@ use hotline_cti::{Command, Event, UnixMillis};
 use hotline_desktop::app::DeskApp;
 use hotline_desktop::client::{ClientChannels, ClientRequest, ClientUpdate};
 use hotline_desktop::clock::{Clock, ManualClock};
+use hotline_desktop::directory::{DirectoryLink, MemoryDirectory, TicketChangeLine};
 use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeSink, OutcomeWriter};
 
 /// Wall time at the start of every test: 2026-11-23 09:20 UTC.
@@ -61,6 +62,21 @@ impl Desk {
             app_clock,
             "ws://127.0.0.1:8088/cti",
         );
+        let mut directory = MemoryDirectory::default();
+        if let Some(c) = hotline_desktop::sample::screen_pop(T0).customer {
+            directory.customers.push(c);
+        }
+        directory.history.insert(
+            "T-881".into(),
+            vec![TicketChangeLine {
+                at: UnixMillis(T0.0 - 3_600_000),
+                actor: Some("1003".into()),
+                field: "status".into(),
+                old: Some("open".into()),
+                new: Some("pending".into()),
+            }],
+        );
+        let app = app.with_directory(DirectoryLink::inline(Box::new(directory)));
         let harness = Harness::builder()
             .with_size(egui::vec2(1280.0, 900.0))
             .build_eframe(|_cc| app);

@@ -18,6 +18,7 @@ fn record(call: &str, disposition: &str) -> OutcomeRecord {
         customer: Some("cust-42".into()),
         ticket: None,
         new_customer: None,
+        link_customer: None,
         at: UnixMillis(1_795_396_800_000),
     }
 }

@@ -170,6 +170,7 @@ fn record(disposition: &str) -> OutcomeRecord {
             name: Pii::new("Grace Hopper".into()),
             number: Pii::new("+441632960777".into()),
         }),
+        link_customer: None,
         at: UnixMillis(5),
     }
 }
@@ -219,4 +220,60 @@ fn an_unreachable_database_is_unavailable_not_refused() {
         sink.write(&record("sale")),
         Err(SinkError::Unavailable(_))
     ));
+}
+
+#[test]
+fn the_directory_reads_customers_and_ticket_history_and_links_numbers() {
+    use hotline_desktop::directory::Directory;
+    use hotline_desktop::outbox::LinkCustomer;
+    use hotline_desktop::store_sink::StoreDirectory;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, ticket_id) = seeded(dir.path());
+    let mut directory = StoreDirectory::open(&url).expect("directory");
+    let hits = directory.search("lovelace").expect("search");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].name.expose(), "Ada Lovelace");
+    let view = directory
+        .customer(&hits[0].id)
+        .expect("read")
+        .expect("exists");
+    assert_eq!(view.tier, "gold");
+    assert_eq!(view.open_tickets.len(), 1);
+    assert!(
+        view.identities
+            .iter()
+            .any(|i| i.value.expose() == "+441632960001")
+    );
+
+    // Link an unknown number to Ada through an outcome, and solve her ticket.
+    let mut sink = StoreSink::open(&url).expect("sink");
+    let mut rec = record("resolved");
+    rec.new_customer = None;
+    rec.link_customer = Some(LinkCustomer {
+        customer: hits[0].id.clone(),
+        number: Pii::new("+441632960888".into()),
+    });
+    rec.ticket = Some(hotline_cti::TicketDraft {
+        ticket: Some(ticket_id.to_string().as_str().into()),
+        subject: "Late fee dispute".into(),
+        body: Pii::new("waived".into()),
+        status: hotline_cti::TicketStatus::Solved,
+        priority: hotline_cti::TicketPriority::High,
+    });
+    sink.write(&rec).expect("write");
+    sink.write(&rec)
+        .expect("write again: linking twice is a no-op");
+
+    let found = directory.search("+441632960888").expect("search by number");
+    assert_eq!(found.len(), 1, "the new number finds Ada");
+    let history = directory
+        .ticket_history(&ticket_id.to_string().as_str().into())
+        .expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|c| c.field == "status" && c.new.as_deref() == Some("solved")),
+        "{history:?}"
+    );
 }

@@ -1,0 +1,218 @@
+//! Customer search, customer records and ticket history: reads from the shared database.
+//!
+//! The view asks through [`DirectoryLink::ask`]; answers come back through
+//! [`DirectoryLink::poll`] and are applied to the state at the next frame, like CTI events. A
+//! [`Directory`] runs either inline (tests, the in-memory directory) or on its own thread (the
+//! store, which may be slow or down: the UI must not wait for it).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use hotline_cti::{CustomerId, CustomerView, Pii, TicketId, UnixMillis};
+
+use crate::DeskError;
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerHit {
+    /// The customer.
+    pub id: CustomerId,
+    /// Display name (personal data).
+    pub name: Pii<String>,
+    /// Tier.
+    pub tier: String,
+}
+
+/// One change in a ticket's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketChangeLine {
+    /// When.
+    pub at: UnixMillis,
+    /// Who (agent id), if known.
+    pub actor: Option<String>,
+    /// What changed (`status`, `priority`, `comment`, ...).
+    pub field: String,
+    /// The old value, when shown.
+    pub old: Option<String>,
+    /// The new value, when shown.
+    pub new: Option<String>,
+}
+
+/// Read access to customers and tickets.
+pub trait Directory: Send {
+    /// Customers whose name contains `text` or who own an identity equal to it.
+    fn search(&mut self, text: &str) -> Result<Vec<CustomerHit>, String>;
+    /// A customer's full record.
+    fn customer(&mut self, id: &CustomerId) -> Result<Option<CustomerView>, String>;
+    /// A ticket's history, oldest first.
+    fn ticket_history(&mut self, id: &TicketId) -> Result<Vec<TicketChangeLine>, String>;
+}
+
+/// A question for the directory.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DirQuery {
+    /// Search customers.
+    Search(String),
+    /// Open a customer's record.
+    Customer(CustomerId),
+    /// Load a ticket's history.
+    TicketHistory(TicketId),
+}
+
+/// The directory's answer.
+#[derive(Debug, Clone)]
+pub enum DirAnswer {
+    /// Search results.
+    Search {
+        /// The query.
+        query: String,
+        /// Hits or an error text.
+        hits: Result<Vec<CustomerHit>, String>,
+    },
+    /// A customer record.
+    Customer {
+        /// The customer asked for.
+        id: CustomerId,
+        /// The record, `None` if it does not exist.
+        view: Result<Option<CustomerView>, String>,
+    },
+    /// A ticket's history.
+    TicketHistory {
+        /// The ticket.
+        id: TicketId,
+        /// The changes.
+        changes: Result<Vec<TicketChangeLine>, String>,
+    },
+}
+
+fn answer(dir: &mut dyn Directory, q: DirQuery) -> DirAnswer {
+    match q {
+        DirQuery::Search(query) => DirAnswer::Search {
+            hits: dir.search(&query),
+            query,
+        },
+        DirQuery::Customer(id) => DirAnswer::Customer {
+            view: dir.customer(&id),
+            id,
+        },
+        DirQuery::TicketHistory(id) => DirAnswer::TicketHistory {
+            changes: dir.ticket_history(&id),
+            id,
+        },
+    }
+}
+
+/// How the app reaches the directory.
+pub enum DirectoryLink {
+    /// No directory configured (no database): searches answer with an error.
+    Unavailable,
+    /// Answered on the caller's thread, delivered at the next poll.
+    Inline {
+        /// The directory.
+        dir: Box<dyn Directory>,
+        /// Answers not yet polled.
+        ready: VecDeque<DirAnswer>,
+    },
+    /// Answered on a worker thread.
+    Worker {
+        /// Questions to the worker.
+        tx: Sender<DirQuery>,
+        /// Answers from the worker.
+        rx: Receiver<DirAnswer>,
+    },
+}
+
+impl DirectoryLink {
+    /// Inline over `dir`.
+    pub fn inline(dir: Box<dyn Directory>) -> Self {
+        DirectoryLink::Inline {
+            dir,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// A worker thread over `dir`; `wake_ui` is called after each answer.
+    pub fn spawn(
+        mut dir: Box<dyn Directory>,
+        wake_ui: Box<dyn Fn() + Send>,
+    ) -> Result<Self, DeskError> {
+        let (tx, qrx) = mpsc::channel::<DirQuery>();
+        let (atx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("directory".into())
+            .spawn(move || {
+                while let Ok(q) = qrx.recv() {
+                    if atx.send(answer(dir.as_mut(), q)).is_err() {
+                        return;
+                    }
+                    wake_ui();
+                }
+            })
+            .map_err(|e| DeskError::io("directory thread", e))?;
+        Ok(DirectoryLink::Worker { tx, rx })
+    }
+
+    /// Asks a question; the answer arrives through [`Self::poll`].
+    pub fn ask(&mut self, q: DirQuery) {
+        match self {
+            DirectoryLink::Unavailable => {}
+            DirectoryLink::Inline { dir, ready } => ready.push_back(answer(dir.as_mut(), q)),
+            DirectoryLink::Worker { tx, .. } => {
+                let _ = tx.send(q);
+            }
+        }
+    }
+
+    /// Is there a directory at all?
+    pub fn available(&self) -> bool {
+        !matches!(self, DirectoryLink::Unavailable)
+    }
+
+    /// Answers that arrived.
+    pub fn poll(&mut self) -> Vec<DirAnswer> {
+        match self {
+            DirectoryLink::Unavailable => Vec::new(),
+            DirectoryLink::Inline { ready, .. } => ready.drain(..).collect(),
+            DirectoryLink::Worker { rx, .. } => rx.try_iter().collect(),
+        }
+    }
+}
+
+/// A directory in memory (tests and `--preview`).
+#[derive(Default, Clone)]
+pub struct MemoryDirectory {
+    /// The customers.
+    pub customers: Vec<CustomerView>,
+    /// Ticket histories.
+    pub history: HashMap<TicketId, Vec<TicketChangeLine>>,
+}
+
+impl Directory for MemoryDirectory {
+    fn search(&mut self, text: &str) -> Result<Vec<CustomerHit>, String> {
+        let needle = text.trim().to_lowercase();
+        if needle.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .customers
+            .iter()
+            .filter(|c| {
+                c.name.expose().to_lowercase().contains(&needle)
+                    || c.identities.iter().any(|i| i.value.expose() == text.trim())
+            })
+            .map(|c| CustomerHit {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                tier: c.tier.clone(),
+            })
+            .collect())
+    }
+
+    fn customer(&mut self, id: &CustomerId) -> Result<Option<CustomerView>, String> {
+        Ok(self.customers.iter().find(|c| &c.id == id).cloned())
+    }
+
+    fn ticket_history(&mut self, id: &TicketId) -> Result<Vec<TicketChangeLine>, String> {
+        Ok(self.history.get(id).cloned().unwrap_or_default())
+    }
+}
