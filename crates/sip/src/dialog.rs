@@ -53,8 +53,8 @@ pub enum DialogState {
     Ended,
 }
 
-/// One dialog leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One dialog leg. `Debug` hides the From/To values and targets (personal data).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Dialog {
     /// Identifier.
     pub id: DialogId,
@@ -80,6 +80,27 @@ pub struct Dialog {
     pub pending_offer: Option<u32>,
     /// CSeq of the peer's re-INVITE (or UPDATE) we have not answered finally.
     pub incoming_offer: Option<u32>,
+}
+
+impl std::fmt::Debug for Dialog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dialog")
+            .field("id", &self.id)
+            .field("state", &self.state)
+            .field("is_uac", &self.is_uac)
+            .field("local", &crate::pii::Hidden(self.local.len()))
+            .field("remote", &crate::pii::Hidden(self.remote.len()))
+            .field("local_seq", &self.local_seq)
+            .field("remote_seq", &self.remote_seq)
+            .field(
+                "remote_target",
+                &crate::pii::RedactedUri(&self.remote_target),
+            )
+            .field("route_set", &self.route_set)
+            .field("pending_offer", &self.pending_offer)
+            .field("incoming_offer", &self.incoming_offer)
+            .finish()
+    }
 }
 
 fn contact_uri(msg: &Message<'_>) -> Option<String> {

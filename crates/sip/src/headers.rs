@@ -101,8 +101,8 @@ impl fmt::Display for Via<'_> {
 }
 
 /// A name-addr or addr-spec with header parameters: From, To, Contact, Route, Record-Route,
-/// Refer-To.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Refer-To. `Debug` hides the display name and the URI's user part.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct NameAddr<'a> {
     /// Display name as written (quoted string with its quotes, or tokens), if any.
     pub display: Option<&'a str>,
@@ -209,6 +209,19 @@ impl fmt::Display for NameAddr<'_> {
     }
 }
 
+impl fmt::Debug for NameAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NameAddr")
+            .field(
+                "display",
+                &self.display.map(|d| crate::pii::Hidden(d.len())),
+            )
+            .field("uri", &crate::pii::RedactedUri(self.uri))
+            .field("params", &self.params.as_str())
+            .finish()
+    }
+}
+
 /// One Contact value: `*` or an address with `expires`, `q`, `+sip.instance`, ...
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contact<'a> {
@@ -309,8 +322,9 @@ pub fn parse_call_id(v: &str) -> Result<&str> {
 }
 
 /// Digest credentials or challenge: `Digest name=value, ...` (Authorization, Proxy-Authorization,
-/// WWW-Authenticate, Proxy-Authenticate).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// WWW-Authenticate, Proxy-Authenticate). `Debug` shows parameter names and hides the values of
+/// `username`, `response`, `cnonce` and `nonce`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthParams<'a> {
     /// Scheme token, e.g. `Digest`.
     pub scheme: &'a str,
@@ -380,6 +394,24 @@ impl fmt::Display for AuthParams<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for AuthParams<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut l = f.debug_map();
+        l.entry(&"scheme", &self.scheme);
+        for (n, v) in &self.params {
+            let secret = ["username", "response", "cnonce", "nonce"]
+                .iter()
+                .any(|s| n.eq_ignore_ascii_case(s));
+            if secret {
+                l.entry(n, &crate::pii::Hidden(v.len()));
+            } else {
+                l.entry(n, v);
+            }
+        }
+        l.finish()
     }
 }
 

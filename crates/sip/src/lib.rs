@@ -90,6 +90,7 @@ pub mod headers;
 mod message;
 mod method;
 pub(crate) mod parse;
+pub mod pii;
 pub mod sdp;
 mod status;
 pub mod transaction;

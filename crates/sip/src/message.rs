@@ -12,7 +12,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// One header line. The name is as received (compact forms stay compact); `value` is trimmed
 /// and, only when the line was folded, unfolded into an owned string.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` hides the values of identity and credential headers (see [`crate::pii`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Header<'a> {
     name: Cow<'a, str>,
     /// Known-header number of the name (0: an extension header), for fast lookups.
@@ -162,6 +163,38 @@ impl<'a> Header<'a> {
     }
 }
 
+impl std::fmt::Debug for Header<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Header");
+        d.field("name", &self.name);
+        if crate::pii::is_sensitive_header(&self.name) {
+            d.field("value", &crate::pii::Hidden(self.value.len()));
+        } else {
+            d.field("value", &self.value);
+        }
+        d.finish()
+    }
+}
+
+impl std::fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Message");
+        match &self.start {
+            StartLine::Request { method, uri } => {
+                d.field("method", method);
+                d.field("uri", &crate::pii::RedactedUri(uri));
+            }
+            StartLine::Response { code, reason } => {
+                d.field("status", &code.0);
+                d.field("reason", reason);
+            }
+        }
+        d.field("headers", &self.headers);
+        d.field("body", &format_args!("<{} bytes>", self.body.len()));
+        d.finish()
+    }
+}
+
 /// Expand a compact header name (RFC 3261 7.3.3 and extensions) to its long form.
 pub fn canonical_name(name: &str) -> &str {
     if name.len() != 1 {
@@ -206,7 +239,8 @@ pub enum StartLine<'a> {
 
 /// A SIP request or response. `Message<'a>` borrows from the received bytes;
 /// `Message<'static>` is an owned message (built, or made with [`Message::into_owned`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` redacts personal data (see [`crate::pii`]); `to_bytes` prints everything.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Message<'a> {
     /// Request line or status line.
     pub start: StartLine<'a>,

@@ -32,8 +32,8 @@ impl Scheme<'_> {
 /// A parsed URI borrowing from its text.
 ///
 /// For `sip`/`sips` all parts are filled; for `tel` the number is in `user` and `host` is empty;
-/// for other schemes `host` holds the opaque rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// for other schemes `host` holds the opaque rest. `Debug` hides user and password.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Uri<'a> {
     /// Scheme.
     pub scheme: Scheme<'a>,
@@ -180,6 +180,18 @@ impl<'a> Uri<'a> {
     /// Is this a SIP or SIPS URI?
     pub fn is_sip(&self) -> bool {
         matches!(self.scheme, Scheme::Sip | Scheme::Sips)
+    }
+}
+
+impl fmt::Debug for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Uri")
+            .field("scheme", &self.scheme.as_str())
+            .field("user", &self.user.map(|_| "***"))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("params", &self.params.as_str())
+            .finish()
     }
 }
 
