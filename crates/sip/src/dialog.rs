@@ -285,7 +285,8 @@ impl Dialog {
 
     /// Check an in-dialog request before the application acts on it (RFC 3261 12.2.2, 14.2).
     /// `Err(status)` is the response to send: 500 for an out-of-order CSeq, 491 when the peer's
-    /// re-INVITE/UPDATE crosses ours (glare), 500 with Retry-After when it overlaps its own.
+    /// re-INVITE/UPDATE crosses ours (glare), 500 when it overlaps its own pending one (add a
+    /// `Retry-After` of 0 to 10 s to that 500, RFC 3261 14.2).
     pub fn on_request(&mut self, req: &Message<'_>) -> std::result::Result<(), StatusCode> {
         let method = req.method().ok_or(StatusCode::BAD_REQUEST)?;
         let seq = req.cseq().map_err(|_| StatusCode::BAD_REQUEST)?.seq;
