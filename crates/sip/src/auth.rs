@@ -228,6 +228,37 @@ pub fn authorize(
     p.to_string()
 }
 
+/// Client side, whole request: answer the 401/407 `challenge_response` to `request` (the request
+/// as the application built it; any Via lines are removed because the endpoint adds a fresh
+/// one). Picks the strongest challenge, adds Authorization (401) or Proxy-Authorization (407)
+/// for the Request-URI, and increments the CSeq number (RFC 3261 22.2). Send the result with
+/// [`crate::Endpoint::send_request`].
+pub fn authorize_request(
+    request: &mut Message<'static>,
+    challenge_response: &Message<'_>,
+    username: &str,
+    password: &str,
+    cnonce: &str,
+) -> Result<()> {
+    let ch = Challenge::pick(challenge_response)?;
+    let method = request
+        .method()
+        .cloned()
+        .ok_or(Error::InvalidState("not a request"))?;
+    let uri = request.request_uri().unwrap_or_default().to_string();
+    let cseq = request.cseq()?;
+    let value = authorize(&ch, &method, &uri, username, password, cnonce, 1);
+    let header = if challenge_response.status() == Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED) {
+        "Proxy-Authorization"
+    } else {
+        "Authorization"
+    };
+    request.remove_header("Via");
+    request.set_header(header, value);
+    request.set_header("CSeq", format!("{} {}", cseq.seq + 1, cseq.method));
+    Ok(())
+}
+
 /// Result of checking credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

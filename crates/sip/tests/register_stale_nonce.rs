@@ -207,6 +207,41 @@ fn md5_only_phone_and_wrong_password() {
 }
 
 #[test]
+fn authorize_request_answers_401_and_407() {
+    let mut sim = Sim::new();
+    let mut server = DigestServer::new("10.0.0.2", b"k", sim.start, Duration::from_secs(60));
+    let mut req = register(7, None);
+    send(&mut sim, req.clone());
+    registrar(&mut sim, &mut server);
+    let (_, r401, _) = take_response(sim.a()).unwrap();
+    hotline_sip::auth::authorize_request(&mut req, &r401, "1001", PASSWORD, "c0ffee").unwrap();
+    assert_eq!(
+        req.cseq().unwrap().seq,
+        8,
+        "CSeq goes up for the new request"
+    );
+    assert!(req.header("Via").is_none());
+    send(&mut sim, req);
+    assert_eq!(registrar(&mut sim, &mut server), Some(Verdict::Ok));
+
+    // A trunk's proxy challenge (407) is answered with Proxy-Authorization.
+    let mut inv = invite("trunk-1", "t1");
+    let r407 = server.challenge(
+        sim.now,
+        &inv.clone()
+            .with_header("Via", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx"),
+        "p",
+        false,
+        true,
+    );
+    hotline_sip::auth::authorize_request(&mut inv, &r407, "trunkuser", "trunkpw", "abc").unwrap();
+    let creds = inv.authorization(true).unwrap().unwrap();
+    assert_eq!(creds.get("username"), Some("trunkuser"));
+    assert_eq!(inv.cseq().unwrap().seq, 2);
+    assert_eq!(server.verify(sim.now, &inv, &creds, "trunkpw"), Verdict::Ok);
+}
+
+#[test]
 fn unknown_scheme_regaut01_is_challenged() {
     let mut sim = Sim::new();
     let mut server = DigestServer::new("example.com", b"k", sim.start, Duration::from_secs(60));
