@@ -24,6 +24,8 @@
 //!   481 for requests that match no dialog.
 //! * [`auth`]: digest authentication with MD5 and SHA-256 (RFC 8760), server side with
 //!   self-expiring HMAC nonces and `stale=true`, client side for trunks.
+//! * [`registrar`]: registrar bindings (RFC 3261 10.3) with expiry, `*`, 423 Min-Expires,
+//!   `q` and `+sip.instance`.
 //! * [`sdp`]: SDP parse/print and audio offer/answer (PCMU, PCMA, telephone-event, ptime,
 //!   sendrecv/sendonly/recvonly/inactive for hold).
 //!
@@ -91,6 +93,7 @@ mod message;
 mod method;
 pub(crate) mod parse;
 pub mod pii;
+pub mod registrar;
 pub mod sdp;
 mod status;
 pub mod transaction;
