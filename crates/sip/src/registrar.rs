@@ -207,7 +207,7 @@ impl Registrar {
             .get(aor)
             .map(|l| l.iter().filter(|b| b.expires_at > now).collect())
             .unwrap_or_default();
-        v.sort_by(|a, b| b.q.cmp(&a.q));
+        v.sort_by_key(|b| std::cmp::Reverse(b.q));
         v
     }
 
