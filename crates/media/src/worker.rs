@@ -321,13 +321,7 @@ impl Worker {
     }
 
     fn random(&mut self) -> u64 {
-        // splitmix64: SSRCs and initial sequence numbers only need to be unpredictable enough
-        // not to collide.
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix(&mut self.rng)
     }
 
     fn emit(&self, ev: MediaEvent) {
@@ -679,6 +673,7 @@ impl Worker {
             rtcp_interval,
             stats_interval,
             counters,
+            rng,
             ..
         } = self;
         let counters: &WorkerCounters = counters;
@@ -699,7 +694,7 @@ impl Worker {
         }
         // RTCP.
         if now >= s.next_rtcp {
-            s.next_rtcp = now + *rtcp_interval;
+            s.next_rtcp = now + rtcp_delay(rng, *rtcp_interval);
             send_rtcp(s, &remote, now, cname, &mut bufs.send);
         }
         if let Some(t) = s.next_stats
@@ -1020,6 +1015,7 @@ impl Worker {
             return;
         }
         let r = self.random();
+        let first_rtcp = now + rtcp_delay(&mut self.rng, self.rtcp_interval);
         let session = Session {
             id,
             rtp,
@@ -1043,7 +1039,7 @@ impl Worker {
             remote_report: None,
             rtt_ms: None,
             last_sr: None,
-            next_rtcp: now + self.rtcp_interval,
+            next_rtcp: first_rtcp,
             next_stats: self.stats_interval.map(|i| now + i),
             peer: None,
             mixer: None,
@@ -1157,6 +1153,23 @@ impl Worker {
     }
 }
 
+/// splitmix64: SSRCs, initial sequence numbers and RTCP timing only need to be unpredictable
+/// enough not to collide.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// An RTCP interval randomised to 0.5-1.5 times `base` (RFC 3550 section 6.3.1), so that
+/// sessions created together do not all report in the same tick.
+fn rtcp_delay(rng: &mut u64, base: Duration) -> Duration {
+    let unit = (splitmix(rng) >> 11) as f64 / (1u64 << 53) as f64;
+    base.mul_f64(0.5 + unit)
+}
+
 /// Encodes and sends one generated 20 ms frame on a session's own stream.
 fn send_frame(
     s: &mut Session,
@@ -1219,6 +1232,16 @@ fn send_rtcp(s: &mut Session, remote: &Remote, now: Instant, cname: &str, buf: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtcp_interval_is_spread() {
+        let mut rng = 7u64;
+        let base = Duration::from_secs(5);
+        let d: Vec<Duration> = (0..1000).map(|_| rtcp_delay(&mut rng, base)).collect();
+        assert!(d.iter().all(|x| *x >= base / 2 && *x <= base * 3 / 2));
+        let early = d.iter().filter(|x| **x < base).count();
+        assert!((400..600).contains(&early), "{early}");
+    }
 
     #[test]
     fn playback_concatenates_and_loops() {
