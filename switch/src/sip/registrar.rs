@@ -30,7 +30,8 @@ pub const MAX_CONTACTS: usize = 10;
 pub struct Binding {
     /// The Contact URI as registered (used as Request-URI).
     pub uri: String,
-    /// Where the REGISTER came from: requests to this contact are sent here.
+    /// Where requests to this contact are sent: the REGISTER's source address, or the
+    /// Contact's port when the Contact names the source IP.
     pub source: SocketAddr,
     pub transport: Transport,
     pub expires: Instant,
@@ -289,14 +290,26 @@ impl Registrar {
             let Ok(uri) = a.uri().map(|u| u.to_string()) else {
                 return req.make_response(StatusCode::BAD_REQUEST, Some(&tag));
             };
+            // Requests go where the REGISTER came from (works through NAT), except when the
+            // Contact names the same IP with another port: a phone that sends from one port
+            // and listens on another, on a host we can reach directly.
+            let target = a
+                .uri()
+                .ok()
+                .and_then(|u| {
+                    let ip: IpAddr = u.host.trim_matches(|c| c == '[' || c == ']').parse().ok()?;
+                    (ip == src.ip()).then(|| SocketAddr::new(ip, u.port.unwrap_or(5060)))
+                })
+                .unwrap_or(src);
             updates.push((
                 uri,
                 expires.min(self.max_expires),
                 c.instance().map(str::to_string),
+                target,
             ));
         }
         let list = self.bindings.entry(aor.clone()).or_default();
-        for (uri, expires, instance) in updates {
+        for (uri, expires, instance, target) in updates {
             let pos = list
                 .iter()
                 .position(|b| b.uri == uri || (instance.is_some() && b.instance == instance));
@@ -313,7 +326,7 @@ impl Registrar {
             }
             let b = Binding {
                 uri,
-                source: src,
+                source: target,
                 transport,
                 expires: now + Duration::from_secs(u64::from(expires)),
                 call_id: call_id.clone(),
@@ -355,11 +368,12 @@ impl Registrar {
             .unwrap_or_default()
     }
 
-    /// Is `src` the address of a live binding (a registered phone)?
+    /// Does a registered phone live at `src`'s IP? (Such sources are challenged; unknown ones
+    /// are refused.)
     pub fn extension_at(&self, src: SocketAddr, now: Instant) -> Option<&str> {
         self.bindings.iter().find_map(|(ext, l)| {
             l.iter()
-                .any(|b| b.source == src && b.expires > now)
+                .any(|b| b.source.ip() == src.ip() && b.expires > now)
                 .then_some(ext.as_str())
         })
     }

@@ -1,0 +1,346 @@
+//! Shared helpers for the end-to-end SIP tests: the real `hotline-switch` binary on free ports
+//! with a fresh SQLite file, sipp processes running the scenarios in `tests/sipp/`, and reading
+//! the call records back. Every child process is killed when its handle drops.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A scenario file of `tests/sipp/`.
+pub fn scenario(name: &str) -> PathBuf {
+    root().join("tests/sipp").join(name)
+}
+
+/// A UDP port that is free now (and free on TCP too), on 127.0.0.1.
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let u = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = u.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+static MEDIA_BASE: AtomicU16 = AtomicU16::new(0);
+
+/// A distinct even port block for RTP (sipp's media ports, the switch's range).
+pub fn port_block(size: u16) -> u16 {
+    let pid_spread = (std::process::id() % 20) as u16 * 600;
+    let n = MEDIA_BASE.fetch_add(size, Ordering::SeqCst);
+    34_000 + pid_spread + n
+}
+
+/// The switch as a child process.
+pub struct Switch {
+    child: Child,
+    pub sip: SocketAddr,
+    pub http: String,
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+    /// JSON log lines from stderr.
+    pub logs: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Options for a test switch.
+pub struct Setup {
+    pub anchor: bool,
+    /// Extra TOML appended (trunks, routes).
+    pub extra: String,
+    pub ring_timeout_secs: u64,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            anchor: true,
+            extra: String::new(),
+            ring_timeout_secs: 20,
+        }
+    }
+}
+
+impl Switch {
+    pub fn start(setup: Setup) -> Switch {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::copy(
+            root().join("config/demo.toml"),
+            dir.path().join("demo.toml"),
+        )
+        .expect("demo");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr"))
+                .expect("ivr link");
+            std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
+                .expect("prompts link");
+        }
+        let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
+        let media = port_block(400);
+        let cfg = format!(
+            r#"
+[http]
+listen = "127.0.0.1:0"
+
+[database]
+url = "{db_url}"
+
+[log]
+level = "info"
+format = "json"
+
+[sip]
+listen = "127.0.0.1:0"
+auth_algorithms = ["MD5"]
+keepalive_secs = 0
+ring_timeout_secs = {ring}
+t1_ms = 200
+
+[media]
+anchor = {anchor}
+port_min = {pmin}
+port_max = {pmax}
+workers = 1
+
+{ivr_route}
+[[extensions]]
+number = "1001"
+password = "alice-phone"
+name = "Alice"
+
+[[extensions]]
+number = "1002"
+password = "bob-phone"
+name = "Bob"
+{extra}
+"#,
+            ring = setup.ring_timeout_secs,
+            anchor = setup.anchor,
+            pmin = media,
+            pmax = media + 400,
+            extra = setup.extra,
+            ivr_route = if setup.anchor {
+                "[[dialplan.routes]]\nnumber = \"+18005550100\"\npublic = true\nivr = \"main\"\n"
+            } else {
+                ""
+            },
+        );
+        let file = dir.path().join("switch.toml");
+        std::fs::write(&file, cfg).expect("config");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotline-switch"))
+            .arg("--config")
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn switch");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+        let l2 = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let v = serde_json::from_str::<serde_json::Value>(&line)
+                    .unwrap_or(serde_json::Value::String(line));
+                l2.lock().expect("logs").push(v);
+            }
+        });
+        let mut lines = BufReader::new(stdout).lines();
+        let mut http = String::new();
+        let mut sip = None;
+        for _ in 0..2 {
+            let Some(Ok(line)) = lines.next() else { break };
+            if let Some(h) = line.strip_prefix("hotline-switch ready http=") {
+                http = h.trim().to_string();
+            }
+            if let Some(s) = line.strip_prefix("hotline-switch sip=") {
+                sip = s.trim().parse().ok();
+            }
+        }
+        let sip = sip.unwrap_or_else(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            let logs = logs.lock().expect("logs").clone();
+            panic!("switch did not print its SIP address; logs: {logs:?}")
+        });
+        Switch {
+            child,
+            sip,
+            http,
+            dir,
+            db_url,
+            logs,
+        }
+    }
+
+    /// Ids of the calls the switch reported as ended.
+    pub fn ended_calls(&self) -> Vec<String> {
+        self.logs
+            .lock()
+            .expect("logs")
+            .iter()
+            .filter(|v| v["fields"]["message"] == "call ended")
+            .filter_map(|v| v["fields"]["call"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Waits until `n` calls have ended (generous timeout, no timing assertion).
+    pub fn wait_ended(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ended = self.ended_calls();
+            if ended.len() >= n || Instant::now() > deadline {
+                return ended;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// True when a log line's message contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.logs.lock().expect("logs").iter().any(|v| {
+            v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(text))
+        })
+    }
+
+    /// Reads call records (waits until the writer has stored the end of each).
+    pub fn call_records(&self, ids: &[String]) -> Vec<hotline_store::CallRecord> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let store = hotline_store::Store::open(&self.db_url, Default::default())
+                .await
+                .expect("open store");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut out = Vec::new();
+            for id in ids {
+                loop {
+                    let rec = store.call(id).await.expect("read call");
+                    match rec {
+                        Some(r) if r.ended_at.is_some() => {
+                            out.push(r);
+                            break;
+                        }
+                        _ if Instant::now() > deadline => panic!("call {id} has no ended record"),
+                        _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+            }
+            store.close().await;
+            out
+        })
+    }
+}
+
+/// A sipp process, killed when dropped.
+pub struct Sipp {
+    child: Child,
+    pub name: String,
+    pub port: u16,
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sipp {
+    /// Runs `sipp <target> -sf <scenario> -p <port> -m 1 <args>` under `timeout`.
+    pub fn spawn(target: SocketAddr, scenario_name: &str, port: u16, args: &[&str]) -> Sipp {
+        let media = port_block(10);
+        let mut cmd = Command::new("timeout");
+        cmd.arg("60")
+            .arg("sipp")
+            .arg(target.to_string())
+            .arg("-sf")
+            .arg(scenario(scenario_name))
+            .arg("-i")
+            .arg("127.0.0.1")
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("-mp")
+            .arg(media.to_string())
+            .arg("-m")
+            .arg("1")
+            .arg("-nostdin")
+            .arg("-trace_err")
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = cmd
+            .spawn()
+            .expect("spawn sipp (installed as /usr/bin/sipp?)");
+        Sipp {
+            child,
+            name: scenario_name.to_string(),
+            port,
+        }
+    }
+
+    /// Waits for sipp to finish; true when its call succeeded (exit code 0).
+    pub fn success(mut self) -> bool {
+        let status = self.child.wait().expect("wait sipp");
+        if !status.success() {
+            let mut err = String::new();
+            if let Some(mut e) = self.child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            eprintln!(
+                "sipp {} (port {}) failed: {status} {err}",
+                self.name, self.port
+            );
+        }
+        status.success()
+    }
+}
+
+/// Registers `ext` (sipp UAC on its own port) with the contact port of a UAS.
+pub fn register(sw: &Switch, ext: &str, password: &str, contact_port: u16) -> bool {
+    let port = free_port();
+    let cp = contact_port.to_string();
+    Sipp::spawn(
+        sw.sip,
+        "register.xml",
+        port,
+        &[
+            "-key",
+            "ext",
+            ext,
+            "-au",
+            ext,
+            "-ap",
+            password,
+            "-key",
+            "contact_port",
+            &cp,
+        ],
+    )
+    .success()
+}
