@@ -32,7 +32,42 @@ pub fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-pub async fn run(cfg: Config) -> Result<(), String> {
+/// What [`start`] may leave out, for tests and tools that play a part themselves.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Start call control (SIP, media, IVR). Without it the bus's command receiver is handed
+    /// back in [`Running::call_commands`] and nobody takes routing's decisions: the caller plays
+    /// call control.
+    pub call_control: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions { call_control: true }
+    }
+}
+
+/// A started switch: its addresses and the handles on its parts.
+pub struct Running {
+    /// The HTTP listener (`/health`, `/metrics`, `/cti`).
+    pub http: std::net::SocketAddr,
+    /// The SIP address (UDP and TCP), when call control runs.
+    pub sip: Option<std::net::SocketAddr>,
+    pub store: Store,
+    pub bus: crate::bus::Bus,
+    pub routing: crate::routing::RoutingHandle,
+    /// The CTI server, unless `[cti] enabled = false`.
+    pub cti: Option<crate::cti::CtiServer>,
+    /// The bus's command receiver when call control was not started.
+    pub call_commands: Option<tokio::sync::mpsc::Receiver<crate::bus::CallCommand>>,
+    calls: Option<crate::calls::CallControl>,
+    stop_http: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+/// Opens and seeds the database, starts routing, call control, the CTI server and the HTTP
+/// server, and returns once everything listens.
+pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String> {
     tracing::info!(node = %cfg.node.name, config = %cfg.file.display(), "hotline-switch starting");
     let store = Store::open(
         &cfg.database.url,
@@ -64,15 +99,30 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     let (bus, commands) = crate::bus::Bus::new();
     let routing_setup = crate::routing::load_queues(&cfg).map_err(|e| e.to_string())?;
     let routing = crate::routing::spawn(routing_setup, Some(store.clone()));
-    let calls = crate::calls::start_from_config(
-        &cfg,
-        store.clone(),
-        bus.clone(),
-        commands,
-        Some(routing.clone()),
-    )
-    .await?;
-    let sip_addr = calls.local;
+    let (calls, call_commands) = if options.call_control {
+        let calls = crate::calls::start_from_config(
+            &cfg,
+            store.clone(),
+            bus.clone(),
+            commands,
+            Some(routing.clone()),
+        )
+        .await?;
+        (Some(calls), None)
+    } else {
+        (None, Some(commands))
+    };
+    let sip = calls.as_ref().map(|c| c.local);
+
+    // The CTI server subscribes to the bus and routing before anything can happen on them.
+    let cti = cfg.cti.enabled.then(|| {
+        crate::cti::CtiServer::start(
+            crate::cti::CtiSettings::from_config(&cfg.cti),
+            store.clone(),
+            routing.clone(),
+            bus.clone(),
+        )
+    });
 
     let state = http::AppState {
         store: store.clone(),
@@ -80,27 +130,82 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         started: Instant::now(),
         node: cfg.node.name.clone(),
     };
+    let mut router = http::router(state);
+    if let Some(cti) = &cti {
+        router = router.merge(cti.router());
+    }
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .map_err(|e| format!("cannot listen on {} (http.listen): {e}", cfg.http.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(addr = %local, "HTTP listening (/health, /metrics)");
-    // A line for scripts and tests that start the switch with port 0.
-    println!("hotline-switch ready http={local}");
-    // Second line: the SIP address (UDP and TCP), for tests that use `sip.listen` port 0.
-    println!("hotline-switch sip={sip_addr}");
+    tracing::info!(addr = %local, cti = cti.is_some(), "HTTP listening (/health, /metrics, /cti)");
+    let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+        .map_err(|e| format!("HTTP server: {e}"))
+    });
+    Ok(Running {
+        http: local,
+        sip,
+        store,
+        bus,
+        routing,
+        cti,
+        call_commands,
+        calls,
+        stop_http,
+        server,
+    })
+}
 
-    let server =
-        axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal());
-    server.await.map_err(|e| format!("HTTP server: {e}"))?;
+impl Running {
+    /// Stops in order: desktops are told and closed, HTTP stops, calls end, database writes
+    /// finish.
+    pub async fn shutdown(self) -> Result<(), String> {
+        if let Some(cti) = &self.cti {
+            tracing::info!("shutting down: closing CTI sessions");
+            cti.shutdown();
+        }
+        let _ = self.stop_http.send(());
+        let served = match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(format!("HTTP server task: {e}")),
+        };
+        if let Some(calls) = self.calls {
+            tracing::info!("shutting down: ending calls");
+            calls.shutdown().await;
+        }
+        tracing::info!("shutting down: finishing database writes");
+        self.store.close().await;
+        tracing::info!("stopped");
+        served
+    }
+}
 
-    tracing::info!("shutting down: ending calls");
-    calls.shutdown().await;
-
-    tracing::info!("shutting down: finishing database writes");
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
+pub async fn run(cfg: Config) -> Result<(), String> {
+    let running = start(cfg, StartOptions::default()).await?;
+    // A line for scripts and tests that start the switch with port 0, then the SIP address
+    // (UDP and TCP) for tests that use `sip.listen` port 0. One write, and a reader that went
+    // away is no reason to stop.
+    let mut lines = format!("hotline-switch ready http={}\n", running.http);
+    if let Some(sip) = running.sip {
+        lines.push_str(&format!("hotline-switch sip={sip}\n"));
+    }
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(lines.as_bytes());
+        let _ = out.flush();
+    }
+    shutdown_signal().await;
+    running.shutdown().await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

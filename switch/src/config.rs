@@ -187,8 +187,11 @@ pub struct CtiConfig {
     /// A connection silent for this many heartbeat intervals is closed (the session and its
     /// calls survive for a resume).
     pub missed_heartbeats: u32,
-    /// Failed logins (per agent id, and per source address) that lock logins out.
+    /// Failed logins for one agent id that lock that agent's logins out.
     pub lockout_failures: u32,
+    /// Failed logins from one source address (any agent id) that lock that address out. Higher
+    /// than `lockout_failures`: a whole site may sit behind one NAT address.
+    pub lockout_failures_per_address: u32,
     /// Failures older than this no longer count.
     pub lockout_window_secs: u64,
     /// How long a lock-out lasts.
@@ -211,6 +214,7 @@ impl Default for CtiConfig {
             heartbeat_secs: 15,
             missed_heartbeats: 3,
             lockout_failures: 5,
+            lockout_failures_per_address: 20,
             lockout_window_secs: 300,
             lockout_secs: 300,
             session_linger_secs: 300,
@@ -289,6 +293,10 @@ impl Config {
             ("cti.heartbeat_secs", u64::from(cti.heartbeat_secs)),
             ("cti.missed_heartbeats", u64::from(cti.missed_heartbeats)),
             ("cti.lockout_failures", u64::from(cti.lockout_failures)),
+            (
+                "cti.lockout_failures_per_address",
+                u64::from(cti.lockout_failures_per_address),
+            ),
             ("cti.lockout_window_secs", cti.lockout_window_secs),
             ("cti.event_log_capacity", cti.event_log_capacity as u64),
         ] {

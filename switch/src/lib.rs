@@ -6,6 +6,7 @@ pub mod app;
 pub mod bus;
 pub mod calls;
 pub mod config;
+pub mod cti;
 pub mod http;
 pub mod pii;
 pub mod routing;

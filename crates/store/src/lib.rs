@@ -34,6 +34,7 @@ mod error;
 mod model;
 pub mod password;
 pub mod phone;
+mod reports;
 mod tickets;
 
 use std::str::FromStr;

@@ -1,0 +1,204 @@
+//! Shared by the `cti_*` tests: a switch started in-process on 127.0.0.1 (port 0) with a fresh
+//! SQLite file seeded with the demo agents, call control left out (the test plays it through
+//! the bus and routing), and a small WebSocket desktop client.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hotline_cti::{
+    AgentId, ClientFrame, Command, ErrorBody, Event, EventFrame, Reply, RequestId, Secret, Seq,
+    ServerFrame, decode_server, encode_client,
+};
+use hotline_switch::app::{Running, StartOptions, start};
+use hotline_switch::config::Config;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A guard against a hung test, never an assertion about speed.
+pub const GUARD: Duration = Duration::from_secs(20);
+
+pub struct TestSwitch {
+    pub sw: Running,
+    _dir: tempfile::TempDir,
+}
+
+impl TestSwitch {
+    /// Starts a switch; `cti` is extra text for the `[cti]` table.
+    pub async fn start(cti: &str) -> TestSwitch {
+        let dir = tempfile::tempdir().expect("tmp");
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/demo.toml");
+        std::fs::copy(demo, dir.path().join("demo.toml")).expect("copy demo");
+        let db = format!("sqlite://{}/hotline.db", dir.path().display());
+        let text = format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\n\n[database]\nurl = \"{db}\"\n\n[log]\nlevel = \"warn\"\n\n[cti]\n{cti}\n"
+        );
+        let file = dir.path().join("switch.toml");
+        std::fs::write(&file, &text).expect("write config");
+        let cfg = Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let sw = start(
+            cfg,
+            StartOptions {
+                call_control: false,
+            },
+        )
+        .await
+        .expect("switch starts");
+        TestSwitch { sw, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/cti", self.sw.http)
+    }
+
+    /// Connects, says hello and logs in; panics if the login fails.
+    pub async fn desk(&self, agent: &str, password: &str) -> Desk {
+        let mut d = Desk::connect(&self.url()).await;
+        d.hello().await;
+        d.login(agent, password).await.expect("login");
+        d
+    }
+
+    /// Waits until routing reports `pred` for the agent (bounded by [`GUARD`]).
+    pub async fn wait_agent_state(
+        &self,
+        agent: &str,
+        pred: impl Fn(&hotline_switch::routing::AgentState) -> bool,
+    ) -> hotline_switch::routing::AgentState {
+        let id = hotline_switch::routing::AgentId::new(agent);
+        tokio::time::timeout(GUARD, async {
+            loop {
+                if let Ok(Some(s)) = self.sw.routing.agent_state(&id).await
+                    && pred(&s)
+                {
+                    return s;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("agent state reached")
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A minimal desktop: requests with ids, events buffered while waiting for a response.
+pub struct Desk {
+    ws: Ws,
+    next: u64,
+    pending: std::collections::VecDeque<EventFrame>,
+    /// The session token after login.
+    pub session: Option<String>,
+    /// The last event seq handed to the test.
+    pub last_seq: Seq,
+}
+
+impl Desk {
+    pub async fn connect(url: &str) -> Desk {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        Desk {
+            ws,
+            next: 1,
+            pending: Default::default(),
+            session: None,
+            last_seq: Seq(0),
+        }
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next server frame, or `None` when the server closed the connection.
+    pub async fn frame(&mut self) -> Option<ServerFrame> {
+        loop {
+            let msg = tokio::time::timeout(GUARD, self.ws.next())
+                .await
+                .expect("server frame within the guard time");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    return Some(decode_server(t.as_str()).expect("valid server frame"));
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Sends a command and returns its response; events arriving first are kept.
+    pub async fn request(&mut self, cmd: Command) -> Result<Reply, ErrorBody> {
+        let id = RequestId(self.next);
+        self.next += 1;
+        let text = encode_client(&ClientFrame { id, cmd }).expect("encode");
+        self.send_raw(&text).await;
+        loop {
+            match self.frame().await.expect("connection open") {
+                ServerFrame::Response(r) if r.re == id => return r.result,
+                ServerFrame::Response(r) => panic!("response to unknown request {:?}", r.re),
+                ServerFrame::Event(e) => self.pending.push_back(e),
+            }
+        }
+    }
+
+    pub async fn hello(&mut self) {
+        let r = self
+            .request(Command::Hello {
+                versions: vec![1],
+                client: "cti-test".into(),
+            })
+            .await;
+        assert!(matches!(r, Ok(Reply::Welcome { version: 1, .. })), "{r:?}");
+    }
+
+    pub async fn login(&mut self, agent: &str, password: &str) -> Result<Reply, ErrorBody> {
+        let r = self
+            .request(Command::Login {
+                agent: AgentId::new(agent),
+                password: Secret::new(password),
+                extension: None,
+            })
+            .await;
+        if let Ok(Reply::LoggedIn { session, .. }) = &r {
+            self.session = Some(session.expose().to_string());
+        }
+        r
+    }
+
+    /// The next event (buffered first).
+    pub async fn event(&mut self) -> EventFrame {
+        let e = match self.pending.pop_front() {
+            Some(e) => e,
+            None => loop {
+                match self.frame().await.expect("connection open") {
+                    ServerFrame::Event(e) => break e,
+                    ServerFrame::Response(r) => panic!("unexpected response {r:?}"),
+                }
+            },
+        };
+        self.last_seq = e.seq;
+        e
+    }
+
+    /// Skips events until one matches.
+    pub async fn event_where(&mut self, pred: impl Fn(&Event) -> bool) -> EventFrame {
+        loop {
+            let e = self.event().await;
+            if pred(&e.event) {
+                return e;
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection, ignoring frames meanwhile.
+    pub async fn closed(&mut self) {
+        while self.frame().await.is_some() {}
+    }
+}
