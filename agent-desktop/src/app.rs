@@ -109,7 +109,18 @@ impl DeskApp {
                 });
             }
             UiCommand::Logout => self.request(ClientRequest::Logout),
-            UiCommand::Cti(command) => self.request(ClientRequest::Send(command)),
+            UiCommand::Cti(command) => {
+                match &command {
+                    Command::SubscribeWallboard { .. } => self.state.wallboard_subscribed = true,
+                    Command::UnsubscribeWallboard => {
+                        self.state.wallboard_subscribed = false;
+                        self.state.wallboard = None;
+                    }
+                    _ => {}
+                }
+                self.request(ClientRequest::Send(command));
+            }
+            UiCommand::DismissHelp(agent) => self.state.help_requests.retain(|h| h.agent != agent),
             UiCommand::SubmitWrapUp(sub) => self.submit_wrap_up(sub, wall),
             UiCommand::Dismiss(id) => self.state.dismiss(id),
             UiCommand::Focus(call) => self.state.focus = Some(call),

@@ -35,6 +35,9 @@ struct Args {
     /// Show sample data (a logged-in agent and a screen pop) without a switch.
     #[arg(long)]
     preview: bool,
+    /// Show a sample supervisor wallboard without a switch.
+    #[arg(long)]
+    preview_wallboard: bool,
 }
 
 /// Used when no database is configured: outcomes stay in the outbox file.
@@ -69,19 +72,35 @@ fn open_sink(database: Option<&str>) -> Box<dyn OutcomeSink> {
     }
 }
 
-fn preview_channels(clock: &dyn Clock) -> ClientChannels {
+fn preview_channels(clock: &dyn Clock, wallboard: bool) -> ClientChannels {
     let (req_tx, mut req_rx) = tokio::sync::mpsc::unbounded_channel();
     let (upd_tx, upd_rx) = std::sync::mpsc::channel();
     let wall = clock.wall();
-    for update in sample::login(hotline_cti::UnixMillis(wall.0 - 4_000)) {
-        let _ = upd_tx.send(update);
+    let earlier = hotline_cti::UnixMillis(wall.0.saturating_sub(4_000));
+    if wallboard {
+        for update in sample::login_as(hotline_cti::Role::Supervisor, earlier) {
+            let _ = upd_tx.send(update);
+        }
+        let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::Wallboard(
+            sample::wallboard(wall),
+        )));
+        let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::HelpRequested {
+            agent: "1002".into(),
+            call: Some("c-20261123-0009".into()),
+            message: "Customer asks for a manager".into(),
+            at: earlier,
+        }));
+    } else {
+        for update in sample::login(earlier) {
+            let _ = upd_tx.send(update);
+        }
+        let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::AgentStateChanged(
+            sample::status(hotline_cti::AgentState::Ringing, None, earlier.0),
+        )));
+        let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::CallOffered(
+            Box::new(sample::screen_pop(earlier)),
+        )));
     }
-    let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::AgentStateChanged(
-        sample::status(hotline_cti::AgentState::Ringing, None, wall.0 - 4_000),
-    )));
-    let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::CallOffered(
-        Box::new(sample::screen_pop(hotline_cti::UnixMillis(wall.0 - 4_000))),
-    )));
     std::thread::spawn(move || {
         while let Some(req) = req_rx.blocking_recv() {
             tracing::info!(?req, "preview: request not sent anywhere");
@@ -137,12 +156,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 clock.clone(),
                 Box::new(move || ctx2.request_repaint()),
             )?);
-            let channels = if args.preview {
-                preview_channels(clock.as_ref())
+            let preview = args.preview || args.preview_wallboard;
+            let channels = if preview {
+                preview_channels(clock.as_ref(), args.preview_wallboard)
             } else {
                 client::spawn(client_config, Arc::new(move || ctx.request_repaint()))?.0
             };
-            let directory = if args.preview {
+            let directory = if preview {
                 let mut dir = hotline_desktop::directory::MemoryDirectory::default();
                 if let Some(c) = sample::screen_pop(clock.wall()).customer {
                     dir.customers.push(c);
@@ -164,9 +184,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     None => DirectoryLink::Unavailable,
                 }
             };
-            Ok(Box::new(
-                DeskApp::new(channels, writer, clock, &args.url).with_directory(directory),
-            ))
+            let mut app =
+                DeskApp::new(channels, writer, clock, &args.url).with_directory(directory);
+            if args.preview_wallboard {
+                app.forms.tab = hotline_desktop::view::Tab::Wallboard;
+            }
+            Ok(Box::new(app))
         }),
     )?;
     Ok(())

@@ -15,9 +15,14 @@ pub const CALL: &str = "c-20261123-0001";
 
 /// Login, connection and a snapshot with the agent not ready since `wall` - 95 s.
 pub fn login(wall: UnixMillis) -> Vec<ClientUpdate> {
+    login_as(Role::Agent, wall)
+}
+
+/// Like [`login`], with a chosen role.
+pub fn login_as(role: Role, wall: UnixMillis) -> Vec<ClientUpdate> {
     vec![
         ClientUpdate::LoggedIn {
-            role: Role::Agent,
+            role,
             profile: AgentProfile {
                 agent: AgentId::new(AGENT),
                 name: "Alice Agent".into(),
@@ -84,6 +89,26 @@ pub fn screen_pop(wall: UnixMillis) -> ScreenPop {
     });
     // The literal above is a valid screen pop (the same shape as docs/cti-protocol.md).
     serde_json::from_value(json).unwrap_or_else(|e| panic!("sample screen pop: {e}"))
+}
+
+/// A wallboard: the billing queue and two agents, Bob (1002) on a call with Ada Lovelace.
+pub fn wallboard(wall: UnixMillis) -> hotline_cti::Wallboard {
+    let json = serde_json::json!({
+        "at": wall.0,
+        "queues": [{"queue": "billing", "name": "Billing", "waiting": 3, "longest_wait_secs": 74,
+            "offered": 120, "answered": 110, "abandoned": 6, "service_level_permille": 812,
+            "service_level_secs": 20, "asa_secs": 14, "callbacks_pending": 2,
+            "estimated_wait_secs": 45, "agents": {"ready": 2, "busy": 5, "wrap_up": 1, "not_ready": 1}}],
+        "agents": [
+            {"status": {"agent": "1002", "state": "on_call", "since": wall.0.saturating_sub(125_000)},
+             "name": "Bob Agent", "call": "c-20261123-0009", "customer": "Ada Lovelace",
+             "handled_today": 17},
+            {"status": {"agent": "1003", "state": "not_ready", "reason": "lunch",
+                "since": wall.0.saturating_sub(600_000)},
+             "name": "Carol Agent", "handled_today": 9}
+        ]
+    });
+    serde_json::from_value(json).unwrap_or_else(|e| panic!("sample wallboard: {e}"))
 }
 
 /// The sample call's id.

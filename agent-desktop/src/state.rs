@@ -172,6 +172,25 @@ pub struct DeskState {
     pub ticket_history: Option<(hotline_cti::TicketId, Result<Vec<TicketChangeLine>, String>)>,
     /// Unknown callers the agent linked to an existing customer: call -> (customer, name).
     pub links: HashMap<CallId, (CustomerId, Pii<String>)>,
+    /// Supervisors: wallboard subscription sent for this session.
+    pub wallboard_subscribed: bool,
+    /// Supervisors: open help requests, oldest first.
+    pub help_requests: Vec<HelpRequest>,
+    /// Supervisors: calls being monitored and how.
+    pub monitoring: HashMap<CallId, hotline_cti::MonitorMode>,
+}
+
+/// An agent's request for help (supervisors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelpRequest {
+    /// Who asked.
+    pub agent: hotline_cti::AgentId,
+    /// The call, if any.
+    pub call: Option<CallId>,
+    /// The message.
+    pub message: String,
+    /// When.
+    pub at: UnixMillis,
 }
 
 impl Default for DeskState {
@@ -202,6 +221,9 @@ impl DeskState {
             opened: None,
             ticket_history: None,
             links: HashMap::new(),
+            wallboard_subscribed: false,
+            help_requests: Vec::new(),
+            monitoring: HashMap::new(),
         }
     }
 
@@ -365,12 +387,24 @@ impl DeskState {
                 }
                 self.payments.insert(call, stage);
             }
-            Event::HelpRequested { agent, message, .. } => {
+            Event::HelpRequested {
+                agent,
+                call,
+                message,
+                at,
+            } => {
                 self.notify(
                     Level::Warning,
                     format!("Agent {agent} asks for help: {message}"),
                     wall,
                 );
+                self.help_requests.retain(|h| h.agent != agent);
+                self.help_requests.push(HelpRequest {
+                    agent,
+                    call,
+                    message,
+                    at,
+                });
             }
             Event::SkillsChanged { agent, skills } => {
                 if let Some(session) = self.session.as_mut().filter(|s| s.profile.agent == agent) {
@@ -378,13 +412,14 @@ impl DeskState {
                     self.notify(Level::Info, "Your skills were updated".into(), wall);
                 }
             }
-            Event::MonitorChanged { call, mode } => {
-                let text = match mode {
-                    Some(mode) => format!("Monitoring {call}: {mode:?}"),
-                    None => format!("Stopped monitoring {call}"),
-                };
-                self.notify(Level::Info, text, wall);
-            }
+            Event::MonitorChanged { call, mode } => match mode {
+                Some(mode) => {
+                    self.monitoring.insert(call, mode);
+                }
+                None => {
+                    self.monitoring.remove(&call);
+                }
+            },
             Event::Wallboard(board) => self.wallboard = Some(board),
             Event::WallboardDelta(delta) => {
                 if let Some(board) = self.wallboard.as_mut() {
@@ -500,6 +535,13 @@ impl DeskState {
             },
             DirAnswer::TicketHistory { id, changes } => self.ticket_history = Some((id, changes)),
         }
+    }
+
+    /// Is the session a supervisor's (or an admin's)?
+    pub fn is_supervisor(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|s| s.role >= Role::Supervisor)
     }
 
     /// The customer a call's outcome belongs to: a linked one, or the pop's.
@@ -628,6 +670,9 @@ impl DeskState {
         self.payments.clear();
         self.wallboard = None;
         self.links.clear();
+        self.wallboard_subscribed = false;
+        self.help_requests.clear();
+        self.monitoring.clear();
         self.opened = None;
         self.ticket_history = None;
         self.search = CustomerSearch::default();

@@ -44,6 +44,8 @@ pub enum UiCommand {
     CloseCustomer,
     /// Load a ticket's history.
     ShowTicketHistory(TicketId),
+    /// Supervisors: forget a help request.
+    DismissHelp(hotline_cti::AgentId),
     /// Link an unknown caller's number to an existing customer (written with the outcome).
     LinkCaller {
         /// The call.
@@ -82,6 +84,16 @@ pub enum TargetKind {
     Queue,
     /// An outside number.
     External,
+}
+
+/// What the central area shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    /// The agent's own calls: pop, record, wrap-up.
+    #[default]
+    Calls,
+    /// Supervisors: the wallboard, agents and help requests.
+    Wallboard,
 }
 
 /// Ticket choice in the wrap-up form.
@@ -150,6 +162,8 @@ pub struct Forms {
     pub help: String,
     /// Customer search text.
     pub search: String,
+    /// The central area's tab.
+    pub tab: Tab,
     /// Wrap-up form.
     pub wrap: WrapForm,
 }
@@ -171,6 +185,7 @@ impl Forms {
             pay_reference: String::new(),
             help: String::new(),
             search: String::new(),
+            tab: Tab::Calls,
             wrap: WrapForm::default(),
         }
     }
@@ -225,6 +240,27 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
                 .id_salt("customers_scroll")
                 .show(ui, |ui| customers_panel(ui, state, forms, wall, &mut out));
         });
+    // A call ringing at a supervisor brings the pop to the front.
+    if state
+        .calls
+        .iter()
+        .any(|c| c.state == CallState::Ringing && c.direction == CallDirection::Inbound)
+    {
+        forms.tab = Tab::Calls;
+    }
+    if forms.tab == Tab::Wallboard && state.is_supervisor() {
+        if !state.wallboard_subscribed && state.connected() {
+            out.push(UiCommand::Cti(Command::SubscribeWallboard {
+                queues: Vec::new(),
+            }));
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("board_scroll")
+                .show(ui, |ui| wallboard(ui, state, forms, wall, &mut out));
+        });
+        return out;
+    }
     egui::CentralPanel::default().show(ui, |ui| {
         egui::ScrollArea::vertical()
             .id_salt("pop_scroll")
@@ -327,6 +363,11 @@ fn state_bar(
                 ))
                 .strong(),
             );
+        }
+        if state.is_supervisor() {
+            ui.separator();
+            ui.selectable_value(&mut forms.tab, Tab::Calls, "Calls");
+            ui.selectable_value(&mut forms.tab, Tab::Wallboard, "Wallboard");
         }
         match &state.agent {
             Some(agent) => {
@@ -1183,6 +1224,192 @@ fn wrap_up_form(
                 },
             },
         }));
+    }
+}
+
+fn mode_name(mode: hotline_cti::MonitorMode) -> &'static str {
+    match mode {
+        hotline_cti::MonitorMode::Listen => "listening",
+        hotline_cti::MonitorMode::Whisper => "whispering",
+        hotline_cti::MonitorMode::Barge => "barged in",
+    }
+}
+
+/// Supervisors: queue figures, agents with monitor and control buttons, help requests.
+fn wallboard(
+    ui: &mut Ui,
+    state: &DeskState,
+    forms: &mut Forms,
+    wall: UnixMillis,
+    out: &mut Vec<UiCommand>,
+) {
+    use hotline_cti::MonitorMode;
+    ui.heading("Wallboard");
+    let Some(board) = &state.wallboard else {
+        ui.label(if state.connected() {
+            "Waiting for the first wallboard..."
+        } else {
+            "Not connected"
+        });
+        return;
+    };
+    ui.label(format!(
+        "Updated {} ago",
+        format_duration(board.at.secs_until(wall))
+    ));
+    egui::Grid::new("queues_grid")
+        .striped(true)
+        .num_columns(9)
+        .show(ui, |ui| {
+            for h in [
+                "Queue",
+                "Waiting",
+                "Longest",
+                "Service level",
+                "ASA",
+                "Answered",
+                "Abandoned",
+                "Callbacks",
+                "Agents r/b/w/n",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for q in &board.queues {
+                ui.label(&q.name);
+                ui.label(format!("{} waiting", q.waiting));
+                ui.label(format_duration(u64::from(q.longest_wait_secs)));
+                ui.label(format!(
+                    "{}.{} % in {} s",
+                    q.service_level_permille / 10,
+                    q.service_level_permille % 10,
+                    q.service_level_secs
+                ));
+                ui.label(format!("{} s", q.asa_secs));
+                ui.label(format!("{} of {}", q.answered, q.offered));
+                ui.label(q.abandoned.to_string());
+                ui.label(q.callbacks_pending.to_string());
+                ui.label(format!(
+                    "{}/{}/{}/{}",
+                    q.agents.ready, q.agents.busy, q.agents.wrap_up, q.agents.not_ready
+                ));
+                ui.end_row();
+            }
+        });
+    ui.separator();
+    ui.heading("Agents");
+    let connected = state.connected();
+    for row in &board.agents {
+        let agent = &row.status.agent;
+        let mut text = format!(
+            "{} ({}) · {}",
+            row.name,
+            agent,
+            state_name(row.status.state)
+        );
+        if let Some(r) = &row.status.reason {
+            text.push_str(&format!(" ({r})"));
+        }
+        text.push_str(&format!(
+            " · {} · {} handled",
+            format_duration(row.status.since.secs_until(wall)),
+            row.handled_today
+        ));
+        if let Some(c) = &row.customer {
+            text.push_str(&format!(" · with {}", c.expose()));
+        }
+        ui.label(text);
+        ui.horizontal_wrapped(|ui| {
+            let call = row.call.clone();
+            let mine = call.as_ref().and_then(|c| state.monitoring.get(c)).copied();
+            for (mode, verb) in [
+                (MonitorMode::Listen, "Listen"),
+                (MonitorMode::Whisper, "Whisper"),
+                (MonitorMode::Barge, "Barge"),
+            ] {
+                let enabled = connected && call.is_some() && mine != Some(mode);
+                if ui
+                    .add_enabled(enabled, egui::Button::new(format!("{verb} {agent}")))
+                    .clicked()
+                    && let Some(call) = call.clone()
+                {
+                    out.push(UiCommand::Cti(Command::Monitor { call, mode }));
+                }
+            }
+            if let (Some(c), Some(mode)) = (&call, mine) {
+                ui.label(format!("You are {}", mode_name(mode)));
+                if ui.button(format!("Stop monitoring {agent}")).clicked() {
+                    out.push(UiCommand::Cti(Command::StopMonitor { call: c.clone() }));
+                }
+            }
+            if ui
+                .add_enabled(
+                    connected && call.is_some(),
+                    egui::Button::new(format!("Take over {agent}")),
+                )
+                .clicked()
+                && let Some(call) = call.clone()
+            {
+                out.push(UiCommand::Cti(Command::TakeOver { call }));
+            }
+            let can_force_nr = connected
+                && forms.reason.is_some()
+                && matches!(row.status.state, AgentState::Ready);
+            if ui
+                .add_enabled(
+                    can_force_nr,
+                    egui::Button::new(format!("Not ready {agent}")),
+                )
+                .on_hover_text("with the reason selected in the state bar")
+                .clicked()
+                && let Some(reason) = forms.reason.clone()
+            {
+                out.push(UiCommand::Cti(Command::ForceNotReady {
+                    agent: agent.clone(),
+                    reason,
+                }));
+            }
+            if ui
+                .add_enabled(connected, egui::Button::new(format!("Log out {agent}")))
+                .clicked()
+            {
+                out.push(UiCommand::Cti(Command::ForceLogout {
+                    agent: agent.clone(),
+                }));
+            }
+        });
+        ui.add_space(4.0);
+    }
+    ui.separator();
+    ui.heading("Help requests");
+    if state.help_requests.is_empty() {
+        ui.label("none");
+    }
+    for h in &state.help_requests {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!(
+                "{} asks: {} ({} ago)",
+                h.agent,
+                h.message,
+                format_duration(h.at.secs_until(wall))
+            ));
+            if let Some(call) = &h.call
+                && ui
+                    .add_enabled(
+                        connected,
+                        egui::Button::new(format!("Whisper to {}", h.agent)),
+                    )
+                    .clicked()
+            {
+                out.push(UiCommand::Cti(Command::Monitor {
+                    call: call.clone(),
+                    mode: MonitorMode::Whisper,
+                }));
+            }
+            if ui.small_button(format!("Done {}", h.agent)).clicked() {
+                out.push(UiCommand::DismissHelp(h.agent.clone()));
+            }
+        });
     }
 }
 

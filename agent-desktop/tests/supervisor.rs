@@ -1,0 +1,169 @@
+//! Supervisor mode, by labels: the Wallboard tab appears only for supervisors, opening it
+//! subscribes, queue figures and agent rows are shown and updated by deltas, a monitor is
+//! started from the agent list and switched (listen -> barge), help requests are listed and
+//! answered with a whisper, and a call ringing at the supervisor brings the pop back.
+
+mod common;
+
+use common::Desk;
+use egui_kittest::kittest::{NodeT as _, Queryable};
+use hotline_cti::{
+    AgentRow, AgentState, AgentStatus, Command, Event, MonitorMode, Role, UnixMillis,
+    WallboardDelta,
+};
+use hotline_desktop::sample;
+
+fn supervisor() -> Desk {
+    let mut desk = Desk::new();
+    let wall = desk.wall();
+    desk.feed(sample::login_as(Role::Supervisor, wall));
+    desk
+}
+
+#[test]
+fn agents_have_no_wallboard() {
+    let mut desk = Desk::new();
+    let wall = desk.wall();
+    desk.feed(sample::login(wall));
+    assert!(desk.harness.query_by_label("Wallboard").is_none());
+}
+
+#[test]
+fn wallboard_shows_queues_and_agents_and_starts_a_monitor() {
+    let mut desk = supervisor();
+    desk.harness.get_by_label("Wallboard").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::SubscribeWallboard { queues: vec![] }],
+        "opening the tab subscribes once"
+    );
+    desk.harness
+        .get_by_label("Waiting for the first wallboard...");
+
+    let wall = desk.wall();
+    desk.event(Event::Wallboard(sample::wallboard(wall)));
+    desk.harness.get_by_label("Billing");
+    desk.harness.get_by_label("3 waiting");
+    desk.harness.get_by_label("81.2 % in 20 s");
+    desk.harness
+        .get_by_label("Bob Agent (1002) · On call · 2:05 · 17 handled · with Ada Lovelace");
+    // Carol has no call: nothing to monitor.
+    assert!(
+        desk.harness
+            .get_by_label("Listen 1003")
+            .accesskit_node()
+            .is_disabled()
+    );
+
+    desk.harness.get_by_label("Listen 1002").click();
+    desk.harness.run();
+    let call: hotline_cti::CallId = "c-20261123-0009".into();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::Monitor {
+            call: call.clone(),
+            mode: MonitorMode::Listen
+        }]
+    );
+    desk.event(Event::MonitorChanged {
+        call: call.clone(),
+        mode: Some(MonitorMode::Listen),
+    });
+    desk.harness.get_by_label("You are listening");
+    assert!(
+        desk.harness
+            .get_by_label("Listen 1002")
+            .accesskit_node()
+            .is_disabled()
+    );
+    desk.harness.get_by_label("Barge 1002").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::Monitor {
+            call: call.clone(),
+            mode: MonitorMode::Barge
+        }]
+    );
+    desk.harness.get_by_label("Stop monitoring 1002").click();
+    desk.harness.run();
+    assert_eq!(desk.sent_commands(), vec![Command::StopMonitor { call }]);
+
+    // A delta: Bob finished and went ready; Carol logged out.
+    desk.advance(5);
+    let wall = desk.wall();
+    desk.event(Event::WallboardDelta(WallboardDelta {
+        at: wall,
+        queues: vec![],
+        agents: vec![AgentRow {
+            status: AgentStatus {
+                agent: "1002".into(),
+                state: AgentState::Ready,
+                reason: None,
+                since: wall,
+            },
+            name: "Bob Agent".into(),
+            call: None,
+            customer: None,
+            handled_today: 18,
+        }],
+        removed_agents: vec!["1003".into()],
+    }));
+    assert!(
+        desk.harness
+            .query_by_label_contains("Carol Agent")
+            .is_none()
+    );
+    desk.harness
+        .get_by_label("Bob Agent (1002) · Ready · 0:00 · 18 handled");
+    // Force not ready with the reason picked in the state bar ("break").
+    assert!(
+        desk.harness
+            .query_by_label_contains("with Ada Lovelace")
+            .is_none()
+    );
+    desk.harness.get_by_label("Not ready 1002").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::ForceNotReady {
+            agent: "1002".into(),
+            reason: "break".into()
+        }]
+    );
+}
+
+#[test]
+fn help_requests_are_listed_and_answered_with_a_whisper() {
+    let mut desk = supervisor();
+    desk.harness.get_by_label("Wallboard").click();
+    desk.harness.run();
+    let _ = desk.sent();
+    let wall = desk.wall();
+    desk.event(Event::Wallboard(sample::wallboard(wall)));
+    desk.event(Event::HelpRequested {
+        agent: "1002".into(),
+        call: Some("c-20261123-0009".into()),
+        message: "Customer asks for a manager".into(),
+        at: UnixMillis(wall.0),
+    });
+    desk.harness
+        .get_by_label("1002 asks: Customer asks for a manager (0:00 ago)");
+    desk.harness.get_by_label("Whisper to 1002").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::Monitor {
+            call: "c-20261123-0009".into(),
+            mode: MonitorMode::Whisper
+        }]
+    );
+    desk.harness.get_by_label("Done 1002").click();
+    desk.harness.run();
+    assert!(desk.harness.query_by_label("Whisper to 1002").is_none());
+
+    // A call offered to the supervisor brings the pop to the front.
+    desk.event(Event::CallOffered(Box::new(sample::screen_pop(wall))));
+    desk.harness.get_by_label("Incoming call");
+}
