@@ -160,9 +160,9 @@ mod tests {
         let ip: IpAddr = [10, 0, 0, 2].into();
         let mut l = Lockout::new(3, 4, Duration::from_secs(60), Duration::from_secs(300));
         for (i, id) in ["a", "b", "c"].iter().enumerate() {
-            assert_eq!(l.fail(id, ip, t0 + Duration::from_secs(i as u64)).1, false);
+            assert!(!l.fail(id, ip, t0 + Duration::from_secs(i as u64)).1);
         }
-        assert_eq!(l.fail("d", ip, t0 + Duration::from_secs(3)).1, true);
+        assert!(l.fail("d", ip, t0 + Duration::from_secs(3)).1);
         assert!(matches!(
             l.check("e", ip, t0 + Duration::from_secs(4)),
             Some(Locked::Address(_))

@@ -176,11 +176,9 @@ impl Desk {
     pub async fn event(&mut self) -> EventFrame {
         let e = match self.pending.pop_front() {
             Some(e) => e,
-            None => loop {
-                match self.frame().await.expect("connection open") {
-                    ServerFrame::Event(e) => break e,
-                    ServerFrame::Response(r) => panic!("unexpected response {r:?}"),
-                }
+            None => match self.frame().await.expect("connection open") {
+                ServerFrame::Event(e) => e,
+                ServerFrame::Response(r) => panic!("unexpected response {r:?}"),
             },
         };
         self.last_seq = e.seq;
