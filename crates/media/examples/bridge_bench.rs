@@ -34,7 +34,6 @@ struct Args {
     workers: usize,
     rtpengine: bool,
     direct: bool,
-    coalesce_us: u64,
 }
 
 fn parse_args() -> Args {
@@ -44,7 +43,6 @@ fn parse_args() -> Args {
         workers: 0,
         rtpengine: false,
         direct: false,
-        coalesce_us: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -68,10 +66,6 @@ fn parse_args() -> Args {
             }
             "--rtpengine" => a.rtpengine = true,
             "--direct" => a.direct = true,
-            "--coalesce-us" => {
-                a.coalesce_us = val.parse().unwrap_or(0);
-                i += 1;
-            }
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -266,14 +260,13 @@ fn process_cpu_ns(pid: u32) -> u64 {
     ticks * 10_000_000
 }
 
-fn run_hotline(calls: usize, seconds: u64, workers: usize, coalesce: Duration) -> Outcome {
+fn run_hotline(calls: usize, seconds: u64, workers: usize) -> Outcome {
     let engine = MediaEngine::start(EngineConfig {
         workers,
         // Below the kernel's ephemeral range (32768+), where the generator sockets live.
         port_min: 10000,
         port_max: (10000 + calls * 4 + 1000).min(32000) as u16,
         rtp_timeout: Duration::from_secs(3600),
-        coalesce,
         ..Default::default()
     })
     .expect("engine");
@@ -508,12 +501,7 @@ fn main() {
         if args.direct {
             report("direct", calls, &run_direct(calls, args.seconds));
         }
-        let o = run_hotline(
-            calls,
-            args.seconds,
-            args.workers,
-            Duration::from_micros(args.coalesce_us),
-        );
+        let o = run_hotline(calls, args.seconds, args.workers);
         report("hotline", calls, &o);
         if args.rtpengine {
             match run_rtpengine(calls, args.seconds) {

@@ -40,10 +40,6 @@ pub struct EngineConfig {
     pub recordings_dir: PathBuf,
     /// RTCP CNAME.
     pub cname: String,
-    /// After handling a burst of packets, a worker waits this long before polling again, so
-    /// that packets arriving meanwhile are handled in one wake-up. Trades a little delay for
-    /// fewer context switches; zero polls again at once.
-    pub coalesce: Duration,
 }
 
 impl Default for EngineConfig {
@@ -58,7 +54,6 @@ impl Default for EngineConfig {
             prompts_dir: PathBuf::from("config/prompts"),
             recordings_dir: PathBuf::from("data/recordings"),
             cname: "hotline@localhost".to_string(),
-            coalesce: Duration::ZERO,
         }
     }
 }

@@ -246,7 +246,6 @@ pub(crate) struct Worker {
     rtp_timeout: Duration,
     rtcp_interval: Duration,
     stats_interval: Option<Duration>,
-    coalesce: Duration,
     cname: String,
     rng: u64,
 }
@@ -314,7 +313,6 @@ impl Worker {
             rtp_timeout: config.rtp_timeout,
             rtcp_interval: config.rtcp_interval,
             stats_interval: config.stats_interval,
-            coalesce: config.coalesce,
             cname: config.cname.clone(),
             rng: seed | 1,
         }
@@ -345,11 +343,9 @@ impl Worker {
                 }
                 continue;
             }
-            let mut packets = false;
             for ev in events.iter() {
                 let t = ev.token();
                 if t != WAKER {
-                    packets = true;
                     self.on_readable(t.0 / 2, t.0 % 2 == 1);
                 }
             }
@@ -364,10 +360,6 @@ impl Worker {
                     // We fell far behind (suspended VM): restart the clock rather than burst.
                     next_tick = now + TICK;
                 }
-            }
-            if packets && !self.coalesce.is_zero() {
-                let left = next_tick.saturating_duration_since(Instant::now());
-                std::thread::sleep(self.coalesce.min(left));
             }
         }
         let ids: Vec<SessionId> = self.by_id.keys().copied().collect();
