@@ -456,6 +456,10 @@ impl Worker {
         }
         let remote = *remote;
         let pt = pkt.payload_type();
+        if (64..=95).contains(&pt) {
+            // RTCP multiplexed on the RTP port (RFC 5761): not RTP, keep it out of the stats.
+            return;
+        }
         let seq: u16 = pkt.sequence_number().into();
         let payload = pkt.payload();
         s.stats.on_packet(pkt.ssrc(), seq, pkt.timestamp(), arrival);

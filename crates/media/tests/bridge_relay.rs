@@ -289,3 +289,40 @@ fn calls_spread_over_workers_and_legs_stay_together() {
     assert_eq!(workers, vec![0, 1, 0, 1]);
     engine.shutdown();
 }
+
+/// RTCP sent to the RTP port (rtcp-mux peers) is not mistaken for RTP: it does not reset the
+/// receive statistics and is not relayed.
+#[test]
+fn rtcp_on_the_rtp_port_is_not_rtp() {
+    let engine = engine(1);
+    let events = engine.events();
+    let mut caller = Phone::new(Law::Ulaw, 0x77);
+    let agent = Phone::new(Law::Ulaw, 2);
+    let a = session_for(&engine, &caller, None);
+    let b = session_for(&engine, &agent, Some(a));
+    engine.bridge(a.id, b.id).unwrap();
+    for i in 0..10 {
+        caller.send_pcm(a.local, &sine(400.0, 3000.0, i * 160));
+    }
+    let mut buf = [0u8; 200];
+    let n = hotline_media::rtcp::build_report(&mut buf, 0x9999, None, None, "mux").unwrap();
+    caller.sock.send_to(&buf[..n], a.local).unwrap();
+    for i in 10..20 {
+        caller.send_pcm(a.local, &sine(400.0, 3000.0, i * 160));
+    }
+    let got = agent.recv_n(20);
+    assert_eq!(got.len(), 20);
+    assert!(agent.drain().is_empty(), "RTCP was relayed");
+    engine.request_stats(a.id).unwrap();
+    let mut seen = Vec::new();
+    match wait_for(&events, &mut seen, |e| {
+        matches!(e, MediaEvent::Stats { .. })
+    }) {
+        Some(MediaEvent::Stats { stats, .. }) => {
+            assert_eq!(stats.packets_received, 20);
+            assert_eq!(stats.packets_lost, 0);
+        }
+        other => panic!("no stats: {other:?}"),
+    }
+    engine.shutdown();
+}
