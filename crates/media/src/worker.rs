@@ -468,15 +468,22 @@ impl Worker {
         let id = s.id;
         let mut digit: Option<(char, DigitSource)> = None;
         let is_te = remote.te_pt == Some(pt);
+        // The law of this packet: the negotiated one, or the other G.711 law when a peer sends
+        // PCMA after offering PCMU (or the reverse), which happens.
+        let in_law = if pt == remote.pt {
+            Some(remote.law)
+        } else {
+            Law::from_payload_type(pt)
+        };
         if is_te {
             s.te_active_until = Some(now + TE_HOLD);
             if let Ok(Some(d)) = s.te_rx.on_packet(pkt.timestamp(), payload) {
                 digit = Some((d, DigitSource::Rfc4733));
             }
-        } else if pt == remote.pt {
+        } else if let Some(law) = in_law {
             if s.inband.is_some() || s.pcm_users > 0 {
                 let mut pcm = [0i16; FRAME];
-                let len = remote.law.decode_into(payload, &mut pcm);
+                let len = law.decode_into(payload, &mut pcm);
                 if let Some(det) = s.inband.as_mut() {
                     det.process(&pcm[..len], |d| {
                         digit.get_or_insert((d, DigitSource::Inband));
@@ -528,10 +535,12 @@ impl Worker {
             let len = payload.len().min(pay_buf.len());
             pay_buf[..len].fill(out.law.silence());
             (out.pt, &pay_buf[..len])
-        } else if out.law != remote.law {
+        } else if let Some(law) = in_law
+            && law != out.law
+        {
             let len = payload.len().min(pay_buf.len());
             pay_buf[..len].copy_from_slice(&payload[..len]);
-            transcode_in_place(remote.law, out.law, &mut pay_buf[..len]);
+            transcode_in_place(law, out.law, &mut pay_buf[..len]);
             (out.pt, &pay_buf[..len])
         } else {
             (out.pt, payload)

@@ -326,3 +326,40 @@ fn rtcp_on_the_rtp_port_is_not_rtp() {
     }
     engine.shutdown();
 }
+
+/// A phone that offered PCMU but sends PCMA is still understood: its packets are transcoded by
+/// their real payload type.
+#[test]
+fn the_other_g711_law_is_accepted() {
+    let engine = engine(1);
+    let mut caller = Phone::new(Law::Ulaw, 0x31);
+    let agent = Phone::new(Law::Ulaw, 0x32);
+    let a = session_for(&engine, &caller, None);
+    let b = session_for(&engine, &agent, Some(a));
+    engine.bridge(a.id, b.id).unwrap();
+    caller.law = Law::Alaw; // sends payload type 8 from now on
+    let mut got = Vec::new();
+    for i in 0..200 {
+        caller.send_pcm(a.local, &sine(600.0, 4000.0, i * 160));
+        got.extend(agent.drain());
+        if got.len() >= 20 {
+            break;
+        }
+    }
+    assert!(got.len() >= 20, "nothing relayed");
+    assert!(got.iter().all(|p| p.pt == 0));
+    // 600 Hz is 12 whole cycles per frame: every frame is the same sine, within the
+    // quantisation error of A-law plus mu-law.
+    let reference = sine(600.0, 4000.0, 0);
+    for p in &got {
+        let pcm = agent.decode(p);
+        let err = pcm
+            .iter()
+            .zip(&reference)
+            .map(|(x, y)| (*x as i32 - *y as i32).abs())
+            .max()
+            .unwrap_or(i32::MAX);
+        assert!(err < 400, "frame differs by {err}");
+    }
+    engine.shutdown();
+}
