@@ -849,6 +849,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handles_and_events_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<MediaEngine>();
+        send_sync::<MediaEvent>();
+        send_sync::<MediaError>();
+    }
+
+    #[test]
     fn ids_carry_their_worker() {
         let s = SessionId::new(77, 3);
         assert_eq!(s.worker(), 3);
