@@ -146,6 +146,9 @@ struct Session {
     timeout_override: Option<Option<Duration>>,
     te_rx: Rfc4733Receiver,
     te_active_until: Option<Instant>,
+    /// Set once the peer has sent a telephone-event: from then on its in-band tones are not
+    /// reported (phones that send both would give every digit twice).
+    te_seen: bool,
     inband: Option<Box<DtmfDetector>>,
     remote_report: Option<ReportBlock>,
     rtt_ms: Option<f32>,
@@ -477,6 +480,7 @@ impl Worker {
         };
         if is_te {
             s.te_active_until = Some(now + TE_HOLD);
+            s.te_seen = true;
             if let Ok(Some(d)) = s.te_rx.on_packet(pkt.timestamp(), payload) {
                 digit = Some((d, DigitSource::Rfc4733));
             }
@@ -484,9 +488,12 @@ impl Worker {
             if s.inband.is_some() || s.pcm_users > 0 {
                 let mut pcm = [0i16; FRAME];
                 let len = law.decode_into(payload, &mut pcm);
+                let report = !s.te_seen;
                 if let Some(det) = s.inband.as_mut() {
                     det.process(&pcm[..len], |d| {
-                        digit.get_or_insert((d, DigitSource::Inband));
+                        if report {
+                            digit.get_or_insert((d, DigitSource::Inband));
+                        }
                     });
                 }
                 if s.pcm_users > 0 {
@@ -1040,6 +1047,7 @@ impl Worker {
             timeout_override: None,
             te_rx: Rfc4733Receiver::new(),
             te_active_until: None,
+            te_seen: false,
             inband: None,
             remote_report: None,
             rtt_ms: None,

@@ -169,3 +169,40 @@ fn engine_sends_rfc4733_and_inband_digits() {
     assert_eq!(got, "907");
     engine.shutdown();
 }
+
+/// A phone that sends each key press both as RFC 4733 and as an in-band tone gives one digit
+/// per press, not two: once telephone-events arrive, in-band detections are not reported.
+#[test]
+fn both_rfc4733_and_inband_give_one_digit() {
+    let engine = engine(1);
+    let events = engine.events();
+    let mut phone = Phone::new(Law::Ulaw, 0x4444);
+    let s = engine
+        .create_session(hotline_media::SessionOptions::on(LOCALHOST))
+        .unwrap();
+    engine
+        .set_remote(
+            s.id,
+            RemoteParams {
+                inband_dtmf: true,
+                ..phone.remote_params()
+            },
+        )
+        .unwrap();
+    for (event, row, col) in [(2u8, 697.0, 1336.0), (3, 697.0, 1477.0)] {
+        phone.send_rfc4733_digit(s.local, event);
+        send_pcm_stream(&mut phone, s.local, &two_tone(row, col, 5000.0, 100));
+        send_pcm_stream(&mut phone, s.local, &vec![0i16; 800]);
+    }
+    phone.send_rfc4733_digit(s.local, 11); // sentinel '#'
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&events, &mut seen, |e| matches!(
+            e,
+            MediaEvent::Digit { digit: '#', .. }
+        ))
+        .is_some()
+    );
+    assert_eq!(digits(&seen), "23#");
+    engine.shutdown();
+}
