@@ -434,6 +434,23 @@ mod tests {
     }
 
     #[test]
+    fn worst_accepted_case_with_noise() {
+        // 1.5 % off on both tones, 6 dB normal twist, 40 ms, noise: still one digit, for every
+        // digit and both signs of the deviation.
+        let mut seed = 99;
+        for d in "147*2580369#ABCD".chars() {
+            let (r, c) = digit_frequencies(d).unwrap();
+            for k in [1.015f32, 0.985] {
+                let mut s = tone(r * k, c * k, 6000.0, 3000.0, 45, 29);
+                for v in s.iter_mut() {
+                    *v = (*v as f32 + noise(&mut seed, 800.0)) as i16;
+                }
+                assert_eq!(detect(&s), d.to_string(), "{d} {k}");
+            }
+        }
+    }
+
+    #[test]
     fn twist_limits() {
         // Row 6 dB stronger: accepted. Row 10 dB stronger: rejected.
         assert_eq!(detect(&tone(770.0, 1336.0, 8000.0, 4000.0, 80, 0)), "5");
