@@ -36,11 +36,37 @@ pub fn free_port() -> u16 {
 
 static MEDIA_BASE: AtomicU16 = AtomicU16::new(0);
 
-/// A distinct even port block for RTP (sipp's media ports, the switch's range).
+/// A distinct even port block for the switch's RTP range (the media engine skips ports that
+/// are taken, so overlaps with other processes only cost a retry).
 pub fn port_block(size: u16) -> u16 {
     let pid_spread = (std::process::id() % 20) as u16 * 600;
     let n = MEDIA_BASE.fetch_add(size, Ordering::SeqCst);
     34_000 + pid_spread + n
+}
+
+static SIPP_MEDIA: AtomicU16 = AtomicU16::new(0);
+
+/// An even port where the four ports sipp binds for media (audio and video RTP/RTCP) are
+/// free now.
+pub fn sipp_media_port() -> u16 {
+    let start = 50_000 + (std::process::id() % 50) as u16 * 100;
+    for _ in 0..500 {
+        let n = SIPP_MEDIA.fetch_add(4, Ordering::SeqCst) % 9_000;
+        let base = start + n;
+        let base = if base >= 59_990 {
+            50_000 + base % 9_000
+        } else {
+            base
+        };
+        let base = base & !1;
+        let socks: Vec<_> = (0..4)
+            .map_while(|i| UdpSocket::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if socks.len() == 4 {
+            return base;
+        }
+    }
+    panic!("no free media ports for sipp");
 }
 
 /// The switch as a child process.
@@ -271,7 +297,7 @@ impl Drop for Sipp {
 impl Sipp {
     /// Runs `sipp <target> -sf <scenario> -p <port> -m 1 <args>` under `timeout`.
     pub fn spawn(target: SocketAddr, scenario_name: &str, port: u16, args: &[&str]) -> Sipp {
-        let media = port_block(10);
+        let media = sipp_media_port();
         let mut cmd = Command::new("timeout");
         cmd.arg("60")
             .arg("sipp")
