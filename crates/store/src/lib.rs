@@ -34,7 +34,7 @@ mod error;
 mod model;
 pub mod password;
 pub mod phone;
-mod reports;
+pub mod reports;
 mod tickets;
 
 use std::str::FromStr;
