@@ -123,128 +123,142 @@ impl Store {
 
     /// The unified customer view by any identity: the customer, all their identities, the last
     /// contacts with outcomes, open tickets and bookings. `None` when nobody has this identity.
+    ///
+    /// Two round trips: the customer with all identities (one join), then contacts, open tickets
+    /// and bookings together (one `UNION ALL`). This is the screen-pop path, so it is kept short.
     pub async fn customer_view(&self, identity: &Identity) -> Result<Option<CustomerView>> {
         let mut conn = self.pool().acquire().await?;
-        let row = sqlx::query(
-            "SELECT c.id, c.display_name, c.tier, c.value_score, c.priority, c.birthday, c.language, c.notes, c.created_at
-             FROM customer_identities i JOIN customers c ON c.id = i.customer_id
-             WHERE i.kind = $1 AND i.value = $2",
+        let rows = sqlx::query(
+            "SELECT c.id, c.display_name, c.tier, c.value_score, c.priority, c.birthday, c.language, c.notes, c.created_at,
+                    j.kind AS i_kind, j.value AS i_value, j.verified AS i_verified, j.source AS i_source
+             FROM customer_identities i
+             JOIN customers c ON c.id = i.customer_id
+             JOIN customer_identities j ON j.customer_id = c.id
+             WHERE i.kind = $1 AND i.value = $2
+             ORDER BY j.id",
         )
         .bind(identity.kind.as_str())
         .bind(identity.value.as_str())
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let customer = customer_from_row(&row)?;
-        self.fill_view(&mut conn, customer).await.map(Some)
+        self.build_view(&mut conn, &rows).await
     }
 
     /// The unified view of a customer by id.
     pub async fn customer_view_by_id(&self, id: CustomerId) -> Result<Option<CustomerView>> {
         let mut conn = self.pool().acquire().await?;
-        let row = sqlx::query(
-            "SELECT id, display_name, tier, value_score, priority, birthday, language, notes, created_at
-             FROM customers WHERE id = $1 AND merged_into IS NULL",
+        let rows = sqlx::query(
+            "SELECT c.id, c.display_name, c.tier, c.value_score, c.priority, c.birthday, c.language, c.notes, c.created_at,
+                    j.kind AS i_kind, j.value AS i_value, j.verified AS i_verified, j.source AS i_source
+             FROM customers c LEFT JOIN customer_identities j ON j.customer_id = c.id
+             WHERE c.id = $1 AND c.merged_into IS NULL
+             ORDER BY j.id",
         )
         .bind(id)
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let customer = customer_from_row(&row)?;
-        self.fill_view(&mut conn, customer).await.map(Some)
+        self.build_view(&mut conn, &rows).await
     }
 
-    async fn fill_view(
+    async fn build_view(
         &self,
         conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-        customer: Customer,
-    ) -> Result<CustomerView> {
-        let id = customer.id;
-        let identities = sqlx::query(
-            "SELECT kind, value, verified, source FROM customer_identities WHERE customer_id = $1 ORDER BY id",
+        rows: &[AnyRow],
+    ) -> Result<Option<CustomerView>> {
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let customer = customer_from_row(first)?;
+        let mut identities = Vec::with_capacity(rows.len());
+        for r in rows {
+            let Some(kind) = r.try_get::<Option<String>, _>("i_kind")? else {
+                continue;
+            };
+            identities.push(StoredIdentity {
+                kind: IdentityKind::parse(&kind)?,
+                value: r.try_get("i_value")?,
+                verified: flag(r.try_get("i_verified")?),
+                source: r.try_get("i_source")?,
+            });
+        }
+        // One round trip for the rest. Each part keeps its own order and limit; `k` says which
+        // part a row belongs to, `n1` is the part's sort key.
+        let history = sqlx::query(
+            "SELECT * FROM (
+               SELECT 'c' AS k, c.id AS s1, c.direction AS s2, c.queue_id AS s3, c.agent_id AS s4,
+                      c.end_reason AS s5, o.disposition AS s6, o.notes AS s7,
+                      c.arrived_at AS n1, CAST(NULL AS BIGINT) AS n2, CAST(NULL AS BIGINT) AS n3, CAST(NULL AS BIGINT) AS n4
+               FROM calls c LEFT JOIN outcomes o ON o.call_id = c.id AND o.agent_id = c.agent_id
+               WHERE c.customer_id = $1 ORDER BY c.arrived_at DESC LIMIT $2) AS contacts
+             UNION ALL
+             SELECT * FROM (
+               SELECT 't' AS k, t.subject AS s1, t.body AS s2, t.status AS s3, t.priority AS s4,
+                      t.assignee AS s5, t.call_id AS s6, CAST(NULL AS TEXT) AS s7,
+                      t.updated_at AS n1, t.id AS n2, t.created_at AS n3, t.customer_id AS n4
+               FROM tickets t WHERE t.customer_id = $1 AND t.status IN ('open', 'pending')
+               ORDER BY t.updated_at DESC LIMIT 20) AS tickets
+             UNION ALL
+             SELECT * FROM (
+               SELECT 'b' AS k, b.reference AS s1, i.sku AS s2, i.name AS s3, b.status AS s4,
+                      CAST(NULL AS TEXT) AS s5, CAST(NULL AS TEXT) AS s6, CAST(NULL AS TEXT) AS s7,
+                      b.created_at AS n1, b.id AS n2, i.starts_at AS n3, b.quantity AS n4
+               FROM bookings b JOIN bookable_items i ON i.id = b.item_id
+               WHERE b.customer_id = $1 ORDER BY b.created_at DESC LIMIT $3) AS bookings
+             ORDER BY k, n1 DESC",
         )
-        .bind(id)
-        .fetch_all(&mut **conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(StoredIdentity {
-                kind: IdentityKind::parse(&r.try_get::<String, _>("kind")?)?,
-                value: r.try_get("value")?,
-                verified: flag(r.try_get("verified")?),
-                source: r.try_get("source")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-        let recent_contacts = sqlx::query(
-            "SELECT c.id, c.direction, c.arrived_at, c.queue_id, c.agent_id, c.end_reason,
-                    o.disposition, o.notes
-             FROM calls c LEFT JOIN outcomes o ON o.call_id = c.id AND o.agent_id = c.agent_id
-             WHERE c.customer_id = $1 ORDER BY c.arrived_at DESC LIMIT $2",
-        )
-        .bind(id)
+        .bind(customer.id)
         .bind(VIEW_CONTACTS)
-        .fetch_all(&mut **conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Contact {
-                call_id: r.try_get("id")?,
-                direction: r.try_get("direction")?,
-                arrived_at: r.try_get("arrived_at")?,
-                queue_id: r.try_get("queue_id")?,
-                agent_id: r.try_get("agent_id")?,
-                end_reason: r.try_get("end_reason")?,
-                disposition: r.try_get("disposition")?,
-                notes: r.try_get("notes")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-        let open_tickets = sqlx::query(
-            "SELECT id, customer_id, call_id, subject, body, status, priority, assignee, created_at, updated_at
-             FROM tickets WHERE customer_id = $1 AND status IN ('open', 'pending')
-             ORDER BY updated_at DESC LIMIT 20",
-        )
-        .bind(id)
-        .fetch_all(&mut **conn)
-        .await?
-        .iter()
-        .map(ticket_from_row)
-        .collect::<Result<Vec<_>>>()?;
-
-        let bookings = sqlx::query(
-            "SELECT b.id, b.reference, i.sku, i.name, i.starts_at, b.quantity, b.status, b.created_at
-             FROM bookings b JOIN bookable_items i ON i.id = b.item_id
-             WHERE b.customer_id = $1 ORDER BY b.created_at DESC LIMIT $2",
-        )
-        .bind(id)
         .bind(VIEW_BOOKINGS)
         .fetch_all(&mut **conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(BookingSummary {
-                id: r.try_get("id")?,
-                reference: r.try_get("reference")?,
-                item_sku: r.try_get("sku")?,
-                item_name: r.try_get("name")?,
-                starts_at: r.try_get("starts_at")?,
-                quantity: r.try_get("quantity")?,
-                status: r.try_get("status")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-        Ok(CustomerView {
+        .await?;
+        let mut recent_contacts = Vec::new();
+        let mut open_tickets = Vec::new();
+        let mut bookings = Vec::new();
+        for r in &history {
+            let k: String = r.try_get("k")?;
+            match k.as_str() {
+                "c" => recent_contacts.push(Contact {
+                    call_id: r.try_get("s1")?,
+                    direction: r.try_get("s2")?,
+                    queue_id: r.try_get("s3")?,
+                    agent_id: r.try_get("s4")?,
+                    end_reason: r.try_get("s5")?,
+                    disposition: r.try_get("s6")?,
+                    notes: r.try_get("s7")?,
+                    arrived_at: r.try_get("n1")?,
+                }),
+                "t" => open_tickets.push(Ticket {
+                    id: r.try_get("n2")?,
+                    customer_id: r.try_get("n4")?,
+                    call_id: r.try_get("s6")?,
+                    subject: r.try_get("s1")?,
+                    body: r.try_get("s2")?,
+                    status: r.try_get("s3")?,
+                    priority: r.try_get("s4")?,
+                    assignee: r.try_get("s5")?,
+                    created_at: r.try_get("n3")?,
+                    updated_at: r.try_get("n1")?,
+                }),
+                "b" => bookings.push(BookingSummary {
+                    id: r.try_get("n2")?,
+                    reference: r.try_get("s1")?,
+                    item_sku: r.try_get("s2")?,
+                    item_name: r.try_get("s3")?,
+                    status: r.try_get("s4")?,
+                    starts_at: r.try_get("n3")?,
+                    quantity: r.try_get("n4")?,
+                    created_at: r.try_get("n1")?,
+                }),
+                other => return Err(Error::Corrupt(format!("unexpected view part {other:?}"))),
+            }
+        }
+        Ok(Some(CustomerView {
             customer,
             identities,
             recent_contacts,
             open_tickets,
             bookings,
-        })
+        }))
     }
 
     /// Merges `absorb` into `keep`: identities, calls, tickets, bookings and payments move to

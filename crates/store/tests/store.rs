@@ -118,6 +118,7 @@ both_backends!(unified_view_merges_two_channels, async |db: &TestDb| {
     .await
     .unwrap();
     call(s, "c-phone", "+442079460018", Some(by_phone), T0 + 1000).await;
+    call(s, "c-web", "+442079460018", Some(by_web), T0 + 500).await;
     disposition(s, "sold").await;
     s.write_outcome(&Outcome {
         call_id: "c-phone".into(),
@@ -177,7 +178,13 @@ both_backends!(unified_view_merges_two_channels, async |db: &TestDb| {
     assert_eq!(v1.customer.tier, "gold", "the better tier wins a merge");
     assert_eq!(v1.customer.priority, tier_priority("gold"));
     assert_eq!(v1.identities.len(), 3);
-    assert_eq!(v1.recent_contacts.len(), 1);
+    assert_eq!(
+        v1.recent_contacts.len(),
+        2,
+        "contacts of both channels, newest first"
+    );
+    assert_eq!(v1.recent_contacts[0].call_id, "c-phone");
+    assert_eq!(v1.recent_contacts[1].call_id, "c-web");
     assert_eq!(v1.recent_contacts[0].disposition.as_deref(), Some("sold"));
     assert_eq!(
         v1.recent_contacts[0].notes.as_deref(),
