@@ -16,8 +16,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hotline_cti::{
     AgentId, AgentProfile, CallId, ClientFrame, Command, ErrorBody, ErrorCode, Event, Extension,
-    PROTOCOL_VERSION, Reply, RequestId, Role, Secret, SeqCheck, SeqTracker, ServerFrame,
-    decode_server, encode_client,
+    LogoutReason, PROTOCOL_VERSION, Reply, RequestId, Role, Secret, SeqCheck, SeqTracker,
+    ServerFrame, decode_server, encode_client,
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::{Instant as TokioInstant, timeout};
@@ -28,7 +28,7 @@ use crate::DeskError;
 /// What the UI asks the client to do.
 #[derive(Debug, Clone)]
 pub enum ClientRequest {
-    /// Connect to `url` (e.g. `ws://127.0.0.1:8088/cti`) and log in.
+    /// Connect to `url` (e.g. `ws://127.0.0.1:8080/cti`) and log in.
     Login {
         /// The switch's CTI WebSocket URL.
         url: String,
@@ -661,11 +661,22 @@ async fn connect_and_run(
 fn deliver(frame: hotline_cti::EventFrame, tracker: &mut SeqTracker, out: &Out) -> Option<End> {
     match tracker.observe(&frame) {
         SeqCheck::Apply => {
-            let logged_out = matches!(frame.event, Event::LoggedOut { .. });
+            let end = match &frame.event {
+                // A switch restart: keep the credentials and come back when it is up (the old
+                // session is gone, so the resume is refused and the client logs in afresh).
+                Event::LoggedOut {
+                    reason: LogoutReason::Shutdown,
+                } => Some(End::Dropped {
+                    reason: "the switch is restarting".into(),
+                    connected: true,
+                }),
+                Event::LoggedOut { .. } => Some(End::Offline),
+                _ => None,
+            };
             if !out.send(ClientUpdate::Event(frame.event)) {
                 return Some(End::Shutdown);
             }
-            logged_out.then_some(End::Offline)
+            end
         }
         SeqCheck::Duplicate => None,
         SeqCheck::Gap { expected, got } => Some(End::Dropped {

@@ -31,7 +31,7 @@
 //!     outbox,
 //!     sink: Box::new(outbox::MemorySink::new()),
 //! };
-//! let app = DeskApp::new(channels, writer, Arc::new(SystemClock), "ws://127.0.0.1:8088/cti");
+//! let app = DeskApp::new(channels, writer, Arc::new(SystemClock), "ws://127.0.0.1:8080/cti");
 //! // eframe::run_native("Hotline", options, Box::new(|_cc| Ok(Box::new(app))))?;
 //! # drop(app);
 //! # Ok(())

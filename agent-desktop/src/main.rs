@@ -19,7 +19,7 @@ use hotline_desktop::store_sink::StoreDirectory;
 #[command(version, about)]
 struct Args {
     /// The switch's CTI WebSocket URL.
-    #[arg(long, default_value = "ws://127.0.0.1:8088/cti")]
+    #[arg(long, default_value = "ws://127.0.0.1:8080/cti")]
     url: String,
     /// The shared database for outcomes and tickets (e.g. `sqlite://data/hotline.db`); default:
     /// the `HOTLINE_DATABASE_URL` environment variable.

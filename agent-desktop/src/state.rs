@@ -446,6 +446,16 @@ impl DeskState {
                 }
             }
             Event::Error { message, .. } => self.notify(Level::Error, message, wall),
+            Event::LoggedOut {
+                reason: LogoutReason::Shutdown,
+            } => {
+                // The client reconnects and logs in again by itself; keep the screen.
+                self.notify(
+                    Level::Warning,
+                    "The switch is restarting; reconnecting".into(),
+                    wall,
+                );
+            }
             Event::LoggedOut { reason } => {
                 let text = match reason {
                     LogoutReason::Requested => "You are logged out".to_owned(),

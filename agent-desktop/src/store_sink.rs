@@ -6,7 +6,9 @@
 //! the outbox and connects on a later retry.
 //!
 //! Each write is idempotent, so the outbox may repeat it: a new customer is looked up by the
-//! calling number before one is created; a new ticket carries the client key `"<call>/<agent>"`;
+//! calling number before one is created; a new ticket carries the client key
+//! `"wrapup:<call>:<agent>"` (the same key the switch uses when it records the `wrap_up` command,
+//! so the two writers create one ticket);
 //! the outcome row is keyed by (call id, agent id).
 
 use hotline_cti::{TicketPriority, TicketStatus};
@@ -159,7 +161,7 @@ async fn write_all(store: &Store, o: &OutcomeRecord) -> Result<(), SinkError> {
             }
             None => {
                 let new = NewTicket {
-                    client_key: Some(format!("{}/{}", o.call, o.agent)),
+                    client_key: Some(format!("wrapup:{}:{}", o.call, o.agent)),
                     customer_id: customer,
                     call_id: Some(o.call.to_string()),
                     subject: t.subject.clone(),

@@ -281,7 +281,7 @@ fn login_screen(ui: &mut Ui, state: &DeskState, forms: &mut Forms, out: &mut Vec
         ui.add_space(8.0);
         egui::Grid::new("login_grid").num_columns(2).show(ui, |ui| {
             let l = ui.label("Switch URL");
-            ui.add(egui::TextEdit::singleline(&mut forms.url).hint_text("ws://host:8088/cti"))
+            ui.add(egui::TextEdit::singleline(&mut forms.url).hint_text("ws://host:8080/cti"))
                 .labelled_by(l.id);
             ui.end_row();
             let l = ui.label("Agent id");

@@ -289,3 +289,112 @@ fn reconnects_resumes_and_resyncs_on_a_gap() {
     thread.join().expect("client thread ends");
     rt.block_on(server).expect("server script passed");
 }
+
+/// A switch that shuts down gracefully (`logged_out: shutdown`) and comes back: the client keeps
+/// the agent's credentials, tries to resume, is told the session is gone, and logs in again.
+#[test]
+fn a_switch_restart_logs_the_agent_in_again() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let url = format!("ws://{}/cti", listener.local_addr().expect("addr"));
+    let logged_in = |id| {
+        ServerFrame::ok(
+            id,
+            Reply::LoggedIn {
+                session: Secret::new("s-1"),
+                role: Role::Agent,
+                profile: AgentProfile {
+                    agent: "1001".into(),
+                    name: "Alice".into(),
+                    extension: "2001".into(),
+                    skills: vec![],
+                },
+                not_ready_reasons: vec![],
+                dispositions: vec![],
+            },
+        )
+    };
+    let server = rt.spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept 1");
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("ws 1");
+        handshake_hello(&mut ws).await;
+        let login = recv_cmd(&mut ws).await;
+        send(&mut ws, logged_in(login.id)).await;
+        send(
+            &mut ws,
+            ServerFrame::event(
+                Seq(1),
+                Event::LoggedOut {
+                    reason: hotline_cti::LogoutReason::Shutdown,
+                },
+            ),
+        )
+        .await;
+        drop(ws);
+
+        let (tcp, _) = listener.accept().await.expect("accept 2");
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("ws 2");
+        handshake_hello(&mut ws).await;
+        let resume = recv_cmd(&mut ws).await;
+        assert!(
+            matches!(resume.cmd, Command::ResumeSession { .. }),
+            "{:?}",
+            resume.cmd
+        );
+        send(
+            &mut ws,
+            ServerFrame::error(resume.id, ErrorCode::SessionUnknown, "no such session"),
+        )
+        .await;
+        let login = recv_cmd(&mut ws).await;
+        assert!(
+            matches!(login.cmd, Command::Login { .. }),
+            "{:?}",
+            login.cmd
+        );
+        send(&mut ws, logged_in(login.id)).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+
+    let config = ClientConfig {
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(100),
+        ..ClientConfig::default()
+    };
+    let (channels, thread) = client::spawn(config, Arc::new(|| {})).expect("spawn");
+    channels
+        .requests
+        .send(ClientRequest::Login {
+            url,
+            agent: "1001".into(),
+            password: Secret::new("pw"),
+            extension: None,
+        })
+        .expect("login");
+    let mut logins = 0;
+    let mut saw_shutdown = false;
+    while logins < 2 {
+        match channels
+            .updates
+            .recv_timeout(Duration::from_secs(10))
+            .expect("an update within 10 s")
+        {
+            ClientUpdate::LoggedIn { .. } => logins += 1,
+            ClientUpdate::Event(Event::LoggedOut { .. }) => saw_shutdown = true,
+            ClientUpdate::Connection(ConnState::Offline) => panic!("went offline on a restart"),
+            ClientUpdate::LoginFailed(e) => panic!("{e:?}"),
+            _ => {}
+        }
+    }
+    assert!(saw_shutdown);
+    channels
+        .requests
+        .send(ClientRequest::Shutdown)
+        .expect("shutdown");
+    thread.join().expect("client thread ends");
+    rt.block_on(server).expect("server script passed");
+}

@@ -60,7 +60,7 @@ impl Desk {
             },
             writer,
             app_clock,
-            "ws://127.0.0.1:8088/cti",
+            "ws://127.0.0.1:8080/cti",
         );
         let mut directory = MemoryDirectory::default();
         if let Some(c) = hotline_desktop::sample::screen_pop(T0).customer {

@@ -69,7 +69,7 @@ fn log_in(desk: &mut Desk) {
     assert!(
         matches!(&sent[..], [ClientRequest::Login { agent, password, url, .. }]
             if agent.as_str() == "1001" && password.expose() == "correct horse"
-            && url == "ws://127.0.0.1:8088/cti"),
+            && url == "ws://127.0.0.1:8080/cti"),
         "{sent:?}"
     );
     let wall = desk.wall();
