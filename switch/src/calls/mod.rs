@@ -731,7 +731,7 @@ impl Core {
                 Ok(ext) => caller_ext = Some(ext),
                 Err(refused) => {
                     self.stats.rejected += 1;
-                    self.respond(now, tsx, refused.response);
+                    self.respond(now, tsx, *refused.response);
                     return;
                 }
             }
@@ -907,10 +907,11 @@ impl Core {
             c.a.invite_req
                 .make_response(code, Some(&c.a.tag))
                 .with_header("Contact", contact);
-        if let Some(b) = body {
-            if !self.anchor && !b.is_empty() {
-                r.set_body("application/sdp", b.to_vec());
-            }
+        if let Some(b) = body
+            && !self.anchor
+            && !b.is_empty()
+        {
+            r.set_body("application/sdp", b.to_vec());
         }
         let _ = self.ep.respond(now, tsx, r);
     }
@@ -1390,15 +1391,13 @@ impl Core {
         b.dialog = Some(dialog);
         // Media: learn where B listens.
         if anchor {
-            if let (Some(m), Some(ours), Some(theirs)) = (&media, &b.our_sdp, sdp_of(&resp)) {
-                if let Ok(neg) = sdp::negotiated_from_answer(ours, &theirs) {
-                    if let (Some(remote), Some(sid)) = (neg.remote, b.media) {
-                        let mut rp =
-                            hotline_media::RemoteParams::g711(remote, neg.codec.payload_type());
-                        rp.telephone_event_pt = neg.telephone_event;
-                        let _ = m.set_remote(sid, rp);
-                    }
-                }
+            if let (Some(m), Some(ours), Some(theirs)) = (&media, &b.our_sdp, sdp_of(&resp))
+                && let Ok(neg) = sdp::negotiated_from_answer(ours, &theirs)
+                && let (Some(remote), Some(sid)) = (neg.remote, b.media)
+            {
+                let mut rp = hotline_media::RemoteParams::g711(remote, neg.codec.payload_type());
+                rp.telephone_event_pt = neg.telephone_event;
+                let _ = m.set_remote(sid, rp);
             }
         } else {
             b.our_sdp = sdp_of(&c.a.invite_req);
@@ -1514,10 +1513,10 @@ impl Core {
             Method::Bye => {
                 let r = req.make_response(StatusCode::OK, None);
                 self.respond(now, tsx, r);
-                if let Some(leg) = self.leg_mut(key, side) {
-                    if let Some(d) = leg.dialog.take() {
-                        self.by_dialog.remove(&d.id);
-                    }
+                if let Some(leg) = self.leg_mut(key, side)
+                    && let Some(d) = leg.dialog.take()
+                {
+                    self.by_dialog.remove(&d.id);
                 }
                 let reason = if side == Side::A {
                     "caller hung up"
@@ -1534,10 +1533,10 @@ impl Core {
             Method::Info => {
                 let r = req.make_response(StatusCode::OK, None);
                 self.respond(now, tsx, r);
-                if side == Side::A {
-                    if let Some(d) = info_digit(&req) {
-                        self.slice_digit(now, key, d);
-                    }
+                if side == Side::A
+                    && let Some(d) = info_digit(&req)
+                {
+                    self.slice_digit(now, key, d);
                 }
             }
             Method::Options => {
@@ -1614,15 +1613,13 @@ impl Core {
                     leg.sdp_version,
                 ) {
                     Ok((sd, neg)) => {
-                        if let (Some(m), Some(sid)) = (&media, leg.media) {
-                            if let Some(remote) = neg.remote {
-                                let mut rp = hotline_media::RemoteParams::g711(
-                                    remote,
-                                    neg.codec.payload_type(),
-                                );
-                                rp.telephone_event_pt = neg.telephone_event;
-                                let _ = m.set_remote(sid, rp);
-                            }
+                        if let (Some(m), Some(sid)) = (&media, leg.media)
+                            && let Some(remote) = neg.remote
+                        {
+                            let mut rp =
+                                hotline_media::RemoteParams::g711(remote, neg.codec.payload_type());
+                            rp.telephone_event_pt = neg.telephone_event;
+                            let _ = m.set_remote(sid, rp);
                         }
                         answer_body = Some(sd.to_bytes());
                         leg.our_sdp = Some(sd);
@@ -1637,12 +1634,11 @@ impl Core {
                 }
             }
         }
-        if method == Method::Invite || answer_body.is_some() {
-            if let Some(b) = answer_body {
-                if r.status() == Some(StatusCode::OK) {
-                    r.set_body("application/sdp", b);
-                }
-            }
+        if (method == Method::Invite || answer_body.is_some())
+            && let Some(b) = answer_body
+            && r.status() == Some(StatusCode::OK)
+        {
+            r.set_body("application/sdp", b);
         }
         let contact = leg
             .dialog
@@ -1745,12 +1741,11 @@ impl Core {
             let code = code_for_a.unwrap_or(StatusCode::TEMPORARILY_UNAVAILABLE);
             let r = with_reason(c.a.invite_req.make_response(code, Some(&c.a.tag)), reason);
             let _ = self.ep.respond(now, tsx, r);
-        } else if from != Some(Side::A) {
-            if let Some(d) = c.a.dialog.as_mut() {
-                if let Ok(bye) = d.request(Method::Bye) {
-                    let _ = self.ep.send_request(now, bye, c.a.dst, c.a.transport);
-                }
-            }
+        } else if from != Some(Side::A)
+            && let Some(d) = c.a.dialog.as_mut()
+            && let Ok(bye) = d.request(Method::Bye)
+        {
+            let _ = self.ep.send_request(now, bye, c.a.dst, c.a.transport);
         }
         if let Some(d) = &c.a.dialog {
             self.by_dialog.remove(&d.id);
@@ -1759,12 +1754,11 @@ impl Core {
         if let Some(mut b) = c.b.take() {
             if let Some(tsx) = b.invite_tsx.take() {
                 let _ = self.ep.cancel(now, tsx);
-            } else if from != Some(Side::B) {
-                if let Some(d) = b.dialog.as_mut() {
-                    if let Ok(bye) = d.request(Method::Bye) {
-                        let _ = self.ep.send_request(now, bye, b.dst, b.transport);
-                    }
-                }
+            } else if from != Some(Side::B)
+                && let Some(d) = b.dialog.as_mut()
+                && let Ok(bye) = d.request(Method::Bye)
+            {
+                let _ = self.ep.send_request(now, bye, b.dst, b.transport);
             }
             if let Some(d) = &b.dialog {
                 self.by_dialog.remove(&d.id);
@@ -2055,14 +2049,12 @@ impl Core {
             (c.agent.clone(), c.id.clone())
         };
         // End the agent's leg.
-        if let Some(c) = self.calls.get_mut(&key) {
-            if let Some(b) = c.b.as_mut() {
-                if let Some(d) = b.dialog.as_mut() {
-                    if let Ok(bye) = d.request(Method::Bye) {
-                        let _ = self.ep.send_request(now, bye, b.dst, b.transport);
-                    }
-                }
-            }
+        if let Some(c) = self.calls.get_mut(&key)
+            && let Some(b) = c.b.as_mut()
+            && let Some(d) = b.dialog.as_mut()
+            && let Ok(bye) = d.request(Method::Bye)
+        {
+            let _ = self.ep.send_request(now, bye, b.dst, b.transport);
         }
         self.drop_b(key);
         if let Some(c) = self.calls.get_mut(&key) {
@@ -2098,14 +2090,13 @@ impl Core {
     fn on_media(&mut self, now: Instant, ev: MediaEvent) {
         match ev {
             MediaEvent::Digit { session, digit, .. } => {
-                if let Some(&key) = self.by_media.get(&session) {
-                    if self
+                if let Some(&key) = self.by_media.get(&session)
+                    && self
                         .calls
                         .get(&key)
                         .is_some_and(|c| c.a.media == Some(session))
-                    {
-                        self.slice_digit(now, key, digit);
-                    }
+                {
+                    self.slice_digit(now, key, digit);
                 }
             }
             MediaEvent::PromptFinished { session, .. } => {

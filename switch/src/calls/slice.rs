@@ -74,7 +74,7 @@ pub(crate) enum SliceResult {
     Lookup {
         call: String,
         request: RequestId,
-        view: Option<hotline_store::CustomerView>,
+        view: Option<Box<hotline_store::CustomerView>>,
     },
     AgentExtension {
         call: String,
@@ -317,17 +317,17 @@ impl Core {
                 IvrEvent::CallStarted {
                     ani: Ani::new(c.ani.clone()),
                     dnis: Dnis(c.dnis.clone()),
-                    wall_clock: UnixTime((now_millis() / 1000) as i64),
+                    wall_clock: UnixTime(now_millis() / 1000),
                 },
             );
             c.slice.ivr = Some(s);
             self.drive_ivr(now, key);
         } else if let Some(q) = queue {
             self.enqueue(now, key, &q, 0);
-            if let (Some(m), Some(c)) = (&self.deps.media, self.calls.get(&key)) {
-                if let (Some(a), Some(music)) = (c.a.media, &self.deps.hold_music) {
-                    let _ = m.music_on_hold(a, music);
-                }
+            if let (Some(m), Some(c)) = (&self.deps.media, self.calls.get(&key))
+                && let (Some(a), Some(music)) = (c.a.media, &self.deps.hold_music)
+            {
+                let _ = m.music_on_hold(a, music);
             }
         }
     }
@@ -519,7 +519,7 @@ impl Core {
                     let _ = tx.send(Internal::Slice(SliceResult::Lookup {
                         call: call_id,
                         request,
-                        view,
+                        view: view.map(Box::new),
                     }));
                 });
                 None
@@ -669,9 +669,9 @@ impl Core {
                 let Some(&key) = self.by_id.get(&call) else {
                     return;
                 };
-                let customer = view.as_ref().map(ivr_customer);
+                let customer = view.as_deref().map(ivr_customer);
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.slice.customer = view;
+                    c.slice.customer = view.map(|v| *v);
                 }
                 self.feed(now, key, IvrEvent::LookupResult { request, customer });
             }
@@ -896,13 +896,13 @@ impl Core {
     }
 
     pub(crate) fn agent_ringing(&mut self, _now: Instant, key: u64) {
-        if let Some(c) = self.calls.get(&key) {
-            if let Some(agent) = &c.slice.offered {
-                self.bus.notify(CallNotice::Ringing {
-                    call: c.id.clone(),
-                    agent: agent.clone(),
-                });
-            }
+        if let Some(c) = self.calls.get(&key)
+            && let Some(agent) = &c.slice.offered
+        {
+            self.bus.notify(CallNotice::Ringing {
+                call: c.id.clone(),
+                agent: agent.clone(),
+            });
         }
     }
 

@@ -325,19 +325,19 @@ pub fn validate(
                 "set exactly one of `ivr`, `queue`, `extension`, `trunk`".into(),
             ));
         }
-        if let Some(t) = &r.trunk {
-            if !names.contains(t) {
-                return Err(err(line, key("trunk"), format!("no trunk named {t:?}")));
-            }
+        if let Some(t) = &r.trunk
+            && !names.contains(t)
+        {
+            return Err(err(line, key("trunk"), format!("no trunk named {t:?}")));
         }
-        if let Some(x) = &r.extension {
-            if !numbers.contains(x) {
-                return Err(err(
-                    line,
-                    key("extension"),
-                    format!("no extension {x:?} in [[extensions]]"),
-                ));
-            }
+        if let Some(x) = &r.extension
+            && !numbers.contains(x)
+        {
+            return Err(err(
+                line,
+                key("extension"),
+                format!("no extension {x:?} in [[extensions]]"),
+            ));
         }
         if (r.ivr.is_some() || r.queue.is_some()) && !media.anchor {
             return Err(err(

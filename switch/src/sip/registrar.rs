@@ -53,7 +53,7 @@ struct Failures {
 /// Why a request did not pass the digest gate: send `response`.
 #[derive(Debug)]
 pub struct Refused {
-    pub response: Message<'static>,
+    pub response: Box<Message<'static>>,
     /// True when this was a failed attempt (wrong password, unknown user), not a first
     /// challenge.
     pub failure: bool,
@@ -128,7 +128,7 @@ impl Registrar {
         self.names.get(number).map_or("", String::as_str)
     }
 
-    fn to_tag(&mut self) -> String {
+    fn next_tag(&mut self) -> String {
         self.tag_counter += 1;
         format!("r{:x}", self.tag_counter)
     }
@@ -175,28 +175,28 @@ impl Registrar {
         proxy: bool,
     ) -> Result<String, Refused> {
         if self.locked_out(now, src.ip()) {
-            let mut r = req.make_response(StatusCode::FORBIDDEN, Some(&self.to_tag()));
+            let mut r = req.make_response(StatusCode::FORBIDDEN, Some(&self.next_tag()));
             r.start = hotline_sip::StartLine::Response {
                 code: StatusCode::FORBIDDEN,
                 reason: "Forbidden (too many failed attempts)".into(),
             };
             return Err(Refused {
-                response: r,
+                response: Box::new(r),
                 failure: false,
             });
         }
-        let tag = self.to_tag();
+        let tag = self.next_tag();
         let creds = match req.authorization(proxy) {
             None => {
                 return Err(Refused {
-                    response: self.digest.challenge(now, req, &tag, false, proxy),
+                    response: Box::new(self.digest.challenge(now, req, &tag, false, proxy)),
                     failure: false,
                 });
             }
             Some(Err(_)) => {
                 self.note_failure(now, src.ip(), "unreadable credentials");
                 return Err(Refused {
-                    response: req.make_response(StatusCode::BAD_REQUEST, Some(&tag)),
+                    response: Box::new(req.make_response(StatusCode::BAD_REQUEST, Some(&tag))),
                     failure: true,
                 });
             }
@@ -206,14 +206,14 @@ impl Registrar {
         let Some(password) = self.passwords.get(&user).cloned() else {
             self.note_failure(now, src.ip(), "unknown user");
             return Err(Refused {
-                response: req.make_response(StatusCode::FORBIDDEN, Some(&tag)),
+                response: Box::new(req.make_response(StatusCode::FORBIDDEN, Some(&tag))),
                 failure: true,
             });
         };
         match self.digest.verify(now, req, &creds, &password) {
             Verdict::Ok => Ok(user),
             Verdict::Stale => Err(Refused {
-                response: self.digest.challenge(now, req, &tag, true, proxy),
+                response: Box::new(self.digest.challenge(now, req, &tag, true, proxy)),
                 failure: false,
             }),
             Verdict::Failed(why) => {
@@ -225,7 +225,7 @@ impl Registrar {
                     self.digest.challenge(now, req, &tag, false, proxy)
                 };
                 Err(Refused {
-                    response,
+                    response: Box::new(response),
                     failure: true,
                 })
             }
@@ -242,9 +242,9 @@ impl Registrar {
     ) -> Message<'static> {
         let user = match self.authenticate(now, req, src, false) {
             Ok(u) => u,
-            Err(r) => return r.response,
+            Err(r) => return *r.response,
         };
-        let tag = self.to_tag();
+        let tag = self.next_tag();
         let aor = req
             .to_header()
             .ok()
@@ -313,10 +313,11 @@ impl Registrar {
             let pos = list
                 .iter()
                 .position(|b| b.uri == uri || (instance.is_some() && b.instance == instance));
-            if let Some(i) = pos {
-                if list[i].call_id == call_id && list[i].cseq >= cseq {
-                    continue; // out of order (RFC 3261 10.3 step 7)
-                }
+            if let Some(i) = pos
+                && list[i].call_id == call_id
+                && list[i].cseq >= cseq
+            {
+                continue; // out of order (RFC 3261 10.3 step 7)
             }
             if expires == 0 {
                 if let Some(i) = pos {
