@@ -135,3 +135,60 @@ fn refused_records_are_kept_aside_not_retried() {
     assert_eq!(outbox.rejected()[0].1, "unknown disposition");
     assert!(outbox.pending().is_empty());
 }
+
+/// The worker thread the app uses in production: takes records over its channel, reports the
+/// pending count, retries on the (injected) clock once the database is back, and flushes one
+/// last time when dropped.
+#[test]
+fn the_worker_thread_retries_and_reports() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use hotline_desktop::clock::{Clock, ManualClock};
+    use hotline_desktop::outbox::{OutboxWorker, OutcomeWriter};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = MemorySink::new();
+    sink.set_failing(Some(SinkError::Unavailable("down".into())));
+    let clock = ManualClock::new(UnixMillis(0));
+    let worker = OutboxWorker::spawn(
+        Outbox::open(dir.path().join("o.jsonl")).expect("open"),
+        Box::new(sink.clone()),
+        Arc::new(clock.clone()),
+        Box::new(|| {}),
+    )
+    .expect("spawn");
+    let mut writer = OutcomeWriter::Worker(worker);
+    writer
+        .submit(record("c1", "resolved"), clock.now())
+        .expect("submit");
+
+    // Wait (bounded) for the worker to report the record as pending.
+    let wait_for = |writer: &mut OutcomeWriter, want: usize| {
+        for _ in 0..200 {
+            if let Some(st) = writer.poll(Instant::now())
+                && st.pending == want
+            {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the worker never reported {want} pending");
+    };
+    let st = wait_for(&mut writer, 1);
+    assert_eq!(st.last_error.as_deref(), Some("down"));
+    assert!(sink.is_empty());
+
+    sink.set_failing(None);
+    clock.advance(Duration::from_secs(3));
+    let st = wait_for(&mut writer, 0);
+    assert_eq!(st.last_error, None);
+    assert_eq!(sink.len(), 1);
+
+    // A record submitted just before the app closes is still written.
+    writer
+        .submit(record("c2", "callback"), clock.now())
+        .expect("submit");
+    drop(writer);
+    assert!(sink.get(&"c2".into(), &"1001".into()).is_some());
+}
