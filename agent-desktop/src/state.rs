@@ -83,6 +83,8 @@ pub struct Notification {
     pub text: String,
     /// When it was raised.
     pub at: UnixMillis,
+    /// The call an offer notification is about (removed once the call is answered or ends).
+    pub call: Option<CallId>,
 }
 
 /// Which call controls are valid for a call right now. Buttons and shortcuts use the same set.
@@ -309,6 +311,9 @@ impl DeskState {
                     format!("Incoming call from {who} ({})", pop.queue_name),
                     wall,
                 );
+                if let Some(n) = self.notifications.last_mut() {
+                    n.call = Some(pop.call.clone());
+                }
                 if !self.calls.iter().any(|c| c.call == pop.call) {
                     self.calls.push(CallInfo {
                         call: pop.call.clone(),
@@ -327,6 +332,11 @@ impl DeskState {
                 self.pops.insert(pop.call.clone(), pop);
             }
             Event::CallChanged(info) => {
+                if matches!(info.state, CallState::Connected | CallState::Ended) {
+                    // The offer is settled: its notification has done its job.
+                    self.notifications
+                        .retain(|n| n.level != Level::Offer || n.call.as_ref() != Some(&info.call));
+                }
                 if info.state == CallState::Ended {
                     self.calls.retain(|c| c.call != info.call);
                     self.payments.remove(&info.call);
@@ -492,6 +502,7 @@ impl DeskState {
             level,
             text,
             at,
+            call: None,
         });
         if self.notifications.len() > MAX_NOTIFICATIONS {
             self.notifications.remove(0);

@@ -842,7 +842,7 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<Ui
             ui.end_row();
         }
         ui.label("IVR path");
-        ui.label(pop.ivr_path.join(" > "));
+        ui.add(egui::Label::new(pop.ivr_path.join(" > ")).wrap());
         ui.end_row();
         for input in &pop.ivr_inputs {
             ui.label(format!("Entered {}", input.name));
@@ -1122,11 +1122,11 @@ fn wrap_up_form(
     ui.horizontal_wrapped(|ui| {
         ui.radio_value(&mut forms.wrap.ticket, TicketChoice::None, "No ticket");
         ui.radio_value(&mut forms.wrap.ticket, TicketChoice::New, "New ticket");
-        for (id, _) in &open {
+        for (id, subject) in &open {
             ui.radio_value(
                 &mut forms.wrap.ticket,
                 TicketChoice::Update(id.clone()),
-                format!("Update {id}"),
+                format!("Update {id}: {subject}"),
             );
         }
     });

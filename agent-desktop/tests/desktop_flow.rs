@@ -143,6 +143,12 @@ fn login_ready_pop_answer_wrap_up_writes_the_outcome() {
         }]
     );
     talk_and_end(&mut desk, 200);
+    assert!(
+        desk.harness
+            .query_by_label("Incoming call from Ada Lovelace (Billing)")
+            .is_none(),
+        "the offer notification goes once the call is answered"
+    );
 
     // Wrap-up: the timer runs, the form needs a disposition.
     desk.advance(30);
@@ -158,7 +164,9 @@ fn login_ready_pop_answer_wrap_up_writes_the_outcome() {
         .get_by_role_and_label(Role::MultilineTextInput, "Notes")
         .type_text("Waived the late fee once.");
     desk.harness.run();
-    desk.harness.get_by_label("Update T-881").click();
+    desk.harness
+        .get_by_label("Update T-881: Late fee dispute")
+        .click();
     desk.harness.run();
     desk.harness.get_by_label("solved").click();
     desk.harness.run();

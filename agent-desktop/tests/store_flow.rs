@@ -114,7 +114,7 @@ fn wrap_up_in_the_ui_writes_outcome_and_ticket_to_the_database() {
     desk.harness.get_by_label("resolved").click();
     desk.harness.run();
     desk.harness
-        .get_by_label(&format!("Update {ticket_id}"))
+        .get_by_label(&format!("Update {ticket_id}: Late fee dispute"))
         .click();
     desk.harness.run();
     desk.harness.get_by_label("solved").click();
