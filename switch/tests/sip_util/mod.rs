@@ -93,6 +93,8 @@ pub struct Setup {
     /// Extra TOML appended (trunks, routes).
     pub extra: String,
     pub ring_timeout_secs: u64,
+    /// `sip.auth_algorithms` as TOML (default `["MD5"]`, what sipp speaks).
+    pub algorithms: Option<String>,
 }
 
 impl Default for Setup {
@@ -101,6 +103,7 @@ impl Default for Setup {
             anchor: true,
             extra: String::new(),
             ring_timeout_secs: 20,
+            algorithms: None,
         }
     }
 }
@@ -136,7 +139,7 @@ format = "json"
 
 [sip]
 listen = "127.0.0.1:0"
-auth_algorithms = ["MD5"]
+auth_algorithms = {algs}
 keepalive_secs = 0
 ring_timeout_secs = {ring}
 t1_ms = 200
@@ -160,6 +163,7 @@ name = "Bob"
 {extra}
 "#,
             ring = setup.ring_timeout_secs,
+            algs = setup.algorithms.as_deref().unwrap_or("[\"MD5\"]"),
             anchor = setup.anchor,
             pmin = media,
             pmax = media + 400,
