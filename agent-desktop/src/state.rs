@@ -328,6 +328,11 @@ impl DeskState {
                         since: pop.offered_at,
                     });
                 }
+                // Forget pops of calls that ended without a wrap-up (missed calls).
+                let wrap_call = self.wrap_up.as_ref().map(|w| w.call.clone());
+                let live: Vec<CallId> = self.calls.iter().map(|c| c.call.clone()).collect();
+                self.pops
+                    .retain(|id, _| live.contains(id) || wrap_call.as_ref() == Some(id));
                 self.focus = Some(pop.call.clone());
                 self.pops.insert(pop.call.clone(), pop);
             }
@@ -338,6 +343,26 @@ impl DeskState {
                         .retain(|n| n.level != Level::Offer || n.call.as_ref() != Some(&info.call));
                 }
                 if info.state == CallState::Ended {
+                    let was_ringing = self.calls.iter().any(|c| {
+                        c.call == info.call
+                            && c.state == CallState::Ringing
+                            && c.direction == CallDirection::Inbound
+                    });
+                    if was_ringing && info.end_reason == Some(EndReason::RemoteHangup) {
+                        let who = self
+                            .pops
+                            .get(&info.call)
+                            .and_then(|p| p.customer.as_ref())
+                            .map_or_else(
+                                || info.peer.expose().clone(),
+                                |c| c.name.expose().clone(),
+                            );
+                        self.notify(
+                            Level::Warning,
+                            format!("Missed call: {who} hung up before it was answered"),
+                            wall,
+                        );
+                    }
                     self.calls.retain(|c| c.call != info.call);
                     self.payments.remove(&info.call);
                     let customer = self

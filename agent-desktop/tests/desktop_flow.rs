@@ -402,3 +402,33 @@ fn forced_logout_returns_to_the_login_screen_with_the_reason() {
     desk.harness.get_by_label("Log in");
     desk.harness.get_by_label("Supervisor 9001 logged you out");
 }
+
+#[test]
+fn a_caller_who_hangs_up_while_ringing_is_a_missed_call() {
+    let mut desk = Desk::new();
+    log_in(&mut desk);
+    offer(&mut desk);
+    let wall = desk.wall();
+    desk.event(call_changed(
+        CallState::Ended,
+        Some(EndReason::RemoteHangup),
+        wall,
+    ));
+    desk.harness
+        .get_by_label("Missed call: Ada Lovelace hung up before it was answered");
+    assert!(desk.harness.query_by_label("Incoming call").is_none());
+    desk.harness.get_by_label("No call");
+    // The next offer (another call) drops the stale pop.
+    let mut next = sample::screen_pop(wall);
+    next.call = "c-next".into();
+    desk.event(Event::CallOffered(Box::new(next)));
+    let pops: Vec<String> = desk
+        .harness
+        .state()
+        .state
+        .pops
+        .keys()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(pops, ["c-next"]);
+}
