@@ -301,7 +301,9 @@ impl Outbox {
     fn compact(&mut self) -> Result<(), DeskError> {
         let tmp = self.path.with_extension("jsonl.tmp");
         {
-            let mut out = File::create(&tmp).map_err(|e| DeskError::io(&tmp, e))?;
+            let mut out = private(OpenOptions::new().write(true).create(true).truncate(true))
+                .open(&tmp)
+                .map_err(|e| DeskError::io(&tmp, e))?;
             let mut text = String::new();
             for (outcome, reason) in &self.rejected {
                 let line = Line::Rejected {
@@ -346,10 +348,18 @@ fn upsert(pending: &mut Vec<OutcomeRecord>, outcome: OutcomeRecord) {
     }
 }
 
+/// The outbox holds notes and names: on Unix only the user may read it.
+fn private(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
 fn open_append(path: &Path) -> Result<File, DeskError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
+    private(OpenOptions::new().create(true).append(true))
         .open(path)
         .map_err(|e| DeskError::io(path, e))
 }

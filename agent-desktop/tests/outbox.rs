@@ -192,3 +192,15 @@ fn the_worker_thread_retries_and_reports() {
     drop(writer);
     assert!(sink.get(&"c2".into(), &"1001".into()).is_some());
 }
+
+#[cfg(unix)]
+#[test]
+fn the_outbox_file_is_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("o.jsonl");
+    let mut outbox = Outbox::open(&path).expect("open");
+    outbox.submit(record("c1", "resolved")).expect("submit");
+    let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
