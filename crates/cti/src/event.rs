@@ -448,7 +448,7 @@ pub enum LogoutReason {
     },
     /// The same agent logged in elsewhere.
     Replaced,
-    /// The server is shutting down.
+    /// The server is shutting down; a client reconnects with back-off and logs in again.
     Shutdown,
 }
 
