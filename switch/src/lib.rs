@@ -7,6 +7,7 @@ pub mod bus;
 pub mod calls;
 pub mod config;
 pub mod cti;
+pub mod demo;
 pub mod http;
 pub mod pii;
 pub mod routing;
