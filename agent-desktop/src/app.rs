@@ -26,6 +26,8 @@ pub struct DeskApp {
     writer: OutcomeWriter,
     directory: DirectoryLink,
     clock: Arc<dyn Clock>,
+    /// The newest offer notification the window has drawn attention to.
+    attention_for: u64,
 }
 
 impl DeskApp {
@@ -44,6 +46,7 @@ impl DeskApp {
             writer,
             directory: DirectoryLink::Unavailable,
             clock,
+            attention_for: 0,
         }
     }
 
@@ -79,6 +82,21 @@ impl DeskApp {
     pub fn frame(&mut self, ui: &mut egui::Ui) {
         self.pump();
         let wall = self.clock.wall();
+        // A new offer makes the window ask for attention (taskbar flash), even when minimised.
+        if let Some(offer) = self
+            .state
+            .notifications
+            .iter()
+            .rev()
+            .find(|n| n.level == Level::Offer)
+            && offer.id > self.attention_for
+        {
+            self.attention_for = offer.id;
+            ui.ctx()
+                .send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
+                    egui::UserAttentionType::Critical,
+                ));
+        }
         let commands = view::draw(ui, &self.state, &mut self.forms, wall);
         for cmd in commands {
             self.apply(cmd);

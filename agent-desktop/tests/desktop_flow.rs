@@ -432,3 +432,32 @@ fn a_caller_who_hangs_up_while_ringing_is_a_missed_call() {
         .collect();
     assert_eq!(pops, ["c-next"]);
 }
+
+#[test]
+fn an_offer_asks_the_window_for_attention_once() {
+    let mut desk = Desk::new();
+    log_in(&mut desk);
+    let wall = desk.wall();
+    let asked = |desk: &Desk| {
+        desk.harness
+            .output()
+            .viewport_output
+            .values()
+            .flat_map(|v| v.commands.iter())
+            .any(|c| {
+                matches!(
+                    c,
+                    egui::ViewportCommand::RequestUserAttention(egui::UserAttentionType::Critical)
+                )
+            })
+    };
+    desk.updates
+        .send(hotline_desktop::client::ClientUpdate::Event(
+            Event::CallOffered(Box::new(sample::screen_pop(wall))),
+        ))
+        .expect("send");
+    desk.harness.step();
+    assert!(asked(&desk), "the offer should flash the window");
+    desk.harness.step();
+    assert!(!asked(&desk), "only once per offer");
+}
