@@ -424,3 +424,28 @@ async fn wrap_up_writes_the_outcome_once_and_ends_wrap_up() {
         ErrorCode::InvalidState
     );
 }
+
+#[tokio::test]
+async fn a_desktop_that_does_not_come_back_is_logged_out_after_the_linger_time() {
+    let t = TestSwitch::start("session_linger_secs = 0\n").await;
+    let d = logged_in(&t, "carol", "carol-demo").await;
+    let token = d.session.clone().expect("token");
+    drop(d);
+    t.wait_agent_state("carol", |s| *s == RState::LoggedOut)
+        .await;
+    let cti = t.sw.cti.clone().expect("cti runs");
+    assert_eq!(cti.session_count(), 0);
+    let mut d = Desk::connect(&t.url()).await;
+    d.hello().await;
+    let e = d
+        .request(Command::ResumeSession {
+            session: Secret::new(token),
+            last_seq: Seq(1),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::SessionUnknown);
+    // Logging in again works and starts a new session at seq 1.
+    assert!(d.login("carol", "carol-demo").await.is_ok());
+    assert_eq!(d.event().await.seq, Seq(1));
+}

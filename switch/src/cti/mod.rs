@@ -4,7 +4,7 @@
 //! # What it does
 //!
 //! * **Handshake and login.** `hello` first, then `login` (agent id and password, checked with
-//!   argon2 against the store on a blocking thread) or `resume_session`. Repeated failures lock
+//!   argon2 against the store on dedicated threads) or `resume_session`. Repeated failures lock
 //!   an agent id, and separately a source address, out for a while (a log line says which).
 //! * **Sessions** carry a role from the store. Every command is checked with
 //!   [`hotline_cti::allowed`]; a refusal is answered `forbidden`, and refusals of supervisor
@@ -77,6 +77,8 @@ use crate::routing::{RoutingError, RoutingHandle};
 
 /// Frames queued per connection before the server starts dropping (the desktop then resumes).
 const OUT_QUEUE: usize = 1024;
+/// Per-connection WebSocket read buffer (frames larger than this still arrive whole).
+const READ_BUFFER: usize = 8 * 1024;
 /// How long an agent's command waits for call control's answer.
 const CALL_CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -139,6 +141,54 @@ struct Inner {
     next_conn: AtomicU64,
     metrics: CtiMetrics,
     stop: broadcast::Sender<()>,
+    verifier: Verifier,
+}
+
+type VerifyJob = (String, String, oneshot::Sender<bool>);
+
+/// Password checks on a few dedicated threads: argon2 takes ~19 MiB and a core's worth of work
+/// per check, so a login storm queues here instead of exhausting CPU, and the memory stays in
+/// these threads' allocator arenas (on tokio's blocking pool every new thread kept its own
+/// 19 MiB: 375 MiB resident after 60 logins).
+struct Verifier {
+    tx: std::sync::mpsc::Sender<VerifyJob>,
+}
+
+impl Verifier {
+    fn start(threads: usize) -> Verifier {
+        let (tx, rx) = std::sync::mpsc::channel::<VerifyJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("cti-argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((password, hash, reply)) = job else {
+                            break;
+                        };
+                        let _ = reply.send(hotline_store::password::verify(&password, &hash));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password-check thread");
+            }
+        }
+        Verifier { tx }
+    }
+
+    /// Checks a password against a stored argon2 hash; `false` when no checker runs.
+    async fn verify(&self, password: String, hash: String) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send((password, hash, reply)).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
 }
 
 /// The CTI server. Cheap to clone.
@@ -168,6 +218,9 @@ impl CtiServer {
             next_conn: AtomicU64::new(1),
             metrics: CtiMetrics::default(),
             stop,
+            verifier: Verifier::start(
+                std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            ),
         });
         // Subscribe before returning, so no notice published after `start` is missed.
         let notices = inner.bus.notices.subscribe();
@@ -245,8 +298,11 @@ async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(server): State<CtiServer>,
 ) -> Response {
+    // Desktops send small frames; tungstenite's default 128 KiB read buffer per connection
+    // would be most of a session's memory (docs/performance/cti-server.md).
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| connection(server.inner, socket, peer))
 }
 
@@ -531,11 +587,10 @@ async fn login(
     };
     let ok = match &creds {
         Some(c) if c.active => {
-            let hash = c.password_hash.clone();
-            let pw = password.expose().to_string();
-            tokio::task::spawn_blocking(move || hotline_store::password::verify(&pw, &hash))
+            inner
+                .verifier
+                .verify(password.expose().to_string(), c.password_hash.clone())
                 .await
-                .unwrap_or(false)
         }
         _ => false,
     };
