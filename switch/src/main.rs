@@ -40,6 +40,18 @@ enum Command {
     CheckConfig,
     /// Print an argon2 hash for a password read from standard input (for agent accounts).
     HashPassword,
+    /// Run the switch with simulated callers, agent phones and agents (docs/demo.md).
+    Demo {
+        /// Mean rate of simulated callers (Poisson arrivals); 0 for none.
+        #[arg(long, default_value_t = 6.0)]
+        calls_per_minute: f64,
+        /// Largest number of simulated agents (alice is always left for you).
+        #[arg(long, default_value_t = 4)]
+        agents: usize,
+        /// Seed for the caller stream (a repeatable demo).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -75,6 +87,36 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo {
+            calls_per_minute,
+            agents,
+            seed,
+        } => {
+            init_logging(&cfg);
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let opts = hotline_switch::demo::DemoOptions {
+                calls_per_minute,
+                agents,
+                seed,
+            };
+            match rt.block_on(hotline_switch::demo::run(cfg, opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("hotline-switch demo: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -120,6 +120,10 @@ async fn phone_calls_phone_with_dtmf_and_bye() {
             by: Party::Remote
         }
     );
+    // Real RTP flowed, and the agent phone's session decoded the three telephone-events.
+    let m = media.metrics();
+    assert!(m.rtp_packets_in > 0 && m.rtp_packets_out > 0, "{m:?}");
+    assert_eq!(m.digits, 3, "digits 1, 2 and # received as RFC 4733 events");
     caller.stop().await;
     agent.stop().await;
     media.shutdown();

@@ -54,6 +54,8 @@ pub struct PhoneConfig {
     pub auto_answer: Option<Duration>,
     /// Hang up an answered incoming call after this long; `None` waits for the far end.
     pub talk_time: Option<Duration>,
+    /// A random extra of up to this much is added to `talk_time` per call.
+    pub talk_jitter: Duration,
     /// Frequency of the tone sent as our voice (Hz).
     pub tone_hz: f32,
     /// RFC 3261 T1.
@@ -75,6 +77,7 @@ impl PhoneConfig {
             register: None,
             auto_answer: None,
             talk_time: None,
+            talk_jitter: Duration::ZERO,
             tone_hz: 440.0,
             t1: Duration::from_millis(500),
             seed: rand::random(),
@@ -201,7 +204,10 @@ impl Drop for Phone {
 
 /// Starts a media engine for phones on `port_min..port_max` and a thread that drains its
 /// events (phones need none of them; an undrained channel would only grow).
-pub fn media_engine(port_min: u16, port_max: u16) -> Result<MediaEngine, hotline_media::MediaError> {
+pub fn media_engine(
+    port_min: u16,
+    port_max: u16,
+) -> Result<MediaEngine, hotline_media::MediaError> {
     let engine = MediaEngine::start(hotline_media::EngineConfig {
         workers: 1,
         port_min,
@@ -560,15 +566,16 @@ impl Ua {
                 return;
             }
             // Refresh at about 80 % of the granted time (at least 1 s ahead).
-            let refresh = Duration::from_millis(u64::from(granted) * 800).max(Duration::from_secs(1));
+            let refresh =
+                Duration::from_millis(u64::from(granted) * 800).max(Duration::from_secs(1));
             r.refresh_at = Some(now + refresh);
             self.emit(PhoneEvent::Registered {
                 expires_secs: granted,
             });
             return;
         }
-        let challenged = code == StatusCode::UNAUTHORIZED
-            || code == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
+        let challenged =
+            code == StatusCode::UNAUTHORIZED || code == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
         if challenged
             && r.auth_tries < 2
             && let Some((user, pass)) = self.cfg.credentials.clone()
@@ -576,7 +583,10 @@ impl Ua {
             let Some(mut req) = self.sent_register(resp) else {
                 return;
             };
-            self.cnonce = self.cnonce.wrapping_mul(6364136223846793005).wrapping_add(1);
+            self.cnonce = self
+                .cnonce
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1);
             let cnonce = format!("{:016x}", self.cnonce);
             if let Err(e) =
                 hotline_sip::auth::authorize_request(&mut req, resp, &user, &pass, &cnonce)
@@ -851,7 +861,16 @@ impl Ua {
             .with_header("Contact", self.contact.clone());
         ok.set_body("application/sdp", body);
         self.respond(now, tsx, ok);
-        let talk = self.cfg.talk_time;
+        let talk = self.cfg.talk_time.map(|t| {
+            use rand::RngExt as _;
+            let extra = self.cfg.talk_jitter.as_millis() as u64;
+            let extra = if extra > 0 {
+                rand::rng().random_range(0..extra)
+            } else {
+                0
+            };
+            t + Duration::from_millis(extra)
+        });
         let Some(c) = self.call.as_mut() else {
             return;
         };
@@ -1028,7 +1047,13 @@ impl Ua {
         }
     }
 
-    fn on_dialog_request(&mut self, now: Instant, tsx: TsxId, req: Message<'static>, method: Method) {
+    fn on_dialog_request(
+        &mut self,
+        now: Instant,
+        tsx: TsxId,
+        req: Message<'static>,
+        method: Method,
+    ) {
         let id = hotline_sip::DialogId::for_incoming(&req);
         let ours = match (&self.call, &id) {
             (Some(c), Some(id)) => c.dialog.as_ref().is_some_and(|d| d.id == *id),
@@ -1093,7 +1118,6 @@ impl Ua {
             }
         }
     }
-
 
     fn on_response(&mut self, now: Instant, tsx: TsxId, resp: Message<'static>) {
         if self.reg.as_ref().is_some_and(|r| r.tsx == Some(tsx)) {
@@ -1176,8 +1200,8 @@ impl Ua {
             self.emit(PhoneEvent::Answered { call_id });
             return;
         }
-        let challenged = code == StatusCode::UNAUTHORIZED
-            || code == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
+        let challenged =
+            code == StatusCode::UNAUTHORIZED || code == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
         let (mut req, tries, ending, peer) = ((**sent).clone(), *auth_tries, c.ending, c.peer);
         let _ = (offer, script);
         if challenged
@@ -1185,7 +1209,10 @@ impl Ua {
             && !ending
             && let Some((user, pass)) = self.cfg.credentials.clone()
         {
-            self.cnonce = self.cnonce.wrapping_mul(6364136223846793005).wrapping_add(1);
+            self.cnonce = self
+                .cnonce
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1);
             let cnonce = format!("{:016x}", self.cnonce);
             if hotline_sip::auth::authorize_request(&mut req, &resp, &user, &pass, &cnonce).is_ok()
                 && let Some(t) = self.send(now, req, peer)
