@@ -233,13 +233,6 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
                 .id_salt("calls_scroll")
                 .show(ui, |ui| calls_panel(ui, state, forms, wall, &mut out));
         });
-    egui::Panel::right("customers")
-        .default_size(360.0)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("customers_scroll")
-                .show(ui, |ui| customers_panel(ui, state, forms, wall, &mut out));
-        });
     // A call ringing at a supervisor brings the pop to the front.
     if state
         .calls
@@ -255,12 +248,19 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
             }));
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical()
+            egui::ScrollArea::both()
                 .id_salt("board_scroll")
                 .show(ui, |ui| wallboard(ui, state, forms, wall, &mut out));
         });
         return out;
     }
+    egui::Panel::right("customers")
+        .default_size(360.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("customers_scroll")
+                .show(ui, |ui| customers_panel(ui, state, forms, wall, &mut out));
+        });
     egui::CentralPanel::default().show(ui, |ui| {
         egui::ScrollArea::vertical()
             .id_salt("pop_scroll")
@@ -1317,6 +1317,15 @@ fn wallboard(
         ));
         if let Some(c) = &row.customer {
             text.push_str(&format!(" · with {}", c.expose()));
+        }
+        let me = state
+            .session
+            .as_ref()
+            .is_some_and(|s| &s.profile.agent == agent);
+        if me {
+            ui.label(format!("{text} (you)"));
+            ui.add_space(4.0);
+            continue;
         }
         ui.label(text);
         ui.horizontal_wrapped(|ui| {

@@ -48,6 +48,23 @@ fn wallboard_shows_queues_and_agents_and_starts_a_monitor() {
     desk.harness.get_by_label("81.2 % in 20 s");
     desk.harness
         .get_by_label("Bob Agent (1002) · On call · 2:05 · 17 handled · with Ada Lovelace");
+    // The supervisor's own row has no buttons.
+    let wall2 = desk.wall();
+    desk.event(Event::WallboardDelta(WallboardDelta {
+        at: wall2,
+        queues: vec![],
+        agents: vec![AgentRow {
+            status: sample::status(AgentState::NotReady, Some("break"), wall2.0),
+            name: "Alice Agent".into(),
+            call: None,
+            customer: None,
+            handled_today: 0,
+        }],
+        removed_agents: vec![],
+    }));
+    desk.harness
+        .get_by_label("Alice Agent (1001) · Not ready (break) · 0:00 · 0 handled (you)");
+    assert!(desk.harness.query_by_label("Log out 1001").is_none());
     // Carol has no call: nothing to monitor.
     assert!(
         desk.harness
