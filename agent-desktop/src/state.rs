@@ -296,6 +296,14 @@ impl DeskState {
                     .session
                     .as_ref()
                     .is_none_or(|s| s.profile.agent == status.agent);
+                if let Some(row) = self
+                    .wallboard
+                    .as_mut()
+                    .and_then(|b| b.agents.iter_mut().find(|r| r.status.agent == status.agent))
+                {
+                    // Supervisors see state changes at once, before the next wallboard delta.
+                    row.status = status.clone();
+                }
                 if mine {
                     self.agent = Some(status);
                 }

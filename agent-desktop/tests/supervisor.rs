@@ -73,6 +73,15 @@ fn wallboard_shows_queues_and_agents_and_starts_a_monitor() {
             .is_disabled()
     );
 
+    // An agent state event updates the row before the next delta.
+    desk.event(Event::AgentStateChanged(AgentStatus {
+        agent: "1003".into(),
+        state: AgentState::NotReady,
+        reason: Some("training".into()),
+        since: wall,
+    }));
+    desk.harness
+        .get_by_label("Carol Agent (1003) · Not ready (training) · 0:00 · 9 handled");
     desk.harness.get_by_label("Listen 1002").click();
     desk.harness.run();
     let call: hotline_cti::CallId = "c-20261123-0009".into();
