@@ -21,7 +21,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
 }
 trap cleanup EXIT
 
@@ -91,6 +91,9 @@ loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
 loadmodule "maxfwd.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
 request_route {
   if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
   if (has_totag()) {
@@ -114,12 +117,13 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 grep -q "sip=" "$WORK/switch.out" || { echo "switch did not start:"; cat "$WORK/switch.err"; exit 1; }
+kill -0 "$K_PID" 2>/dev/null || { echo "kamailio did not start:"; cat "$WORK/kamailio.out"; exit 1; }
 
 # The two callee UASes run for the whole benchmark.
 timeout 3600 sipp 127.0.0.1:$SW_PORT -sf "$SCEN/bench_uas.xml" -i 127.0.0.1 -p "$UAS_SW_PORT" \
-  -mp 47000 -nostdin -bg -max_socket 4096 > /dev/null 2>&1
+  -mp "$(free_port)" -nostdin -bg -max_socket 4096 > /dev/null 2>&1 || true
 timeout 3600 sipp 127.0.0.1:$K_PORT -sf "$SCEN/bench_uas.xml" -i 127.0.0.1 -p "$UAS_K_PORT" \
-  -mp 47100 -nostdin -bg -max_socket 4096 > /dev/null 2>&1
+  -mp "$(free_port)" -nostdin -bg -max_socket 4096 > /dev/null 2>&1 || true
 sleep 0.5
 PIDS+=($(pgrep -f "sipp 127.0.0.1:$SW_PORT -sf $SCEN/bench_uas.xml" || true))
 PIDS+=($(pgrep -f "sipp 127.0.0.1:$K_PORT -sf $SCEN/bench_uas.xml" || true))
@@ -136,9 +140,9 @@ step() {
   local n=$((rate * STEP))
   local stats="$WORK/stat_${port}_${rate}.csv"
   if timeout $((STEP + 40)) sipp 127.0.0.1:$port -sf "$SCEN/bench_uac.xml" -i 127.0.0.1 \
-      -p "$(free_port)" -mp 47200 -key dial 5000 -r "$rate" -m "$n" -l $((rate * 4)) \
+      -p "$(free_port)" -mp "$(free_port)" -key dial 5000 -r "$rate" -m "$n" -l $((rate * 4)) \
       -nostdin -max_socket 4096 -recv_timeout 10000 -trace_stat -stf "$stats" -fd 60 \
-      > /dev/null 2>&1; then
+      -trace_err -error_file "$WORK/err_${port}_${rate}.log" > "$WORK/out_${port}_${rate}.log" 2>&1; then
     echo ok
   else
     echo fail

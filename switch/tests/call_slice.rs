@@ -109,12 +109,7 @@ name = "Alice"
 
     // Alice's phone: a UAS on one port, registered (digest auth) from another.
     let phone_port = free_port();
-    let phone = Sipp::spawn(
-        sip,
-        "uas.xml",
-        phone_port,
-        &["-key", "from_check", "12125550100"],
-    );
+    let phone = Sipp::spawn(sip, "uas.xml", phone_port, &[]);
     let pp = phone_port.to_string();
     let registered = tokio::task::spawn_blocking(move || {
         Sipp::spawn(

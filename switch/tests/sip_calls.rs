@@ -7,7 +7,9 @@
 //! - an outbound call through a trunk reaches a sipp UAS with the trunk's caller ID;
 //! - a CANCEL before answer cancels the ringing extension and writes an abandoned record;
 //! - an unauthenticated INVITE from an unknown source to a trunk number gets 403 and no
-//!   outbound leg is created (the trunk's sipp never hears anything, no call record exists).
+//!   outbound leg is created (the trunk's sipp never hears anything, no call record exists);
+//! - a trunk with `register = true` registers upstream, answering the carrier's digest
+//!   challenge (the carrier's sipp verifies the credentials).
 //!
 //! Free ports, children killed on drop, generous timeouts, no wall-clock assertions.
 
@@ -19,7 +21,7 @@ use sip_util::{Setup, Sipp, Switch, free_port, register};
 fn registered_extension_is_called_by_another_extension() {
     let sw = Switch::start(Setup::default());
     let uas_port = free_port();
-    let uas = Sipp::spawn(sw.sip, "uas.xml", uas_port, &["-key", "from_check", "1002"]);
+    let uas = Sipp::spawn(sw.sip, "uas.xml", uas_port, &[]);
     assert!(
         register(&sw, "1001", "alice-phone", uas_port),
         "REGISTER with digest auth"
@@ -77,12 +79,7 @@ caller_id = "+18005550100"
         ..Setup::default()
     });
     // The trunk checks that the caller ID is the trunk's, not the extension's.
-    let trunk = Sipp::spawn(
-        sw.sip,
-        "uas.xml",
-        trunk_port,
-        &["-key", "from_check", r"\+18005550100@"],
-    );
+    let trunk = Sipp::spawn(sw.sip, "uas_trunk_callerid.xml", trunk_port, &[]);
     // The calling extension must be registered for its IP to be challenged (not refused).
     let phone_port = free_port();
     assert!(register(&sw, "1002", "bob-phone", phone_port));
@@ -184,4 +181,35 @@ address = "127.0.0.1:{trunk_port}"
         String::from_utf8_lossy(&buf)
     );
     assert!(sw.ended_calls().is_empty(), "no call was created");
+}
+
+#[test]
+fn trunk_registers_upstream_with_digest_credentials() {
+    let trunk_port = free_port();
+    let carrier = Sipp::spawn(
+        "127.0.0.1:9".parse().expect("addr"),
+        "trunk_registrar.xml",
+        trunk_port,
+        &[],
+    );
+    let sw = Switch::start(Setup {
+        anchor: false,
+        extra: format!(
+            r#"
+[[trunks]]
+name = "carrier"
+address = "127.0.0.1:{trunk_port}"
+username = "hotline"
+password = "trunk-secret"
+register = true
+"#
+        ),
+        ..Setup::default()
+    });
+    assert!(carrier.success(), "the carrier accepted our credentials");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !sw.logged("registered with trunk") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(sw.logged("registered with trunk"));
 }

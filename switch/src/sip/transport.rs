@@ -50,7 +50,7 @@ impl Transports {
     ) -> io::Result<(Transports, mpsc::Receiver<Inbound>)> {
         let mut last_err = None;
         for _ in 0..20 {
-            let udp = UdpSocket::bind(listen).await?;
+            let udp = bind_udp(listen)?;
             let local = udp.local_addr()?;
             let listener = if tcp {
                 match TcpListener::bind(local).await {
@@ -110,7 +110,7 @@ impl Transports {
         }
     }
 
-    /// Number of open TCP connections.
+    /// Number of open TCP connections (accepted and opened).
     pub fn tcp_connections(&self) -> usize {
         self.conns.lock().map(|c| c.len()).unwrap_or(0)
     }
@@ -226,4 +226,25 @@ async fn run_conn(
         .unwrap_or_else(|p| p.into_inner())
         .remove(&peer);
     writer.abort();
+}
+
+/// Socket buffers asked for (the kernel caps them at `net.core.rmem_max`/`wmem_max`). A burst
+/// of a few thousand datagrams must not overflow the default ~200 KB receive buffer while the
+/// call-control task is busy: a dropped ACK or BYE costs retransmissions, a dropped INVITE a
+/// second of the caller's time.
+const UDP_RECV_BUFFER: usize = 8 << 20;
+const UDP_SEND_BUFFER: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let domain = socket2::Domain::for_address(addr);
+    let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    if let Err(e) = s.set_recv_buffer_size(UDP_RECV_BUFFER) {
+        tracing::debug!(error = %e, "cannot enlarge the UDP receive buffer");
+    }
+    if let Err(e) = s.set_send_buffer_size(UDP_SEND_BUFFER) {
+        tracing::debug!(error = %e, "cannot enlarge the UDP send buffer");
+    }
+    s.bind(&addr.into())?;
+    s.set_nonblocking(true)?;
+    UdpSocket::from_std(s.into())
 }

@@ -374,3 +374,171 @@ pub fn register(sw: &Switch, ext: &str, password: &str, contact_port: u16) -> bo
     )
     .success()
 }
+
+/// The switch in this process (configuration, store with demo data, routing, bus, call
+/// control, wired as `app` does), for tests that play the agent desktop through routing and the
+/// bus.
+pub struct InProcess {
+    pub sip: SocketAddr,
+    pub store: hotline_store::Store,
+    pub routing: hotline_switch::routing::RoutingHandle,
+    pub bus: hotline_switch::bus::Bus,
+    pub calls: Option<hotline_switch::calls::CallControl>,
+    pub dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    /// `extra` is appended to a configuration with media anchored, extensions 1001 (alice),
+    /// 1002 (bob) and 1901 (sue), MD5 digest, and the service number running the main IVR.
+    pub async fn start(extra: &str) -> InProcess {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr")).expect("ivr");
+        std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
+            .expect("prompts");
+        std::fs::copy(
+            root().join("config/demo.toml"),
+            dir.path().join("demo.toml"),
+        )
+        .expect("demo");
+        let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
+        let media = port_block(400);
+        let text = format!(
+            r#"
+[database]
+url = "{db_url}"
+
+[sip]
+listen = "127.0.0.1:0"
+auth_algorithms = ["MD5"]
+keepalive_secs = 0
+ring_timeout_secs = 20
+
+[media]
+port_min = {media}
+port_max = {pmax}
+workers = 1
+
+[[dialplan.routes]]
+number = "+18005550100"
+public = true
+ivr = "main"
+
+[[extensions]]
+number = "1001"
+password = "alice-phone"
+
+[[extensions]]
+number = "1002"
+password = "bob-phone"
+
+[[extensions]]
+number = "1901"
+password = "sue-phone"
+{extra}
+"#,
+            pmax = media + 400
+        );
+        let file = dir.path().join("switch.toml");
+        std::fs::write(&file, &text).expect("config");
+        let cfg = hotline_switch::config::Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let store = hotline_store::Store::open(&db_url, Default::default())
+            .await
+            .expect("store");
+        let data = hotline_switch::seed::load(&dir.path().join("demo.toml")).expect("demo data");
+        hotline_switch::seed::seed(&store, &data, hotline_switch::app::now_millis())
+            .await
+            .expect("seed");
+        let setup = hotline_switch::routing::load_queues(&cfg).expect("queues");
+        let routing = hotline_switch::routing::spawn(setup, Some(store.clone()));
+        let (bus, commands) = hotline_switch::bus::Bus::new();
+        let calls = hotline_switch::calls::start_from_config(
+            &cfg,
+            store.clone(),
+            bus.clone(),
+            commands,
+            Some(routing.clone()),
+        )
+        .await
+        .expect("call control");
+        InProcess {
+            sip: calls.local,
+            store,
+            routing,
+            bus,
+            calls: Some(calls),
+            dir,
+        }
+    }
+
+    /// Logs an agent in and makes them ready, as their desktop would through CTI.
+    pub async fn ready(&self, agent: &str) {
+        let a = hotline_acd::AgentId::new(agent);
+        self.routing.login(&a).await.expect("login");
+        self.routing.ready(&a).await.expect("ready");
+    }
+
+    /// A phone for `ext`: a sipp UAS running `scenario`, registered with digest auth.
+    pub async fn phone(&self, ext: &str, password: &str, scenario: &str, args: &[&str]) -> Sipp {
+        let port = free_port();
+        let uas = Sipp::spawn(self.sip, scenario, port, args);
+        let (sip, ext, password) = (self.sip, ext.to_string(), password.to_string());
+        let ok = tokio::task::spawn_blocking(move || {
+            let p = port.to_string();
+            Sipp::spawn(
+                sip,
+                "register.xml",
+                free_port(),
+                &[
+                    "-key",
+                    "ext",
+                    &ext,
+                    "-au",
+                    &ext,
+                    "-ap",
+                    &password,
+                    "-key",
+                    "contact_port",
+                    &p,
+                ],
+            )
+            .success()
+        })
+        .await
+        .expect("join");
+        assert!(ok, "phone registered");
+        uas
+    }
+
+    /// Sends a command as `agent` and returns call control's reply.
+    pub async fn command(
+        &self,
+        agent: &str,
+        action: hotline_switch::bus::CallAction,
+    ) -> Result<(), String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.bus
+            .commands
+            .send(hotline_switch::bus::CallCommand {
+                agent: agent.to_string(),
+                action,
+                reply: tx,
+            })
+            .await
+            .expect("call control listens");
+        rx.await.expect("a reply")
+    }
+
+    /// Stops call control (all call records written).
+    pub async fn stop(&mut self) {
+        if let Some(c) = self.calls.take() {
+            c.shutdown().await;
+        }
+    }
+}
+
+/// Waits (in a blocking thread) for a sipp process; true on success.
+pub async fn finished(s: Sipp) -> bool {
+    tokio::task::spawn_blocking(move || s.success())
+        .await
+        .expect("join")
+}
