@@ -164,6 +164,8 @@ pub struct Forms {
     pub search: String,
     /// The central area's tab.
     pub tab: Tab,
+    /// Supervisors: skills being edited, per agent (`billing:7, spanish:4`).
+    pub skills: std::collections::HashMap<hotline_cti::AgentId, String>,
     /// Wrap-up form.
     pub wrap: WrapForm,
 }
@@ -186,6 +188,7 @@ impl Forms {
             help: String::new(),
             search: String::new(),
             tab: Tab::Calls,
+            skills: std::collections::HashMap::new(),
             wrap: WrapForm::default(),
         }
     }
@@ -770,6 +773,25 @@ fn call_controls(
             }));
         }
     });
+}
+
+/// Parses a skill list like `billing:7, spanish:4` (levels 1 to 10). `None` when empty or
+/// malformed.
+pub fn parse_skills(text: &str) -> Option<Vec<hotline_cti::SkillLevel>> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, level) = part.split_once(':')?;
+        let name = name.trim();
+        let level: u8 = level.trim().parse().ok()?;
+        if name.is_empty() || !(1..=10).contains(&level) {
+            return None;
+        }
+        out.push(hotline_cti::SkillLevel {
+            skill: name.into(),
+            level,
+        });
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Parses `49.99` or `49` into minor units.
@@ -1387,6 +1409,31 @@ fn wallboard(
                 }));
             }
         });
+        ui.horizontal(|ui| {
+            let text = forms.skills.entry(agent.clone()).or_default();
+            let l = ui.label(format!("Skills {agent}"));
+            ui.add(
+                egui::TextEdit::singleline(text)
+                    .hint_text("billing:7, spanish:4")
+                    .desired_width(200.0),
+            )
+            .labelled_by(l.id);
+            let parsed = parse_skills(text);
+            if ui
+                .add_enabled(
+                    connected && parsed.is_some(),
+                    egui::Button::new(format!("Set skills {agent}")),
+                )
+                .on_hover_text("replaces the agent's skills; routing uses them at once")
+                .clicked()
+                && let Some(skills) = parsed
+            {
+                out.push(UiCommand::Cti(Command::SetSkills {
+                    agent: agent.clone(),
+                    skills,
+                }));
+            }
+        });
         ui.add_space(4.0);
     }
     ui.separator();
@@ -1483,6 +1530,18 @@ fn shortcuts(ui: &mut Ui, state: &DeskState, forms: &Forms, out: &mut Vec<UiComm
 #[cfg(test)]
 mod tests {
     use super::parse_amount;
+
+    #[test]
+    fn skill_lists_parse() {
+        let s = super::parse_skills(" billing:7, spanish : 4 ").expect("valid");
+        assert_eq!(s.len(), 2);
+        assert_eq!((s[1].skill.as_str(), s[1].level), ("spanish", 4));
+        assert!(super::parse_skills("").is_none());
+        assert!(super::parse_skills("billing").is_none());
+        assert!(super::parse_skills("billing:0").is_none());
+        assert!(super::parse_skills("billing:11").is_none());
+        assert!(super::parse_skills(":3").is_none());
+    }
 
     #[test]
     fn amounts_parse_to_minor_units() {

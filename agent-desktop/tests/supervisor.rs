@@ -116,6 +116,41 @@ fn wallboard_shows_queues_and_agents_and_starts_a_monitor() {
     desk.harness.run();
     assert_eq!(desk.sent_commands(), vec![Command::StopMonitor { call }]);
 
+    // Change Bob's skills.
+    desk.harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Skills 1002")
+        .focus();
+    desk.harness.run();
+    desk.harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Skills 1002")
+        .type_text("billing:9, spanish:3");
+    desk.harness.run();
+    desk.harness.get_by_label("Set skills 1002").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::SetSkills {
+            agent: "1002".into(),
+            skills: vec![
+                hotline_cti::SkillLevel {
+                    skill: "billing".into(),
+                    level: 9
+                },
+                hotline_cti::SkillLevel {
+                    skill: "spanish".into(),
+                    level: 3
+                },
+            ],
+        }]
+    );
+    assert!(
+        desk.harness
+            .get_by_label("Set skills 1003")
+            .accesskit_node()
+            .is_disabled(),
+        "nothing typed, nothing to set"
+    );
+
     // A delta: Bob finished and went ready; Carol logged out.
     desk.advance(5);
     let wall = desk.wall();
