@@ -111,13 +111,11 @@ fn phone_ports(cfg: &Config) -> (u16, u16) {
 #[derive(Default)]
 struct Counters {
     placed: AtomicU64,
-    answered: AtomicU64,
     completed: AtomicU64,
     not_connected: AtomicU64,
     active: AtomicU64,
     pops: AtomicU64,
     wrapped: AtomicU64,
-    agents_ready: AtomicU64,
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
@@ -172,13 +170,9 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
             .await
             .map_err(|e| format!("agent phone {}: {e}", a.extension))?;
         let ext = a.extension.clone();
-        let c = counters.clone();
         tokio::spawn(async move {
             while let Some(e) = ev.recv().await {
                 match e {
-                    PhoneEvent::Answered { .. } => {
-                        c.answered.fetch_add(1, Ordering::Relaxed);
-                    }
                     PhoneEvent::Registered { .. } => {
                         tracing::debug!(extension = %ext, "demo phone registered")
                     }
@@ -209,11 +203,10 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
     {
         let c = counters.clone();
         tokio::spawn(async move {
-            let mut ready = std::collections::HashSet::new();
             while let Some(n) = notice_rx.recv().await {
                 match n {
                     AgentNotice::Ready { agent } => {
-                        ready.insert(agent);
+                        tracing::info!(agent = %agent, "simulated agent ready");
                     }
                     AgentNotice::Pop { .. } => {
                         c.pops.fetch_add(1, Ordering::Relaxed);
@@ -222,13 +215,11 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
                         c.wrapped.fetch_add(1, Ordering::Relaxed);
                     }
                     AgentNotice::Gone { agent, why } => {
-                        ready.remove(&agent);
                         if why != "stopped" {
                             tracing::warn!(agent = %agent, %why, "simulated agent stopped");
                         }
                     }
                 }
-                c.agents_ready.store(ready.len() as u64, Ordering::Relaxed);
             }
         });
     }
@@ -271,7 +262,7 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
     loop {
         tokio::select! {
             () = &mut signal => break,
-            _ = summary.tick() => print_summary(&counters),
+            _ = summary.tick() => print_summary(&counters, &running.routing).await,
         }
     }
 
@@ -311,18 +302,51 @@ async fn shutdown_signal() {
     }
 }
 
-fn print_summary(c: &Counters) {
-    println!(
-        "demo: callers {} placed, {} on the line, {} finished, {} not connected | agent phones answered {}, simulated agents logged in {}, screen pops {}, wrap-ups {}",
+/// One line: callers, the queues with traffic, agent states, pops and wrap-ups.
+async fn print_summary(c: &Counters, routing: &crate::routing::RoutingHandle) {
+    let mut line = format!(
+        "demo | callers {} placed, {} on the line, {} done ({} never connected)",
         c.placed.load(Ordering::Relaxed),
         c.active.load(Ordering::Relaxed),
-        c.completed.load(Ordering::Relaxed),
+        c.completed.load(Ordering::Relaxed) + c.not_connected.load(Ordering::Relaxed),
         c.not_connected.load(Ordering::Relaxed),
-        c.answered.load(Ordering::Relaxed),
-        c.agents_ready.load(Ordering::Relaxed),
-        c.pops.load(Ordering::Relaxed),
-        c.wrapped.load(Ordering::Relaxed),
     );
+    if let Ok(board) = routing.board().await {
+        for q in board
+            .queues
+            .iter()
+            .filter(|q| q.offered > 0 || q.stats.waiting > 0)
+        {
+            line.push_str(&format!(
+                " | {}: {} waiting (longest {} s), {} answered, {} abandoned",
+                q.queue.as_str(),
+                q.stats.waiting,
+                q.longest_wait.as_secs(),
+                q.answered,
+                q.abandoned
+            ));
+        }
+        let count = |name: &str| {
+            board
+                .agents
+                .iter()
+                .filter(|a| crate::routing::state_name(&a.state).0 == name)
+                .count()
+        };
+        line.push_str(&format!(
+            " | agents {} ready, {} ringing, {} on call, {} wrap-up",
+            count("ready"),
+            count("reserved"),
+            count("on_call") + count("on_hold") + count("consulting"),
+            count("wrap_up"),
+        ));
+    }
+    line.push_str(&format!(
+        " | pops {}, wrap-ups {}",
+        c.pops.load(Ordering::Relaxed),
+        c.wrapped.load(Ordering::Relaxed)
+    ));
+    println!("{line}");
 }
 
 /// The caller generator: exponential gaps (a Poisson stream), one phone per call.
