@@ -146,6 +146,7 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
     };
     let mut phones = Vec::new();
     let mut simulated = Vec::new();
+    let mut alice = None;
     for a in &data.agents {
         let Some(ext_password) = password_of(&a.extension) else {
             continue;
@@ -160,6 +161,7 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
         pc.tone_hz = 350.0 + 40.0 * phones.len() as f32;
         if is_alice {
             pc.auto_answer = Some(Duration::from_secs(4));
+            alice = Some((a.extension.clone(), a.password.clone()));
         } else {
             pc.auto_answer = Some(Duration::from_secs(2));
             pc.talk_time = Some(Duration::from_secs(20));
@@ -244,8 +246,14 @@ pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
         stop_rx.clone(),
     ));
 
+    let you = match &alice {
+        Some((ext, password)) => format!(
+            "alice's phone is extension {ext} (it answers by itself): log in on the desktop as alice / {password}"
+        ),
+        None => "alice has no phone (no demo agent alice with an [[extensions]] entry)".into(),
+    };
     println!(
-        "demo: {} simulated agents ({}), alice's phone is extension 1001: log in on the desktop as alice / alice-demo; callers at {:.1}/min. Ctrl-C stops.",
+        "demo: {} simulated agents ({}); {you}; callers at {:.1}/min. Ctrl-C stops.",
         simulated.len(),
         simulated
             .iter()
@@ -382,13 +390,12 @@ async fn callers(
             format!("+1415555{:04}", 100 + rng.random_range(0..100u32))
         };
         let sales = rng.random_bool(0.6);
-        let mut script = CallScript {
+        let script = CallScript {
             number: service.clone(),
             digits: menu_digits(sales),
             // IVR (about 16 s) plus patience: some callers give up in the queue.
             hang_up_after: Some(Duration::from_secs(16 + rng.random_range(45..240u64))),
         };
-        script.number = service.clone();
         let mut pc = PhoneConfig::new(format!("caller {n}"), ani, sip);
         pc.tone_hz = 500.0 + rng.random_range(0..200u32) as f32;
         pc.seed = rng.random();

@@ -33,8 +33,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// What a phone is and does.
-#[derive(Debug, Clone)]
+/// What a phone is and does. `Debug` hides the number and the password.
+#[derive(Clone)]
 pub struct PhoneConfig {
     /// A name for logs ("ext 1002", "caller 7").
     pub name: String,
@@ -62,6 +62,24 @@ pub struct PhoneConfig {
     pub t1: Duration,
     /// Seed for tags, branches and Call-IDs (distinct per phone).
     pub seed: u64,
+}
+
+impl std::fmt::Debug for PhoneConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneConfig")
+            .field("name", &self.name)
+            .field("user", &"<redacted>")
+            .field("proxy", &self.proxy)
+            .field("bind", &self.bind)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
+            .field("register", &self.register)
+            .field("auto_answer", &self.auto_answer)
+            .field("talk_time", &self.talk_time)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PhoneConfig {
@@ -290,6 +308,17 @@ struct Ua {
     cnonce: u64,
 }
 
+impl Drop for Ua {
+    /// A stopped or aborted phone leaves no RTP session behind.
+    fn drop(&mut self) {
+        if let Some(c) = self.call.take()
+            && let Some(m) = c.media
+        {
+            let _ = self.media.destroy(m);
+        }
+    }
+}
+
 fn user_of(value: Option<&str>) -> String {
     value
         .and_then(|v| hotline_sip::NameAddr::parse(v).ok())
@@ -359,7 +388,17 @@ impl Ua {
     }
 
     fn emit(&self, e: PhoneEvent) {
-        tracing::debug!(phone = %self.cfg.name, event = ?e, "phone event");
+        // The event's kind only: `Incoming` carries the caller's number (personal data).
+        let kind = match &e {
+            PhoneEvent::Registered { .. } => "registered",
+            PhoneEvent::RegistrationFailed { .. } => "registration failed",
+            PhoneEvent::Incoming { .. } => "incoming",
+            PhoneEvent::Ringing { .. } => "ringing",
+            PhoneEvent::Answered { .. } => "answered",
+            PhoneEvent::DigitsSent { .. } => "digits sent",
+            PhoneEvent::Ended { .. } => "ended",
+        };
+        tracing::debug!(phone = %self.cfg.name, event = kind, "phone event");
         let _ = self.events.send(e);
     }
 
@@ -404,11 +443,6 @@ impl Ua {
                     }
                 },
             }
-        }
-        if let Some(c) = self.call.take()
-            && let Some(m) = c.media
-        {
-            let _ = self.media.destroy(m);
         }
     }
 
@@ -580,7 +614,7 @@ impl Ua {
             && r.auth_tries < 2
             && let Some((user, pass)) = self.cfg.credentials.clone()
         {
-            let Some(mut req) = self.sent_register(resp) else {
+            let Some(mut req) = self.sent_register() else {
                 return;
             };
             self.cnonce = self
@@ -613,8 +647,8 @@ impl Ua {
         self.emit(PhoneEvent::RegistrationFailed { code: code.0 });
     }
 
-    /// The REGISTER we sent, rebuilt from the transaction of `resp` (by CSeq).
-    fn sent_register(&self, _resp: &Message<'_>) -> Option<Message<'static>> {
+    /// The REGISTER we sent last, rebuilt (without Via) to answer a challenge.
+    fn sent_register(&self) -> Option<Message<'static>> {
         let r = self.reg.as_ref()?;
         let aor = format!("<sip:{}@{}>", self.cfg.user, self.domain);
         let mut req = Message::request(Method::Register, format!("sip:{}", self.domain));
@@ -926,6 +960,11 @@ impl Ua {
         let proxy = self.cfg.proxy;
         let Some(tsx) = self.send(now, inv, proxy) else {
             let _ = self.media.destroy(info.id);
+            self.emit(PhoneEvent::Ended {
+                call_id,
+                code: 500,
+                by: Party::Local,
+            });
             return;
         };
         let sent = self
