@@ -11,6 +11,7 @@ use crate::client::{ClientChannels, ClientRequest, ClientUpdate, ConnState};
 use crate::clock::Clock;
 use crate::directory::{DirQuery, DirectoryLink};
 use crate::outbox::{LinkCustomer, NewCustomer, OutcomeRecord, OutcomeWriter};
+use crate::reports::{ReportAnswer, ReportRequest, ReportsLink};
 use crate::state::{DeskState, Level};
 use crate::view::{self, Forms, UiCommand, WrapUpSubmission};
 
@@ -25,6 +26,7 @@ pub struct DeskApp {
     updates: Receiver<ClientUpdate>,
     writer: OutcomeWriter,
     directory: DirectoryLink,
+    reports: ReportsLink,
     clock: Arc<dyn Clock>,
     /// The newest offer notification the window has drawn attention to.
     attention_for: u64,
@@ -45,6 +47,7 @@ impl DeskApp {
             updates: channels.updates,
             writer,
             directory: DirectoryLink::Unavailable,
+            reports: ReportsLink::Unavailable,
             clock,
             attention_for: 0,
         }
@@ -54,6 +57,13 @@ impl DeskApp {
     #[must_use]
     pub fn with_directory(mut self, directory: DirectoryLink) -> Self {
         self.directory = directory;
+        self
+    }
+
+    /// Adds KPI reports for supervisors (read from the shared database, off the UI thread).
+    #[must_use]
+    pub fn with_reports(mut self, reports: ReportsLink) -> Self {
+        self.reports = reports;
         self
     }
 
@@ -70,6 +80,9 @@ impl DeskApp {
         }
         for answer in self.directory.poll() {
             self.state.apply_directory(answer, wall);
+        }
+        for answer in self.reports.poll() {
+            self.state.apply_report(answer);
         }
         if let Some(status) = self.writer.poll(self.clock.now())
             && (status != self.state.outbox || !status.newly_rejected.is_empty())
@@ -137,6 +150,33 @@ impl DeskApp {
                     _ => {}
                 }
                 self.request(ClientRequest::Send(command));
+            }
+            UiCommand::LoadReport(query) => {
+                if !self.state.is_supervisor() {
+                    return;
+                }
+                self.state.reports.pending = Some(query.clone());
+                if !self.reports.ask(ReportRequest::Load(query.clone())) {
+                    self.state.apply_report(ReportAnswer::Loaded {
+                        query,
+                        report: Err("no database configured (--database)".into()),
+                    });
+                }
+            }
+            UiCommand::ExportCsv { path, group } => {
+                let Some(report) = &self.state.reports.report else {
+                    return;
+                };
+                let rows = report.rows(group).to_vec();
+                if !self.reports.ask(ReportRequest::Export {
+                    path: path.clone(),
+                    rows,
+                }) {
+                    self.state.apply_report(ReportAnswer::Exported {
+                        path,
+                        rows: Err("the reports worker has stopped".into()),
+                    });
+                }
             }
             UiCommand::DismissHelp(agent) => self.state.help_requests.retain(|h| h.agent != agent),
             UiCommand::SubmitWrapUp(sub) => self.submit_wrap_up(sub, wall),

@@ -16,6 +16,8 @@
 //! * [`app::DeskApp`]: each frame drains updates into the state, draws, applies the commands.
 //! * [`outbox`]: outcome records in a local JSON-lines file (fsynced) until the
 //!   [`outbox::OutcomeSink`] (the store) has them.
+//! * [`reports`]: supervisors' KPI reports (per interval, queue and agent) read from the shared
+//!   database on a worker thread, with charts and CSV export.
 //! * [`clock`]: injected time, so the UI tests are deterministic.
 //!
 //! # Example
@@ -43,6 +45,7 @@ pub mod client;
 pub mod clock;
 pub mod directory;
 pub mod outbox;
+pub mod reports;
 pub mod sample;
 pub mod state;
 pub mod store_sink;

@@ -11,8 +11,10 @@ use hotline_desktop::directory::DirectoryLink;
 use hotline_desktop::outbox::{
     Outbox, OutboxWorker, OutcomeRecord, OutcomeSink, OutcomeWriter, SinkError,
 };
+use hotline_desktop::reports::{ReportQuery, ReportsLink, StoreReports};
 use hotline_desktop::sample;
 use hotline_desktop::store_sink::StoreDirectory;
+use hotline_desktop::view::UiCommand;
 
 /// The Hotline agent desktop.
 #[derive(Parser, Debug)]
@@ -38,6 +40,29 @@ struct Args {
     /// Show a sample supervisor wallboard without a switch.
     #[arg(long)]
     preview_wallboard: bool,
+    /// Show supervisor KPI reports over a sample day written into a temporary SQLite database.
+    #[arg(long)]
+    preview_reports: bool,
+}
+
+/// Writes today's sample traffic into a fresh SQLite file in the temp directory; returns its URL.
+fn sample_database(clock: &dyn Clock) -> Result<String, Box<dyn std::error::Error>> {
+    let path = std::env::temp_dir().join(format!("hotline-preview-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let url = format!("sqlite://{}", path.display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store =
+            hotline_store::Store::open(&url, hotline_store::StoreOptions::default()).await?;
+        let wall = i64::try_from(clock.wall().0).unwrap_or(0);
+        sample::seed_day(&store, wall - wall.rem_euclid(86_400_000)).await?;
+        store.close().await;
+        Ok::<(), hotline_store::Error>(())
+    })?;
+    tracing::info!(%url, "preview: sample day written");
+    Ok(url)
 }
 
 /// Used when no database is configured: outcomes stay in the outbox file.
@@ -133,6 +158,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let preview_db = if args.preview_reports {
+        Some(sample_database(clock.as_ref())?)
+    } else {
+        None
+    };
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_inner_size([1280.0, 800.0])
@@ -156,9 +186,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 clock.clone(),
                 Box::new(move || ctx2.request_repaint()),
             )?);
-            let preview = args.preview || args.preview_wallboard;
+            let preview = args.preview || args.preview_wallboard || args.preview_reports;
             let channels = if preview {
-                preview_channels(clock.as_ref(), args.preview_wallboard)
+                preview_channels(
+                    clock.as_ref(),
+                    args.preview_wallboard || args.preview_reports,
+                )
             } else {
                 client::spawn(client_config, Arc::new(move || ctx.request_repaint()))?.0
             };
@@ -184,10 +217,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     None => DirectoryLink::Unavailable,
                 }
             };
-            let mut app =
-                DeskApp::new(channels, writer, clock, &args.url).with_directory(directory);
+            let reports_url =
+                preview_db
+                    .as_deref()
+                    .or(if preview { None } else { database.as_deref() });
+            let reports = match reports_url.map(StoreReports::open) {
+                Some(Ok(source)) => {
+                    let ctx4 = cc.egui_ctx.clone();
+                    ReportsLink::spawn(Box::new(source), Box::new(move || ctx4.request_repaint()))?
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "reports unavailable");
+                    ReportsLink::Unavailable
+                }
+                None => ReportsLink::Unavailable,
+            };
+            let wall = clock.wall();
+            let mut app = DeskApp::new(channels, writer, clock, &args.url)
+                .with_directory(directory)
+                .with_reports(reports);
             if args.preview_wallboard {
                 app.forms.tab = hotline_desktop::view::Tab::Wallboard;
+            }
+            if args.preview_reports {
+                app.forms.tab = hotline_desktop::view::Tab::Reports;
+                app.pump(); // the supervisor's login
+                let day = i64::try_from(wall.0).unwrap_or(0);
+                app.apply(UiCommand::LoadReport(ReportQuery::new(
+                    day - day.rem_euclid(86_400_000),
+                    app.forms.report_interval,
+                )));
             }
             Ok(Box::new(app))
         }),

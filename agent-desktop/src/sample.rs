@@ -115,3 +115,180 @@ pub fn wallboard(wall: UnixMillis) -> hotline_cti::Wallboard {
 pub fn call() -> CallId {
     CallId::new(CALL)
 }
+
+/// Writes a plausible day of traffic into `store` for report previews and screenshots: callers
+/// arriving from 08:00 to 18:00 UTC (busier late morning and mid-afternoon) into `sales` and
+/// `billing`, four agents answering in turn, some callers giving up (a few within seconds),
+/// transfers, holds and outcomes. Deterministic: the same day gives the same log. Everything
+/// goes through the store's ordinary writers, as the switch and the desktop write it.
+pub async fn seed_day(
+    store: &hotline_store::Store,
+    day: hotline_store::Millis,
+) -> Result<(), hotline_store::Error> {
+    use hotline_store::{AgentStateEvent, CallEvent, CallEventKind, Direction, Outcome};
+    const S: i64 = 1000;
+    for (code, resolved) in [
+        ("resolved", true),
+        ("callback", false),
+        ("escalated", false),
+    ] {
+        store
+            .upsert_disposition(&hotline_store::Disposition {
+                code: code.into(),
+                label: code.into(),
+                resolved,
+            })
+            .await?;
+    }
+    // A small linear congruential generator: no dependency, same sequence every run.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = move |n: i64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) % n.max(1) as u64) as i64
+    };
+    let agents = ["1002", "1003", "1004", "1005"];
+    let mut free_at = [day + 8 * 3600 * S; 4];
+    let state = |agent: &str, at: i64, st: &str, call: Option<&str>| AgentStateEvent {
+        agent_id: agent.into(),
+        at,
+        state: st.into(),
+        reason: None,
+        call_id: call.map(String::from),
+    };
+    for a in agents {
+        store
+            .record_agent_state(&state(a, day + 8 * 3600 * S, "ready", None))
+            .await?;
+    }
+    let mut t = day + 8 * 3600 * S;
+    let mut i = 0;
+    while t < day + 18 * 3600 * S {
+        let hour = (t - day) / (3600 * S);
+        let busy = matches!(hour, 10 | 11 | 14 | 15);
+        t += (if busy { 20 } else { 60 } + rnd(if busy { 90 } else { 240 })) * S;
+        i += 1;
+        let id = format!("d{}-{i:04}", day / (86_400 * S));
+        let queue = if rnd(3) == 0 { "billing" } else { "sales" };
+        let mut seq = 0;
+        let mut events = vec![
+            (
+                t - 20 * S,
+                CallEventKind::Arrived {
+                    direction: if rnd(25) == 0 {
+                        Direction::Callback
+                    } else {
+                        Direction::Inbound
+                    },
+                    ani: format!("+44163296{:04}", rnd(9000)),
+                    dnis: "08001234567".into(),
+                },
+            ),
+            (
+                t,
+                CallEventKind::Enqueued {
+                    queue_id: queue.into(),
+                    priority: 0,
+                },
+            ),
+        ];
+        let mut outcome = None;
+        let patience = if rnd(12) == 0 { 3 } else { 20 + rnd(150) } * S;
+        let (k, &free) = free_at
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, f)| **f)
+            .unwrap_or((0, &t));
+        let offer = free.max(t + S);
+        let answer = offer + 4 * S;
+        if answer - t > patience {
+            events.push((
+                t + patience,
+                CallEventKind::Ended {
+                    reason: "abandoned".into(),
+                    abandoned: true,
+                },
+            ));
+        } else {
+            let agent = agents[k];
+            let talk = (90 + rnd(330)) * S;
+            let end = answer + talk;
+            let wrap = (10 + rnd(45)) * S;
+            events.push((
+                offer,
+                CallEventKind::Offered {
+                    agent_id: agent.into(),
+                },
+            ));
+            events.push((
+                answer,
+                CallEventKind::Answered {
+                    agent_id: agent.into(),
+                },
+            ));
+            if rnd(14) == 0 {
+                events.push((
+                    answer + talk / 2,
+                    CallEventKind::Transferred {
+                        to: "billing".into(),
+                    },
+                ));
+            }
+            events.push((
+                end,
+                CallEventKind::Ended {
+                    reason: "remote_hangup".into(),
+                    abandoned: false,
+                },
+            ));
+            for (at, st, call) in [
+                (offer, "reserved", Some(id.as_str())),
+                (answer, "on_call", Some(id.as_str())),
+                (end, "wrap_up", Some(id.as_str())),
+                (end + wrap, "ready", None),
+            ] {
+                store
+                    .record_agent_state(&state(agent, at, st, call))
+                    .await?;
+            }
+            let disposition = match rnd(10) {
+                0 => "callback",
+                1 => "escalated",
+                _ => "resolved",
+            };
+            outcome = Some(Outcome {
+                call_id: id.clone(),
+                agent_id: agent.into(),
+                disposition: disposition.into(),
+                notes: String::new(),
+                wrapup_ms: wrap,
+                ticket_id: None,
+                at: end + wrap,
+            });
+            free_at[k] = end + wrap;
+        }
+        for (at, kind) in events {
+            store
+                .record_call_event(&CallEvent {
+                    call_id: id.clone(),
+                    seq,
+                    at,
+                    kind,
+                })
+                .await?;
+            seq += 1;
+        }
+        // The outcome refers to the call: written after the call's events.
+        if let Some(o) = outcome {
+            store.write_outcome(&o).await?;
+        }
+    }
+    for (k, a) in agents.iter().enumerate() {
+        let off = free_at[k].max(day + 18 * 3600 * S + 600 * S);
+        store
+            .record_agent_state(&state(a, off, "not_ready", None))
+            .await?;
+    }
+    Ok(())
+}

@@ -15,6 +15,7 @@ use hotline_cti::{
 use crate::client::{ClientUpdate, ConnState};
 use crate::directory::{CustomerHit, DirAnswer, TicketChangeLine};
 use crate::outbox::OutboxStatus;
+use crate::reports::{Report, ReportAnswer, ReportQuery};
 
 /// What the switch told us at login.
 #[derive(Debug, Clone)]
@@ -131,6 +132,19 @@ pub struct CustomerSearch {
     pub pending: bool,
 }
 
+/// Supervisors' KPI report: what is loading, what was loaded, the last export.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportsState {
+    /// The query being loaded (answers to older queries are ignored).
+    pub pending: Option<ReportQuery>,
+    /// The last loaded report.
+    pub report: Option<Report>,
+    /// Why the last load failed.
+    pub error: Option<String>,
+    /// The last export: the file and rows written, or an error text.
+    pub export: Option<Result<(std::path::PathBuf, usize), String>>,
+}
+
 /// Most notifications kept.
 const MAX_NOTIFICATIONS: usize = 20;
 /// Most history entries kept.
@@ -180,6 +194,8 @@ pub struct DeskState {
     pub help_requests: Vec<HelpRequest>,
     /// Supervisors: calls being monitored and how.
     pub monitoring: HashMap<CallId, hotline_cti::MonitorMode>,
+    /// Supervisors: the KPI report.
+    pub reports: ReportsState,
 }
 
 /// An agent's request for help (supervisors).
@@ -226,6 +242,7 @@ impl DeskState {
             wallboard_subscribed: false,
             help_requests: Vec::new(),
             monitoring: HashMap::new(),
+            reports: ReportsState::default(),
         }
     }
 
@@ -591,6 +608,28 @@ impl DeskState {
         }
     }
 
+    /// Applies an answer from the reports worker.
+    pub fn apply_report(&mut self, answer: ReportAnswer) {
+        match answer {
+            ReportAnswer::Loaded { query, report } => {
+                if self.reports.pending.as_ref() != Some(&query) {
+                    return; // an older request
+                }
+                self.reports.pending = None;
+                match report {
+                    Ok(r) => {
+                        self.reports.error = None;
+                        self.reports.report = Some(r);
+                    }
+                    Err(e) => self.reports.error = Some(e),
+                }
+            }
+            ReportAnswer::Exported { path, rows } => {
+                self.reports.export = Some(rows.map(|n| (path, n)));
+            }
+        }
+    }
+
     /// Is the session a supervisor's (or an admin's)?
     pub fn is_supervisor(&self) -> bool {
         self.session
@@ -730,6 +769,7 @@ impl DeskState {
         self.opened = None;
         self.ticket_history = None;
         self.search = CustomerSearch::default();
+        self.reports = ReportsState::default();
     }
 
     /// Keeps the focus on something that still exists: the wrap-up call, a ringing call, the

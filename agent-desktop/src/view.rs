@@ -10,7 +10,9 @@ use hotline_cti::{
 
 use crate::client::ConnState;
 use crate::clock::{format_duration, format_span};
+use crate::reports::{Report, ReportQuery, format_day, format_hhmm, parse_day};
 use crate::state::{CallActions, DeskState, Level};
+use hotline_store::reports::{KpiGroup, KpiRow};
 
 /// What the agent asked for during a frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +46,15 @@ pub enum UiCommand {
     CloseCustomer,
     /// Load a ticket's history.
     ShowTicketHistory(TicketId),
+    /// Supervisors: load a KPI report (answered off the UI thread).
+    LoadReport(crate::reports::ReportQuery),
+    /// Supervisors: write the loaded report's rows of `group` as CSV to `path`.
+    ExportCsv {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Queue rows or agent rows.
+        group: KpiGroup,
+    },
     /// Supervisors: forget a help request.
     DismissHelp(hotline_cti::AgentId),
     /// Link an unknown caller's number to an existing customer (written with the outcome).
@@ -94,6 +105,8 @@ pub enum Tab {
     Calls,
     /// Supervisors: the wallboard, agents and help requests.
     Wallboard,
+    /// Supervisors: KPI reports per interval, queue and agent.
+    Reports,
 }
 
 /// Ticket choice in the wrap-up form.
@@ -168,6 +181,14 @@ pub struct Forms {
     pub skills: std::collections::HashMap<hotline_cti::AgentId, String>,
     /// Wrap-up form.
     pub wrap: WrapForm,
+    /// Reports: the day (`YYYY-MM-DD`, UTC); filled with today at first sight.
+    pub report_day: String,
+    /// Reports: interval length in minutes (15, 30 or 60).
+    pub report_interval: u32,
+    /// Reports: the table shown and exported.
+    pub report_group: KpiGroup,
+    /// Reports: the CSV file to write.
+    pub report_csv: String,
 }
 
 impl Forms {
@@ -190,6 +211,10 @@ impl Forms {
             tab: Tab::Calls,
             skills: std::collections::HashMap::new(),
             wrap: WrapForm::default(),
+            report_day: String::new(),
+            report_interval: 30,
+            report_group: KpiGroup::Queue,
+            report_csv: "kpi-report.csv".into(),
         }
     }
 }
@@ -254,6 +279,14 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
             egui::ScrollArea::both()
                 .id_salt("board_scroll")
                 .show(ui, |ui| wallboard(ui, state, forms, wall, &mut out));
+        });
+        return out;
+    }
+    if forms.tab == Tab::Reports && state.is_supervisor() {
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::both()
+                .id_salt("reports_scroll")
+                .show(ui, |ui| reports(ui, state, forms, wall, &mut out));
         });
         return out;
     }
@@ -371,6 +404,7 @@ fn state_bar(
             ui.separator();
             ui.selectable_value(&mut forms.tab, Tab::Calls, "Calls");
             ui.selectable_value(&mut forms.tab, Tab::Wallboard, "Wallboard");
+            ui.selectable_value(&mut forms.tab, Tab::Reports, "Reports");
         }
         match &state.agent {
             Some(agent) => {
@@ -1467,6 +1501,279 @@ fn wallboard(
             }
         });
     }
+}
+
+/// `81.2 %`, or a dash when there is no value.
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.1} %", v * 100.0))
+}
+
+/// Whole seconds, or a dash.
+fn secs(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".into(), |ms| format!("{} s", (ms + 500) / 1000))
+}
+
+/// Supervisors: KPI report for a day, per interval: totals, charts, the queue or agent table and
+/// CSV export.
+fn reports(
+    ui: &mut Ui,
+    state: &DeskState,
+    forms: &mut Forms,
+    wall: UnixMillis,
+    out: &mut Vec<UiCommand>,
+) {
+    ui.heading("Reports");
+    if forms.report_day.is_empty() {
+        forms.report_day = format_day(i64::try_from(wall.0).unwrap_or(0));
+    }
+    let r = &state.reports;
+    ui.horizontal(|ui| {
+        let l = ui.label("Day");
+        ui.add(egui::TextEdit::singleline(&mut forms.report_day).desired_width(100.0))
+            .labelled_by(l.id)
+            .on_hover_text("YYYY-MM-DD, UTC");
+        ui.label("Interval");
+        for mins in [15, 30, 60] {
+            ui.selectable_value(&mut forms.report_interval, mins, format!("{mins} min"));
+        }
+        let day = parse_day(&forms.report_day);
+        if ui
+            .add_enabled(
+                day.is_some() && r.pending.is_none(),
+                egui::Button::new("Load report"),
+            )
+            .clicked()
+            && let Some(day) = day
+        {
+            out.push(UiCommand::LoadReport(ReportQuery::new(
+                day,
+                forms.report_interval,
+            )));
+        }
+        if day.is_none() {
+            ui.colored_label(Color32::RED, "Not a date (YYYY-MM-DD)");
+        }
+        if r.pending.is_some() {
+            ui.spinner();
+            ui.label("Loading...");
+        }
+    });
+    if let Some(e) = &r.error {
+        ui.colored_label(Color32::RED, format!("Cannot load the report: {e}"));
+    }
+    let Some(report) = &r.report else {
+        ui.label("No report loaded");
+        return;
+    };
+    let s = &report.query.settings;
+    ui.label(format!(
+        "{} in {} minute intervals (UTC); service level: answered within {} s{}; short abandons (under {} s) {}",
+        format_day(report.query.day),
+        s.interval_mins,
+        s.service_level_ms / 1000,
+        if s.sl_counts_abandons {
+            ", abandons count against it"
+        } else {
+            ""
+        },
+        s.short_abandon_ms / 1000,
+        if s.exclude_short_abandons {
+            "left out"
+        } else {
+            "counted"
+        },
+    ));
+    let t = &report.total;
+    ui.label(
+        RichText::new(format!(
+            "Day total: offered {} · answered {} · abandoned {} · service level {}",
+            t.offered,
+            t.answered,
+            t.abandoned,
+            percent(t.service_level)
+        ))
+        .strong(),
+    );
+    report_charts(ui, report);
+    ui.separator();
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut forms.report_group, KpiGroup::Queue, "By queue");
+        ui.selectable_value(&mut forms.report_group, KpiGroup::Agent, "By agent");
+        ui.separator();
+        let l = ui.label("CSV file");
+        ui.add(egui::TextEdit::singleline(&mut forms.report_csv).desired_width(260.0))
+            .labelled_by(l.id);
+        let path = forms.report_csv.trim();
+        if ui
+            .add_enabled(!path.is_empty(), egui::Button::new("Export CSV"))
+            .on_hover_text("writes the rows of the table below")
+            .clicked()
+        {
+            out.push(UiCommand::ExportCsv {
+                path: path.into(),
+                group: forms.report_group,
+            });
+        }
+        match &r.export {
+            Some(Ok((path, n))) => {
+                ui.label(format!("Wrote {n} rows to {}", path.display()));
+            }
+            Some(Err(e)) => {
+                ui.colored_label(Color32::RED, format!("Export failed: {e}"));
+            }
+            None => {}
+        }
+    });
+    report_table(ui, report, forms.report_group);
+}
+
+/// Offered/answered/abandoned bars and the service-level line, per interval, over the busy part
+/// of the day.
+fn report_charts(ui: &mut Ui, report: &Report) {
+    use egui_plot::{Bar, BarChart, Legend, Line, Plot};
+    let Some((first, last)) = report.busy_span() else {
+        ui.label("No calls on this day");
+        return;
+    };
+    let step_h = f64::from(report.query.settings.interval_mins) / 60.0;
+    let hour = |ms: i64| (ms - report.query.day) as f64 / 3_600_000.0;
+    let shown: Vec<_> = report
+        .intervals
+        .iter()
+        .filter(|i| i.start >= first && i.start <= last)
+        .collect();
+    let w = step_h / 4.0;
+    let bars = |name: &str,
+                off: f64,
+                color: Color32,
+                v: &dyn Fn(&crate::reports::IntervalTotals) -> u32| {
+        BarChart::new(
+            name,
+            shown
+                .iter()
+                .map(|i| Bar::new(hour(i.start) + step_h / 2.0 + off, f64::from(v(i))).width(w))
+                .collect(),
+        )
+        .color(color)
+    };
+    let hhmm = |x: f64| {
+        let mins = (x * 60.0).round() as i64;
+        format!("{:02}:{:02}", mins.div_euclid(60), mins.rem_euclid(60))
+    };
+    let height = 190.0;
+    let width = (ui.available_width() / 2.0 - 12.0).max(200.0);
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Calls per interval").strong());
+            Plot::new("calls_plot")
+                .height(height)
+                .width(width)
+                .legend(Legend::default())
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .include_y(0.0)
+                .x_axis_formatter(move |m, _| hhmm(m.value))
+                .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [0.5, 1.0, 2.0]))
+                .show(ui, |p| {
+                    p.bar_chart(bars("Offered", -w, Color32::from_rgb(90, 140, 220), &|i| {
+                        i.offered
+                    }));
+                    p.bar_chart(bars(
+                        "Answered",
+                        0.0,
+                        Color32::from_rgb(80, 170, 90),
+                        &|i| i.answered,
+                    ));
+                    p.bar_chart(bars("Abandoned", w, Color32::from_rgb(220, 90, 80), &|i| {
+                        i.abandoned
+                    }));
+                });
+        });
+        ui.vertical(|ui| {
+            ui.label(RichText::new("Service level per interval (%)").strong());
+            let points: Vec<[f64; 2]> = shown
+                .iter()
+                .filter_map(|i| {
+                    i.service_level
+                        .map(|sl| [hour(i.start) + step_h / 2.0, sl * 100.0])
+                })
+                .collect();
+            let target = 80.0;
+            Plot::new("sl_plot")
+                .height(height)
+                .width(width)
+                .legend(Legend::default().position(egui_plot::Corner::RightBottom))
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .include_y(0.0)
+                .include_y(100.0)
+                .x_axis_formatter(move |m, _| hhmm(m.value))
+                .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [0.5, 1.0, 2.0]))
+                .show(ui, |p| {
+                    p.line(Line::new("Service level", points).width(2.0));
+                    p.hline(egui_plot::HLine::new("Target 80 %", target));
+                });
+        });
+    });
+}
+
+/// One row per interval and queue (or agent).
+fn report_table(ui: &mut Ui, report: &Report, group: KpiGroup) {
+    let rows: &[KpiRow] = report.rows(group);
+    if rows.is_empty() {
+        ui.label("No rows");
+        return;
+    }
+    let agents = group == KpiGroup::Agent;
+    egui::Grid::new(if agents { "kpi_agents" } else { "kpi_queues" })
+        .striped(true)
+        .show(ui, |ui| {
+            let mut headers = vec![
+                "Interval",
+                if agents { "Agent" } else { "Queue" },
+                "Offered",
+                "Answered",
+                "Abandoned",
+                "Short ab.",
+                "Service level",
+                "ASA",
+                "AHT",
+                "Transfers",
+                "Callbacks",
+                "FCR",
+            ];
+            if agents {
+                headers.push("Occupancy");
+            }
+            for h in headers {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for r in rows {
+                let step = i64::from(report.query.settings.interval_mins) * 60_000;
+                ui.label(format!(
+                    "{}-{}",
+                    format_hhmm(r.interval_start),
+                    format_hhmm(r.interval_start + step)
+                ));
+                ui.label(&r.key);
+                for n in [r.offered, r.answered, r.abandoned, r.short_abandoned] {
+                    ui.label(n.to_string());
+                }
+                ui.label(percent(r.service_level));
+                ui.label(secs(r.asa_ms));
+                ui.label(secs(r.aht_ms));
+                ui.label(r.transfers.to_string());
+                ui.label(r.callbacks.to_string());
+                ui.label(percent(r.fcr));
+                if agents {
+                    ui.label(percent(r.occupancy));
+                }
+                ui.end_row();
+            }
+        });
 }
 
 /// Keyboard shortcuts for call actions; each only fires when its button would be enabled.
