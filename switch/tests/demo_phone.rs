@@ -3,7 +3,9 @@
 //! answer, the caller sends RFC 4733 digits and hangs up, and both report the call's life as
 //! events (ringing, answered, digits sent, ended with the BYE's 200). Also: the agent phone's
 //! talk time ends a call from its side, a second INVITE during a call gets 486, and a caller
-//! hanging up while the far end still rings cancels (487).
+//! hanging up while the far end still rings cancels (487). Against the switch's registrar
+//! (in-process, SIP on port 0): REGISTER answers the digest challenge, follows 423 Min-Expires
+//! and refreshes before expiry; a wrong password ends in a registration failure.
 //!
 //! Real UDP sockets and RTP sessions on 127.0.0.1 (port 0 / a media engine per test); no
 //! wall-clock assertions, every wait bounded by a generous guard.
@@ -241,4 +243,93 @@ async fn agent_talk_time_busy_and_cancel() {
         p.stop().await;
     }
     media.shutdown();
+}
+
+/// A switch in this process with SIP on port 0, a temp database and extension 1002.
+async fn switch_with_extension(
+    dir: &std::path::Path,
+    min_expires: u32,
+) -> hotline_switch::app::Running {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/demo.toml");
+    std::fs::copy(demo, dir.join("demo.toml")).expect("copy demo");
+    let (lo, hi) = media_ports();
+    let text = format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+
+[database]
+url = "sqlite://{db}/hotline.db"
+
+[log]
+level = "warn"
+
+[sip]
+listen = "127.0.0.1:0"
+min_expires_secs = {min_expires}
+keepalive_secs = 0
+
+[media]
+port_min = {sw_min}
+port_max = {sw_max}
+workers = 1
+
+[[extensions]]
+number = "1002"
+password = "bob-phone"
+name = "Bob"
+"#,
+        db = dir.display(),
+        sw_min = lo + 100,
+        sw_max = hi + 100,
+    );
+    let file = dir.join("switch.toml");
+    std::fs::write(&file, text).expect("config");
+    let cfg = hotline_switch::config::Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    hotline_switch::app::start(cfg, Default::default())
+        .await
+        .expect("switch starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_with_digest_auth_follows_min_expires_and_refreshes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sw = switch_with_extension(dir.path(), 2).await;
+    let sip = sw.sip.expect("sip");
+    let (lo, _) = media_ports();
+    let media = media_engine(lo + 300, lo + 340).expect("media engine");
+
+    // Asks for 1 s: the registrar says 423 (Min-Expires 2), the phone asks again for 2 s,
+    // answers the digest challenge, and refreshes before the binding runs out.
+    let mut pc = PhoneConfig::new("bob's phone", "1002", sip);
+    pc.credentials = Some(("1002".into(), "bob-phone".into()));
+    pc.register = Some(1);
+    pc.seed = 8;
+    let (phone, mut ev) = Phone::start(pc, media.clone()).await.expect("phone");
+    assert_eq!(
+        next(&mut ev).await,
+        PhoneEvent::Registered { expires_secs: 2 }
+    );
+    assert_eq!(
+        next(&mut ev).await,
+        PhoneEvent::Registered { expires_secs: 2 },
+        "refreshed before expiry"
+    );
+
+    // A wrong password is refused after the challenge is answered.
+    let mut bad = PhoneConfig::new("impostor", "1002", sip);
+    bad.credentials = Some(("1002".into(), "wrong".into()));
+    bad.register = Some(60);
+    bad.seed = 9;
+    let (impostor, mut bad_ev) = Phone::start(bad, media.clone()).await.expect("phone");
+    let e = next(&mut bad_ev).await;
+    assert!(
+        matches!(e, PhoneEvent::RegistrationFailed { code: 401 | 403 }),
+        "{e:?}"
+    );
+
+    impostor.stop().await;
+    phone.stop().await;
+    media.shutdown();
+    sw.shutdown().await.expect("shutdown");
 }

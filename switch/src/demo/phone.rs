@@ -608,6 +608,19 @@ impl Ua {
             });
             return;
         }
+        // 423 Interval Too Brief: ask again for the registrar's Min-Expires (RFC 3261 10.2.8).
+        if code == StatusCode::INTERVAL_TOO_BRIEF {
+            let min = resp
+                .header("Min-Expires")
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            if let Some(min) = min
+                && min > r.expires
+            {
+                self.cfg.register = Some(min);
+                self.register(now, min);
+                return;
+            }
+        }
         let challenged =
             code == StatusCode::UNAUTHORIZED || code == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
         if challenged
