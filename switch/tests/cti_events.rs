@@ -3,7 +3,8 @@
 //! screen pop with the customer; a desktop that reconnects with its last seq gets exactly the
 //! events it missed (or a snapshot when they are no longer remembered); a silent connection is
 //! closed by the heartbeat timeout while routing keeps the agent's call; wrap-up writes the
-//! outcome once (idempotent) and ends wrap-up in routing.
+//! outcome once (idempotent) and ends wrap-up in routing; a desktop that does not come back is
+//! logged out after the linger time; payment progress and the shutdown notice reach the desktop.
 
 mod cti_util;
 
@@ -448,4 +449,43 @@ async fn a_desktop_that_does_not_come_back_is_logged_out_after_the_linger_time()
     // Logging in again works and starts a new session at seq 1.
     assert!(d.login("carol", "carol-demo").await.is_ok());
     assert_eq!(d.event().await.seq, Seq(1));
+}
+
+#[tokio::test]
+async fn payment_progress_and_shutdown_reach_the_desktop() {
+    let t = TestSwitch::start("").await;
+    let mut d = logged_in(&t, "erin", "erin-demo").await;
+    t.sw.bus.notify(CallNotice::Payment {
+        call: "call-pay".into(),
+        agent: "erin".into(),
+        stage: hotline_cti::PaymentStage::Collecting {
+            field: hotline_cti::PaymentField::CardNumber,
+            entered: 6,
+            expected: Some(16),
+        },
+    });
+    let e = d
+        .event_where(|e| matches!(e, Event::PaymentProgress { .. }))
+        .await;
+    match e.event {
+        Event::PaymentProgress { call, stage } => {
+            assert_eq!(call.as_str(), "call-pay");
+            assert!(matches!(
+                stage,
+                hotline_cti::PaymentStage::Collecting { entered: 6, .. }
+            ));
+        }
+        other => panic!("{other:?}"),
+    }
+    t.sw.shutdown().await.expect("clean shutdown");
+    let bye = d
+        .event_where(|e| matches!(e, Event::LoggedOut { .. }))
+        .await;
+    assert!(matches!(
+        bye.event,
+        Event::LoggedOut {
+            reason: hotline_cti::LogoutReason::Shutdown
+        }
+    ));
+    d.closed().await;
 }
