@@ -14,6 +14,7 @@ use hotline_desktop::client::{ClientChannels, ClientRequest, ClientUpdate};
 use hotline_desktop::clock::{Clock, ManualClock};
 use hotline_desktop::directory::{DirectoryLink, MemoryDirectory, TicketChangeLine};
 use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeSink, OutcomeWriter};
+use hotline_desktop::reports::ReportsLink;
 
 /// Wall time at the start of every test: 2026-11-23 09:20 UTC.
 pub const T0: UnixMillis = UnixMillis(1_795_396_800_000);
@@ -43,6 +44,16 @@ impl Desk {
     /// A desk writing outcomes to `writer_sink` (`sink` is what the tests inspect when it is the
     /// memory sink).
     pub fn with_sink(sink: MemorySink, writer_sink: Box<dyn OutcomeSink>) -> Desk {
+        Desk::build(sink, writer_sink, ReportsLink::Unavailable)
+    }
+
+    /// A desk whose Reports tab reads through `reports`.
+    pub fn with_reports(reports: ReportsLink) -> Desk {
+        let sink = MemorySink::new();
+        Desk::build(sink.clone(), Box::new(sink), reports)
+    }
+
+    fn build(sink: MemorySink, writer_sink: Box<dyn OutcomeSink>, reports: ReportsLink) -> Desk {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox_path = dir.path().join("outbox.jsonl");
         let clock = ManualClock::new(T0);
@@ -76,7 +87,9 @@ impl Desk {
                 new: Some("pending".into()),
             }],
         );
-        let app = app.with_directory(DirectoryLink::inline(Box::new(directory)));
+        let app = app
+            .with_directory(DirectoryLink::inline(Box::new(directory)))
+            .with_reports(reports);
         let harness = Harness::builder()
             .with_size(egui::vec2(1280.0, 900.0))
             .build_eframe(|_cc| app);

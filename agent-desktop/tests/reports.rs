@@ -1,0 +1,348 @@
+//! The supervisor's Reports tab, by labels, over a real SQLite file: a fixed event log written
+//! through `hotline-store` (as the switch and the desktop write it) is loaded on the reports
+//! worker thread, and the view shows the hand-computed figures per queue and per agent; Export
+//! CSV writes the store's CSV with the same rows. Agents have no Reports tab; without a database
+//! the load fails with a message.
+//!
+//! The log, 2026-11-23 (UTC), queue `sales`, all in the 09:00-09:30 interval:
+//! c1 waits 10 s, alice talks 120 s, 30 s wrap-up, resolved;
+//! c2 waits 30 s (outside the 20 s service level), bob talks 170 s, 20 s wrap-up, resolved;
+//! c3 waits 5 s, alice talks 60 s, 20 s wrap-up, disposition `callback` (not resolved);
+//! c4 hangs up after 40 s in the queue (an abandon, not a short one).
+//! So: offered 4, answered 3, abandoned 1, service level 2 / (3 + 1) = 50 %, ASA 45 / 3 = 15 s,
+//! AHT (150 + 190 + 80) / 3 = 140 s, FCR 2 / 3. Alice is busy 155 + 83 s of the 1800 s
+//! interval (occupancy 13.2 %), Bob 195 s (10.8 %).
+
+mod common;
+
+use std::time::Duration;
+
+use common::Desk;
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::Queryable;
+use hotline_cti::Role;
+use hotline_desktop::reports::{ReportsLink, StoreReports};
+use hotline_desktop::sample;
+use hotline_store::reports::kpi_csv;
+use hotline_store::{
+    AgentStateEvent, CallEvent, CallEventKind, Direction, Disposition, Outcome, Store, StoreOptions,
+};
+
+/// 2026-11-23 09:00 UTC.
+const H9: i64 = 1_795_392_000_000 + 9 * 3_600_000;
+const S: i64 = 1000;
+
+async fn ev(store: &Store, call: &str, seq: i64, at_s: i64, kind: CallEventKind) {
+    store
+        .record_call_event(&CallEvent {
+            call_id: call.into(),
+            seq,
+            at: H9 + at_s * S,
+            kind,
+        })
+        .await
+        .expect("call event");
+}
+
+async fn st(store: &Store, agent: &str, at_s: i64, state: &str, call: Option<&str>) {
+    store
+        .record_agent_state(&AgentStateEvent {
+            agent_id: agent.into(),
+            at: H9 + at_s * S,
+            state: state.into(),
+            reason: None,
+            call_id: call.map(String::from),
+        })
+        .await
+        .expect("agent state");
+}
+
+/// One queued call: arrives and is queued at `enq`; answered by `agent` at `ans` (offered 5 s
+/// earlier, or at `enq` if sooner) and ended at `end`, or abandoned at `end`.
+async fn call(store: &Store, id: &str, n: u32, enq: i64, agent: Option<(&str, i64)>, end: i64) {
+    let arrived = CallEventKind::Arrived {
+        direction: Direction::Inbound,
+        ani: format!("+1555000{n}"),
+        dnis: "800".into(),
+    };
+    ev(store, id, 0, enq, arrived).await;
+    let enqueued = CallEventKind::Enqueued {
+        queue_id: "sales".into(),
+        priority: 0,
+    };
+    ev(store, id, 1, enq, enqueued).await;
+    match agent {
+        Some((agent, ans)) => {
+            let offered = CallEventKind::Offered {
+                agent_id: agent.into(),
+            };
+            ev(store, id, 2, (ans - 5).max(enq), offered).await;
+            let answered = CallEventKind::Answered {
+                agent_id: agent.into(),
+            };
+            ev(store, id, 3, ans, answered).await;
+            let ended = CallEventKind::Ended {
+                reason: "remote_hangup".into(),
+                abandoned: false,
+            };
+            ev(store, id, 4, end, ended).await;
+        }
+        None => {
+            let ended = CallEventKind::Ended {
+                reason: "abandoned".into(),
+                abandoned: true,
+            };
+            ev(store, id, 2, end, ended).await;
+        }
+    }
+}
+
+async fn outcome(store: &Store, call: &str, agent: &str, disposition: &str) {
+    store
+        .write_outcome(&Outcome {
+            call_id: call.into(),
+            agent_id: agent.into(),
+            disposition: disposition.into(),
+            notes: String::new(),
+            wrapup_ms: 0,
+            ticket_id: None,
+            at: H9,
+        })
+        .await
+        .expect("outcome");
+}
+
+async fn fixture(url: &str) {
+    let store = Store::open(url, StoreOptions::default())
+        .await
+        .expect("store");
+    for (code, resolved) in [("resolved", true), ("callback", false)] {
+        store
+            .upsert_disposition(&Disposition {
+                code: code.into(),
+                label: code.into(),
+                resolved,
+            })
+            .await
+            .expect("disposition");
+    }
+    call(&store, "c1", 1, 0, Some(("alice", 10)), 130).await;
+    call(&store, "c2", 2, 300, Some(("bob", 330)), 500).await;
+    call(&store, "c3", 3, 600, Some(("alice", 605)), 665).await;
+    call(&store, "c4", 4, 1200, None, 1240).await;
+    outcome(&store, "c1", "alice", "resolved").await;
+    outcome(&store, "c2", "bob", "resolved").await;
+    outcome(&store, "c3", "alice", "callback").await;
+    for (at, state, call) in [
+        (0, "ready", None),
+        (5, "reserved", Some("c1")),
+        (10, "on_call", Some("c1")),
+        (130, "wrap_up", Some("c1")),
+        (160, "ready", None),
+        (602, "reserved", Some("c3")),
+        (605, "on_call", Some("c3")),
+        (665, "wrap_up", Some("c3")),
+        (685, "ready", None),
+        (1800, "not_ready", None),
+    ] {
+        st(&store, "alice", at, state, call).await;
+    }
+    for (at, state, call) in [
+        (0, "ready", None),
+        (325, "reserved", Some("c2")),
+        (330, "on_call", Some("c2")),
+        (500, "wrap_up", Some("c2")),
+        (520, "ready", None),
+        (1800, "not_ready", None),
+    ] {
+        st(&store, "bob", at, state, call).await;
+    }
+    store.close().await;
+}
+
+/// A supervisor's desk whose reports come from a worker thread over a SQLite file holding the
+/// fixed log.
+fn desk_over_log(dir: &std::path::Path) -> Desk {
+    let url = format!("sqlite://{}", dir.join("hotline.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(fixture(&url));
+    let source = StoreReports::open(&url).expect("reports source");
+    let link = ReportsLink::spawn(Box::new(source), Box::new(|| {})).expect("reports thread");
+    let mut desk = Desk::with_reports(link);
+    let wall = desk.wall();
+    desk.feed(sample::login_as(Role::Supervisor, wall));
+    desk
+}
+
+/// Runs frames until the worker has answered (bounded: fails after 10 s). Single steps while
+/// waiting: the spinner repaints for as long as the load runs.
+fn settle(desk: &mut Desk, done: impl Fn(&Desk) -> bool) {
+    for _ in 0..500 {
+        desk.harness.step();
+        if done(desk) {
+            desk.harness.run();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the reports worker did not answer");
+}
+
+/// Replaces the text of the field labelled `label`, as a person would (select all, type).
+fn retype(desk: &mut Desk, label: &str, text: &str) {
+    desk.harness.get_by_label(label).focus();
+    desk.harness.run();
+    desk.harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    desk.harness.run();
+    desk.harness.get_by_label(label).type_text(text);
+    desk.harness.run();
+}
+
+#[test]
+fn agents_have_no_reports() {
+    let mut desk = Desk::new();
+    let wall = desk.wall();
+    desk.feed(sample::login(wall));
+    assert!(desk.harness.query_by_label("Reports").is_none());
+}
+
+#[test]
+fn without_a_database_loading_says_why() {
+    let mut desk = Desk::new();
+    let wall = desk.wall();
+    desk.feed(sample::login_as(Role::Supervisor, wall));
+    desk.harness.get_by_label("Reports").click();
+    desk.harness.run();
+    desk.harness.get_by_label("No report loaded");
+    desk.harness.get_by_label("Load report").click();
+    desk.harness.run();
+    desk.harness
+        .get_by_label("Cannot load the report: no database configured (--database)");
+}
+
+#[test]
+fn reports_show_hand_computed_kpis_and_export_csv() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut desk = desk_over_log(dir.path());
+    desk.harness.get_by_label("Reports").click();
+    desk.harness.run();
+    // The day defaults to today (the test clock's 2026-11-23); 30-minute intervals.
+    assert_eq!(
+        desk.harness.get_by_label("Day").value().as_deref(),
+        Some("2026-11-23")
+    );
+    desk.harness.get_by_label("Load report").click();
+    settle(&mut desk, |d| {
+        d.harness.state().state.reports.report.is_some()
+    });
+
+    desk.harness
+        .get_by_label("Day total: offered 4 · answered 3 · abandoned 1 · service level 50.0 %");
+    desk.harness.get_by_label("Calls per interval");
+    // The queue table: one row, 09:00-09:30, sales.
+    desk.harness.get_by_label("09:00-09:30");
+    desk.harness.get_by_label("sales");
+    desk.harness.get_by_label("50.0 %"); // service level
+    desk.harness.get_by_label("15 s"); // ASA
+    desk.harness.get_by_label("140 s"); // AHT
+    desk.harness.get_by_label("66.7 %"); // FCR
+    let report = desk
+        .harness
+        .state()
+        .state
+        .reports
+        .report
+        .clone()
+        .expect("report");
+    assert_eq!(report.queues.len(), 1);
+    let q = &report.queues[0];
+    assert_eq!(
+        (
+            q.interval_start,
+            q.offered,
+            q.answered,
+            q.abandoned,
+            q.short_abandoned
+        ),
+        (H9, 4, 3, 1, 0)
+    );
+    assert_eq!(report.intervals.len(), 48, "every half hour of the day");
+
+    // Per agent.
+    desk.harness.get_by_label("By agent").click();
+    desk.harness.run();
+    desk.harness.get_by_label("alice");
+    desk.harness.get_by_label("bob");
+    desk.harness.get_by_label("13.2 %"); // alice's occupancy
+    desk.harness.get_by_label("10.8 %"); // bob's
+    desk.harness.get_by_label("115 s"); // alice's AHT: (150 + 80) / 2
+    desk.harness.get_by_label("190 s"); // bob's
+    assert!(desk.harness.query_by_label("sales").is_none());
+
+    // Export the agent rows.
+    let csv = dir.path().join("agents.csv");
+    retype(&mut desk, "CSV file", &csv.display().to_string());
+    desk.harness.get_by_label("Export CSV").click();
+    settle(&mut desk, |d| {
+        d.harness.state().state.reports.export.is_some()
+    });
+    desk.harness
+        .get_by_label(&format!("Wrote 2 rows to {}", csv.display()));
+    let written = std::fs::read_to_string(&csv).expect("csv written");
+    let lines: Vec<&str> = written.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "interval_start,key,offered,answered,abandoned,short_abandoned,answered_in_sl,service_level,asa_ms,handled,aht_ms,transfers,callbacks,fcr_eligible,fcr_resolved,fcr,occupancy",
+            &format!("{H9},alice,2,2,0,0,2,1.0000,7500,2,115000,0,0,2,1,0.5000,0.1322"),
+            &format!("{H9},bob,1,1,0,0,0,0.0000,30000,1,190000,0,0,1,1,1.0000,0.1083"),
+        ]
+    );
+    assert_eq!(
+        written,
+        kpi_csv(&report.agents),
+        "the store's CSV, unchanged"
+    );
+
+    // Hourly intervals: the same totals; an empty day has no chart.
+    desk.harness.get_by_label("60 min").click();
+    desk.harness.run();
+    desk.harness.get_by_label("Load report").click();
+    settle(&mut desk, |d| {
+        d.harness
+            .state()
+            .state
+            .reports
+            .report
+            .as_ref()
+            .is_some_and(|r| r.query.settings.interval_mins == 60)
+    });
+    assert_eq!(
+        desk.harness.query_all_by_label("09:00-10:00").count(),
+        2,
+        "alice's and bob's rows"
+    );
+    desk.harness
+        .get_by_label("Day total: offered 4 · answered 3 · abandoned 1 · service level 50.0 %");
+    retype(&mut desk, "Day", "2026-11-22");
+    desk.harness.get_by_label("Load report").click();
+    settle(&mut desk, |d| {
+        d.harness
+            .state()
+            .state
+            .reports
+            .report
+            .as_ref()
+            .is_some_and(|r| r.query.day == H9 - 9 * 3_600_000 - 86_400_000)
+    });
+    desk.harness.get_by_label("No calls on this day");
+    retype(&mut desk, "Day", "2026-02-30");
+    desk.harness.get_by_label("Not a date (YYYY-MM-DD)");
+    assert!(
+        egui_kittest::kittest::NodeT::accesskit_node(&desk.harness.get_by_label("Load report"))
+            .is_disabled()
+    );
+}
