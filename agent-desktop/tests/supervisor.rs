@@ -1,6 +1,7 @@
 //! Supervisor mode, by labels: the Wallboard tab appears only for supervisors, opening it
 //! subscribes, queue figures and agent rows are shown and updated by deltas, a monitor is
-//! started from the agent list and switched (listen -> barge), help requests are listed and
+//! started from the agent list and switched (listen -> barge), whisper, take-over and force log-out
+//! from an agent row, help requests are listed and
 //! answered with a whisper, and a call ringing at the supervisor brings the pop back.
 
 mod common;
@@ -227,4 +228,61 @@ fn help_requests_are_listed_and_answered_with_a_whisper() {
     // A call offered to the supervisor brings the pop to the front.
     desk.event(Event::CallOffered(Box::new(sample::screen_pop(wall))));
     desk.harness.get_by_label("Incoming call");
+}
+
+#[test]
+fn agent_row_whispers_takes_over_and_logs_out() {
+    let mut desk = supervisor();
+    desk.harness.get_by_label("Wallboard").click();
+    desk.harness.run();
+    let _ = desk.sent();
+    let wall = desk.wall();
+    desk.event(Event::Wallboard(sample::wallboard(wall)));
+    let call: hotline_cti::CallId = "c-20261123-0009".into();
+    // Whisper straight from Bob's row (no listen first).
+    desk.harness.get_by_label("Whisper 1002").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::Monitor {
+            call: call.clone(),
+            mode: MonitorMode::Whisper
+        }]
+    );
+    desk.event(Event::MonitorChanged {
+        call: call.clone(),
+        mode: Some(MonitorMode::Whisper),
+    });
+    desk.harness.get_by_label("You are whispering");
+    desk.harness.get_by_label("Take over 1002").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::TakeOver { call: call.clone() }]
+    );
+    // Carol has no call: no take-over, but she can be logged out.
+    assert!(
+        desk.harness
+            .get_by_label("Take over 1003")
+            .accesskit_node()
+            .is_disabled()
+    );
+    desk.harness.get_by_label("Log out 1003").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::ForceLogout {
+            agent: "1003".into()
+        }]
+    );
+    // The switch ends the monitor: the buttons come back.
+    desk.event(Event::MonitorChanged { call, mode: None });
+    assert!(desk.harness.query_by_label("You are whispering").is_none());
+    assert!(
+        !desk
+            .harness
+            .get_by_label("Whisper 1002")
+            .accesskit_node()
+            .is_disabled()
+    );
 }
