@@ -51,6 +51,8 @@ impl Default for StartOptions {
 pub struct Running {
     /// The HTTP listener (`/health`, `/metrics`, `/cti`).
     pub http: std::net::SocketAddr,
+    /// The TLS listener for the same routes, when `[cti] tls_cert` and `tls_key` are set.
+    pub https: Option<std::net::SocketAddr>,
     /// The SIP address (UDP and TCP), when call control runs.
     pub sip: Option<std::net::SocketAddr>,
     pub store: Store,
@@ -63,6 +65,10 @@ pub struct Running {
     calls: Option<crate::calls::CallControl>,
     stop_http: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<Result<(), String>>,
+    tls: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
 }
 
 /// Opens and seeds the database, starts routing, call control, the CTI server and the HTTP
@@ -134,6 +140,32 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
     if let Some(cti) = &cti {
         router = router.merge(cti.router());
     }
+    let (https, tls) = match (&cfg.cti.tls_cert, &cfg.cti.tls_key) {
+        (Some(cert), Some(key)) => {
+            let acceptor = crate::cti::tls::acceptor(&cfg.resolve(cert), &cfg.resolve(key))?;
+            let listener = tokio::net::TcpListener::bind(cfg.cti.tls_listen)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot listen on {} (cti.tls_listen): {e}",
+                        cfg.cti.tls_listen
+                    )
+                })?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!(%addr, "TLS listening (wss://.../cti, https://.../health)");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(crate::cti::tls::serve(
+                listener,
+                acceptor,
+                router.clone(),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            (Some(addr), Some((stop, task)))
+        }
+        _ => (None, None),
+    };
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .map_err(|e| format!("cannot listen on {} (http.listen): {e}", cfg.http.listen))?;
@@ -153,6 +185,8 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
     });
     Ok(Running {
         http: local,
+        https,
+        tls,
         sip,
         store,
         bus,
@@ -174,6 +208,10 @@ impl Running {
             cti.shutdown();
         }
         let _ = self.stop_http.send(());
+        if let Some((stop, task)) = self.tls {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         let served = match self.server.await {
             Ok(r) => r,
             Err(e) => Err(format!("HTTP server task: {e}")),

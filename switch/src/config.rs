@@ -205,6 +205,13 @@ pub struct CtiConfig {
     pub wallboard_interval_ms: u64,
     /// Not-ready reason codes agents may pick.
     pub not_ready_reasons: Vec<String>,
+    /// PEM certificate chain: with `tls_key`, the HTTP routes (`/cti`, `/health`, `/metrics`)
+    /// are also served over TLS (wss://, https://) on `tls_listen`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// The TLS listener's address (port 0 picks a free port).
+    pub tls_listen: SocketAddr,
 }
 
 impl Default for CtiConfig {
@@ -223,6 +230,9 @@ impl Default for CtiConfig {
             not_ready_reasons: ["break", "lunch", "training", "meeting", "admin"]
                 .map(String::from)
                 .to_vec(),
+            tls_cert: None,
+            tls_key: None,
+            tls_listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
         }
     }
 }
@@ -317,6 +327,25 @@ impl Config {
                 "cti.not_ready_reasons",
                 "must list at least one non-empty reason code".into(),
             ));
+        }
+        match (&cti.tls_cert, &cti.tls_key) {
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(err("cti.tls_cert", "needs cti.tls_key as well".into()));
+            }
+            (None, Some(_)) => {
+                return Err(err("cti.tls_key", "needs cti.tls_cert as well".into()));
+            }
+            (Some(c), Some(k)) => {
+                for (key, p) in [("cti.tls_cert", c), ("cti.tls_key", k)] {
+                    if !self.resolve(p).is_file() {
+                        return Err(err(
+                            key,
+                            format!("{} does not exist", self.resolve(p).display()),
+                        ));
+                    }
+                }
+            }
         }
         crate::sip::config::validate(
             &self.file,
@@ -499,6 +528,14 @@ mod tests {
         );
         let e = parse("[cti]\nwallboard_interval_ms = 5000\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("cti.wallboard_interval_ms"), "{e}");
+        let e = parse("[cti]\ntls_cert = \"a.crt\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("cti.tls_cert")),
+            "{e}"
+        );
+        let e = parse("[cti]\ntls_cert = \"a.crt\"\ntls_key = \"a.key\"\n").unwrap_err();
+        assert!(e.message.contains("does not exist"), "{e}");
         let e = parse("[routing]\nqueues_file = \"nope.toml\"\n").unwrap_err();
         assert_eq!(
             (e.line, e.key.as_deref()),

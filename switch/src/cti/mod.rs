@@ -45,6 +45,7 @@
 mod hub;
 pub mod lockout;
 pub mod password;
+pub mod tls;
 mod wallboard;
 
 use std::net::SocketAddr;
