@@ -24,6 +24,9 @@
 //! * **Supervisors** get a wallboard pushed every `wallboard_interval_ms` (full on subscribe,
 //!   then deltas), can force not ready / log out and change skills (routing uses them at once).
 //!
+//! * **TLS**: with `[cti] tls_cert` and `tls_key` the same routes are also served over rustls on
+//!   `tls_listen` (`wss://…/cti`), see [`tls`].
+//!
 //! Not built: `answer` from the desktop (the bus has no answer action: agents answer on the
 //! phone, with auto-answer), and monitor / whisper / barge / take-over (no such call-control
 //! operations yet); both are refused with a clear message.
