@@ -357,6 +357,13 @@ async fn print_summary(c: &Counters, routing: &crate::routing::RoutingHandle) {
     println!("{line}");
 }
 
+/// The time to the next caller of a Poisson stream with `mean_gap` seconds between calls:
+/// exponentially distributed (inverse transform), capped at an hour.
+pub fn arrival_gap(rng: &mut impl rand::Rng, mean_gap: f64) -> Duration {
+    let u: f64 = rng.random_range(f64::EPSILON..1.0);
+    Duration::from_secs_f64((-u.ln() * mean_gap).clamp(0.0, 3600.0))
+}
+
 /// The caller generator: exponential gaps (a Poisson stream), one phone per call.
 async fn callers(
     sip: std::net::SocketAddr,
@@ -376,13 +383,13 @@ async fn callers(
     let mut calls = tokio::task::JoinSet::new();
     let mut n: u64 = 0;
     loop {
-        let u: f64 = rng.random_range(f64::EPSILON..1.0);
-        let gap = Duration::from_secs_f64((-u.ln() * mean_gap).min(3600.0));
+        let gap = arrival_gap(&mut rng, mean_gap);
         tokio::select! {
             _ = stop.changed() => break,
             () = tokio::time::sleep(gap) => {}
         }
         n += 1;
+        tracing::debug!(caller = n, gap_ms = gap.as_millis() as u64, "demo caller");
         // Mostly demo customers (their records pop), sometimes a number nobody knows.
         let ani = if !known.is_empty() && rng.random_bool(0.8) {
             known[rng.random_range(0..known.len())].clone()
@@ -436,4 +443,33 @@ async fn callers(
     }
     // Stopping: every caller hangs up.
     while calls.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrival_gaps_average_the_mean_and_vary() {
+        for seed in [1u64, 3, 7] {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let n = 20_000;
+            let gaps: Vec<f64> = (0..n)
+                .map(|_| arrival_gap(&mut rng, 2.0).as_secs_f64())
+                .collect();
+            let mean = gaps.iter().sum::<f64>() / n as f64;
+            assert!((mean - 2.0).abs() < 0.1, "seed {seed}: mean gap {mean}");
+            // Exponential: about 63 % of the gaps are shorter than the mean.
+            let short = gaps.iter().filter(|g| **g < 2.0).count() as f64 / n as f64;
+            assert!((short - 0.632).abs() < 0.02, "seed {seed}: {short}");
+        }
+    }
+
+    #[test]
+    fn menu_digits_lead_to_sales_and_support() {
+        let sales: Vec<String> = menu_digits(true).into_iter().map(|(_, d)| d).collect();
+        assert_eq!(sales, ["1", "2"]);
+        let support: Vec<String> = menu_digits(false).into_iter().map(|(_, d)| d).collect();
+        assert_eq!(support, ["2"]);
+    }
 }
