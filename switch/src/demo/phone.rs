@@ -20,6 +20,29 @@
 //!
 //! Everything that happens is reported as a [`PhoneEvent`] on a channel, which is what tests
 //! assert on. One call at a time: a second INVITE gets 486 Busy Here.
+//!
+//! ```no_run
+//! # async fn demo(switch: std::net::SocketAddr) -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use hotline_switch::demo::phone::{media_engine, CallScript, Phone, PhoneConfig, PhoneEvent};
+//!
+//! let media = media_engine(40_000, 40_100).expect("RTP ports");
+//! let cfg = PhoneConfig::new("caller", "+12125550100", switch);
+//! let (caller, mut events) = Phone::start(cfg, media).await?;
+//! caller.call(CallScript {
+//!     number: "+18005550100".into(),
+//!     digits: vec![(Duration::from_millis(12_500), "2".into())],
+//!     hang_up_after: Some(Duration::from_secs(60)),
+//! });
+//! while let Some(e) = events.recv().await {
+//!     if let PhoneEvent::Ended { code, .. } = e {
+//!         println!("call ended with {code}");
+//!         break;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::net::SocketAddr;
 use std::time::Duration;
