@@ -1643,6 +1643,8 @@ fn report_charts(ui: &mut Ui, report: &Report) {
         .filter(|i| i.start >= first && i.start <= last)
         .collect();
     let w = step_h / 4.0;
+    // The busy part of the day, whole intervals, so that one interval is not drawn edge to edge.
+    let (x_min, x_max) = (hour(first), hour(last) + step_h);
     let bars = |name: &str,
                 off: f64,
                 color: Color32,
@@ -1674,7 +1676,9 @@ fn report_charts(ui: &mut Ui, report: &Report) {
                 .allow_scroll(false)
                 .include_y(0.0)
                 .x_axis_formatter(move |m, _| hhmm(m.value))
-                .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [0.5, 1.0, 2.0]))
+                .x_grid_spacer(hour_grid())
+                .include_x(x_min)
+                .include_x(x_max)
                 .show(ui, |p| {
                     p.bar_chart(bars("Offered", -w, Color32::from_rgb(90, 140, 220), &|i| {
                         i.offered
@@ -1710,13 +1714,36 @@ fn report_charts(ui: &mut Ui, report: &Report) {
                 .include_y(0.0)
                 .include_y(100.0)
                 .x_axis_formatter(move |m, _| hhmm(m.value))
-                .x_grid_spacer(egui_plot::uniform_grid_spacer(|_| [0.5, 1.0, 2.0]))
+                .x_grid_spacer(hour_grid())
+                .include_x(x_min)
+                .include_x(x_max)
                 .show(ui, |p| {
-                    p.line(Line::new("Service level", points).width(2.0));
-                    p.hline(egui_plot::HLine::new("Target 80 %", target));
+                    let amber = Color32::from_rgb(230, 170, 60);
+                    p.line(
+                        Line::new("Service level", points.clone())
+                            .width(2.0)
+                            .color(amber),
+                    );
+                    p.points(
+                        egui_plot::Points::new("Service level", points)
+                            .radius(3.0)
+                            .color(amber),
+                    );
+                    p.hline(egui_plot::HLine::new("Target 80 %", target).color(Color32::GRAY));
                 });
         });
     });
+}
+
+/// Grid lines on the hours axis: quarter hours when a few hours are shown, else half hours.
+fn hour_grid() -> Box<dyn Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark>> {
+    egui_plot::uniform_grid_spacer(|input| {
+        if input.bounds.1 - input.bounds.0 <= 3.0 {
+            [0.25, 0.5, 1.0]
+        } else {
+            [0.5, 1.0, 2.0]
+        }
+    })
 }
 
 /// One row per interval and queue (or agent).
