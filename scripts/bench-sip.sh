@@ -86,6 +86,8 @@ log_stderror=yes
 children=4
 listen=udp:127.0.0.1:$K_PORT
 disable_tcp=yes
+# The receive buffer the switch asks for (8 MB, capped by the kernel).
+maxbuffer=8388608
 mpath="$MPATH"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -121,9 +123,9 @@ kill -0 "$K_PID" 2>/dev/null || { echo "kamailio did not start:"; cat "$WORK/kam
 
 # The two callee UASes run for the whole benchmark.
 timeout 3600 sipp 127.0.0.1:$SW_PORT -sf "$SCEN/bench_uas.xml" -i 127.0.0.1 -p "$UAS_SW_PORT" \
-  -mp "$(free_port)" -nostdin -bg -max_socket 4096 > /dev/null 2>&1 || true
+  -mp "$(free_port)" -nostdin -bg -max_socket 4096 -buff_size 4194304 > /dev/null 2>&1 || true
 timeout 3600 sipp 127.0.0.1:$K_PORT -sf "$SCEN/bench_uas.xml" -i 127.0.0.1 -p "$UAS_K_PORT" \
-  -mp "$(free_port)" -nostdin -bg -max_socket 4096 > /dev/null 2>&1 || true
+  -mp "$(free_port)" -nostdin -bg -max_socket 4096 -buff_size 4194304 > /dev/null 2>&1 || true
 sleep 0.5
 PIDS+=($(pgrep -f "sipp 127.0.0.1:$SW_PORT -sf $SCEN/bench_uas.xml" || true))
 PIDS+=($(pgrep -f "sipp 127.0.0.1:$K_PORT -sf $SCEN/bench_uas.xml" || true))
@@ -141,7 +143,7 @@ step() {
   local stats="$WORK/stat_${port}_${rate}.csv"
   if timeout $((STEP + 40)) sipp 127.0.0.1:$port -sf "$SCEN/bench_uac.xml" -i 127.0.0.1 \
       -p "$(free_port)" -mp "$(free_port)" -key dial 5000 -r "$rate" -m "$n" -l $((rate * 4)) \
-      -nostdin -max_socket 4096 -recv_timeout 10000 -trace_stat -stf "$stats" -fd 60 \
+      -nostdin -max_socket 4096 -buff_size 4194304 -recv_timeout 10000 -trace_stat -stf "$stats" -fd 60 \
       -trace_err -error_file "$WORK/err_${port}_${rate}.log" > "$WORK/out_${port}_${rate}.log" 2>&1; then
     echo ok
   else
@@ -149,6 +151,7 @@ step() {
   fi
 }
 
+DONE=0
 declare -A CLEAN=( [switch]=0 [kamailio]=0 )
 declare -A CPU=( [switch]="" [kamailio]="" )
 printf "%-9s %6s %6s %14s\n" target rate result "cpu ms/call"
@@ -163,6 +166,16 @@ for target in switch kamailio; do
       c0=$(cpu_of "$pid")
     fi
     r=$(step "$port" "$rate")
+    if [ "$target" = switch ]; then
+      # Every call writes its record; wait until the writer has caught up so that the CPU
+      # measured includes the database work of this step's calls.
+      DONE=$((DONE + rate * STEP))
+      for _ in $(seq 1 600); do
+        n=$(python3 -c "import sqlite3; print(sqlite3.connect('$WORK/bench.db').execute('select count(*) from calls where ended_at is not null').fetchone()[0])" 2>/dev/null || echo 0)
+        [ "$n" -ge "$DONE" ] && break
+        sleep 0.1
+      done
+    fi
     if [ "$target" = kamailio ]; then
       c1=0; for p in $(pgrep -f "kamailio -f $WORK/kamailio.cfg"); do c1=$(python3 -c "print($c1+$(cpu_of "$p"))"); done
     else

@@ -244,3 +244,50 @@ fn wrong_passwords_lock_the_source_out() {
     }
     assert!(sw.logged("locked out"), "the lock-out is logged");
 }
+
+#[test]
+fn options_keepalive_keeps_answering_contacts_and_drops_silent_ones() {
+    let sw = Switch::start(Setup {
+        anchor: false,
+        keepalive_secs: 1,
+        ..Setup::default()
+    });
+    let phone = udp_client();
+    let port = phone.local_addr().expect("addr").port();
+    let r = udp_exchange(&phone, sw.sip, register("1001", 1, None, port).as_bytes());
+    let ch = Challenge::pick(&r).expect("challenge");
+    let v = authorize(
+        &ch,
+        &Method::Register,
+        "sip:127.0.0.1",
+        "1001",
+        "alice-phone",
+        "k",
+        1,
+    );
+    let r = udp_exchange(
+        &phone,
+        sw.sip,
+        register("1001", 2, Some(v), port).as_bytes(),
+    );
+    assert_eq!(r.status(), Some(StatusCode::OK));
+
+    // The switch asks; the phone answers twice.
+    let mut buf = vec![0u8; 65535];
+    for _ in 0..2 {
+        let (n, from) = phone.recv_from(&mut buf).expect("an OPTIONS keep-alive");
+        let req = Message::parse(&buf[..n]).expect("parse").into_owned();
+        assert_eq!(req.method(), Some(&Method::Options));
+        let ok = req.make_response(StatusCode::OK, Some("ph"));
+        phone.send_to(&ok.to_bytes(), from).expect("answer");
+    }
+    // Then it goes silent: after the OPTIONS transaction times out the contact is removed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !sw.logged("did not answer OPTIONS") && std::time::Instant::now() < deadline {
+        let _ = phone.recv_from(&mut buf); // swallow retransmissions without answering
+    }
+    assert!(
+        sw.logged("did not answer OPTIONS"),
+        "the silent contact was removed"
+    );
+}

@@ -95,6 +95,8 @@ pub struct Setup {
     pub ring_timeout_secs: u64,
     /// `sip.auth_algorithms` as TOML (default `["MD5"]`, what sipp speaks).
     pub algorithms: Option<String>,
+    /// `sip.keepalive_secs` (default 0: off, sipp UASes do not expect OPTIONS).
+    pub keepalive_secs: u64,
 }
 
 impl Default for Setup {
@@ -104,6 +106,7 @@ impl Default for Setup {
             extra: String::new(),
             ring_timeout_secs: 20,
             algorithms: None,
+            keepalive_secs: 0,
         }
     }
 }
@@ -140,7 +143,7 @@ format = "json"
 [sip]
 listen = "127.0.0.1:0"
 auth_algorithms = {algs}
-keepalive_secs = 0
+keepalive_secs = {keepalive}
 ring_timeout_secs = {ring}
 t1_ms = 200
 
@@ -163,6 +166,7 @@ name = "Bob"
 {extra}
 "#,
             ring = setup.ring_timeout_secs,
+            keepalive = setup.keepalive_secs,
             algs = setup.algorithms.as_deref().unwrap_or("[\"MD5\"]"),
             anchor = setup.anchor,
             pmin = media,
