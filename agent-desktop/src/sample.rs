@@ -168,6 +168,9 @@ pub async fn seed_day(
         let hour = (t - day) / (3600 * S);
         let busy = matches!(hour, 10 | 11 | 14 | 15);
         t += (if busy { 20 } else { 60 } + rnd(if busy { 90 } else { 240 })) * S;
+        if t >= day + 18 * 3600 * S {
+            break;
+        }
         i += 1;
         let id = format!("d{}-{i:04}", day / (86_400 * S));
         let queue = if rnd(3) == 0 { "billing" } else { "sales" };

@@ -1645,6 +1645,9 @@ fn report_charts(ui: &mut Ui, report: &Report) {
     let w = step_h / 4.0;
     // The busy part of the day, whole intervals, so that one interval is not drawn edge to edge.
     let (x_min, x_max) = (hour(first), hour(last) + step_h);
+    // Head room above the tallest bar for the legend.
+    let y_max = shown.iter().map(|i| i.offered).max().unwrap_or(0);
+    let y_top = f64::from(y_max) * 1.45;
     let bars = |name: &str,
                 off: f64,
                 color: Color32,
@@ -1670,11 +1673,12 @@ fn report_charts(ui: &mut Ui, report: &Report) {
             Plot::new("calls_plot")
                 .height(height)
                 .width(width)
-                .legend(Legend::default())
+                .legend(Legend::default().position(egui_plot::Corner::LeftTop))
                 .allow_drag(false)
                 .allow_zoom(false)
                 .allow_scroll(false)
                 .include_y(0.0)
+                .include_y(y_top)
                 .x_axis_formatter(move |m, _| hhmm(m.value))
                 .x_grid_spacer(hour_grid())
                 .include_x(x_min)

@@ -16,7 +16,7 @@ use hotline_desktop::directory::{DirectoryLink, MemoryDirectory, TicketChangeLin
 use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeSink, OutcomeWriter};
 use hotline_desktop::reports::ReportsLink;
 
-/// Wall time at the start of every test: 2026-11-23 09:20 UTC.
+/// Wall time at the start of every test: 2026-11-23 01:20 UTC.
 pub const T0: UnixMillis = UnixMillis(1_795_396_800_000);
 
 pub struct Desk {

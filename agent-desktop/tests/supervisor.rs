@@ -1,8 +1,8 @@
 //! Supervisor mode, by labels: the Wallboard tab appears only for supervisors, opening it
 //! subscribes, queue figures and agent rows are shown and updated by deltas, a monitor is
-//! started from the agent list and switched (listen -> barge), whisper, take-over and force log-out
-//! from an agent row, help requests are listed and
-//! answered with a whisper, and a call ringing at the supervisor brings the pop back.
+//! started from the agent list and switched (listen -> barge), whisper, take-over and force
+//! log-out work from an agent row, help requests are listed and answered with a whisper, and a
+//! call ringing at the supervisor brings the pop back.
 
 mod common;
 
