@@ -205,12 +205,12 @@ impl Store {
     /// Refuses anything that looks like a card number in any free-form field, and a last-four
     /// that is not four digits.
     pub async fn record_payment(&self, p: &Payment) -> Result<Payment> {
-        if let Some(l4) = &p.card_last4 {
-            if l4.len() != 4 || !l4.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::Invalid(
-                    "card_last4 must be exactly four digits".into(),
-                ));
-            }
+        if let Some(l4) = &p.card_last4
+            && (l4.len() != 4 || !l4.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(Error::Invalid(
+                "card_last4 must be exactly four digits".into(),
+            ));
         }
         for field in [
             &p.card_token,

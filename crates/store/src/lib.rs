@@ -232,12 +232,12 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
     if path.is_empty() {
         return Err(Error::BadUrl("sqlite URL names no file".into()));
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                Error::BadUrl(format!("cannot create folder {}: {e}", parent.display()))
-            })?;
-        }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Error::BadUrl(format!("cannot create folder {}: {e}", parent.display()))
+        })?;
     }
     Ok(match query {
         Some(q) if q.contains("mode=") => format!("sqlite://{path}?{q}"),

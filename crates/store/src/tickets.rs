@@ -81,15 +81,15 @@ impl Store {
 
     /// Applies changes to a ticket; every changed field and any comment becomes a history line.
     pub async fn update_ticket(&self, id: TicketId, u: &TicketUpdate) -> Result<Ticket> {
-        if let Some(s) = &u.status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(Error::Invalid(format!("unknown ticket status {s:?}")));
-            }
+        if let Some(s) = &u.status
+            && !STATUSES.contains(&s.as_str())
+        {
+            return Err(Error::Invalid(format!("unknown ticket status {s:?}")));
         }
-        if let Some(p) = &u.priority {
-            if !PRIORITIES.contains(&p.as_str()) {
-                return Err(Error::Invalid(format!("unknown ticket priority {p:?}")));
-            }
+        if let Some(p) = &u.priority
+            && !PRIORITIES.contains(&p.as_str())
+        {
+            return Err(Error::Invalid(format!("unknown ticket priority {p:?}")));
         }
         let mut tx = self.pool().begin().await?;
         let sql = sqlx::AssertSqlSafe(format!(
@@ -103,40 +103,40 @@ impl Store {
         let old = ticket_from_row(&row)?;
         let mut changes: Vec<(&str, Option<String>, Option<String>)> = Vec::new();
         let mut new = old.clone();
-        if let Some(s) = &u.status {
-            if *s != old.status {
-                changes.push(("status", Some(old.status.clone()), Some(s.clone())));
-                new.status = s.clone();
-            }
+        if let Some(s) = &u.status
+            && *s != old.status
+        {
+            changes.push(("status", Some(old.status.clone()), Some(s.clone())));
+            new.status = s.clone();
         }
-        if let Some(p) = &u.priority {
-            if *p != old.priority {
-                changes.push(("priority", Some(old.priority.clone()), Some(p.clone())));
-                new.priority = p.clone();
-            }
+        if let Some(p) = &u.priority
+            && *p != old.priority
+        {
+            changes.push(("priority", Some(old.priority.clone()), Some(p.clone())));
+            new.priority = p.clone();
         }
-        if let Some(a) = &u.assignee {
-            if *a != old.assignee {
-                changes.push(("assignee", old.assignee.clone(), a.clone()));
-                new.assignee = a.clone();
-            }
+        if let Some(a) = &u.assignee
+            && *a != old.assignee
+        {
+            changes.push(("assignee", old.assignee.clone(), a.clone()));
+            new.assignee = a.clone();
         }
-        if let Some(s) = &u.subject {
-            if *s != old.subject {
-                changes.push(("subject", Some(old.subject.clone()), Some(s.clone())));
-                new.subject = s.clone();
-            }
+        if let Some(s) = &u.subject
+            && *s != old.subject
+        {
+            changes.push(("subject", Some(old.subject.clone()), Some(s.clone())));
+            new.subject = s.clone();
         }
-        if let Some(b) = &u.body {
-            if *b != old.body {
-                changes.push(("body", None, None));
-                new.body = b.clone();
-            }
+        if let Some(b) = &u.body
+            && *b != old.body
+        {
+            changes.push(("body", None, None));
+            new.body = b.clone();
         }
-        if let Some(c) = &u.comment {
-            if !c.trim().is_empty() {
-                changes.push(("comment", None, Some(c.clone())));
-            }
+        if let Some(c) = &u.comment
+            && !c.trim().is_empty()
+        {
+            changes.push(("comment", None, Some(c.clone())));
         }
         if changes.is_empty() {
             tx.rollback().await?;
