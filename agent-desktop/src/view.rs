@@ -185,6 +185,8 @@ pub struct Forms {
     pub report_day: String,
     /// Reports: interval length in minutes (15, 30 or 60).
     pub report_interval: u32,
+    /// Reports: thresholds and the vendor-dependent choices (the interval is `report_interval`).
+    pub report_settings: hotline_store::reports::KpiSettings,
     /// Reports: the table shown and exported.
     pub report_group: KpiGroup,
     /// Reports: the CSV file to write.
@@ -213,6 +215,7 @@ impl Forms {
             wrap: WrapForm::default(),
             report_day: String::new(),
             report_interval: 30,
+            report_settings: hotline_store::reports::KpiSettings::default(),
             report_group: KpiGroup::Queue,
             report_csv: "kpi-report.csv".into(),
         }
@@ -1545,10 +1548,13 @@ fn reports(
             .clicked()
             && let Some(day) = day
         {
-            out.push(UiCommand::LoadReport(ReportQuery::new(
+            out.push(UiCommand::LoadReport(ReportQuery {
                 day,
-                forms.report_interval,
-            )));
+                settings: hotline_store::reports::KpiSettings {
+                    interval_mins: forms.report_interval,
+                    ..forms.report_settings.clone()
+                },
+            }));
         }
         if day.is_none() {
             ui.colored_label(Color32::RED, "Not a date (YYYY-MM-DD)");
@@ -1557,6 +1563,25 @@ fn reports(
             ui.spinner();
             ui.label("Loading...");
         }
+    });
+    // Where vendors disagree it is a setting (docs/kpis.md); applied at the next load.
+    ui.horizontal_wrapped(|ui| {
+        let set = &mut forms.report_settings;
+        let mut sl = set.service_level_ms / 1000;
+        let l = ui.label("Service level within");
+        ui.add(egui::DragValue::new(&mut sl).range(1..=600).suffix(" s"))
+            .labelled_by(l.id);
+        set.service_level_ms = sl * 1000;
+        let mut short = set.short_abandon_ms / 1000;
+        let l = ui.label("Short abandon under");
+        ui.add(egui::DragValue::new(&mut short).range(0..=120).suffix(" s"))
+            .labelled_by(l.id);
+        set.short_abandon_ms = short * 1000;
+        ui.checkbox(
+            &mut set.sl_counts_abandons,
+            "Abandons count against service level",
+        );
+        ui.checkbox(&mut set.exclude_short_abandons, "Leave out short abandons");
     });
     if let Some(e) = &r.error {
         ui.colored_label(Color32::RED, format!("Cannot load the report: {e}"));

@@ -327,6 +327,40 @@ fn reports_show_hand_computed_kpis_and_export_csv() {
     );
     desk.harness
         .get_by_label("Day total: offered 4 · answered 3 · abandoned 1 · service level 50.0 %");
+    // Abandons out of the service-level denominator: 2 of 3 answered in time.
+    desk.harness
+        .get_by_label("Abandons count against service level")
+        .click();
+    desk.harness.run();
+    desk.harness.get_by_label("Load report").click();
+    settle(&mut desk, |d| {
+        d.harness
+            .state()
+            .state
+            .reports
+            .report
+            .as_ref()
+            .is_some_and(|r| !r.query.settings.sl_counts_abandons)
+    });
+    desk.harness
+        .get_by_label("Day total: offered 4 · answered 3 · abandoned 1 · service level 66.7 %");
+    // Callers who give up within 60 s are short abandons: c4 (40 s) leaves offered and abandoned.
+    desk.harness
+        .get_by_role_and_label(egui::accesskit::Role::SpinButton, "Short abandon under")
+        .set_value_accesskit(60.0);
+    desk.harness.run();
+    desk.harness.get_by_label("Load report").click();
+    settle(&mut desk, |d| {
+        d.harness
+            .state()
+            .state
+            .reports
+            .report
+            .as_ref()
+            .is_some_and(|r| r.query.settings.short_abandon_ms == 60_000)
+    });
+    desk.harness
+        .get_by_label("Day total: offered 3 · answered 3 · abandoned 0 · service level 66.7 %");
     retype(&mut desk, "Day", "2026-11-22");
     desk.harness.get_by_label("Load report").click();
     settle(&mut desk, |d| {
