@@ -445,12 +445,11 @@ pub fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
             current = h;
             continue;
         }
-        if current == table {
-            if let Some((k, _)) = l.split_once('=') {
-                if k.trim().trim_matches('"') == key {
-                    return Some(i + 1);
-                }
-            }
+        if current == table
+            && let Some((k, _)) = l.split_once('=')
+            && k.trim().trim_matches('"') == key
+        {
+            return Some(i + 1);
         }
     }
     None

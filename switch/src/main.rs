@@ -65,11 +65,11 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => {
-            if cfg.demo.seed {
-                if let Err(e) = seed::load(&cfg.resolve(&cfg.demo.file)) {
-                    eprintln!("configuration error: {e}");
-                    return ExitCode::from(2);
-                }
+            if cfg.demo.seed
+                && let Err(e) = seed::load(&cfg.resolve(&cfg.demo.file))
+            {
+                eprintln!("configuration error: {e}");
+                return ExitCode::from(2);
             }
             println!("{}: ok", cli.config.display());
             ExitCode::SUCCESS

@@ -244,13 +244,13 @@ pub fn check(data: &DemoData) -> Result<(), SeedError> {
         }
     }
     for i in &data.items {
-        if let Some(s) = &i.starts_at {
-            if parse_utc(s).is_none() {
-                return Err(SeedError::Data(format!(
-                    "item {}: starts_at {s:?} is not YYYY-MM-DDTHH:MM:SSZ",
-                    i.sku
-                )));
-            }
+        if let Some(s) = &i.starts_at
+            && parse_utc(s).is_none()
+        {
+            return Err(SeedError::Data(format!(
+                "item {}: starts_at {s:?} is not YYYY-MM-DDTHH:MM:SSZ",
+                i.sku
+            )));
         }
     }
     let mut exts = std::collections::HashSet::new();
