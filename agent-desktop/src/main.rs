@@ -45,9 +45,14 @@ struct Args {
     preview_reports: bool,
 }
 
+/// The preview's sample database file (removed again when the window closes).
+fn sample_database_path() -> PathBuf {
+    std::env::temp_dir().join(format!("hotline-preview-{}.db", std::process::id()))
+}
+
 /// Writes today's sample traffic into a fresh SQLite file in the temp directory; returns its URL.
 fn sample_database(clock: &dyn Clock) -> Result<String, Box<dyn std::error::Error>> {
-    let path = std::env::temp_dir().join(format!("hotline-preview-{}.db", std::process::id()));
+    let path = sample_database_path();
     let _ = std::fs::remove_file(&path);
     let url = format!("sqlite://{}", path.display());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -158,6 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let args_preview_reports = args.preview_reports;
     let preview_db = if args.preview_reports {
         Some(sample_database(clock.as_ref())?)
     } else {
@@ -251,5 +257,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(Box::new(app))
         }),
     )?;
+    if args_preview_reports {
+        let path = sample_database_path();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
     Ok(())
 }
