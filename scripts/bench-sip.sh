@@ -110,7 +110,7 @@ request_route {
   t_relay();
 }
 EOF
-kamailio -f "$WORK/kamailio.cfg" -DD -E -n 1 -P "$WORK/kamailio.pid" > "$WORK/kamailio.out" 2>&1 &
+kamailio -f "$WORK/kamailio.cfg" -DD -E -m 1024 -M 32 -P "$WORK/kamailio.pid" > "$WORK/kamailio.out" 2>&1 &
 K_PID=$!
 PIDS+=("$K_PID")
 
