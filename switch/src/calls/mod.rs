@@ -1035,6 +1035,19 @@ impl Core {
         inv.push_header("CSeq", "1 INVITE");
         inv.push_header("Contact", contact);
         inv.push_header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE");
+        if let LegTarget::Agent { extension, .. } = &target
+            && self.reg.auto_answer(extension)
+        {
+            // The two conventions phones honour for "answer this by yourself".
+            inv.push_header(
+                "Call-Info",
+                format!("<sip:{}>;answer-after=0", self.advertise),
+            );
+            inv.push_header(
+                "Alert-Info",
+                "<http://127.0.0.1>;info=alert-autoanswer;delay=0",
+            );
+        }
         let mut b_media = None;
         let mut our_sdp = None;
         if self.anchor {

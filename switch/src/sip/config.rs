@@ -178,6 +178,12 @@ pub struct ExtensionConfig {
     /// Display name used as caller name on internal calls.
     #[serde(default)]
     pub name: String,
+    /// Ask this phone to answer calls offered by the queues by itself: the INVITE carries
+    /// `Call-Info: <sip:host>;answer-after=0` and `Alert-Info: <http://127.0.0.1>;info=alert-autoanswer;delay=0`,
+    /// which Yealink, Snom, Polycom, Grandstream, Cisco SPA, Linphone and most softphones honour.
+    /// Internal and transferred calls ring normally.
+    #[serde(default)]
+    pub auto_answer: bool,
 }
 
 /// Checks the SIP sections of a parsed configuration; `text` is the file's content (for line

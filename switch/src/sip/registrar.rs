@@ -64,6 +64,7 @@ pub struct Registrar {
     digest: DigestServer,
     passwords: HashMap<String, String>,
     names: HashMap<String, String>,
+    auto_answer: std::collections::HashSet<String>,
     bindings: HashMap<String, Vec<Binding>>,
     failures: HashMap<IpAddr, Failures>,
     min_expires: u32,
@@ -105,6 +106,11 @@ impl Registrar {
                 .iter()
                 .map(|e| (e.number.clone(), e.name.clone()))
                 .collect(),
+            auto_answer: extensions
+                .iter()
+                .filter(|e| e.auto_answer)
+                .map(|e| e.number.clone())
+                .collect(),
             bindings: HashMap::new(),
             failures: HashMap::new(),
             min_expires: cfg.min_expires_secs,
@@ -126,6 +132,11 @@ impl Registrar {
     /// Display name of an extension (may be empty).
     pub fn name(&self, number: &str) -> &str {
         self.names.get(number).map_or("", String::as_str)
+    }
+
+    /// Should queue calls to this extension ask the phone to answer by itself?
+    pub fn auto_answer(&self, number: &str) -> bool {
+        self.auto_answer.contains(number)
     }
 
     fn next_tag(&mut self) -> String {
