@@ -176,6 +176,7 @@ mod tests {
             number: "1001".into(),
             password: "pw-1001".into(),
             name: String::new(),
+            auto_answer: false,
         }];
         Dialplan::new(&DialplanConfig { routes }, &exts, "1")
     }

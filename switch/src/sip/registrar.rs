@@ -457,6 +457,7 @@ mod tests {
             number: "1001".into(),
             password: "secret1001".into(),
             name: "Alice".into(),
+            auto_answer: false,
         }];
         (Registrar::new(&cfg, &exts, b"k", now), now)
     }
@@ -636,11 +637,13 @@ mod tests {
                 number: "1001".into(),
                 password: "pw-1001".into(),
                 name: String::new(),
+                auto_answer: false,
             },
             ExtensionConfig {
                 number: "1002".into(),
                 password: "pw-1002".into(),
                 name: String::new(),
+                auto_answer: false,
             },
         ];
         let mut r = Registrar::new(&SipConfig::default(), &exts, b"k", now);
