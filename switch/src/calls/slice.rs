@@ -504,7 +504,7 @@ impl Core {
                         Identity::phone_in(ani.as_str(), &self.country_code)
                     }
                     LookupKey::Account(a) => Identity::new(IdentityKind::Account, a),
-                    LookupKey::BookingReference(r) => Identity::new(IdentityKind::Account, r),
+                    LookupKey::BookingReference(r) => Identity::new(IdentityKind::BookingRef, r),
                 };
                 let store = self.store.clone();
                 let tx = self.internal.clone();
