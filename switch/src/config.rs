@@ -253,7 +253,13 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let mut cfg: Config = parse_toml(path, text)?;
         cfg.file = path.to_path_buf();
-        cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute, so that paths resolved against it (prompts, flows, queues, certificates)
+        // mean the same file to every component, whatever their own base directory.
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        cfg.dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
         cfg.validate(text)?;
         Ok(cfg)
     }
@@ -547,6 +553,22 @@ mod tests {
     fn syntax_error_has_a_line() {
         let e = parse("[http]\nlisten = \"127.0.0.1:80\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn config_folder_is_absolute() {
+        // Components resolve files against it from their own base directory (the media engine
+        // joins prompt paths onto its prompts folder): a relative folder once doubled the prefix
+        // and silenced every IVR prompt when the switch ran from the repository root.
+        let c = Config::parse(
+            Path::new("some/where/switch.toml"),
+            "[demo]\nseed = false\n",
+        )
+        .expect("valid");
+        assert!(c.dir.is_absolute(), "{}", c.dir.display());
+        assert!(c.dir.ends_with("some/where"));
+        let c = Config::parse(Path::new("switch.toml"), "[demo]\nseed = false\n").expect("valid");
+        assert!(c.dir.is_absolute(), "{}", c.dir.display());
     }
 
     #[test]

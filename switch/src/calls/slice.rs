@@ -457,7 +457,7 @@ impl Core {
                     .iter()
                     .filter_map(|p| self.deps.prompts.as_ref().and_then(|d| d.resolve(p.name())))
                     .collect();
-                let ok = match (&media, a_media) {
+                let played = match (&media, a_media) {
                     (Some(m), Some(a)) if !paths.is_empty() => m
                         .play(
                             a,
@@ -467,15 +467,24 @@ impl Core {
                                 looped: false,
                             },
                         )
-                        .is_ok(),
-                    _ => false,
+                        .map_err(|e| e.to_string()),
+                    (Some(_), Some(_)) => Err("no prompt file found".to_string()),
+                    _ => Err("the call has no media session".to_string()),
                 };
-                if ok {
-                    c.slice.playback = Some(id);
-                    None
-                } else {
-                    tracing::warn!(call = %call_id, "prompt could not be played");
-                    Some(IvrEvent::PromptFinished(id))
+                match played {
+                    Ok(()) => {
+                        c.slice.playback = Some(id);
+                        None
+                    }
+                    Err(why) => {
+                        tracing::warn!(
+                            call = %call_id,
+                            prompts = ?prompts.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                            error = %why,
+                            "prompt could not be played"
+                        );
+                        Some(IvrEvent::PromptFinished(id))
+                    }
                 }
             }
             Action::PlayMusic { music, .. } => {
