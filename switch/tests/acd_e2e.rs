@@ -14,7 +14,11 @@
 //!   caller, but his phone only rings. When the queue's ring timeout passes, the switch cancels
 //!   the INVITE, bob's desktop shows not ready with reason "missed", and the call is back at the
 //!   head of the queue: when alice becomes ready she is offered that same first caller, not the
-//!   second one who waited behind it; she then takes the second caller too.
+//!   second one who waited behind it; she then takes the second caller too. The first call's
+//!   record shows two offers and alice as its agent.
+//! - `phone_ring_timer_also_sends_the_call_back_to_the_head_as_missed`: the same, but the
+//!   switch's own SIP ring timer (`sip.ring_timeout_secs`) is shorter than the queue's, so call
+//!   control cancels the INVITE and reports "no answer" to routing: same outcome.
 //!
 //! Every child process (switch, sipp) is killed when its handle drops. No wall-clock
 //! assertions; the timeouts are generous guards only.
@@ -117,7 +121,7 @@ impl Peer {
 /// The switch binary with a queue `sales` that any English speaker at level 4 can take (alice
 /// and bob in the demo data), the default strategy, the given ring timeout, and a public number
 /// straight into it. The returned folder holds the queues file: keep it alive.
-fn start_switch(ring_timeout_secs: u32) -> (Switch, tempfile::TempDir) {
+fn start_switch(ring_timeout_secs: u32, sip_ring_timeout_secs: u64) -> (Switch, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
     let queues = dir.path().join("queues.toml");
     std::fs::write(
@@ -153,8 +157,7 @@ wallboard_interval_ms = 200
     );
     let sw = Switch::start(Setup {
         extra,
-        // Longer than the queue's ring timeout: routing's reservation timer is what fires.
-        ring_timeout_secs: 30,
+        ring_timeout_secs: sip_ring_timeout_secs,
         ..Setup::default()
     });
     (sw, dir)
@@ -288,7 +291,7 @@ const LONGEST_IDLE_ORDER: [&str; 5] = ["bob", "alice", "bob", "alice", "bob"];
 
 #[test]
 fn five_callers_alternate_by_longest_idle() {
-    let (sw, _queues) = start_switch(20);
+    let (sw, _queues) = start_switch(20, 30);
     // Bob takes calls 1, 3 and 5, alice 2 and 4 (each phone exits after that many calls).
     let alice_phone = phone(&sw, "1001", "alice-phone", "uas.xml", 2);
     let bob_phone = phone(&sw, "1002", "bob-phone", "uas.xml", 3);
@@ -362,7 +365,20 @@ fn five_callers_alternate_by_longest_idle() {
 
 #[test]
 fn unanswered_offer_goes_back_to_the_head_and_the_agent_to_missed() {
-    let (sw, _queues) = start_switch(3);
+    // The queue's ring timeout (routing's reservation timer) fires first; the switch cancels
+    // the phone's INVITE.
+    missed_offer(3, 30);
+}
+
+#[test]
+fn phone_ring_timer_also_sends_the_call_back_to_the_head_as_missed() {
+    // Call control's SIP ring timer fires first: it cancels the INVITE and tells routing "no
+    // answer", with the same result.
+    missed_offer(20, 3);
+}
+
+fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64) {
+    let (sw, _queues) = start_switch(queue_ring_timeout_secs, sip_ring_timeout_secs);
     let alice_phone = phone(&sw, "1001", "alice-phone", "uas.xml", 2);
     // Rings (180) and never answers; expects the switch's CANCEL (200, 487, ACK).
     let bob_phone = phone(&sw, "1002", "bob-phone", "uas_cancel.xml", 1);
@@ -421,6 +437,12 @@ fn unanswered_offer_goes_back_to_the_head_and_the_agent_to_missed() {
         )
     });
 
+    // Which timer ended bob's ringing: call control logs "no answer" only for its own.
+    assert_eq!(
+        sw.logged("no answer"),
+        sip_ring_timeout_secs < u64::from(queue_ring_timeout_secs),
+        "the intended ring timer fired"
+    );
     let records = sw.call_records(&[first_id.clone(), second_id.clone()]);
     for rec in &records {
         assert_eq!(rec.queue_id.as_deref(), Some("sales"), "{rec:?}");
