@@ -23,7 +23,7 @@ fn write_config(dir: &Path, db: &str) -> std::path::PathBuf {
     let cfg = dir.join("switch.toml");
     std::fs::write(
         &cfg,
-        format!("[http]\nlisten = \"127.0.0.1:0\"\n\n[database]\nurl = \"{db}\"\n\n[log]\nlevel = \"info\"\n"),
+        format!("[http]\nlisten = \"127.0.0.1:0\"\n\n[database]\nurl = \"{db}\"\n\n[log]\nlevel = \"info\"\n\n[sip]\nlisten = \"127.0.0.1:0\"\n"),
     )
     .expect("write config");
     cfg
