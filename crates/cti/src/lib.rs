@@ -99,6 +99,8 @@ pub use ids::{
     AgentId, BookingId, CallId, CustomerId, Disposition, DtmfDigits, Extension, Money, QueueId,
     ReasonCode, RequestId, Seq, Skill, TicketId, UnixMillis,
 };
+#[cfg(feature = "store")]
+pub mod from_store;
 pub use pii::{Pii, Secret};
 pub use resync::{EventLog, ResyncPlan, SeqCheck, SeqTracker};
 pub use role::{Role, allowed};

@@ -184,71 +184,7 @@ async fn routing_mailbox(
 
 /// Store customer view -> the CTI's.
 pub(crate) fn cti_customer(v: &hotline_store::CustomerView) -> hotline_cti::CustomerView {
-    use hotline_cti::{
-        BookingId, BookingSummary, CallId, ContactSummary, CustomerId, Disposition, Identity, Pii,
-        QueueId, TicketId, TicketPriority, TicketStatus, TicketSummary, UnixMillis,
-    };
-    let ms = |m: i64| UnixMillis(m.max(0) as u64);
-    hotline_cti::CustomerView {
-        id: CustomerId::new(v.customer.id.to_string()),
-        name: Pii::new(v.customer.display_name.clone()),
-        tier: v.customer.tier.clone(),
-        identities: v
-            .identities
-            .iter()
-            .map(|i| Identity {
-                kind: i.kind.as_str().to_string(),
-                value: Pii::new(i.value.clone()),
-                verified: i.verified,
-            })
-            .collect(),
-        last_contacts: v
-            .recent_contacts
-            .iter()
-            .map(|c| ContactSummary {
-                call: CallId::new(c.call_id.clone()),
-                at: ms(c.arrived_at),
-                agent: c.agent_id.clone().map(hotline_cti::AgentId::new),
-                queue: c.queue_id.clone().map(QueueId::new),
-                disposition: c.disposition.clone().map(Disposition::new),
-                summary: c
-                    .notes
-                    .as_ref()
-                    .and_then(|n| n.lines().next().map(|l| Pii::new(l.to_string()))),
-            })
-            .collect(),
-        open_tickets: v
-            .open_tickets
-            .iter()
-            .map(|t| TicketSummary {
-                id: TicketId::new(t.id.to_string()),
-                subject: t.subject.clone(),
-                status: match t.status.as_str() {
-                    "pending" => TicketStatus::Pending,
-                    "solved" => TicketStatus::Solved,
-                    "closed" => TicketStatus::Closed,
-                    _ => TicketStatus::Open,
-                },
-                priority: match t.priority.as_str() {
-                    "low" => TicketPriority::Low,
-                    "high" => TicketPriority::High,
-                    "urgent" => TicketPriority::Urgent,
-                    _ => TicketPriority::Normal,
-                },
-                updated_at: ms(t.updated_at),
-            })
-            .collect(),
-        bookings: v
-            .bookings
-            .iter()
-            .map(|b| BookingSummary {
-                id: BookingId::new(b.id.to_string()),
-                what: b.item_name.clone(),
-                at: ms(b.starts_at.unwrap_or(b.created_at)),
-                status: b.status.clone(),
-            })
-            .collect(),
-    }
+    hotline_cti::from_store::customer_view(v)
 }
 
 fn ivr_customer(v: &hotline_store::CustomerView) -> hotline_ivr::Customer {
