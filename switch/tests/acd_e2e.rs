@@ -407,6 +407,12 @@ fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64) {
         make_ready(&mut bob).await;
         let pop = offer(&mut bob).await;
         assert_eq!(pop.ani.expose(), first, "the longest-waiting caller first");
+        let expected_ring = u64::from(queue_ring_timeout_secs).min(sip_ring_timeout_secs);
+        assert!(
+            u64::from(pop.ring_timeout_secs) <= expected_ring,
+            "the pop's countdown ({} s) is the shorter of the queue's and the switch's ring time ({expected_ring} s)",
+            pop.ring_timeout_secs
+        );
         let reason = state(&mut bob, AgentState::NotReady).await;
         assert_eq!(reason.as_deref(), Some("missed"), "bob missed the offer");
 

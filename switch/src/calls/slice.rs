@@ -64,6 +64,8 @@ pub(crate) struct SliceCall {
     customer: Option<hotline_store::CustomerView>,
     /// The agent being rung.
     offered: Option<String>,
+    /// When routing's reservation of that agent lapses (the queue's ring timeout).
+    offer_deadline: Option<Instant>,
     transfer: Option<RequestId>,
     voicemail: Option<(RequestId, hotline_media::RecordingId, Instant)>,
 }
@@ -662,12 +664,20 @@ impl Core {
 
     pub(crate) fn on_decision(&mut self, now: Instant, d: Decision) {
         match d {
-            Decision::Offer { call, agent, .. } => {
+            Decision::Offer {
+                call,
+                agent,
+                deadline,
+                ..
+            } => {
                 let Some(&key) = self.by_id.get(call.as_str()) else {
                     tracing::info!(call = %call.as_str(), "offer for a call that is gone");
                     self.routing(RoutingOp::NoAnswer(agent.as_str().to_string()));
                     return;
                 };
+                if let Some(c) = self.calls.get_mut(&key) {
+                    c.slice.offer_deadline = Some(deadline);
+                }
                 let agent = agent.as_str().to_string();
                 match self.agent_extension(&agent) {
                     Some(ext) => self.offer(now, key, &agent, &ext),
@@ -774,10 +784,18 @@ impl Core {
 
     /// Rings the agent's phone and, at the same moment, publishes the screen pop.
     fn offer(&mut self, now: Instant, key: u64, agent: &str, ext: &str) {
-        let ring_secs = self.ring_timeout.as_secs() as u32;
+        let sip_ring = self.ring_timeout;
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
+        // The pop's countdown: whichever ends the ringing first, the queue's reservation or the
+        // switch's own ring timer.
+        let ring = c
+            .slice
+            .offer_deadline
+            .map(|d| d.saturating_duration_since(now).min(sip_ring))
+            .unwrap_or(sip_ring);
+        let ring_secs = ring.as_secs_f64().round() as u32;
         if c.b.is_some() {
             // Already ringing someone (or connected): refuse this offer.
             self.routing(RoutingOp::NoAnswer(agent.to_string()));
