@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use hotline_acd::AgentId;
 use hotline_switch::bus::{Bus, CallNotice};
-use hotline_switch::config::Config;
-use sip_util::{Sipp, free_port, port_block, root};
+use sip_util::{Sipp, free_port};
 
 #[test]
 fn caller_through_ivr_and_queue_to_agent_alice_and_into_the_database() {
@@ -36,48 +35,7 @@ fn caller_through_ivr_and_queue_to_agent_alice_and_into_the_database() {
 }
 
 async fn slice() {
-    let dir = tempfile::tempdir().expect("tmp");
-    std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr")).expect("ivr");
-    std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
-        .expect("prompts");
-    std::fs::copy(
-        root().join("config/demo.toml"),
-        dir.path().join("demo.toml"),
-    )
-    .expect("demo");
-    let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
-    let media = port_block(400);
-    let text = format!(
-        r#"
-[database]
-url = "{db_url}"
-
-[sip]
-listen = "127.0.0.1:0"
-auth_algorithms = ["MD5"]
-keepalive_secs = 0
-ring_timeout_secs = 20
-
-[media]
-port_min = {media}
-port_max = {pmax}
-workers = 1
-
-[[dialplan.routes]]
-number = "+18005550100"
-public = true
-ivr = "main"
-
-[[extensions]]
-number = "1001"
-password = "alice-phone"
-name = "Alice"
-"#,
-        pmax = media + 400
-    );
-    let file = dir.path().join("switch.toml");
-    std::fs::write(&file, &text).expect("config");
-    let cfg = Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let (dir, cfg, db_url) = sip_util::service_config("");
 
     // What app::run does: store, demo data, routing, bus, call control.
     let store = hotline_store::Store::open(&db_url, Default::default())

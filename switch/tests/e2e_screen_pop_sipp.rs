@@ -19,8 +19,7 @@ use std::time::Duration;
 use cti_util::Desk;
 use hotline_cti::{CallId, CallState, Command, Disposition, Event, Pii, Reply};
 use hotline_switch::app::{StartOptions, start};
-use hotline_switch::config::Config;
-use sip_util::{Sipp, finished, free_port, port_block, root};
+use sip_util::{Sipp, finished, free_port};
 
 #[test]
 fn sipp_caller_pops_on_alice_desktop_before_answer_and_the_outcome_joins_the_call_record() {
@@ -40,59 +39,7 @@ fn sipp_caller_pops_on_alice_desktop_before_answer_and_the_outcome_joins_the_cal
 }
 
 async fn scenario() {
-    let dir = tempfile::tempdir().expect("tmp");
-    std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr")).expect("ivr");
-    std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
-        .expect("prompts");
-    std::fs::copy(
-        root().join("config/demo.toml"),
-        dir.path().join("demo.toml"),
-    )
-    .expect("demo");
-    std::fs::copy(
-        root().join("config/queues.toml"),
-        dir.path().join("queues.toml"),
-    )
-    .expect("queues");
-    let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
-    let media = port_block(400);
-    let text = format!(
-        r#"
-[http]
-listen = "127.0.0.1:0"
-
-[database]
-url = "{db_url}"
-
-[log]
-level = "warn"
-
-[sip]
-listen = "127.0.0.1:0"
-auth_algorithms = ["MD5"]
-keepalive_secs = 0
-ring_timeout_secs = 20
-
-[media]
-port_min = {media}
-port_max = {pmax}
-workers = 1
-
-[[dialplan.routes]]
-number = "+18005550100"
-public = true
-ivr = "main"
-
-[[extensions]]
-number = "1001"
-password = "alice-phone"
-name = "Alice"
-"#,
-        pmax = media + 400
-    );
-    let file = dir.path().join("switch.toml");
-    std::fs::write(&file, &text).expect("config");
-    let cfg = Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let (_dir, cfg, db_url) = sip_util::service_config("");
     let sw = start(cfg, StartOptions::default())
         .await
         .expect("switch starts");

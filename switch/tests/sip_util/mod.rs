@@ -391,25 +391,32 @@ pub struct InProcess {
     pub dir: tempfile::TempDir,
 }
 
-impl InProcess {
-    /// `extra` is appended to a configuration with media anchored, extensions 1001 (alice),
-    /// 1002 (bob) and 1901 (sue), MD5 digest, and the service number running the main IVR.
-    pub async fn start(extra: &str) -> InProcess {
-        let dir = tempfile::tempdir().expect("tmp");
-        std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr")).expect("ivr");
-        std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
-            .expect("prompts");
-        std::fs::copy(
-            root().join("config/demo.toml"),
-            dir.path().join("demo.toml"),
-        )
-        .expect("demo");
-        let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
-        let media = port_block(400);
-        let text = format!(
-            r#"
+/// A service configuration in a fresh folder: the shipped IVR flows and prompts (linked), the
+/// demo data, a SQLite file, SIP and HTTP on free ports, media anchored on its own port block,
+/// extensions 1001 (alice), 1002 (bob) and 1901 (sue) with MD5 digest, and the service number
+/// +18005550100 running the main IVR. `extra` is appended.
+pub fn service_config(extra: &str) -> (tempfile::TempDir, hotline_switch::config::Config, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr")).expect("ivr");
+    std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
+        .expect("prompts");
+    std::fs::copy(
+        root().join("config/demo.toml"),
+        dir.path().join("demo.toml"),
+    )
+    .expect("demo");
+    let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
+    let media = port_block(400);
+    let text = format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+
 [database]
 url = "{db_url}"
+
+[log]
+level = "warn"
 
 [sip]
 listen = "127.0.0.1:0"
@@ -440,11 +447,19 @@ number = "1901"
 password = "sue-phone"
 {extra}
 "#,
-            pmax = media + 400
-        );
-        let file = dir.path().join("switch.toml");
-        std::fs::write(&file, &text).expect("config");
-        let cfg = hotline_switch::config::Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        pmax = media + 400
+    );
+    let file = dir.path().join("switch.toml");
+    std::fs::write(&file, &text).expect("config");
+    let cfg = hotline_switch::config::Config::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    (dir, cfg, db_url)
+}
+
+impl InProcess {
+    /// `extra` is appended to a configuration with media anchored, extensions 1001 (alice),
+    /// 1002 (bob) and 1901 (sue), MD5 digest, and the service number running the main IVR.
+    pub async fn start(extra: &str) -> InProcess {
+        let (dir, cfg, db_url) = service_config(extra);
         let store = hotline_store::Store::open(&db_url, Default::default())
             .await
             .expect("store");
