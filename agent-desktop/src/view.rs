@@ -177,7 +177,7 @@ pub struct Forms {
     pub search: String,
     /// The central area's tab.
     pub tab: Tab,
-    /// Supervisors: skills being edited, per agent (`billing:7, spanish:4`).
+    /// Supervisors: skills being edited, per agent (`billing:5, spanish:3`).
     pub skills: std::collections::HashMap<hotline_cti::AgentId, String>,
     /// Wrap-up form.
     pub wrap: WrapForm,
@@ -812,7 +812,7 @@ fn call_controls(
     });
 }
 
-/// Parses a skill list like `billing:7, spanish:4` (levels 1 to 10). `None` when empty or
+/// Parses a skill list like `billing:5, spanish:3` (levels 1 to 5, as routing uses them). `None` when empty or
 /// malformed.
 pub fn parse_skills(text: &str) -> Option<Vec<hotline_cti::SkillLevel>> {
     let mut out = Vec::new();
@@ -820,7 +820,7 @@ pub fn parse_skills(text: &str) -> Option<Vec<hotline_cti::SkillLevel>> {
         let (name, level) = part.split_once(':')?;
         let name = name.trim();
         let level: u8 = level.trim().parse().ok()?;
-        if name.is_empty() || !(1..=10).contains(&level) {
+        if name.is_empty() || !(1..=5).contains(&level) {
             return None;
         }
         out.push(hotline_cti::SkillLevel {
@@ -1451,7 +1451,7 @@ fn wallboard(
             let l = ui.label(format!("Skills {agent}"));
             ui.add(
                 egui::TextEdit::singleline(text)
-                    .hint_text("billing:7, spanish:4")
+                    .hint_text("billing:5, spanish:3")
                     .desired_width(200.0),
             )
             .labelled_by(l.id);
@@ -1896,13 +1896,13 @@ mod tests {
 
     #[test]
     fn skill_lists_parse() {
-        let s = super::parse_skills(" billing:7, spanish : 4 ").expect("valid");
+        let s = super::parse_skills(" billing:5, spanish : 4 ").expect("valid");
         assert_eq!(s.len(), 2);
         assert_eq!((s[1].skill.as_str(), s[1].level), ("spanish", 4));
         assert!(super::parse_skills("").is_none());
         assert!(super::parse_skills("billing").is_none());
         assert!(super::parse_skills("billing:0").is_none());
-        assert!(super::parse_skills("billing:11").is_none());
+        assert!(super::parse_skills("billing:6").is_none());
         assert!(super::parse_skills(":3").is_none());
     }
 

@@ -124,7 +124,7 @@ fn wallboard_shows_queues_and_agents_and_starts_a_monitor() {
     desk.harness.run();
     desk.harness
         .get_by_role_and_label(egui::accesskit::Role::TextInput, "Skills 1002")
-        .type_text("billing:9, spanish:3");
+        .type_text("billing:5, spanish:3");
     desk.harness.run();
     desk.harness.get_by_label("Set skills 1002").click();
     desk.harness.run();
@@ -135,7 +135,7 @@ fn wallboard_shows_queues_and_agents_and_starts_a_monitor() {
             skills: vec![
                 hotline_cti::SkillLevel {
                     skill: "billing".into(),
-                    level: 9
+                    level: 5
                 },
                 hotline_cti::SkillLevel {
                     skill: "spanish".into(),

@@ -269,12 +269,12 @@ pub enum MonitorMode {
     Barge,
 }
 
-/// A skill with a proficiency from 1 (basic) to 10 (expert).
+/// A skill with a proficiency from 1 (novice) to 5 (expert), the routing engine's scale.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkillLevel {
     /// The skill.
     pub skill: Skill,
-    /// Proficiency, 1 to 10.
+    /// Proficiency, 1 to 5 (the switch refuses anything else).
     pub level: u8,
 }
 
