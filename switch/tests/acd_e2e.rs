@@ -471,6 +471,11 @@ fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64) {
         2,
         "offered to bob, then to alice: {kinds:?}"
     );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "note").count(),
+        1,
+        "the missed offer leaves one note, whichever timer fired: {kinds:?}"
+    );
 }
 
 /// Waits until the supervisor's wallboard shows `n` calls waiting in `sales`.

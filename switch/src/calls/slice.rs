@@ -722,6 +722,20 @@ impl Core {
                     self.drop_b(key);
                     if let Some(c) = self.calls.get_mut(&key) {
                         c.slice.offered = None;
+                        // The queue's reservation lapsed (or routing moved the call): leave the
+                        // same trace as a phone that did not answer.
+                        tracing::info!(call = %c.id, agent = %agent.as_str(), "offer withdrawn by routing");
+                        let ev = c.log.event(
+                            now_millis(),
+                            CallEventKind::Note {
+                                what: "offer_failed".into(),
+                                detail: serde_json::json!({
+                                    "agent": agent.as_str(),
+                                    "reason": "offer withdrawn"
+                                }),
+                            },
+                        );
+                        self.cdr.write(ev);
                         self.bus.notify(CallNotice::Ended {
                             call: c.id.clone(),
                             agent: Some(agent.as_str().to_string()),
