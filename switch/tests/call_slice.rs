@@ -66,32 +66,7 @@ async fn slice() {
     routing.ready(&alice).await.expect("ready");
 
     // Alice's phone: a UAS on one port, registered (digest auth) from another.
-    let phone_port = free_port();
-    let phone = Sipp::spawn(sip, "uas.xml", phone_port, &[]);
-    let pp = phone_port.to_string();
-    let registered = tokio::task::spawn_blocking(move || {
-        Sipp::spawn(
-            sip,
-            "register.xml",
-            free_port(),
-            &[
-                "-key",
-                "ext",
-                "1001",
-                "-au",
-                "1001",
-                "-ap",
-                "alice-phone",
-                "-key",
-                "contact_port",
-                &pp,
-            ],
-        )
-        .success()
-    })
-    .await
-    .expect("join");
-    assert!(registered, "alice's phone registered");
+    let phone = sip_util::registered_phone(sip, "1001", "alice-phone", "uas.xml", &[]).await;
 
     // The caller: a known VIP customer (+1 212 555 0100 in demo.toml). Welcome (5.1 s) and the
     // VIP greeting (4.8 s) play first; the main menu then takes digits with barge-in for about

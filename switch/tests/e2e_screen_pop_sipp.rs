@@ -54,32 +54,7 @@ async fn scenario() {
     assert_eq!(desk.request(Command::Ready).await, Ok(Reply::Done));
 
     // Alice's phone: a sipp UAS, registered as extension 1001 with digest auth.
-    let phone_port = free_port();
-    let phone = Sipp::spawn(sip, "uas.xml", phone_port, &[]);
-    let pp = phone_port.to_string();
-    let registered = tokio::task::spawn_blocking(move || {
-        Sipp::spawn(
-            sip,
-            "register.xml",
-            free_port(),
-            &[
-                "-key",
-                "ext",
-                "1001",
-                "-au",
-                "1001",
-                "-ap",
-                "alice-phone",
-                "-key",
-                "contact_port",
-                &pp,
-            ],
-        )
-        .success()
-    })
-    .await
-    .expect("join");
-    assert!(registered, "alice's phone registered");
+    let phone = sip_util::registered_phone(sip, "1001", "alice-phone", "uas.xml", &[]).await;
 
     // The caller: Ada Lovelace (+1 212 555 0100, a VIP in the demo data), pressing 1 then 2.
     let caller = Sipp::spawn(

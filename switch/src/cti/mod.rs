@@ -1376,7 +1376,7 @@ fn apply_notice(inner: &Inner, n: CallNotice) {
                 now,
             );
         }
-        CallNotice::Connected { call, agent } => {
+        CallNotice::Connected { call, agent } | CallNotice::Resumed { call, agent } => {
             hub.call_state(
                 &AgentId::new(agent),
                 &CallId::new(call),
@@ -1389,14 +1389,6 @@ fn apply_notice(inner: &Inner, n: CallNotice) {
                 &AgentId::new(agent),
                 &CallId::new(call),
                 CallState::Held,
-                now,
-            );
-        }
-        CallNotice::Resumed { call, agent } => {
-            hub.call_state(
-                &AgentId::new(agent),
-                &CallId::new(call),
-                CallState::Connected,
                 now,
             );
         }

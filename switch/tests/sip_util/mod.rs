@@ -498,34 +498,7 @@ impl InProcess {
 
     /// A phone for `ext`: a sipp UAS running `scenario`, registered with digest auth.
     pub async fn phone(&self, ext: &str, password: &str, scenario: &str, args: &[&str]) -> Sipp {
-        let port = free_port();
-        let uas = Sipp::spawn(self.sip, scenario, port, args);
-        let (sip, ext, password) = (self.sip, ext.to_string(), password.to_string());
-        let ok = tokio::task::spawn_blocking(move || {
-            let p = port.to_string();
-            Sipp::spawn(
-                sip,
-                "register.xml",
-                free_port(),
-                &[
-                    "-key",
-                    "ext",
-                    &ext,
-                    "-au",
-                    &ext,
-                    "-ap",
-                    &password,
-                    "-key",
-                    "contact_port",
-                    &p,
-                ],
-            )
-            .success()
-        })
-        .await
-        .expect("join");
-        assert!(ok, "phone registered");
-        uas
+        registered_phone(self.sip, ext, password, scenario, args).await
     }
 
     /// Sends a command as `agent` and returns call control's reply.
@@ -553,6 +526,45 @@ impl InProcess {
             c.shutdown().await;
         }
     }
+}
+
+/// A phone for `ext` at the switch `sip`: a sipp UAS running `scenario` on a free port,
+/// registered from another port with digest auth (panics if registration fails).
+pub async fn registered_phone(
+    sip: SocketAddr,
+    ext: &str,
+    password: &str,
+    scenario: &str,
+    args: &[&str],
+) -> Sipp {
+    let port = free_port();
+    let uas = Sipp::spawn(sip, scenario, port, args);
+    let (ext, password) = (ext.to_string(), password.to_string());
+    let ok = tokio::task::spawn_blocking(move || {
+        let p = port.to_string();
+        Sipp::spawn(
+            sip,
+            "register.xml",
+            free_port(),
+            &[
+                "-key",
+                "ext",
+                &ext,
+                "-au",
+                &ext,
+                "-ap",
+                &password,
+                "-key",
+                "contact_port",
+                &p,
+            ],
+        )
+        .success()
+    })
+    .await
+    .expect("join");
+    assert!(ok, "phone registered");
+    uas
 }
 
 /// Waits (in a blocking thread) for a sipp process; true on success.
