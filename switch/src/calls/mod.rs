@@ -16,6 +16,7 @@
 
 pub mod cdr;
 pub mod dialplan;
+mod payment;
 mod slice;
 
 use std::cmp::Reverse;
@@ -1979,6 +1980,14 @@ impl Core {
                     (Some(m), Some(a)) => m.send_dtmf(a, &digits).map_err(|e| e.to_string()),
                     _ => Err("no media on this call".into()),
                 }
+            }
+            CallAction::StartPayment {
+                call,
+                amount_minor,
+                currency,
+            } => {
+                let key = call_of(self, &call)?;
+                self.start_payment(now, key, amount_minor, &currency)
             }
             other => Err(format!(
                 "{} is not supported by call control yet",
