@@ -47,6 +47,34 @@ pub enum CallNotice {
         agent: Option<String>,
         reason: String,
     },
+    /// Muted / conference flags of an agent's call changed.
+    Flags {
+        call: String,
+        agent: String,
+        muted: bool,
+        conference: bool,
+    },
+    /// The agent's consultation leg (`consult`, of call `call`) changed state.
+    Consult {
+        call: String,
+        consult: String,
+        agent: String,
+        state: hotline_cti::CallState,
+        /// Why it ended, when `state` is `Ended`.
+        reason: Option<String>,
+    },
+    /// Click-to-dial: the switch is calling the agent's phone, then `peer`.
+    Dialing {
+        call: String,
+        agent: String,
+        peer: String,
+    },
+    /// A supervisor's monitoring of a call started, switched mode or stopped (`None`).
+    Monitor {
+        call: String,
+        supervisor: String,
+        mode: Option<hotline_cti::MonitorMode>,
+    },
     /// Payment progress on a call an agent handed to the payment flow (counts, never digits).
     Payment {
         call: String,
@@ -106,6 +134,20 @@ pub enum CallAction {
         call: String,
     },
     Conference {
+        call: String,
+    },
+    /// A supervisor joins the call (their phone is rung) to listen, coach or barge in;
+    /// sending it again switches the mode on the live call.
+    Monitor {
+        call: String,
+        mode: hotline_cti::MonitorMode,
+    },
+    /// The supervisor leaves the call.
+    StopMonitor {
+        call: String,
+    },
+    /// The supervisor takes the call over; the agent's leg is dropped.
+    TakeOver {
         call: String,
     },
     /// Hand the caller to the payment flow and stay on the line (agent hears no tones).

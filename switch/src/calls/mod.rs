@@ -16,6 +16,7 @@
 
 pub mod cdr;
 pub mod dialplan;
+mod legs;
 mod payment;
 mod slice;
 
@@ -244,8 +245,14 @@ pub(crate) enum Internal {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Side {
+    /// The caller (or, on a click-to-dial call, the customer the switch dials).
     A,
+    /// The agent's phone or the dialed extension/trunk.
     B,
+    /// A supervisor's phone joined for monitor, whisper or barge.
+    S,
+    /// The third party of a consultation or conference.
+    C,
 }
 
 /// What a client transaction of ours is for.
@@ -253,6 +260,9 @@ pub(crate) enum Side {
 enum TsxRole {
     /// The initial INVITE of a B leg (`generation` tells stale legs apart).
     Invite { generation: u32 },
+    /// The initial INVITE of any other leg we place (supervisor, consultation, the customer of
+    /// a click-to-dial call).
+    Leg { side: Side, generation: u32 },
     /// A re-INVITE on a leg (hold, resume).
     ReInvite(Side),
     /// BYE and other in-dialog requests whose answer we only log.
@@ -283,6 +293,8 @@ pub(crate) struct Leg {
     pub(crate) target: LegTarget,
     pub(crate) auth_tries: u32,
     pub(crate) generation: u32,
+    /// We sent this leg's INVITE (UAC); `false` for a caller's INVITE we received.
+    pub(crate) outgoing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +303,9 @@ pub(crate) enum Mode {
     Bridge,
     /// Answered by the switch; IVR and/or queue; B is an agent.
     Service,
+    /// Click-to-dial: B is the agent's phone, rung first; A is the customer, dialed when the
+    /// agent answers.
+    Outbound,
 }
 
 pub(crate) struct Call {
@@ -310,12 +325,18 @@ pub(crate) struct Call {
     pub(crate) caller_ext: Option<String>,
     pub(crate) b_generation: u32,
     pub(crate) slice: slice::SliceCall,
+    /// Supervisor, consultation and conference legs, mute, and the media topology.
+    pub(crate) extra: legs::Extra,
 }
 
 #[derive(Debug, Clone)]
 enum TimerAction {
     Housekeeping,
-    RingTimeout { call: u64, generation: u32 },
+    RingTimeout {
+        call: u64,
+        side: Side,
+        generation: u32,
+    },
     Slice(u64),
 }
 
@@ -568,9 +589,16 @@ impl Core {
                     self.housekeeping(now);
                     self.schedule(now + Duration::from_secs(1), TimerAction::Housekeeping);
                 }
-                TimerAction::RingTimeout { call, generation } => {
-                    self.ring_timeout(now, call, generation)
-                }
+                TimerAction::RingTimeout {
+                    call,
+                    side: Side::B,
+                    generation,
+                } => self.ring_timeout(now, call, generation),
+                TimerAction::RingTimeout {
+                    call,
+                    side,
+                    generation,
+                } => self.leg_ring_timeout(now, call, side, generation),
                 TimerAction::Slice(call) => self.slice_timeout(now, call),
             }
         }
@@ -774,6 +802,7 @@ impl Core {
             target: LegTarget::Caller,
             auth_tries: 0,
             generation: 0,
+            outgoing: false,
         };
         let mode = match route.target {
             Target::Ivr(_) | Target::Queue(_) => Mode::Service,
@@ -795,6 +824,7 @@ impl Core {
             caller_ext,
             b_generation: 0,
             slice: slice::SliceCall::default(),
+            extra: legs::Extra::default(),
         };
         self.calls.insert(key, call);
         self.by_id.insert(id, key);
@@ -920,9 +950,25 @@ impl Core {
     // ----- B legs ---------------------------------------------------------------------------
 
     fn ring_extension(&mut self, now: Instant, key: u64, ext: &str, agent: Option<String>) {
+        self.ring_extension_on(now, key, Side::B, ext, agent);
+    }
+
+    /// Rings `ext` as leg `side` of call `key` (the most recently registered contact).
+    pub(crate) fn ring_extension_on(
+        &mut self,
+        now: Instant,
+        key: u64,
+        side: Side,
+        ext: &str,
+        agent: Option<String>,
+    ) {
         let contacts = self.reg.contacts(ext, now);
         let Some(b) = contacts.last().cloned() else {
             tracing::info!(extension = %ext, "extension not registered");
+            if side != Side::B {
+                self.leg_failed(now, key, side, "not registered");
+                return;
+            }
             let service = self
                 .calls
                 .get(&key)
@@ -965,11 +1011,37 @@ impl Core {
         let host = self.advertise.clone();
         let from = format!("{from_display}<sip:{caller}@{host}>");
         let to = format!("<sip:{ext}@{host}>");
-        self.send_b_invite(now, key, b.uri, from, to, b.source, b.transport, target);
+        self.send_leg_invite(
+            now,
+            key,
+            side,
+            b.uri,
+            from,
+            to,
+            b.source,
+            b.transport,
+            target,
+        );
     }
 
     fn dial_trunk(&mut self, now: Instant, key: u64, trunk: &str, number: &str) {
+        self.dial_trunk_on(now, key, Side::B, trunk, number);
+    }
+
+    /// Dials `number` through `trunk` as leg `side` of call `key`, with the trunk's caller ID.
+    pub(crate) fn dial_trunk_on(
+        &mut self,
+        now: Instant,
+        key: u64,
+        side: Side,
+        trunk: &str,
+        number: &str,
+    ) {
         let Some(t) = self.trunks.get(trunk) else {
+            if side != Side::B {
+                self.leg_failed(now, key, side, "no such trunk");
+                return;
+            }
             self.end_call(
                 now,
                 key,
@@ -996,9 +1068,10 @@ impl Core {
         };
         let from = format!("<sip:{caller_id}@{}>", self.advertise);
         let to = format!("<sip:{number}@{domain}>");
-        self.send_b_invite(
+        self.send_leg_invite(
             now,
             key,
+            side,
             uri,
             from,
             to,
@@ -1008,11 +1081,14 @@ impl Core {
         );
     }
 
+    /// Sends the INVITE of leg `side` (B, or a supervisor, consultation or click-to-dial leg)
+    /// with our own offer from a media session next to the caller's, and arms its ring timer.
     #[allow(clippy::too_many_arguments)]
-    fn send_b_invite(
+    fn send_leg_invite(
         &mut self,
         now: Instant,
         key: u64,
+        side: Side,
         uri: String,
         from: String,
         to: String,
@@ -1051,11 +1127,22 @@ impl Core {
         }
         let mut b_media = None;
         let mut our_sdp = None;
+        // The customer's leg of a click-to-dial call already has its media session.
+        let existing = match side {
+            Side::A => c.a.media.zip(c.extra.a_local),
+            _ => None,
+        };
         if self.anchor {
             let (Some(media), Some(a_sid)) = (media, c.a.media) else {
                 return;
             };
-            match media.create_session(hotline_media::SessionOptions::near(self.media_ip, a_sid)) {
+            let session = match existing {
+                Some((id, local)) => Ok(hotline_media::SessionInfo { id, local }),
+                None => {
+                    media.create_session(hotline_media::SessionOptions::near(self.media_ip, a_sid))
+                }
+            };
+            match session {
                 Ok(info) => {
                     let sd = sdp::offer(
                         &self.caps,
@@ -1099,7 +1186,7 @@ impl Core {
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
-        c.b = Some(Leg {
+        let leg = Leg {
             invite_tsx: Some(tsx),
             invite_req: sent,
             tag,
@@ -1113,14 +1200,25 @@ impl Core {
             target,
             auth_tries: 0,
             generation,
-        });
-        self.by_tsx
-            .insert(tsx, (key, TsxRole::Invite { generation }));
+            outgoing: true,
+        };
+        let role = match side {
+            Side::B => TsxRole::Invite { generation },
+            side => TsxRole::Leg { side, generation },
+        };
+        match side {
+            Side::A => c.a = leg,
+            Side::B => c.b = Some(leg),
+            Side::S => c.extra.s = Some(leg),
+            Side::C => c.extra.c = Some(leg),
+        }
+        self.by_tsx.insert(tsx, (key, role));
         self.invite_dst.insert(tsx, (dst, transport));
         self.schedule(
             now + self.ring_timeout,
             TimerAction::RingTimeout {
                 call: key,
+                side,
                 generation,
             },
         );
@@ -1158,6 +1256,12 @@ impl Core {
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
+        if let Some(mixer) = c.extra.mixer.take()
+            && let Some(media) = &self.deps.media
+        {
+            let _ = media.destroy_mixer(mixer);
+        }
+        c.extra.topology = legs::Topology::Idle;
         if let Some(b) = c.b.take() {
             if let Some(d) = &b.dialog {
                 self.by_dialog.remove(&d.id);
@@ -1194,6 +1298,9 @@ impl Core {
         match role {
             TsxRole::Invite { generation } => {
                 self.on_b_invite_response(now, key, tsx, generation, resp, code)
+            }
+            TsxRole::Leg { side, generation } => {
+                self.on_leg_invite_response(now, key, tsx, side, generation, resp, code)
             }
             TsxRole::ReInvite(side) => self.on_reinvite_response(now, key, tsx, side, resp, code),
             TsxRole::Other => {
@@ -1266,19 +1373,20 @@ impl Core {
             return;
         }
         // A failure. Trunks may challenge us.
-        if matches!(code.0, 401 | 407) && self.retry_with_credentials(now, key, tsx, &resp) {
+        if matches!(code.0, 401 | 407) && self.retry_with_credentials(now, key, Side::B, tsx, &resp)
+        {
             return;
         }
         if let Some(b) = self.calls.get_mut(&key).and_then(|c| c.b.as_mut()) {
             b.invite_tsx = None;
         }
-        let reason = match code.0 {
-            486 | 600 => "busy",
-            487 => "cancelled",
-            408 | 480 => "no answer",
-            603 => "declined",
-            _ => "rejected",
-        };
+        let reason = failure_reason(code);
+        if mode == Mode::Outbound {
+            // Click-to-dial: the agent's own phone did not take the call.
+            self.drop_b(key);
+            self.end_call(now, key, None, reason, None);
+            return;
+        }
         if is_agent || mode == Mode::Service {
             self.agent_leg_failed(now, key, reason);
             return;
@@ -1291,17 +1399,24 @@ impl Core {
         self.end_call(now, key, None, reason, Some(to_a));
     }
 
-    fn retry_with_credentials(
+    pub(crate) fn retry_with_credentials(
         &mut self,
         now: Instant,
         key: u64,
+        side: Side,
         tsx: TsxId,
         resp: &Message<'static>,
     ) -> bool {
         let Some(c) = self.calls.get(&key) else {
             return false;
         };
-        let Some(b) = &c.b else { return false };
+        let b = match side {
+            Side::A => Some(&c.a),
+            Side::B => c.b.as_ref(),
+            Side::S => c.extra.s.as_ref(),
+            Side::C => c.extra.c.as_ref(),
+        };
+        let Some(b) = b else { return false };
         let LegTarget::Trunk(name) = &b.target else {
             return false;
         };
@@ -1370,15 +1485,18 @@ impl Core {
             return false;
         };
         let sent = self.ep.request(new_tsx).cloned();
-        if let Some(b) = self.calls.get_mut(&key).and_then(|c| c.b.as_mut()) {
+        if let Some(b) = self.leg_mut(key, side) {
             b.auth_tries += 1;
             b.invite_tsx = Some(new_tsx);
             if let Some(s) = sent {
                 b.invite_req = s;
             }
         }
-        self.by_tsx
-            .insert(new_tsx, (key, TsxRole::Invite { generation }));
+        let role = match side {
+            Side::B => TsxRole::Invite { generation },
+            side => TsxRole::Leg { side, generation },
+        };
+        self.by_tsx.insert(new_tsx, (key, role));
         self.invite_dst.insert(new_tsx, (dst, transport));
         true
     }
@@ -1471,23 +1589,17 @@ impl Core {
             Mode::Service => {
                 self.agent_answered(now, key);
             }
+            Mode::Outbound => {
+                c.connected = None;
+                self.dial_agent_answered(now, key);
+            }
         }
     }
 
+    /// Connects caller and B in media (a relay, or a mixer when a supervisor, a conference or
+    /// mute needs one).
     pub(crate) fn bridge_media(&mut self, key: u64) {
-        let Some(c) = self.calls.get(&key) else {
-            return;
-        };
-        if let (Some(m), Some(a), Some(b)) = (
-            &self.deps.media,
-            c.a.media,
-            c.b.as_ref().and_then(|b| b.media),
-        ) {
-            let _ = m.stop_playback(a);
-            if let Err(e) = m.bridge(a, b) {
-                tracing::warn!(error = %e, "bridge failed");
-            }
-        }
+        self.apply_media(key);
     }
 
     // ----- in-dialog requests ---------------------------------------------------------------
@@ -1532,6 +1644,13 @@ impl Core {
                 {
                     self.by_dialog.remove(&d.id);
                 }
+                if matches!(side, Side::S | Side::C) {
+                    self.leg_hung_up(now, key, side, "hung up");
+                    return;
+                }
+                if side == Side::B && self.agent_leaves_conference(now, key) {
+                    return;
+                }
                 let reason = if side == Side::A {
                     "caller hung up"
                 } else {
@@ -1569,6 +1688,8 @@ impl Core {
         match side {
             Side::A => Some(&mut c.a),
             Side::B => c.b.as_mut(),
+            Side::S => c.extra.s.as_mut(),
+            Side::C => c.extra.c.as_mut(),
         }
     }
 
@@ -1750,8 +1871,13 @@ impl Core {
             return;
         };
         self.by_id.remove(&c.id);
+        self.end_extras(now, &mut c, from);
         // The caller's leg.
-        if let Some(tsx) = c.a.invite_tsx.take() {
+        if c.a.outgoing
+            && let Some(tsx) = c.a.invite_tsx.take()
+        {
+            let _ = self.ep.cancel(now, tsx);
+        } else if let Some(tsx) = c.a.invite_tsx.take() {
             let code = code_for_a.unwrap_or(StatusCode::TEMPORARILY_UNAVAILABLE);
             let r = with_reason(c.a.invite_req.make_response(code, Some(&c.a.tag)), reason);
             let _ = self.ep.respond(now, tsx, r);
@@ -1952,6 +2078,9 @@ impl Core {
         match action {
             CallAction::Hangup { call } => {
                 let key = call_of(self, &call)?;
+                if self.agent_leaves_conference(now, key) {
+                    return Ok(());
+                }
                 self.end_call(
                     now,
                     key,
@@ -1981,6 +2110,48 @@ impl Core {
                     _ => Err("no media on this call".into()),
                 }
             }
+            CallAction::Mute { call, on } => {
+                let key = call_of(self, &call)?;
+                self.mute(now, key, on)
+            }
+            CallAction::Consult { call, target } => {
+                let key = call_of(self, &call)?;
+                self.consult(now, key, &target)
+            }
+            CallAction::CompleteTransfer { call } => {
+                let key = call_of(self, &call)?;
+                self.complete_transfer(now, key)
+            }
+            CallAction::CancelConsult { call } => {
+                let key = call_of(self, &call)?;
+                self.cancel_consult(now, key)
+            }
+            CallAction::Conference { call } => {
+                let key = call_of(self, &call)?;
+                self.conference(now, key)
+            }
+            CallAction::Dial { number } => self.click_to_dial(now, agent, &number),
+            CallAction::Monitor { call, mode } => {
+                let key = *self
+                    .by_id
+                    .get(&call)
+                    .ok_or_else(|| format!("no call {call}"))?;
+                self.monitor(now, key, agent, mode)
+            }
+            CallAction::StopMonitor { call } => {
+                let key = *self
+                    .by_id
+                    .get(&call)
+                    .ok_or_else(|| format!("no call {call}"))?;
+                self.stop_monitor(now, key, agent)
+            }
+            CallAction::TakeOver { call } => {
+                let key = *self
+                    .by_id
+                    .get(&call)
+                    .ok_or_else(|| format!("no call {call}"))?;
+                self.take_over(now, key, agent)
+            }
             CallAction::StartPayment {
                 call,
                 amount_minor,
@@ -1989,10 +2160,6 @@ impl Core {
                 let key = call_of(self, &call)?;
                 self.start_payment(now, key, amount_minor, &currency)
             }
-            other => Err(format!(
-                "{} is not supported by call control yet",
-                action_name(&other)
-            )),
         }
     }
 
@@ -2013,6 +2180,7 @@ impl Core {
         if on == held.is_some() {
             return Err(if on { "already on hold" } else { "not on hold" }.into());
         }
+        self.hold_allowed(key)?;
         // The agent's phone learns of the hold by a re-INVITE with sendonly (we send, it
         // does not); the caller hears hold music from the media engine.
         let dir = if on {
@@ -2021,17 +2189,10 @@ impl Core {
             SdpDirection::SendRecv
         };
         self.send_reinvite(now, key, Side::B, dir)?;
-        if let (Some(m), Some(a)) = (&self.deps.media, a_media) {
-            if on {
-                let _ = m.unbridge(a);
-                if let Some(music) = &self.deps.hold_music {
-                    let _ = m.music_on_hold(a, music);
-                }
-            } else if let Some(b) = b_media {
-                let _ = m.stop_playback(a);
-                let _ = m.bridge(a, b);
-            }
-        }
+        let _ = (a_media, b_media);
+        let c = self.calls.get_mut(&key).ok_or("no such call")?;
+        c.held = on.then_some(now);
+        self.apply_media(key);
         let c = self.calls.get_mut(&key).ok_or("no such call")?;
         if on {
             c.held = Some(now);
@@ -2055,6 +2216,7 @@ impl Core {
     /// Blind transfer of a connected call: the agent's leg ends, the caller rings `target`
     /// (an extension, an agent id, a queue id or a number the dial plan routes).
     fn blind_transfer(&mut self, now: Instant, key: u64, target: &str) -> Result<(), String> {
+        self.transfer_allowed(key)?;
         let target = target.trim();
         let resolved = if let Some(ext) = self.agent_extension(target) {
             Target::Extension(ext)
@@ -2070,6 +2232,9 @@ impl Core {
             let c = self.calls.get(&key).ok_or("no such call")?;
             (c.agent.clone(), c.id.clone())
         };
+        // A supervisor listening in leaves with the agent.
+        self.drop_leg(now, key, Side::S);
+        self.leg_hung_up(now, key, Side::S, "transferred");
         // End the agent's leg.
         if let Some(c) = self.calls.get_mut(&key)
             && let Some(b) = c.b.as_mut()
@@ -2122,12 +2287,26 @@ impl Core {
                 }
             }
             MediaEvent::PromptFinished { session, .. } => {
-                if let Some(&key) = self.by_media.get(&session) {
+                if let Some(&key) = self.by_media.get(&session)
+                    && self
+                        .calls
+                        .get(&key)
+                        .is_some_and(|c| c.a.media == Some(session))
+                {
                     self.slice_prompt_finished(now, key);
                 }
             }
             MediaEvent::RtpTimeout { session } => {
-                if let Some(&key) = self.by_media.get(&session) {
+                if let Some(&key) = self.by_media.get(&session)
+                    && let Some(side) = self.extra_side_of(key, session)
+                {
+                    tracing::info!(
+                        ?side,
+                        "no RTP on a supervisor or consultation leg: dropping it"
+                    );
+                    self.drop_leg(now, key, side);
+                    self.leg_hung_up(now, key, side, "media timeout");
+                } else if let Some(&key) = self.by_media.get(&session) {
                     tracing::info!("no RTP: ending the call");
                     self.end_call(now, key, None, "media timeout", None);
                 }
@@ -2138,20 +2317,14 @@ impl Core {
     }
 }
 
-fn action_name(a: &CallAction) -> &'static str {
-    match a {
-        CallAction::Hangup { .. } => "hangup",
-        CallAction::Hold { .. } => "hold",
-        CallAction::Resume { .. } => "resume",
-        CallAction::Mute { .. } => "mute",
-        CallAction::SendDtmf { .. } => "send_dtmf",
-        CallAction::Dial { .. } => "dial",
-        CallAction::BlindTransfer { .. } => "blind transfer",
-        CallAction::Consult { .. } => "consult",
-        CallAction::CompleteTransfer { .. } => "complete transfer",
-        CallAction::CancelConsult { .. } => "cancel consult",
-        CallAction::Conference { .. } => "conference",
-        CallAction::StartPayment { .. } => "start payment",
+/// The call-record reason for a failed INVITE.
+pub(crate) fn failure_reason(code: StatusCode) -> &'static str {
+    match code.0 {
+        486 | 600 => "busy",
+        487 => "cancelled",
+        408 | 480 => "no answer",
+        603 => "declined",
+        _ => "rejected",
     }
 }
 

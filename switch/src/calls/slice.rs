@@ -941,7 +941,7 @@ impl Core {
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
-        if c.mode == Mode::Bridge {
+        if c.mode != Mode::Service {
             self.end_call(
                 now,
                 key,

@@ -249,6 +249,70 @@ impl Hub {
         self.push_to_agent(agent, Event::CallChanged(info));
     }
 
+    /// Click-to-dial: the switch is calling the agent's phone, then `peer`.
+    pub fn dialing(&mut self, agent: &AgentId, call: &CallId, peer: String, now: UnixMillis) {
+        self.call_agent.insert(call.clone(), agent.clone());
+        let info = CallInfo {
+            call: call.clone(),
+            direction: CallDirection::Outbound,
+            state: CallState::Dialing,
+            peer: Pii::new(peer),
+            muted: false,
+            conference: false,
+            queue: None,
+            consult_of: None,
+            end_reason: None,
+            since: now,
+        };
+        self.desk(agent).calls.insert(call.clone(), info.clone());
+        self.push_to_agent(agent, Event::CallChanged(info));
+    }
+
+    /// The agent's consultation leg `consult` of call `of` changed state.
+    pub fn consult_state(
+        &mut self,
+        agent: &AgentId,
+        consult: &CallId,
+        of: &CallId,
+        state: CallState,
+        now: UnixMillis,
+    ) {
+        let desk = self.desk(agent);
+        let info = desk
+            .calls
+            .entry(consult.clone())
+            .or_insert_with(|| CallInfo {
+                call: consult.clone(),
+                direction: CallDirection::Consult,
+                state,
+                peer: Pii::new(String::new()),
+                muted: false,
+                conference: false,
+                queue: None,
+                consult_of: Some(of.clone()),
+                end_reason: None,
+                since: now,
+            });
+        if info.state != state {
+            info.state = state;
+            info.since = now;
+        }
+        let info = info.clone();
+        self.push_to_agent(agent, Event::CallChanged(info));
+    }
+
+    /// The muted / conference flags of an agent's call changed.
+    pub fn call_flags(&mut self, agent: &AgentId, call: &CallId, muted: bool, conference: bool) {
+        let desk = self.desk(agent);
+        let Some(info) = desk.calls.get_mut(call) else {
+            return;
+        };
+        info.muted = muted;
+        info.conference = conference;
+        let info = info.clone();
+        self.push_to_agent(agent, Event::CallChanged(info));
+    }
+
     pub fn ended(&mut self, agent: &AgentId, call: &CallId, reason: &str, now: UnixMillis) {
         self.call_agent.remove(call);
         let desk = self.desk(agent);

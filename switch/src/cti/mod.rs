@@ -1078,22 +1078,26 @@ async fn session_command(
         }
         cmd
         @ (Command::Monitor { .. } | Command::StopMonitor { .. } | Command::TakeOver { .. }) => {
-            audit(
-                inner,
-                agent,
-                &cmd,
-                true,
-                serde_json::json!({ "result": "not built" }),
-            )
-            .await;
-            Err((
-                ErrorCode::InvalidState,
-                format!(
-                    "{} is not built yet: call control has no monitor, whisper, barge or \
-                     take-over operation",
-                    cmd.kind()
-                ),
-            ))
+            let action = match &cmd {
+                Command::Monitor { call, mode } => CallAction::Monitor {
+                    call: call.0.clone(),
+                    mode: *mode,
+                },
+                Command::StopMonitor { call } => CallAction::StopMonitor {
+                    call: call.0.clone(),
+                },
+                Command::TakeOver { call } => CallAction::TakeOver {
+                    call: call.0.clone(),
+                },
+                _ => unreachable!(),
+            };
+            let r = call_control(inner, agent, action).await;
+            let detail = match &r {
+                Ok(_) => serde_json::json!({ "result": "ok" }),
+                Err((_, why)) => serde_json::json!({ "result": "refused", "why": why }),
+            };
+            audit(inner, agent, &cmd, true, detail).await;
+            r
         }
         cmd @ Command::ForceNotReady { .. } => {
             let Command::ForceNotReady {
@@ -1405,6 +1409,41 @@ fn apply_notice(inner: &Inner, n: CallNotice) {
                 hub.ended(&agent, &call, &reason, now);
             }
         }
+        CallNotice::Dialing { call, agent, peer } => {
+            hub.dialing(&AgentId::new(agent), &CallId::new(call), peer, now);
+        }
+        CallNotice::Consult {
+            call,
+            consult,
+            agent,
+            state,
+            reason,
+        } => {
+            let (agent, consult) = (AgentId::new(agent), CallId::new(consult));
+            if state == CallState::Ended {
+                let reason = reason.unwrap_or_else(|| "ended".into());
+                hub.ended(&agent, &consult, &reason, now);
+            } else {
+                hub.consult_state(&agent, &consult, &CallId::new(call), state, now);
+            }
+        }
+        CallNotice::Flags {
+            call,
+            agent,
+            muted,
+            conference,
+        } => hub.call_flags(&AgentId::new(agent), &CallId::new(call), muted, conference),
+        CallNotice::Monitor {
+            call,
+            supervisor,
+            mode,
+        } => hub.push_to_agent(
+            &AgentId::new(supervisor),
+            Event::MonitorChanged {
+                call: CallId::new(call),
+                mode,
+            },
+        ),
         CallNotice::Payment { call, agent, stage } => {
             hub.push_to_agent(
                 &AgentId::new(agent),

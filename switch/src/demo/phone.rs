@@ -176,6 +176,7 @@ enum Cmd {
     Answer,
     HangUp,
     Stop,
+    Record(Option<std::path::PathBuf>),
 }
 
 /// A running phone. Dropping it aborts its task; [`Phone::stop`] ends calls and the
@@ -223,6 +224,13 @@ impl Phone {
     /// incoming call.
     pub fn hang_up(&self) {
         let _ = self.cmds.send(Cmd::HangUp);
+    }
+
+    /// Records what this phone hears on its current call into `path` (a `.wav` file: mono,
+    /// 8 kHz, 16-bit), replacing any recording in progress; `None` stops and finalizes it.
+    /// Tests use it to check who hears whom.
+    pub fn record(&self, path: Option<std::path::PathBuf>) {
+        let _ = self.cmds.send(Cmd::Record(path));
     }
 
     /// Hangs up, unregisters (Expires: 0) and waits (at most about two seconds) for the
@@ -329,6 +337,7 @@ struct Ua {
     out: Vec<(SocketAddr, Vec<u8>)>,
     stopping: Option<Instant>,
     cnonce: u64,
+    recording: Option<hotline_media::RecordingId>,
 }
 
 impl Drop for Ua {
@@ -407,6 +416,7 @@ impl Ua {
             call: None,
             out: Vec::new(),
             stopping: None,
+            recording: None,
         }
     }
 
@@ -524,6 +534,25 @@ impl Ua {
             }
             Cmd::Answer => self.answer(now),
             Cmd::HangUp => self.hang_up(now),
+            Cmd::Record(path) => {
+                if let Some(r) = self.recording.take() {
+                    let _ = self.media.stop_recording(r);
+                }
+                let sid = self.call.as_ref().and_then(|c| c.media);
+                if let (Some(path), Some(sid)) = (path, sid) {
+                    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+                    let name = path
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("recording");
+                    match self.media.start_recording_in(dir, name, &[sid]) {
+                        Ok(r) => self.recording = Some(r),
+                        Err(e) => {
+                            tracing::warn!(phone = %self.cfg.name, error = %e, "no recording")
+                        }
+                    }
+                }
+            }
             Cmd::Stop => {
                 if self.stopping.is_some() {
                     return;
