@@ -23,8 +23,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::AsRawFd;
+
 use hotline_media::{EngineConfig, MediaEngine, RemoteParams, SessionOptions};
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, setsockopt, sockopt};
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
+use rustix::net::addr::SocketAddrArg;
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -34,6 +40,8 @@ struct Args {
     workers: usize,
     rtpengine: bool,
     direct: bool,
+    /// Generator sockets shared by all legs; 0: one per leg (the generator before 2026-11-24).
+    gen_sockets: usize,
 }
 
 fn parse_args() -> Args {
@@ -43,6 +51,7 @@ fn parse_args() -> Args {
         workers: 0,
         rtpengine: false,
         direct: false,
+        gen_sockets: 8,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -64,6 +73,10 @@ fn parse_args() -> Args {
                 a.workers = val.parse().unwrap_or(0);
                 i += 1;
             }
+            "--gen-sockets" => {
+                a.gen_sockets = val.parse().unwrap_or(8);
+                i += 1;
+            }
             "--rtpengine" => a.rtpengine = true,
             "--direct" => a.direct = true,
             other => {
@@ -76,10 +89,60 @@ fn parse_args() -> Args {
     a
 }
 
-/// One generator leg: a socket and where it sends.
-struct Leg {
-    sock: UdpSocket,
-    to: SocketAddr,
+/// The load generator's sockets. `shared == 0`: one socket per leg, and the receiver waits in
+/// epoll (the generator before 2026-11-24). Otherwise the legs share `shared` sockets round
+/// robin, and the receiver polls them with `recvmmsg` every [`RX_POLL`] instead of sleeping in
+/// epoll. The relay's work per packet is the same either way (each call still has its own relay
+/// sockets and the generator sends each leg's packets to its own relay port); what changes is
+/// the generator's own cost, and one cost that loopback charges to the relay: a datagram sent to
+/// a socket that a thread waits on in epoll wakes that thread from within the sender's
+/// `sendto`.
+struct Gen {
+    socks: Vec<UdpSocket>,
+    /// Per leg: index into `socks`, and where it sends.
+    legs: Vec<(usize, SocketAddr)>,
+    per_leg: bool,
+}
+
+/// How often the shared-socket receiver reads its sockets.
+const RX_POLL: Duration = Duration::from_micros(250);
+/// Datagrams per `sendmmsg` / `recvmmsg` call in the generator.
+const GEN_BATCH: usize = 64;
+
+impl Gen {
+    fn new(legs: usize, shared: usize) -> Gen {
+        let per_leg = shared == 0;
+        let k = if per_leg {
+            legs
+        } else {
+            shared.min(legs.max(1))
+        };
+        let socks: Vec<UdpSocket> = (0..k)
+            .map(|_| {
+                let s = UdpSocket::bind((LOCAL, 0)).expect("bind generator socket");
+                if !per_leg {
+                    // Many legs' packets queue on one socket between two reads: give it room
+                    // (SO_RCVBUFFORCE needs root; without it the system maximum applies).
+                    let big = 8 << 20;
+                    if setsockopt(&s, sockopt::RcvBufForce, &big).is_err() {
+                        let _ = setsockopt(&s, sockopt::RcvBuf, &big);
+                    }
+                }
+                s
+            })
+            .collect();
+        let unset = SocketAddr::new(LOCAL, 9);
+        Gen {
+            legs: (0..legs).map(|i| (i % k, unset)).collect(),
+            socks,
+            per_leg,
+        }
+    }
+
+    /// The address leg `i` sends from and receives on.
+    fn addr(&self, i: usize) -> SocketAddr {
+        self.socks[self.legs[i].0].local_addr().expect("addr")
+    }
 }
 
 #[derive(Debug, Default)]
@@ -97,93 +160,258 @@ struct Outcome {
     max_us: u64,
 }
 
-fn bind_leg() -> UdpSocket {
-    UdpSocket::bind((LOCAL, 0)).expect("bind generator socket")
+/// Counts one received datagram and records its delay (the send time is in the payload).
+fn on_received(
+    buf: &[u8],
+    now_ns: u64,
+    measuring: bool,
+    count: &AtomicU64,
+    hist: &mut hdrhistogram::Histogram<u64>,
+) {
+    // RTCP for a neighbouring generator port can land here: count RTP only.
+    if let Ok(r) = RtpReader::new(buf)
+        && r.payload_type() == 0
+        && r.payload().len() == 160
+    {
+        count.fetch_add(1, Ordering::Relaxed);
+        let p = r.payload();
+        if measuring {
+            let sent = u64::from_le_bytes(p[..8].try_into().unwrap_or([0; 8]));
+            let d = now_ns.saturating_sub(sent) / 1000;
+            let _ = hist.record(d.max(1));
+        }
+    }
+}
+
+/// Reads one socket until it is empty, `GEN_BATCH` datagrams per call.
+fn drain(
+    sock: &UdpSocket,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    bufs: &mut [[u8; 512]; GEN_BATCH],
+    mut each: impl FnMut(&[u8]),
+) {
+    loop {
+        let mut lens = [0usize; GEN_BATCH];
+        let mut n = 0;
+        {
+            let mut iovs = bufs.each_mut().map(|b| [IoSliceMut::new(b)]);
+            match recvmmsg(
+                sock.as_raw_fd(),
+                headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            ) {
+                Ok(got) => {
+                    for (i, m) in got.enumerate() {
+                        lens[i] = m.bytes;
+                        n = i + 1;
+                    }
+                }
+                Err(nix::errno::Errno::EAGAIN) => return,
+                Err(_) => continue,
+            }
+        }
+        for i in 0..n {
+            each(&bufs[i][..lens[i]]);
+        }
+        if n < GEN_BATCH {
+            return;
+        }
+    }
+}
+
+/// Sends the queued packets of one socket with `sendmmsg`; returns (sent, failed).
+fn flush(
+    sock: &UdpSocket,
+    pkts: &[[u8; 12 + 160]],
+    lens: &[usize],
+    to: &[SocketAddrAny],
+) -> (u64, u64) {
+    let iovs: Vec<[IoSlice<'_>; 1]> = pkts
+        .iter()
+        .zip(lens)
+        .map(|(p, l)| [IoSlice::new(&p[..*l])])
+        .collect();
+    let mut ctrl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..pkts.len())
+        .map(|_| SendAncillaryBuffer::default())
+        .collect();
+    let mut msgs: Vec<MMsgHdr<'_>> = iovs
+        .iter()
+        .zip(ctrl.iter_mut())
+        .zip(to)
+        .map(|((iov, c), a)| MMsgHdr::new_with_addr(a, iov, c))
+        .collect();
+    let mut done = 0;
+    let mut failed = 0;
+    while done < msgs.len() {
+        match sendmmsg(sock, &mut msgs[done..], SendFlags::empty()) {
+            Ok(k) => done += k.max(1),
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+            Err(_) => {
+                // Skip the packet the kernel refused (counted), send the rest.
+                failed += 1;
+                done += 1;
+            }
+        }
+    }
+    (pkts.len() as u64 - failed, failed)
 }
 
 /// Runs the load through already-set-up legs and measures. `cpu_ns` reads the relay's CPU.
-fn run_load(legs: Vec<Leg>, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
+fn run_load(load: Gen, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
     let epoch = Instant::now();
-    let n = legs.len();
+    let n = load.legs.len();
     let stop = Arc::new(AtomicBool::new(false));
     let received = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
-    // Receiver: mio over clones of the generator sockets.
-    let mut rx_socks = Vec::with_capacity(n);
-    for l in &legs {
-        let c = l.sock.try_clone().expect("clone socket");
-        c.set_nonblocking(true).expect("nonblocking");
-        rx_socks.push(mio::net::UdpSocket::from_std(c));
-    }
+    let rx_socks: Vec<UdpSocket> = load
+        .socks
+        .iter()
+        .map(|s| {
+            let c = s.try_clone().expect("clone socket");
+            c.set_nonblocking(true).expect("nonblocking");
+            c
+        })
+        .collect();
+    let per_leg = load.per_leg;
     let rx_stop = stop.clone();
     let rx_count = received.clone();
     let rx_measuring = measuring.clone();
     let receiver = std::thread::spawn(move || {
-        let mut poll = mio::Poll::new().expect("poll");
-        for (i, s) in rx_socks.iter_mut().enumerate() {
-            poll.registry()
-                .register(s, mio::Token(i), mio::Interest::READABLE)
-                .expect("register");
-        }
         let mut hist =
             hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("histogram");
-        let mut events = mio::Events::with_capacity(4096);
-        let mut buf = [0u8; 1500];
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(GEN_BATCH, None);
+        let mut bufs = Box::new([[0u8; 512]; GEN_BATCH]);
         let mut quiet_since: Option<Instant> = None;
-        loop {
-            let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
-            if events.is_empty() && rx_stop.load(Ordering::Relaxed) {
-                let q = *quiet_since.get_or_insert_with(Instant::now);
-                if q.elapsed() > Duration::from_millis(500) {
-                    break;
-                }
+        if per_leg {
+            let mut poll = mio::Poll::new().expect("poll");
+            let mut mio_socks: Vec<mio::net::UdpSocket> = rx_socks
+                .into_iter()
+                .map(mio::net::UdpSocket::from_std)
+                .collect();
+            for (i, s) in mio_socks.iter_mut().enumerate() {
+                poll.registry()
+                    .register(s, mio::Token(i), mio::Interest::READABLE)
+                    .expect("register");
             }
-            for ev in events.iter() {
-                let s = &rx_socks[ev.token().0];
-                while let Ok((len, _)) = s.recv_from(&mut buf) {
-                    let now = epoch.elapsed().as_nanos() as u64;
-                    // RTCP for a neighbouring generator port can land here: count RTP only.
-                    if let Ok(r) = RtpReader::new(&buf[..len])
-                        && r.payload_type() == 0
-                        && r.payload().len() == 160
-                    {
-                        rx_count.fetch_add(1, Ordering::Relaxed);
-                        let p = r.payload();
-                        if rx_measuring.load(Ordering::Relaxed) {
-                            let sent = u64::from_le_bytes(p[..8].try_into().unwrap_or([0; 8]));
-                            let d = now.saturating_sub(sent) / 1000;
-                            let _ = hist.record(d.max(1));
-                        }
+            let std_socks: Vec<&mio::net::UdpSocket> = mio_socks.iter().collect();
+            let mut events = mio::Events::with_capacity(4096);
+            let mut buf = [0u8; 1500];
+            loop {
+                let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
+                if events.is_empty() && rx_stop.load(Ordering::Relaxed) {
+                    let q = *quiet_since.get_or_insert_with(Instant::now);
+                    if q.elapsed() > Duration::from_millis(500) {
+                        break;
                     }
                 }
+                for ev in events.iter() {
+                    let s = std_socks[ev.token().0];
+                    while let Ok((len, _)) = s.recv_from(&mut buf) {
+                        let now = epoch.elapsed().as_nanos() as u64;
+                        let m = rx_measuring.load(Ordering::Relaxed);
+                        on_received(&buf[..len], now, m, &rx_count, &mut hist);
+                    }
+                }
+            }
+        } else {
+            loop {
+                let before = rx_count.load(Ordering::Relaxed);
+                for s in &rx_socks {
+                    let now = epoch.elapsed().as_nanos() as u64;
+                    let m = rx_measuring.load(Ordering::Relaxed);
+                    drain(s, &mut headers, &mut bufs, |b| {
+                        on_received(b, now, m, &rx_count, &mut hist)
+                    });
+                }
+                if rx_stop.load(Ordering::Relaxed) {
+                    if rx_count.load(Ordering::Relaxed) != before {
+                        quiet_since = None;
+                    }
+                    let q = *quiet_since.get_or_insert_with(Instant::now);
+                    if q.elapsed() > Duration::from_millis(500) {
+                        break;
+                    }
+                }
+                std::thread::sleep(RX_POLL);
             }
         }
         hist
     });
-    // Sender: each leg at 50 pps, legs spread evenly over the 20 ms period.
+    // Sender: each leg at 50 pps, legs spread evenly over the 20 ms period; packets due within
+    // the next 200 us go out together, one sendmmsg per generator socket.
     let period = Duration::from_millis(20);
     let warmup = Duration::from_secs(2);
     let total = warmup + Duration::from_secs(seconds);
+    let k = load.socks.len();
+    let dest: Vec<SocketAddrAny> = load.legs.iter().map(|(_, to)| to.as_any()).collect();
+    // Per generator socket: the packets queued for the next flush.
+    let mut q_pkts: Vec<Vec<[u8; 12 + 160]>> = vec![Vec::with_capacity(GEN_BATCH); k];
+    let mut q_lens: Vec<Vec<usize>> = vec![Vec::with_capacity(GEN_BATCH); k];
+    let mut q_to: Vec<Vec<SocketAddrAny>> = vec![Vec::with_capacity(GEN_BATCH); k];
+    let mut pending: Vec<usize> = Vec::new();
     let mut seq = vec![0u16; n];
     let mut sent = 0u64;
     let mut send_errors = 0u64;
     let mut sent_measured = 0u64;
-    let mut pkt = [0u8; 12 + 160];
     let mut payload = [0xFFu8; 160];
     let start = Instant::now();
-    let mut cpu_start = None;
+    let mut cpu_start: Option<(Instant, u64)> = None;
     let mut tick = 0u64;
+    let flush_all = |pending: &mut Vec<usize>,
+                         q_pkts: &mut Vec<Vec<[u8; 12 + 160]>>,
+                         q_lens: &mut Vec<Vec<usize>>,
+                         q_to: &mut Vec<Vec<SocketAddrAny>>,
+                         measured: bool| {
+        let mut ok = 0;
+        let mut bad = 0;
+        for &si in pending.iter() {
+            let (o, b) = flush(&load.socks[si], &q_pkts[si], &q_lens[si], &q_to[si]);
+            ok += o;
+            bad += b;
+            q_pkts[si].clear();
+            q_lens[si].clear();
+            q_to[si].clear();
+        }
+        pending.clear();
+        (ok, if measured { ok } else { 0 }, bad)
+    };
     'outer: loop {
         let tick_start = start + period * tick as u32;
-        for (i, leg) in legs.iter().enumerate() {
+        for i in 0..n {
             let due = tick_start + period * i as u32 / n as u32;
             let now = Instant::now();
             // Sleep only for gaps worth a syscall: packets go out in bursts of at most 200 us.
             if due > now + Duration::from_micros(200) {
-                std::thread::sleep(due - now);
+                let (o, m, b) = flush_all(
+                    &mut pending,
+                    &mut q_pkts,
+                    &mut q_lens,
+                    &mut q_to,
+                    cpu_start.is_some(),
+                );
+                sent += o;
+                sent_measured += m;
+                send_errors += b;
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+            let si = load.legs[i].0;
+            if q_pkts[si].len() == GEN_BATCH {
+                let (o, m, b) = flush_all(
+                    &mut pending,
+                    &mut q_pkts,
+                    &mut q_lens,
+                    &mut q_to,
+                    cpu_start.is_some(),
+                );
+                sent += o;
+                sent_measured += m;
+                send_errors += b;
             }
             let t = epoch.elapsed().as_nanos() as u64;
             payload[..8].copy_from_slice(&t.to_le_bytes());
+            let mut pkt = [0u8; 12 + 160];
             let len = RtpPacketBuilder::new()
                 .payload_type(0)
                 .sequence(Seq::from(seq[i]))
@@ -193,14 +421,23 @@ fn run_load(legs: Vec<Leg>, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
                 .build_into(&mut pkt)
                 .unwrap_or(0);
             seq[i] = seq[i].wrapping_add(1);
-            match leg.sock.send_to(&pkt[..len], leg.to) {
-                Ok(_) => {
-                    sent += 1;
-                    sent_measured += cpu_start.is_some() as u64;
-                }
-                Err(_) => send_errors += 1,
+            if q_pkts[si].is_empty() {
+                pending.push(si);
             }
+            q_pkts[si].push(pkt);
+            q_lens[si].push(len);
+            q_to[si].push(dest[i].clone());
         }
+        let (o, m, b) = flush_all(
+            &mut pending,
+            &mut q_pkts,
+            &mut q_lens,
+            &mut q_to,
+            cpu_start.is_some(),
+        );
+        sent += o;
+        sent_measured += m;
+        send_errors += b;
         tick += 1;
         let elapsed = start.elapsed();
         if cpu_start.is_none() && elapsed >= warmup {
@@ -260,7 +497,7 @@ fn process_cpu_ns(pid: u32) -> u64 {
     ticks * 10_000_000
 }
 
-fn run_hotline(calls: usize, seconds: u64, workers: usize) -> Outcome {
+fn run_hotline(calls: usize, seconds: u64, workers: usize, shared: usize) -> Outcome {
     let engine = MediaEngine::start(EngineConfig {
         workers,
         // Below the kernel's ephemeral range (32768+), where the generator sockets live.
@@ -270,33 +507,26 @@ fn run_hotline(calls: usize, seconds: u64, workers: usize) -> Outcome {
         ..Default::default()
     })
     .expect("engine");
-    let mut legs = Vec::with_capacity(calls * 2);
-    for _ in 0..calls {
-        let ga = bind_leg();
-        let gb = bind_leg();
+    let mut load = Gen::new(calls * 2, shared);
+    for c in 0..calls {
+        let (ga, gb) = (load.addr(2 * c), load.addr(2 * c + 1));
         let a = engine
             .create_session(SessionOptions::on(LOCAL))
             .expect("session");
         let b = engine
             .create_session(SessionOptions::near(LOCAL, a.id))
             .expect("session");
-        for (s, g) in [(a.id, &ga), (b.id, &gb)] {
-            let mut p = RemoteParams::g711(g.local_addr().expect("addr"), 0);
+        for (s, g) in [(a.id, ga), (b.id, gb)] {
+            let mut p = RemoteParams::g711(g, 0);
             p.symmetric = false;
             engine.set_remote(s, p).expect("remote");
         }
         engine.bridge(a.id, b.id).expect("bridge");
-        legs.push(Leg {
-            sock: ga,
-            to: a.local,
-        });
-        legs.push(Leg {
-            sock: gb,
-            to: b.local,
-        });
+        load.legs[2 * c].1 = a.local;
+        load.legs[2 * c + 1].1 = b.local;
     }
     std::thread::sleep(Duration::from_millis(300));
-    let out = run_load(legs, seconds, &engine_cpu_ns);
+    let out = run_load(load, seconds, &engine_cpu_ns);
     engine.shutdown();
     out
 }
@@ -315,7 +545,7 @@ fn bstr(s: &str) -> String {
 }
 
 impl RtpEngine {
-    fn start(port_min: u16, port_max: u16) -> std::io::Result<RtpEngine> {
+    fn start(port_min: u16, port_max: u16, threads: usize) -> std::io::Result<RtpEngine> {
         let ng_port = 22222;
         let child = Command::new("rtpengine")
             .args([
@@ -328,7 +558,7 @@ impl RtpEngine {
                 "--foreground",
                 "--log-stderr",
                 "--log-level=3",
-                "--num-threads=2",
+                &format!("--num-threads={threads}"),
                 "--delete-delay=0",
             ])
             .stdout(Stdio::null())
@@ -420,37 +650,35 @@ fn sdp_port(reply: &str) -> Option<u16> {
     reply[i + 8..].split(' ').next()?.parse().ok()
 }
 
-fn run_rtpengine(calls: usize, seconds: u64) -> std::io::Result<Outcome> {
-    let mut re = RtpEngine::start(10000, (10000 + calls * 4 + 1000).min(32000) as u16)?;
+fn run_rtpengine(
+    calls: usize,
+    seconds: u64,
+    threads: usize,
+    shared: usize,
+) -> std::io::Result<Outcome> {
+    let mut re = RtpEngine::start(10000, (10000 + calls * 4 + 1000).min(32000) as u16, threads)?;
     let pid = re.child.id();
-    let mut legs = Vec::with_capacity(calls * 2);
-    for i in 0..calls {
-        let ga = bind_leg();
-        let gb = bind_leg();
-        let (to_a, to_b) = re.call(i, ga.local_addr()?, gb.local_addr()?)?;
-        legs.push(Leg { sock: ga, to: to_a });
-        legs.push(Leg { sock: gb, to: to_b });
+    let mut load = Gen::new(calls * 2, shared);
+    for c in 0..calls {
+        let (to_a, to_b) = re.call(c, load.addr(2 * c), load.addr(2 * c + 1))?;
+        load.legs[2 * c].1 = to_a;
+        load.legs[2 * c + 1].1 = to_b;
     }
     std::thread::sleep(Duration::from_millis(300));
-    let out = run_load(legs, seconds, &|| process_cpu_ns(pid));
+    let out = run_load(load, seconds, &|| process_cpu_ns(pid));
     drop(re);
     Ok(out)
 }
 
 /// The same load between generator sockets with no relay: the floor of the measured delay.
-fn run_direct(calls: usize, seconds: u64) -> Outcome {
-    let mut legs = Vec::with_capacity(calls * 2);
-    for _ in 0..calls {
-        let ga = bind_leg();
-        let gb = bind_leg();
-        let (aa, ba) = (
-            ga.local_addr().expect("addr"),
-            gb.local_addr().expect("addr"),
-        );
-        legs.push(Leg { sock: ga, to: ba });
-        legs.push(Leg { sock: gb, to: aa });
+fn run_direct(calls: usize, seconds: u64, shared: usize) -> Outcome {
+    let mut load = Gen::new(calls * 2, shared);
+    for c in 0..calls {
+        let (aa, ba) = (load.addr(2 * c), load.addr(2 * c + 1));
+        load.legs[2 * c].1 = ba;
+        load.legs[2 * c + 1].1 = aa;
     }
-    run_load(legs, seconds, &|| 0)
+    run_load(load, seconds, &|| 0)
 }
 
 /// CPU (% of a core) per stream really offered.
@@ -488,23 +716,37 @@ fn report(name: &str, calls: usize, o: &Outcome) {
 fn main() {
     let args = parse_args();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = if args.workers == 0 {
+        cores
+    } else {
+        args.workers
+    };
     println!(
-        "bridge_bench: {cores} cores, {} s per run after 2 s warm-up, engine workers={}",
+        "bridge_bench: {cores} cores, {} s per run after 2 s warm-up, engine workers={workers} (rtpengine threads the same), generator: {}; load average {}",
         args.seconds,
-        if args.workers == 0 {
-            cores
+        if args.gen_sockets == 0 {
+            "one socket per leg, epoll receiver".to_string()
         } else {
-            args.workers
-        }
+            format!(
+                "{} shared sockets, sendmmsg, recvmmsg every {} us",
+                args.gen_sockets,
+                RX_POLL.as_micros()
+            )
+        },
+        load_average()
     );
     for &calls in &args.calls {
         if args.direct {
-            report("direct", calls, &run_direct(calls, args.seconds));
+            report(
+                "direct",
+                calls,
+                &run_direct(calls, args.seconds, args.gen_sockets),
+            );
         }
-        let o = run_hotline(calls, args.seconds, args.workers);
+        let o = run_hotline(calls, args.seconds, args.workers, args.gen_sockets);
         report("hotline", calls, &o);
         if args.rtpengine {
-            match run_rtpengine(calls, args.seconds) {
+            match run_rtpengine(calls, args.seconds, workers, args.gen_sockets) {
                 Ok(r) => {
                     report("rtpengine", calls, &r);
                     let (ours, theirs) = (per_stream(&o), per_stream(&r));
@@ -518,5 +760,12 @@ fn main() {
                 Err(e) => println!("rtpengine calls={calls}: not measured ({e})"),
             }
         }
+        println!("load average {}", load_average());
     }
+}
+
+/// The first three fields of /proc/loadavg.
+fn load_average() -> String {
+    let s = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
