@@ -4,7 +4,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::{
-    BookableItem, BookingId, CustomerId, Error, ItemId, Millis, NewItem, Payment, Result, Store,
+    BookableItem, Booking, BookingId, CustomerId, Error, ItemId, Millis, NewItem, Payment, Result,
+    Store,
 };
 
 fn item_from_row(r: &AnyRow) -> Result<BookableItem> {
@@ -269,32 +270,97 @@ impl Store {
 
     /// A payment by its idempotency key.
     pub async fn payment(&self, key: &str) -> Result<Option<Payment>> {
-        let row = sqlx::query(
-            "SELECT idempotency_key, booking_id, customer_id, call_id, amount_minor, currency, status, decline_reason,
-                    gateway, gateway_ref, card_token, card_brand, card_last4, updated_at
-             FROM payments WHERE idempotency_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| {
-            Ok(Payment {
-                idempotency_key: r.try_get("idempotency_key")?,
-                booking_id: r.try_get("booking_id")?,
-                customer_id: r.try_get("customer_id")?,
-                call_id: r.try_get("call_id")?,
-                amount_minor: r.try_get("amount_minor")?,
-                currency: r.try_get("currency")?,
-                status: r.try_get("status")?,
-                decline_reason: r.try_get("decline_reason")?,
-                gateway: r.try_get("gateway")?,
-                gateway_ref: r.try_get("gateway_ref")?,
-                card_token: r.try_get("card_token")?,
-                card_brand: r.try_get("card_brand")?,
-                card_last4: r.try_get("card_last4")?,
-                at: r.try_get("updated_at")?,
-            })
-        })
-        .transpose()
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE idempotency_key = $1"
+        ));
+        sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(payment_from_row)
+            .transpose()
     }
+
+    /// The payments (attempts and results) of one call, oldest first.
+    pub async fn payments_for_call(&self, call_id: &str) -> Result<Vec<Payment>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE call_id = $1 ORDER BY id"
+        ));
+        sqlx::query(sql)
+            .bind(call_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(payment_from_row)
+            .collect()
+    }
+
+    /// One booking.
+    pub async fn booking(&self, id: BookingId) -> Result<Option<Booking>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1"
+        ));
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(booking_from_row)
+            .transpose()
+    }
+
+    /// The bookings made during one call (held, confirmed or cancelled), oldest first.
+    pub async fn bookings_for_call(&self, call_id: &str) -> Result<Vec<Booking>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE call_id = $1 ORDER BY id"
+        ));
+        sqlx::query(sql)
+            .bind(call_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(booking_from_row)
+            .collect()
+    }
+}
+
+const PAYMENT_COLUMNS: &str = "idempotency_key, booking_id, customer_id, call_id, amount_minor, currency, status, \
+     decline_reason, gateway, gateway_ref, card_token, card_brand, card_last4, updated_at";
+
+fn payment_from_row(r: &AnyRow) -> Result<Payment> {
+    Ok(Payment {
+        idempotency_key: r.try_get("idempotency_key")?,
+        booking_id: r.try_get("booking_id")?,
+        customer_id: r.try_get("customer_id")?,
+        call_id: r.try_get("call_id")?,
+        amount_minor: r.try_get("amount_minor")?,
+        currency: r.try_get("currency")?,
+        status: r.try_get("status")?,
+        decline_reason: r.try_get("decline_reason")?,
+        gateway: r.try_get("gateway")?,
+        gateway_ref: r.try_get("gateway_ref")?,
+        card_token: r.try_get("card_token")?,
+        card_brand: r.try_get("card_brand")?,
+        card_last4: r.try_get("card_last4")?,
+        at: r.try_get("updated_at")?,
+    })
+}
+
+const BOOKING_COLUMNS: &str = "id, reference, customer_id, item_id, call_id, quantity, status, \
+     hold_expires_at, created_at, updated_at";
+
+fn booking_from_row(r: &AnyRow) -> Result<Booking> {
+    Ok(Booking {
+        id: r.try_get("id")?,
+        reference: r.try_get("reference")?,
+        customer_id: r.try_get("customer_id")?,
+        item_id: r.try_get("item_id")?,
+        call_id: r.try_get("call_id")?,
+        quantity: r.try_get("quantity")?,
+        status: r.try_get("status")?,
+        hold_expires_at: r.try_get("hold_expires_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }

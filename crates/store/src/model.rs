@@ -491,6 +491,22 @@ pub struct NewItem {
     pub capacity: i64,
 }
 
+/// A booking row (held while the caller pays, then confirmed or cancelled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Booking {
+    pub id: BookingId,
+    pub reference: String,
+    pub customer_id: CustomerId,
+    pub item_id: ItemId,
+    pub call_id: Option<String>,
+    pub quantity: i64,
+    /// held | confirmed | cancelled | expired
+    pub status: String,
+    pub hold_expires_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
 /// A payment as stored: never a card number or a security code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payment {

@@ -748,3 +748,99 @@ both_backends!(
         assert_eq!(s.search_customers("Again", 10).await.unwrap().len(), before);
     }
 );
+
+both_backends!(
+    a_calls_bookings_and_payments_read_back_by_call_id,
+    async |db: &TestDb| {
+        let s = &db.store;
+        let c = customer(s, "Mary Jackson", "standard").await;
+        let item = s
+            .upsert_item(&NewItem {
+                sku: "HL900-Y".into(),
+                name: "Hampton - Boston, economy".into(),
+                description: String::new(),
+                starts_at: Some(T0 + 86_400_000),
+                price_minor: 19_900,
+                currency: "USD".into(),
+                capacity: 5,
+            })
+            .await
+            .unwrap();
+        assert!(s.bookings_for_call("call-77").await.unwrap().is_empty());
+        assert!(s.payments_for_call("call-77").await.unwrap().is_empty());
+        let held = s
+            .hold_booking(c, item, Some("call-77"), "IVR77A", T0 + 900_000, T0)
+            .await
+            .unwrap();
+        s.release_booking(held, T0 + 1).await.unwrap();
+        let b = s
+            .hold_booking(c, item, Some("call-77"), "IVR77B", T0 + 900_000, T0 + 2)
+            .await
+            .unwrap();
+        // Another call's booking does not show.
+        s.hold_booking(c, item, Some("call-78"), "IVR78A", T0 + 900_000, T0 + 2)
+            .await
+            .unwrap();
+        let one = s.booking(b).await.unwrap().expect("booking");
+        assert_eq!(
+            (one.status.as_str(), one.customer_id, one.item_id),
+            ("held", c, item)
+        );
+        assert_eq!(one.hold_expires_at, Some(T0 + 900_000));
+        assert!(s.booking(9_999_999).await.unwrap().is_none());
+
+        let declined = Payment {
+            idempotency_key: "call-77:pay:1".into(),
+            booking_id: Some(b),
+            customer_id: Some(c),
+            call_id: Some("call-77".into()),
+            amount_minor: 19_900,
+            currency: "USD".into(),
+            status: "declined".into(),
+            decline_reason: Some("card_declined".into()),
+            gateway: "sandbox".into(),
+            gateway_ref: Some("tok_sandbox_000001".into()),
+            card_token: Some("tok_sandbox_000001".into()),
+            card_brand: Some("visa".into()),
+            card_last4: Some("0002".into()),
+            at: T0 + 3,
+        };
+        s.record_payment(&declined).await.unwrap();
+        let mut approved = declined.clone();
+        approved.idempotency_key = "call-77:pay:2".into();
+        approved.status = "approved".into();
+        approved.decline_reason = None;
+        approved.card_last4 = Some("1111".into());
+        approved.at = T0 + 4;
+        s.record_payment(&approved).await.unwrap();
+        // The same key again (a retried charge) adds no row.
+        s.record_payment(&approved).await.unwrap();
+        s.confirm_booking(b, T0 + 5).await.unwrap();
+
+        let bookings = s.bookings_for_call("call-77").await.unwrap();
+        let refs: Vec<(&str, &str)> = bookings
+            .iter()
+            .map(|b| (b.reference.as_str(), b.status.as_str()))
+            .collect();
+        assert_eq!(refs, [("IVR77A", "cancelled"), ("IVR77B", "confirmed")]);
+        assert_eq!(bookings[1].hold_expires_at, None);
+        let payments = s.payments_for_call("call-77").await.unwrap();
+        let keys: Vec<(&str, &str, Option<&str>)> = payments
+            .iter()
+            .map(|p| {
+                (
+                    p.idempotency_key.as_str(),
+                    p.status.as_str(),
+                    p.card_last4.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("call-77:pay:1", "declined", Some("0002")),
+                ("call-77:pay:2", "approved", Some("1111"))
+            ]
+        );
+    }
+);
