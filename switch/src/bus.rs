@@ -89,8 +89,9 @@ pub struct CallCommand {
     /// The agent asking (already authenticated and authorised by the CTI server).
     pub agent: String,
     pub action: CallAction,
-    /// Where call control answers: `Ok` once the action is under way, or why it is refused.
-    pub reply: oneshot::Sender<Result<(), String>>,
+    /// Where call control answers: `Ok` once the action is under way (with the new call's id
+    /// when it started one: click-to-dial, consult), or why it is refused.
+    pub reply: oneshot::Sender<Result<Option<String>, String>>,
 }
 
 /// What an agent can ask call control to do. Targets are extensions, agent ids, queue ids or

@@ -249,8 +249,8 @@ async fn wallboard_is_pushed_to_subscribers() {
 }
 
 #[tokio::test]
-async fn help_requests_reach_supervisors_and_monitor_is_not_built_yet() {
-    let t = TestSwitch::start("").await;
+async fn help_requests_reach_supervisors_and_monitor_goes_to_call_control() {
+    let mut t = TestSwitch::start("").await;
     let mut sue = settled(&t, "sue", "sue-demo").await;
     let mut alice = settled(&t, "alice", "alice-demo").await;
     assert_eq!(
@@ -266,6 +266,15 @@ async fn help_requests_reach_supervisors_and_monitor_is_not_built_yet() {
         .event_where(|e| matches!(e, Event::HelpRequested { .. }))
         .await;
     assert!(matches!(h.event, Event::HelpRequested { agent, .. } if agent.as_str() == "alice"));
+    // This test plays call control: the monitor request arrives as a bus command from sue,
+    // and call control's refusal reaches sue and the audit log.
+    let mut commands = t.sw.call_commands.take().expect("call control left out");
+    let play = tokio::spawn(async move {
+        let cmd = commands.recv().await.expect("a command");
+        let seen = (cmd.agent.clone(), cmd.action.clone());
+        let _ = cmd.reply.send(Err("no call c-1".into()));
+        seen
+    });
     let e = sue
         .request(Command::Monitor {
             call: CallId::new("c-1"),
@@ -273,12 +282,23 @@ async fn help_requests_reach_supervisors_and_monitor_is_not_built_yet() {
         })
         .await
         .unwrap_err();
+    let (who, action) = play.await.expect("call control played");
+    assert_eq!(who, "sue");
+    assert_eq!(
+        action,
+        hotline_switch::bus::CallAction::Monitor {
+            call: "c-1".into(),
+            mode: MonitorMode::Whisper
+        }
+    );
     assert_eq!(e.code, ErrorCode::InvalidState);
-    assert!(e.message.contains("not built"), "{}", e.message);
+    assert!(e.message.contains("no call"), "{}", e.message);
     let audit = t.sw.store.audit_entries(0, 100).await.expect("audit");
     assert!(
-        audit
-            .iter()
-            .any(|a| a.action == "monitor" && a.call_id.as_deref() == Some("c-1"))
+        audit.iter().any(|a| a.action == "monitor"
+            && a.call_id.as_deref() == Some("c-1")
+            && a.detail.get("mode").and_then(|m| m.as_str()) == Some("whisper")
+            && a.detail.get("result").and_then(|m| m.as_str()) == Some("refused")),
+        "{audit:?}"
     );
 }

@@ -656,7 +656,12 @@ impl Core {
 
     /// Rings `target` (an agent, an extension or an outside number) while the caller waits
     /// with hold music; the agent hears ringback, then talks to the target.
-    pub(crate) fn consult(&mut self, now: Instant, key: u64, target: &str) -> Result<(), String> {
+    pub(crate) fn consult(
+        &mut self,
+        now: Instant,
+        key: u64,
+        target: &str,
+    ) -> Result<String, String> {
         self.agent_connected(key)?;
         {
             let c = self.calls.get(&key).ok_or("no such call")?;
@@ -719,12 +724,12 @@ impl Core {
         });
         self.bus.notify(CallNotice::Consult {
             call: id,
-            consult,
+            consult: consult.clone(),
             agent,
             state: CallState::Dialing,
             reason: None,
         });
-        Ok(())
+        Ok(consult)
     }
 
     /// Hangs up the consultation (ringing or talking) and brings the agent back to the caller.
@@ -864,7 +869,7 @@ impl Core {
         now: Instant,
         agent: &str,
         number: &str,
-    ) -> Result<(), String> {
+    ) -> Result<String, String> {
         let number = number.trim();
         let ext = self
             .agent_extension(agent)
@@ -963,12 +968,12 @@ impl Core {
         self.by_id.insert(id.clone(), key);
         self.by_media.insert(info.id, key);
         self.bus.notify(CallNotice::Dialing {
-            call: id,
+            call: id.clone(),
             agent: agent.to_string(),
             peer: number.to_string(),
         });
         self.ring_extension_on(now, key, Side::B, &ext, Some(agent.to_string()));
-        Ok(())
+        Ok(id)
     }
 
     /// Click-to-dial: the agent's phone answered; ringback to the agent, dial the customer.

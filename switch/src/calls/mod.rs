@@ -2062,7 +2062,22 @@ impl Core {
     // ----- bus commands ---------------------------------------------------------------------
 
     fn on_command(&mut self, now: Instant, cmd: CallCommand) {
-        let result = self.command(now, &cmd.agent, cmd.action);
+        let result = match cmd.action {
+            CallAction::Dial { number } => self.click_to_dial(now, &cmd.agent, &number).map(Some),
+            CallAction::Consult { call, target } => self
+                .by_id
+                .get(&call)
+                .copied()
+                .filter(|k| {
+                    self.calls
+                        .get(k)
+                        .is_some_and(|c| c.agent.as_deref() == Some(cmd.agent.as_str()))
+                })
+                .ok_or_else(|| format!("no call {call} of yours"))
+                .and_then(|key| self.consult(now, key, &target))
+                .map(Some),
+            action => self.command(now, &cmd.agent, action).map(|()| None),
+        };
         let _ = cmd.reply.send(result);
     }
 
@@ -2114,10 +2129,6 @@ impl Core {
                 let key = call_of(self, &call)?;
                 self.mute(now, key, on)
             }
-            CallAction::Consult { call, target } => {
-                let key = call_of(self, &call)?;
-                self.consult(now, key, &target)
-            }
             CallAction::CompleteTransfer { call } => {
                 let key = call_of(self, &call)?;
                 self.complete_transfer(now, key)
@@ -2130,7 +2141,9 @@ impl Core {
                 let key = call_of(self, &call)?;
                 self.conference(now, key)
             }
-            CallAction::Dial { number } => self.click_to_dial(now, agent, &number),
+            CallAction::Dial { .. } | CallAction::Consult { .. } => {
+                Err("handled in on_command".into())
+            }
             CallAction::Monitor { call, mode } => {
                 let key = *self
                     .by_id

@@ -833,7 +833,10 @@ async fn call_control(inner: &Inner, agent: &AgentId, action: CallAction) -> Cmd
         return Err((ErrorCode::Internal, "call control is not running".into()));
     }
     match tokio::time::timeout(CALL_CONTROL_TIMEOUT, rx).await {
-        Ok(Ok(Ok(()))) => Ok(Reply::Done),
+        Ok(Ok(Ok(None))) => Ok(Reply::Done),
+        Ok(Ok(Ok(Some(call)))) => Ok(Reply::Dialing {
+            call: CallId::new(call),
+        }),
         Ok(Ok(Err(why))) => Err((ErrorCode::InvalidState, why)),
         Ok(Err(_)) => Err((
             ErrorCode::Internal,

@@ -312,3 +312,66 @@ pub async fn request(desk: &mut Desk, cmd: Command) -> Result<(), String> {
         Err(e) => panic!("CTI transport: {e}"),
     }
 }
+
+/// A UDP port that is free now, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    u.local_addr().expect("addr").port()
+}
+
+impl Lab {
+    /// A phone that does not register, listening on `port` (a trunk's carrier, say), answering
+    /// after a short ring, speaking `tone_hz`.
+    pub async fn peer_at(&self, port: u16, tone_hz: f32) -> TestPhone {
+        let mut pc = PhoneConfig::new(format!("peer {port}"), "carrier", self.sip);
+        pc.bind = SocketAddr::from(([127, 0, 0, 1], port));
+        pc.auto_answer = Some(Duration::from_millis(300));
+        pc.tone_hz = tone_hz;
+        let (phone, events) = Phone::start(pc, self.media.clone()).await.expect("peer");
+        TestPhone { phone, events }
+    }
+
+    /// Places a call from `caller` to the sales queue.
+    pub fn call_sales(&self, caller: &TestPhone) {
+        caller.phone.call(hotline_switch::demo::phone::CallScript {
+            number: SALES.into(),
+            digits: vec![],
+            hang_up_after: None,
+        });
+    }
+}
+
+/// Waits until `desk` sees its call `call` change to `state`.
+pub async fn call_state(
+    desk: &mut Desk,
+    call: &hotline_cti::CallId,
+    state: hotline_cti::CallState,
+) -> hotline_cti::CallInfo {
+    let e = event_where(
+        desk,
+        &format!("{state:?}"),
+        |e| matches!(e, Event::CallChanged(i) if &i.call == call && i.state == state),
+    )
+    .await;
+    match e.event {
+        Event::CallChanged(i) => i,
+        _ => unreachable!(),
+    }
+}
+
+/// Waits until `desk` sees a consultation leg of `call` in `state` and returns its info.
+pub async fn consult_state(
+    desk: &mut Desk,
+    call: &hotline_cti::CallId,
+    state: hotline_cti::CallState,
+) -> hotline_cti::CallInfo {
+    let e = event_where(desk, &format!("consult {state:?}"), |e| {
+        matches!(e, Event::CallChanged(i)
+            if i.consult_of.as_ref() == Some(call) && i.state == state)
+    })
+    .await;
+    match e.event {
+        Event::CallChanged(i) => i,
+        _ => unreachable!(),
+    }
+}
