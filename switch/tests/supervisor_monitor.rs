@@ -13,7 +13,8 @@
 //!
 //! The modes are switched on the live call (one mixer, only its matrix changes). Bob, an
 //! agent, asking to monitor is refused, and both the refusal and sue's actions are in the
-//! audit log with the call and the mode.
+//! audit log with the call and the mode. Calls are recorded (`record_calls`): while sue is on
+//! the call the recording has a third channel with her voice alone.
 
 mod phones_util;
 
@@ -35,7 +36,7 @@ async fn monitor_changed(desk: &mut hotline_switch::demo::desk::Desk, want: Opti
 }
 
 async fn scenario() {
-    let lab = Lab::start("").await;
+    let lab = Lab::start_with("record_calls = true", "").await;
     let mut alice_phone = lab.phone("1001", "alice-phone", AGENT_HZ).await;
     let mut sue_phone = lab.phone("1901", "sue-phone", SUPERVISOR_HZ).await;
     let mut alice = lab.desk("alice").await;
@@ -180,6 +181,58 @@ async fn scenario() {
         .await
         .expect("sue hangs up the call she took");
     caller.ended().await;
+
+    // The recordings: caller and alice, then caller, alice and sue on three channels (sue's
+    // voice on her own track), then caller and sue after the take-over.
+    let rec = lab.dir.path().join("recordings");
+    let first = wav_channels(&rec.join(format!("{}.wav", call.as_str()))).await;
+    assert_eq!(first.len(), 2, "caller and agent");
+    assert_hears(
+        "caller channel",
+        "recording 1",
+        &first[0],
+        &[CALLER_HZ],
+        &[AGENT_HZ],
+    );
+    assert_hears(
+        "agent channel",
+        "recording 1",
+        &first[1],
+        &[AGENT_HZ],
+        &[CALLER_HZ],
+    );
+    let second = wav_channels(&rec.join(format!("{}-2.wav", call.as_str()))).await;
+    assert_eq!(second.len(), 3, "caller, agent and supervisor");
+    assert_hears(
+        "caller channel",
+        "recording 2",
+        &second[0],
+        &[CALLER_HZ],
+        &[SUPERVISOR_HZ],
+    );
+    assert_hears(
+        "agent channel",
+        "recording 2",
+        &second[1],
+        &[AGENT_HZ],
+        &[SUPERVISOR_HZ],
+    );
+    assert_hears(
+        "supervisor channel",
+        "recording 2",
+        &second[2],
+        &[SUPERVISOR_HZ],
+        &[CALLER_HZ, AGENT_HZ],
+    );
+    let third = wav_channels(&rec.join(format!("{}-3.wav", call.as_str()))).await;
+    assert_eq!(third.len(), 2, "caller and sue after the take-over");
+    assert_hears(
+        "sue's channel",
+        "recording 3",
+        &third[1],
+        &[SUPERVISOR_HZ],
+        &[AGENT_HZ],
+    );
 
     // The audit log: bob's refusal, sue's three modes and the take-over, with the call.
     let audit = lab.sw.store.audit_entries(0, 100).await.expect("audit");

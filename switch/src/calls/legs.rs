@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use hotline_cti::{CallState, MonitorMode};
-use hotline_media::{HearMatrix, MixerId, SessionId, ToneSpec};
+use hotline_media::{HearMatrix, MixerId, RecordingId, SessionId, ToneSpec};
 use hotline_sip::{Dialog, Message, Method, StatusCode, Transport, TsxId, sdp};
 use hotline_store::{CallEventKind, Direction};
 
@@ -86,6 +86,32 @@ pub(crate) struct Extra {
     pub(crate) a_local: Option<SocketAddr>,
     /// Click-to-dial: whom to dial once the agent answers.
     pub(crate) dial: Option<Target>,
+    /// The call recording in progress (`[media] record_calls`).
+    pub(crate) recording: Option<CallRecording>,
+    /// Recording paused (card entry); also applies to the next segment.
+    pub(crate) recording_paused: bool,
+    /// Recording segments started so far.
+    pub(crate) segments: u32,
+}
+
+/// One recording segment: the file's channels are `legs`, in order.
+pub(crate) struct CallRecording {
+    pub(crate) id: RecordingId,
+    pub(crate) legs: Vec<SessionId>,
+}
+
+/// Which legs a recording holds: caller and agent, then the supervisor, or else the
+/// conference's third party (three channels at most). Empty until both are talking.
+fn recorded_legs(c: &Call) -> Vec<SessionId> {
+    let (Some(a), Some(b)) = (c.a.media.filter(|_| c.a.answered), answered_media(&c.b)) else {
+        return Vec::new();
+    };
+    let mut legs = vec![a, b];
+    let third = answered_media(&c.extra.s)
+        .filter(|_| c.extra.sup.is_some())
+        .or_else(|| answered_media(&c.extra.c).filter(|_| c.extra.conference));
+    legs.extend(third);
+    legs
 }
 
 fn leg_of(c: &mut Call, side: Side) -> Option<&mut Leg> {
@@ -157,8 +183,86 @@ pub(crate) fn plan(c: &Call) -> Topology {
 impl Core {
     // ----- media topology -------------------------------------------------------------------
 
-    /// Moves the call's media from the topology in place to the one [`plan`] gives.
+    /// Moves the call's media from the topology in place to the one [`plan`] gives, and keeps
+    /// the call recording's channels in step with who is on the call.
     pub(crate) fn apply_media(&mut self, key: u64) {
+        self.apply_topology(key);
+        self.update_recording(key);
+    }
+
+    /// Starts, restarts (a new segment with the new set of legs) or stops the call recording.
+    pub(crate) fn update_recording(&mut self, key: u64) {
+        if !self.record_calls {
+            return;
+        }
+        let Some(m) = self.deps.media.clone() else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let legs = recorded_legs(c);
+        if c.extra.recording.as_ref().map(|r| &r.legs) == Some(&legs)
+            || (legs.is_empty() && c.extra.recording.is_none())
+        {
+            return;
+        }
+        if let Some(r) = c.extra.recording.take() {
+            let _ = m.stop_recording(r.id);
+        }
+        if legs.is_empty() {
+            return;
+        }
+        c.extra.segments += 1;
+        let name = match c.extra.segments {
+            1 => c.id.clone(),
+            n => format!("{}-{n}", c.id),
+        };
+        match m.start_recording(&name, &legs) {
+            Ok(id) => {
+                if c.extra.recording_paused {
+                    let _ = m.pause_recording(id);
+                }
+                c.extra.recording = Some(CallRecording { id, legs });
+                let channels = if c.extra.recording.as_ref().map_or(0, |r| r.legs.len()) == 3 {
+                    if c.extra.sup.is_some() {
+                        "caller, agent, supervisor"
+                    } else {
+                        "caller, agent, third party"
+                    }
+                } else {
+                    "caller, agent"
+                };
+                let ev = c.log.event(
+                    now_millis(),
+                    CallEventKind::Note {
+                        what: "recording".into(),
+                        detail: serde_json::json!({ "file": format!("{name}.wav"), "channels": channels }),
+                    },
+                );
+                self.cdr.write(ev);
+            }
+            Err(e) => tracing::warn!(call = %c.id, error = %e, "call not recorded"),
+        }
+    }
+
+    /// Pauses (card entry) or resumes the call's recording; a segment started while paused
+    /// starts paused.
+    pub(crate) fn pause_call_recording(&mut self, key: u64, pause: bool) {
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
+        c.extra.recording_paused = pause;
+        if let (Some(r), Some(m)) = (&c.extra.recording, &self.deps.media) {
+            let _ = if pause {
+                m.pause_recording(r.id)
+            } else {
+                m.resume_recording(r.id)
+            };
+        }
+    }
+
+    fn apply_topology(&mut self, key: u64) {
         let Some(m) = self.deps.media.clone() else {
             return;
         };
@@ -574,6 +678,9 @@ impl Core {
         }
         if let (Some(id), Some(m)) = (c.extra.mixer.take(), &self.deps.media) {
             let _ = m.destroy_mixer(id);
+        }
+        if let (Some(r), Some(m)) = (c.extra.recording.take(), &self.deps.media) {
+            let _ = m.stop_recording(r.id);
         }
         if let Some(sup) = c.extra.sup.take() {
             self.bus.notify(CallNotice::Monitor {

@@ -144,6 +144,7 @@ pub async fn start(
         internal: internal_tx,
         deps,
         country_code: cfg.node.country_code.clone(),
+        record_calls: cfg.media.record_calls && cfg.media.anchor,
         stats: CoreStats::default(),
     };
     core.schedule(now + Duration::from_secs(1), TimerAction::Housekeeping);
@@ -179,6 +180,7 @@ pub async fn start_from_config(
                 Duration::from_secs(cfg.media.rtp_timeout_secs)
             },
             prompts_dir: cfg.dir.join("prompts"),
+            recordings_dir: cfg.media.recordings_dir.clone(),
             ..Default::default()
         })
         .map_err(|e| format!("media engine: {e}"))?;
@@ -415,6 +417,8 @@ pub(crate) struct Core {
     pub(crate) internal: mpsc::UnboundedSender<Internal>,
     pub(crate) deps: SliceDeps,
     pub(crate) country_code: String,
+    /// `[media] record_calls` (with anchored media).
+    pub(crate) record_calls: bool,
     stats: CoreStats,
 }
 
@@ -1273,6 +1277,7 @@ impl Core {
                 }
             }
         }
+        self.update_recording(key);
     }
 
     fn on_response(&mut self, now: Instant, tsx: TsxId, resp: Message<'static>, local: bool) {

@@ -84,6 +84,12 @@ pub struct MediaConfig {
     pub workers: usize,
     /// Seconds without RTP before a leg is hung up; 0 = never.
     pub rtp_timeout_secs: u64,
+    /// Record every call from the moment an agent (or callee) answers: one WAV per call with
+    /// the caller, the agent and a supervisor (or the third party) on separate channels.
+    pub record_calls: bool,
+    /// Where recordings go (`<call id>.wav`, then `<call id>-2.wav`... when the parties
+    /// change); a relative path is taken from the working directory, like the database.
+    pub recordings_dir: std::path::PathBuf,
 }
 
 impl Default for MediaConfig {
@@ -95,6 +101,8 @@ impl Default for MediaConfig {
             port_max: 30000,
             workers: 0,
             rtp_timeout_secs: 60,
+            record_calls: false,
+            recordings_dir: std::path::PathBuf::from("data/recordings"),
         }
     }
 }

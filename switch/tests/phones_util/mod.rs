@@ -104,6 +104,11 @@ impl Lab {
     /// Starts the switch with extensions 1001-1003 (alice, bob, carol), 1901 (sue), 1950 (a
     /// plain desk phone), the sales queue number [`SALES`] and `extra` configuration text.
     pub async fn start(extra: &str) -> Lab {
+        Lab::start_with("", extra).await
+    }
+
+    /// Like [`Lab::start`], with `media` lines added to the `[media]` table.
+    pub async fn start_with(media: &str, extra: &str) -> Lab {
         let dir = tempfile::tempdir().expect("tmp");
         std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr")).expect("ivr");
         std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
@@ -135,6 +140,8 @@ ring_timeout_secs = 20
 port_min = {sw_min}
 port_max = {sw_max}
 workers = 1
+recordings_dir = "{rec}"
+{media}
 
 [[dialplan.routes]]
 number = "{SALES}"
@@ -169,6 +176,7 @@ name = "Front desk"
 "#,
             sw_min = base,
             sw_max = base + 200,
+            rec = dir.path().join("recordings").display(),
         );
         let file = dir.path().join("switch.toml");
         std::fs::write(&file, &text).expect("config");
@@ -374,4 +382,44 @@ pub async fn consult_state(
         Event::CallChanged(i) => i,
         _ => unreachable!(),
     }
+}
+
+/// A finished WAV file's channels (16-bit PCM, any channel count), once the writer has
+/// finalised it (polls up to ten seconds).
+pub async fn wav_channels(path: &Path) -> Vec<Vec<i16>> {
+    for _ in 0..400 {
+        if let Ok(b) = std::fs::read(path)
+            && let Some(ch) = parse_channels(&b)
+            && ch.first().is_some_and(|c| !c.is_empty())
+        {
+            return ch;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no finished recording at {}", path.display());
+}
+
+fn parse_channels(b: &[u8]) -> Option<Vec<Vec<i16>>> {
+    if b.len() < 12 || &b[0..4] != b"RIFF" || &b[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut i = 12;
+    let mut channels = 0usize;
+    while i + 8 <= b.len() {
+        let id = &b[i..i + 4];
+        let len = u32::from_le_bytes(b[i + 4..i + 8].try_into().ok()?) as usize;
+        let body = b.get(i + 8..(i + 8 + len).min(b.len()))?;
+        if id == b"fmt " && body.len() >= 16 {
+            channels = u16::from_le_bytes([body[2], body[3]]) as usize;
+        }
+        if id == b"data" && channels > 0 {
+            let mut out = vec![Vec::new(); channels];
+            for (k, s) in body.chunks_exact(2).enumerate() {
+                out[k % channels].push(i16::from_le_bytes([s[0], s[1]]));
+            }
+            return Some(out);
+        }
+        i += 8 + len + (len & 1);
+    }
+    None
 }
