@@ -9,17 +9,15 @@
 //! * Commands arrive over a crossbeam channel; the sender wakes the loop with a `mio::Waker`.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{ErrorKind, IoSliceMut};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::net::UdpSocket;
-use mio::{Events, Interest, Poll, Token};
-use nix::errno::Errno;
-use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+use mio::{Events, Poll, Token};
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
+use rustix::event::epoll;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -41,8 +39,6 @@ use crate::wav::Pcm;
 pub(crate) const WAKER: Token = Token(usize::MAX);
 const TICK: Duration = Duration::from_millis(20);
 const FRAME: usize = 160;
-/// Datagrams read from one socket per `recvmmsg` call.
-const RX_BATCH: usize = 8;
 /// An RFC 4733 event counts as "in progress" (for suppression) this long after its last packet.
 const TE_HOLD: Duration = Duration::from_millis(80);
 
@@ -230,8 +226,7 @@ struct Recording {
 
 /// Scratch buffers for the packet path.
 struct Bufs {
-    /// The datagrams of one `recvmmsg` call.
-    recv: [[u8; 2048]; RX_BATCH],
+    recv: [u8; 2048],
     send: [u8; 2048],
     payload: [u8; 1500],
 }
@@ -314,7 +309,7 @@ impl Worker {
             mixers: Vec::new(),
             recordings: Vec::new(),
             bufs: Box::new(Bufs {
-                recv: [[0; 2048]; RX_BATCH],
+                recv: [0; 2048],
                 send: [0; 2048],
                 payload: [0; 1500],
             }),
@@ -342,8 +337,6 @@ impl Worker {
 
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        // recvmmsg headers (not Send, so made on the worker's own thread).
-        let mut rx = MultiHeaders::<SockaddrStorage>::preallocate(RX_BATCH, None);
         let mut next_tick = Instant::now() + TICK;
         loop {
             let timeout = next_tick.saturating_duration_since(Instant::now());
@@ -357,7 +350,7 @@ impl Worker {
             for ev in events.iter() {
                 let t = ev.token();
                 if t != WAKER {
-                    self.on_readable(&mut rx, t.0 / 2, t.0 % 2 == 1);
+                    self.on_readable(t.0 / 2, t.0 % 2 == 1);
                 }
             }
             if !self.drain_commands() {
@@ -381,52 +374,35 @@ impl Worker {
 
     // ----- packet path -------------------------------------------------------------------
 
-    /// Reads a socket that epoll reported readable until it is empty.
+    /// Reads one datagram from a socket that epoll reported readable.
     ///
-    /// The sockets are registered edge-triggered, so everything queued must be read before
-    /// waiting again. One `recvmmsg` returns up to [`RX_BATCH`] datagrams; a batch that is not
-    /// full means the queue was empty (`MSG_DONTWAIT` stops at the first `EAGAIN`), which saves
-    /// the extra `recvfrom` that only returns `EAGAIN` (a third of the syscalls per packet).
-    /// A datagram that arrives after that check raises a new edge.
-    fn on_readable(&mut self, rx: &mut MultiHeaders<SockaddrStorage>, slot: usize, is_rtcp: bool) {
-        let mut srcs = [None; RX_BATCH];
-        let mut lens = [0usize; RX_BATCH];
-        loop {
-            let Some(Some(s)) = self.sessions.get(slot) else {
-                return;
-            };
-            let fd = if is_rtcp {
-                s.rtcp.as_raw_fd()
+    /// The sockets are registered level-triggered (see [`register`]): one `recvfrom` per
+    /// report, and a socket with more queued is reported again by the next `epoll_wait`. The
+    /// edge-triggered alternative must read until `EAGAIN`, a second `recvfrom` for nearly every
+    /// packet (each socket gets one packet per 20 ms); re-checking a socket inside `epoll_wait`
+    /// costs less than that system call. Under overload this also reads the ready sockets
+    /// round robin, one datagram each per round.
+    fn on_readable(&mut self, slot: usize, is_rtcp: bool) {
+        let Some(Some(s)) = self.sessions.get(slot) else {
+            return;
+        };
+        let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
+        // WouldBlock (a report for a datagram already read) or an error such as ICMP port
+        // unreachable from an earlier send: nothing to do, epoll reports what is still queued.
+        if let Ok((n, src)) = sock.recv_from(&mut self.bufs.recv) {
+            if is_rtcp {
+                self.on_rtcp(slot, n, src);
             } else {
-                s.rtp.as_raw_fd()
-            };
-            match recv_batch(fd, rx, &mut self.bufs.recv, &mut lens, &mut srcs) {
-                Ok(n) => {
-                    for i in 0..n {
-                        let Some(src) = srcs[i] else { continue };
-                        if is_rtcp {
-                            self.on_rtcp(slot, i, lens[i], src);
-                        } else {
-                            self.on_rtp(slot, i, lens[i], src);
-                        }
-                    }
-                    if n < RX_BATCH {
-                        return;
-                    }
-                }
-                Err(Errno::EAGAIN) => return,
-                // EINTR, or ICMP port unreachable from an earlier send and the like: keep
-                // reading (a pending socket error is returned before the queued datagrams).
-                Err(_) => continue,
+                self.on_rtp(slot, n, src);
             }
         }
     }
 
-    fn on_rtcp(&mut self, slot: usize, buf: usize, n: usize, src: SocketAddr) {
+    fn on_rtcp(&mut self, slot: usize, n: usize, src: SocketAddr) {
         let Some(Some(s)) = self.sessions.get_mut(slot) else {
             return;
         };
-        let Ok(info) = rtcp::parse(&self.bufs.recv[buf][..n], s.ssrc) else {
+        let Ok(info) = rtcp::parse(&self.bufs.recv[..n], s.ssrc) else {
             return;
         };
         if let Some(r) = s.remote.as_mut()
@@ -448,7 +424,7 @@ impl Worker {
         }
     }
 
-    fn on_rtp(&mut self, slot: usize, buf: usize, n: usize, src: SocketAddr) {
+    fn on_rtp(&mut self, slot: usize, n: usize, src: SocketAddr) {
         let now = Instant::now();
         let arrival = ((now - self.epoch).as_micros() as u64 * 8 / 1000) as u32;
         let Worker {
@@ -463,7 +439,7 @@ impl Worker {
             send,
             payload: pay_buf,
         } = &mut **bufs;
-        let Ok(pkt) = RtpReader::new(&recv[buf][..n]) else {
+        let Ok(pkt) = RtpReader::new(&recv[..n]) else {
             return;
         };
         counters.packets_in.fetch_add(1, Relaxed);
@@ -1036,16 +1012,12 @@ impl Worker {
             self.sessions.push(None);
             self.sessions.len() - 1
         });
-        let mut rtp = UdpSocket::from_std(rtp);
-        let mut rtcp = UdpSocket::from_std(rtcp);
-        let reg = self.poll.registry();
-        if reg
-            .register(&mut rtp, token_of(slot, false), Interest::READABLE)
-            .is_err()
-            || reg
-                .register(&mut rtcp, token_of(slot, true), Interest::READABLE)
-                .is_err()
+        let rtp = UdpSocket::from_std(rtp);
+        let rtcp = UdpSocket::from_std(rtcp);
+        if register(&self.poll, &rtp, token_of(slot, false)).is_err()
+            || register(&self.poll, &rtcp, token_of(slot, true)).is_err()
         {
+            let _ = epoll::delete(self.poll.registry(), &rtp);
             tracing::error!(worker = self.index, "registering RTP socket failed");
             self.free_slots.push(slot);
             crate::engine::release_port(&self.ports, port);
@@ -1172,10 +1144,9 @@ impl Worker {
             }
         }
         self.by_id.remove(&id);
-        if let Some(mut s) = self.sessions.get_mut(slot).and_then(Option::take) {
-            let reg = self.poll.registry();
-            let _ = reg.deregister(&mut s.rtp);
-            let _ = reg.deregister(&mut s.rtcp);
+        if let Some(s) = self.sessions.get_mut(slot).and_then(Option::take) {
+            let _ = epoll::delete(self.poll.registry(), &s.rtp);
+            let _ = epoll::delete(self.poll.registry(), &s.rtcp);
             let stats = s.stats();
             let port = s.port;
             drop(s);
@@ -1191,32 +1162,17 @@ impl Worker {
     }
 }
 
-/// One `recvmmsg` on a non-blocking socket: up to [`RX_BATCH`] datagrams into `bufs`, their
-/// lengths into `lens` and their sources into `srcs`. Returns how many were read (at least one;
-/// an empty queue is `EAGAIN`).
-fn recv_batch(
-    fd: RawFd,
-    headers: &mut MultiHeaders<SockaddrStorage>,
-    bufs: &mut [[u8; 2048]; RX_BATCH],
-    lens: &mut [usize; RX_BATCH],
-    srcs: &mut [Option<SocketAddr>; RX_BATCH],
-) -> nix::Result<usize> {
-    let mut iovs = bufs.each_mut().map(|b| [IoSliceMut::new(b)]);
-    let got = recvmmsg(fd, headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None)?;
-    let mut n = 0;
-    for (i, m) in got.enumerate() {
-        lens[i] = m.bytes;
-        srcs[i] = m.address.as_ref().and_then(socket_addr);
-        n = i + 1;
-    }
-    Ok(n)
-}
-
-fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
-    match a.as_sockaddr_in() {
-        Some(v4) => Some(SocketAddr::from(*v4)),
-        None => a.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6)),
-    }
+/// Registers a socket with the worker's epoll, level-triggered and for reading only. mio
+/// registers edge-triggered only, so this goes around it on the same epoll instance; mio's
+/// `poll` returns these events with `token` as their token like its own.
+fn register(poll: &Poll, sock: &UdpSocket, token: Token) -> std::io::Result<()> {
+    epoll::add(
+        poll.registry(),
+        sock,
+        epoll::EventData::new_u64(token.0 as u64),
+        epoll::EventFlags::IN,
+    )?;
+    Ok(())
 }
 
 /// splitmix64: SSRCs, initial sequence numbers and RTCP timing only need to be unpredictable
