@@ -331,6 +331,8 @@ enum Cmd {
     NoAnswer(AgentId, Reply<()>),
     SubState(AgentId, CallSubState, Reply<()>),
     Hangup(CallId, Reply<()>),
+    DirectStarted(AgentId, CallId, Reply<()>),
+    DirectEnded(AgentId, CallId, Reply<()>),
     WrapupDone(AgentId, Reply<()>),
     AgentState(AgentId, oneshot::Sender<Option<AgentState>>),
     Position(CallId, oneshot::Sender<Option<(usize, Option<Duration>)>>),
@@ -545,6 +547,24 @@ impl RoutingHandle {
         ask!(self, Hangup, call.clone())
     }
 
+    /// The agent is on a call the queues did not route (click-to-dial, internal, consulted).
+    pub async fn direct_call_started(
+        &self,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<(), RoutingError> {
+        ask!(self, DirectStarted, agent.clone(), call.clone())
+    }
+
+    /// That direct call ended: wrap-up, or back to not ready.
+    pub async fn direct_call_ended(
+        &self,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<(), RoutingError> {
+        ask!(self, DirectEnded, agent.clone(), call.clone())
+    }
+
     /// Same as [`RoutingHandle::hangup`]; reads better for a caller who gave up waiting.
     pub async fn abandon(&self, call: &CallId) -> Result<(), RoutingError> {
         ask!(self, Hangup, call.clone())
@@ -695,6 +715,12 @@ impl Actor {
             }
             Cmd::Hangup(c, r) => {
                 let _ = r.send(self.acd.hangup(t, &c));
+            }
+            Cmd::DirectStarted(a, c, r) => {
+                let _ = r.send(self.acd.direct_call_started(t, &a, &c));
+            }
+            Cmd::DirectEnded(a, c, r) => {
+                let _ = r.send(self.acd.direct_call_ended(t, &a, &c));
             }
             Cmd::WrapupDone(a, r) => {
                 let _ = r.send(self.acd.wrapup_done(t, &a));

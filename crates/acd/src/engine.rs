@@ -94,6 +94,8 @@ struct Agent {
     timer: Option<TimerKey>,
     /// Queue of the call being handled and when it was answered (for handle times).
     handling: Option<(QueueIx, u64)>,
+    /// On a direct call (not routed by the queues; its id is not one of ours).
+    direct: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -443,6 +445,7 @@ impl Acd {
                     pending: None,
                     timer: None,
                     handling: None,
+                    direct: false,
                 });
                 self.agent_ix.insert(agent.clone(), a);
                 a
@@ -657,6 +660,61 @@ impl Acd {
             let call = call.clone();
             self.set_state(a, AgentState::OnCall { call, sub });
         }
+        Ok(())
+    }
+
+    /// The agent is on a call the queues did not route (click-to-dial, an internal call, being
+    /// consulted by a colleague): on call, so nothing is offered to them meanwhile. Only a ready
+    /// or not-ready agent can start one; a not-ready agent returns to the same reason after it.
+    pub fn direct_call_started(
+        &mut self,
+        now: Instant,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<(), AcdError> {
+        self.advance(now);
+        let a = self.agent(agent)?;
+        match &self.agents[a as usize].state {
+            AgentState::Ready => {}
+            AgentState::NotReady { reason } => {
+                let reason = reason.clone();
+                self.agents[a as usize].pending = Some(After::NotReady(reason));
+            }
+            _ => return Err(self.bad_agent(a, "start a direct call")),
+        }
+        self.agents[a as usize].direct = true;
+        self.set_state(
+            a,
+            AgentState::OnCall {
+                call: call.clone(),
+                sub: CallSubState::Talking,
+            },
+        );
+        self.run_sweeps();
+        Ok(())
+    }
+
+    /// The agent's direct call `call` ended: wrap-up as after any call (a not-ready agent goes
+    /// straight back to not ready).
+    pub fn direct_call_ended(
+        &mut self,
+        now: Instant,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<(), AcdError> {
+        self.advance(now);
+        let a = self.agent(agent)?;
+        match &self.agents[a as usize].state {
+            AgentState::OnCall { call: c, .. } if c == call && self.agents[a as usize].direct => {}
+            _ => return Err(self.bad_agent(a, "end a direct call")),
+        }
+        self.agents[a as usize].direct = false;
+        if self.agents[a as usize].pending.is_some() {
+            self.finish_wrapup(a);
+        } else {
+            self.start_wrapup(a, call.clone());
+        }
+        self.run_sweeps();
         Ok(())
     }
 

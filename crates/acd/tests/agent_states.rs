@@ -279,3 +279,58 @@ fn bad_input_is_an_error_not_a_panic() {
     h.acd.handle_timeout(earlier);
     h.drain();
 }
+
+#[test]
+fn direct_calls_keep_queue_calls_away_and_end_in_wrap_up_or_the_old_reason() {
+    let mut h = H::new(vec![queue()]);
+    h.login_ready("alice", &[]);
+    // A ready agent dials a customer: on call, a queue call waits instead of ringing her.
+    h.acd
+        .direct_call_started(h.now, &a("alice"), &c("out1"))
+        .unwrap();
+    assert_eq!(
+        h.state("alice"),
+        AgentState::OnCall {
+            call: c("out1"),
+            sub: CallSubState::Talking
+        }
+    );
+    h.enqueue("q1", "sales", 0);
+    assert!(
+        h.offers().is_empty(),
+        "nothing is offered during a direct call"
+    );
+    // Ending another call id is refused; the right one starts wrap-up, then q1 rings.
+    assert!(
+        h.acd
+            .direct_call_ended(h.now, &a("alice"), &c("x"))
+            .is_err()
+    );
+    h.acd
+        .direct_call_ended(h.now, &a("alice"), &c("out1"))
+        .unwrap();
+    assert!(matches!(h.state("alice"), AgentState::WrapUp { .. }));
+    h.advance(secs(30));
+    assert_eq!(h.offers(), vec![("q1".into(), "alice".into())]);
+    // A not-ready agent (lunch) consulted by a colleague goes back to lunch, no wrap-up.
+    h.acd.login(h.now, &a("bob"), &[]).unwrap();
+    h.acd.not_ready(h.now, &a("bob"), "lunch").unwrap();
+    h.acd
+        .direct_call_started(h.now, &a("bob"), &c("q1-consult"))
+        .unwrap();
+    h.acd
+        .direct_call_ended(h.now, &a("bob"), &c("q1-consult"))
+        .unwrap();
+    assert_eq!(
+        h.state("bob"),
+        AgentState::NotReady {
+            reason: "lunch".into()
+        }
+    );
+    // Only a ready or not-ready agent can start one (alice is ringing for q1).
+    assert!(
+        h.acd
+            .direct_call_started(h.now, &a("alice"), &c("out2"))
+            .is_err()
+    );
+}

@@ -62,6 +62,14 @@ impl Acd {
                     }
                     self.check_timer(ag.timer, Timer::Reservation(a), name)?;
                 }
+                AgentState::OnCall { call, .. } if ag.direct => {
+                    if self.call_ix.contains_key(call) {
+                        return Err(format!("agent {name}: direct call {call} is a queue call"));
+                    }
+                    if ag.timer.is_some() {
+                        return Err(format!("agent {name}: timer armed on a call"));
+                    }
+                }
                 AgentState::OnCall { call, .. } => {
                     let cl = call_of(call)?;
                     if cl.place != Place::Connected(a) && cl.place != Place::Dialing(a) {
