@@ -4,7 +4,9 @@
 //! desk (extension 1950, 1800 Hz) and cancels: the desk's phone is released and alice talks to
 //! the caller again. Alice then consults bob (an agent; his phone 1400 Hz) and completes the
 //! transfer: alice's phone is released and she goes to wrap-up, the caller talks to bob, and
-//! bob's desktop shows the call connected, so he can hang it up himself.
+//! bob's desktop shows the call connected, so he can hang it up himself. Routing keeps bob on
+//! call from the moment he answers the consultation and puts him in wrap-up for the caller's
+//! call when he hangs up.
 
 mod phones_util;
 
@@ -31,6 +33,7 @@ async fn scenario() {
     lab.call_sales(&caller);
     alice_phone.answered().await;
     let call = connected_call(&mut alice).await;
+    bob.command(Command::Ready).await.expect("bob ready");
 
     // Complete is refused without a consultation.
     let why = request(&mut alice, Command::CompleteTransfer { call: call.clone() })
@@ -112,6 +115,12 @@ async fn scenario() {
         .expect("bob hangs up");
     caller.ended().await;
     bob_phone.ended().await;
+    event_where(
+        &mut bob,
+        "bob's wrap-up for the caller's call",
+        |e| matches!(e, Event::WrapUpStarted { call: c, .. } if *c == call),
+    )
+    .await;
     let id = call.as_str().to_string();
     let rec = loop {
         if let Some(r) = lab.sw.store.call(&id).await.expect("read call")

@@ -5,8 +5,9 @@
 //! the trunk, presenting the trunk's configured caller ID (the carrier, a demo phone at the
 //! trunk's address, checks the From). The desktop sees dialing, then connected; alice and the
 //! customer hear each other; alice hangs up from the desktop and the call record says outbound,
-//! from alice's extension, answered by alice. A number with no route is refused with a reason
-//! and nothing rings.
+//! from alice's extension, answered by alice. Routing keeps alice on call meanwhile and puts
+//! her in wrap-up for that call after it. A number with no route is refused with a reason and
+//! nothing rings.
 
 mod phones_util;
 
@@ -37,6 +38,7 @@ caller_id = "+4930901820"
     let mut carrier = lab.peer_at(trunk_port, THIRD_HZ).await;
     let mut alice_phone = lab.phone("1001", "alice-phone", AGENT_HZ).await;
     let mut alice = lab.desk("alice").await;
+    alice.command(Command::Ready).await.expect("ready");
 
     let why = request(
         &mut alice,
@@ -79,6 +81,12 @@ caller_id = "+4930901820"
     };
     assert_eq!(from, "+4930901820", "the trunk's caller ID is presented");
     carrier.answered().await;
+    // Routing has alice on call (nothing would be offered to her now).
+    event_where(&mut alice, "alice on call in routing", |e| {
+        matches!(e, Event::AgentStateChanged(s)
+            if s.agent.as_str() == "alice" && s.state == hotline_cti::AgentState::OnCall)
+    })
+    .await;
     call_state(&mut alice, &call, CallState::Connected).await;
     let heard = lab.listen(&[&alice_phone, &carrier], "talk", 1.0).await;
     assert_hears("alice", "talking", &heard[0], &[THIRD_HZ], &[]);
@@ -89,6 +97,12 @@ caller_id = "+4930901820"
         .expect("hang up");
     carrier.ended().await;
     alice_phone.ended().await;
+    event_where(
+        &mut alice,
+        "wrap-up for the outbound call",
+        |e| matches!(e, Event::WrapUpStarted { call: c, .. } if *c == call),
+    )
+    .await;
     let id = call.as_str().to_string();
     let rec = loop {
         if let Some(r) = lab.sw.store.call(&id).await.expect("read call")

@@ -666,6 +666,8 @@ impl Acd {
     /// The agent is on a call the queues did not route (click-to-dial, an internal call, being
     /// consulted by a colleague): on call, so nothing is offered to them meanwhile. Only a ready
     /// or not-ready agent can start one; a not-ready agent returns to the same reason after it.
+    /// An agent already on a direct call gets the new id (a consultation completed into a
+    /// transfer keeps the agent on call under the caller's call id).
     pub fn direct_call_started(
         &mut self,
         now: Instant,
@@ -676,6 +678,7 @@ impl Acd {
         let a = self.agent(agent)?;
         match &self.agents[a as usize].state {
             AgentState::Ready => {}
+            AgentState::OnCall { .. } if self.agents[a as usize].direct => {}
             AgentState::NotReady { reason } => {
                 let reason = reason.clone();
                 self.agents[a as usize].pending = Some(After::NotReady(reason));

@@ -318,9 +318,16 @@ fn direct_calls_keep_queue_calls_away_and_end_in_wrap_up_or_the_old_reason() {
     h.acd
         .direct_call_started(h.now, &a("bob"), &c("q1-consult"))
         .unwrap();
+    // The consultation becomes a transfer: bob stays on call under the caller's call id.
     h.acd
-        .direct_call_ended(h.now, &a("bob"), &c("q1-consult"))
+        .direct_call_started(h.now, &a("bob"), &c("q9"))
         .unwrap();
+    assert!(
+        h.acd
+            .direct_call_ended(h.now, &a("bob"), &c("q1-consult"))
+            .is_err()
+    );
+    h.acd.direct_call_ended(h.now, &a("bob"), &c("q9")).unwrap();
     assert_eq!(
         h.state("bob"),
         AgentState::NotReady {

@@ -28,6 +28,7 @@ use hotline_sip::{Dialog, Message, Method, StatusCode, Transport, TsxId, sdp};
 use hotline_store::{CallEventKind, Direction};
 
 use super::dialplan::Target;
+use super::slice::RoutingOp;
 use super::{Call, Core, Leg, LegTarget, Mode, Side, failure_reason, sdp_of};
 use crate::app::now_millis;
 use crate::bus::CallNotice;
@@ -92,6 +93,9 @@ pub(crate) struct Extra {
     pub(crate) recording_paused: bool,
     /// Recording segments started so far.
     pub(crate) segments: u32,
+    /// Agents this call keeps busy in routing as a direct call: (agent, the call id routing
+    /// knows it by).
+    pub(crate) direct: Vec<(String, String)>,
 }
 
 /// One recording segment: the file's channels are `legs`, in order.
@@ -430,6 +434,20 @@ impl Core {
                 if c.extra.consult_id.is_empty() {
                     return;
                 }
+                let consult = c.extra.consult_id.clone();
+                let consulted: Vec<String> = c
+                    .extra
+                    .direct
+                    .iter()
+                    .filter(|(_, r)| *r == consult)
+                    .map(|(a, _)| a.clone())
+                    .collect();
+                for a in consulted {
+                    self.direct(key, &a, &consult, false);
+                }
+                let Some(c) = self.calls.get_mut(&key) else {
+                    return;
+                };
                 let consult = std::mem::take(&mut c.extra.consult_id);
                 self.by_id.remove(&consult);
                 let was_conference = std::mem::take(&mut c.extra.conference);
@@ -606,6 +624,12 @@ impl Core {
             }
             Side::C => {
                 let consult = c.extra.consult_id.clone();
+                if let Some(LegTarget::Agent {
+                    agent: consulted, ..
+                }) = c.extra.c.as_ref().map(|l| l.target.clone())
+                {
+                    self.direct(key, &consulted, &consult, true);
+                }
                 self.apply_media(key);
                 self.bus.notify(CallNotice::Consult {
                     call: id,
@@ -682,6 +706,9 @@ impl Core {
         if let (Some(r), Some(m)) = (c.extra.recording.take(), &self.deps.media) {
             let _ = m.stop_recording(r.id);
         }
+        for (agent, routing_id) in std::mem::take(&mut c.extra.direct) {
+            self.routing(RoutingOp::DirectEnded(agent, routing_id));
+        }
         if let Some(sup) = c.extra.sup.take() {
             self.bus.notify(CallNotice::Monitor {
                 call: c.id.clone(),
@@ -701,6 +728,31 @@ impl Core {
                     reason: Some("call ended".into()),
                 });
             }
+        }
+    }
+
+    /// Tells routing that `agent` is on (or off) a call it did not route, so it offers them
+    /// nothing meanwhile and wraps them up after.
+    fn direct(&mut self, key: u64, agent: &str, routing_id: &str, on: bool) {
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let entry = (agent.to_string(), routing_id.to_string());
+        if on {
+            if c.extra.direct.contains(&entry) {
+                return;
+            }
+            c.extra.direct.push(entry);
+            self.routing(RoutingOp::DirectStarted(
+                agent.to_string(),
+                routing_id.to_string(),
+            ));
+        } else if let Some(i) = c.extra.direct.iter().position(|e| *e == entry) {
+            c.extra.direct.remove(i);
+            self.routing(RoutingOp::DirectEnded(
+                agent.to_string(),
+                routing_id.to_string(),
+            ));
         }
     }
 
@@ -946,6 +998,19 @@ impl Core {
         self.cdr.write(ev);
         if let Some(a) = old_agent {
             self.slice_agent_released(now, key, &a);
+            // The consulted agent stays busy in routing, now under the caller's call id (so
+            // their wrap-up names the call they will write the outcome for).
+            if let Some(new) = &new_agent
+                && let Some(c) = self.calls.get_mut(&key)
+                && let Some(e) = c
+                    .extra
+                    .direct
+                    .iter_mut()
+                    .find(|e| e.0 == *new && e.1 == consult)
+            {
+                e.1 = id.clone();
+                self.routing(RoutingOp::DirectStarted(new.clone(), id.clone()));
+            }
             self.bus.notify(CallNotice::Consult {
                 call: id.clone(),
                 consult,
@@ -1079,6 +1144,7 @@ impl Core {
             agent: agent.to_string(),
             peer: number.to_string(),
         });
+        self.direct(key, agent, &id, true);
         self.ring_extension_on(now, key, Side::B, &ext, Some(agent.to_string()));
         Ok(id)
     }

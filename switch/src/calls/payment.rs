@@ -1,19 +1,175 @@
 //! Agent-assisted payment: the agent hands the caller to the payment flow and stays on the
 //! line, hearing no tones; the desktop sees progress (counts), never digits.
+//!
+//! `StartPayment` runs the IVR flow `agent_pay` (`config/ivr/agent_pay.toml`: a `pay` node
+//! whose amount comes from the variables `amount_minor` and `currency`, ending in a `return`
+//! node) in a second IVR session on the connected call. Caller and agent stay bridged: the
+//! caller hears the payment prompts (a prompt on a bridged leg replaces the agent's voice
+//! while it plays), the agent keeps hearing the caller's voice. The session's own actions do
+//! the rest, performed by `slice.rs`: `SuppressDtmfToAgent` drops RFC 4733 events and
+//! silences in-band tones towards the agent's leg, `PauseRecording` pauses a recording of the
+//! call, `PaymentProgress` becomes `CallNotice::Payment` (the CTI's `payment_progress`:
+//! digit counts, approved, declined, cancelled) and `Charge` goes through the gateway and the
+//! store like an IVR payment. When the session ends (return node, or given up) the previous
+//! IVR session is put back, suppression is turned off and caller and agent talk normally.
 
 use std::time::Instant;
 
+use hotline_ivr::{Ani, Dnis, Event as IvrEvent, Outcome, Session, UnixTime};
+use hotline_store::CallEventKind;
+
 use super::Core;
+use crate::app::now_millis;
+
+/// The flow an agent hands callers to.
+pub(crate) const AGENT_PAY_FLOW: &str = "agent_pay";
+
+/// An agent-assisted payment in progress on a call.
+pub(crate) struct Assist {
+    /// The call's IVR session from before (put back at the end).
+    pub(crate) previous: Option<Session>,
+    /// The agent who started it (progress goes to their desktop).
+    pub(crate) agent: String,
+}
+
+/// Largest amount an agent may ask for (minor units): a typo guard, not a business rule.
+const MAX_AMOUNT_MINOR: i64 = 100_000_000;
 
 impl Core {
     /// Hands the caller of call `key` to the payment flow for `amount_minor` in `currency`.
     pub(crate) fn start_payment(
         &mut self,
-        _now: Instant,
-        _key: u64,
-        _amount_minor: i64,
-        _currency: &str,
+        now: Instant,
+        key: u64,
+        amount_minor: i64,
+        currency: &str,
     ) -> Result<(), String> {
-        Err("start payment is not supported by call control yet".into())
+        if !(1..=MAX_AMOUNT_MINOR).contains(&amount_minor) {
+            return Err(format!(
+                "amount must be between 1 and {MAX_AMOUNT_MINOR} minor units"
+            ));
+        }
+        let currency = currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err("currency must be a three-letter ISO 4217 code".into());
+        }
+        let flow = self
+            .deps
+            .flows
+            .as_ref()
+            .and_then(|f| f.get(AGENT_PAY_FLOW))
+            .ok_or("no agent payment flow (config/ivr/agent_pay.toml)")?;
+        let c = self.calls.get_mut(&key).ok_or("no such call")?;
+        let agent = c.agent.clone().ok_or("the call has no agent")?;
+        let bridged = c.connected.is_some()
+            && c.b
+                .as_ref()
+                .is_some_and(|b| b.answered && b.media.is_some())
+            && c.a.media.is_some();
+        if !bridged {
+            return Err("the call is not connected through the switch's media".into());
+        }
+        if c.held.is_some() {
+            return Err("the call is on hold".into());
+        }
+        if c.slice.assist.is_some() {
+            return Err("a payment is already in progress on this call".into());
+        }
+        c.slice.payments += 1;
+        // Each hand-over has its own session id, so its idempotency keys
+        // (`<session>:<node>:<card attempt>`) never repeat an earlier payment's.
+        let session_id = format!("{}.pay{}", c.id, c.slice.payments);
+        let mut s = Session::new(flow, &session_id);
+        s.set_variable("amount_minor", &amount_minor.to_string());
+        s.set_variable("currency", &currency);
+        s.set_variable("reference", &c.id);
+        s.handle_event(
+            now,
+            IvrEvent::CallStarted {
+                ani: Ani::new(c.ani.clone()),
+                dnis: Dnis(c.dnis.clone()),
+                wall_clock: UnixTime(now_millis() / 1000),
+            },
+        );
+        let previous = c.slice.ivr.replace(s);
+        c.slice.assist = Some(Assist {
+            previous,
+            agent: agent.clone(),
+        });
+        let ev = c.log.event(
+            now_millis(),
+            CallEventKind::Note {
+                what: "payment_started".into(),
+                detail: serde_json::json!({
+                    "agent": agent,
+                    "amount_minor": amount_minor,
+                    "currency": currency,
+                }),
+            },
+        );
+        self.cdr.write(ev);
+        tracing::info!(call = %c.id, agent = %agent, amount_minor, currency = %currency,
+            "caller handed to the payment flow");
+        self.drive_ivr(now, key);
+        Ok(())
+    }
+
+    /// The payment session ended (return node or given up): back to the agent.
+    pub(crate) fn payment_finished(&mut self, _now: Instant, key: u64) {
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let Some(assist) = c.slice.assist.take() else {
+            return;
+        };
+        let done = std::mem::replace(&mut c.slice.ivr, assist.previous);
+        c.slice.playback = None;
+        let outcome = done
+            .as_ref()
+            .and_then(|s| s.outcome())
+            .map(|o| match o {
+                Outcome::Returned => "returned",
+                Outcome::HungUp => "hung up",
+                Outcome::CallerHungUp => "caller hung up",
+                _ => "ended",
+            })
+            .unwrap_or("ended");
+        let payment = done.as_ref().and_then(|s| s.payment()).map(|p| {
+            serde_json::json!({
+                "token": p.token,
+                "brand": p.brand.to_string(),
+                "last4": p.last_four,
+                "amount_minor": p.amount_minor,
+                "currency": p.currency,
+            })
+        });
+        let ev = c.log.event(
+            now_millis(),
+            CallEventKind::Note {
+                what: "payment_ended".into(),
+                detail: serde_json::json!({
+                    "agent": assist.agent,
+                    "outcome": outcome,
+                    "payment": payment,
+                }),
+            },
+        );
+        self.cdr.write(ev);
+        tracing::info!(call = %c.id, agent = %assist.agent, outcome, paid = payment.is_some(),
+            "payment flow ended: caller back with the agent");
+        // The session restores suppression and recording itself on every way out of card
+        // entry; do it again here so no path can leave the agent deaf to tones or the
+        // recording paused. Then caller and agent talk normally.
+        let (a, b) = (c.a.media, c.b.as_ref().and_then(|b| b.media));
+        if let Some(m) = &self.deps.media {
+            if let Some(b) = b {
+                let _ = m.suppress_dtmf(b, false);
+            }
+            if let Some(a) = a {
+                let _ = m.stop_playback(a);
+            }
+        }
+        self.pause_call_recording(key, false);
+        self.bridge_media(key);
     }
 }

@@ -10,17 +10,17 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hotline_acd::{AgentId, CallId as AcdCallId, Decision, OverflowTarget, Priority, QueueId};
 use hotline_ivr::{
-    Action, Ani, Dnis, Event as IvrEvent, FlowSet, InputValue, LookupKey, PaymentGateway,
-    PlaybackId, PromptDir, QueueStatus, RequestId, SandboxGateway, Session, TransferTarget,
-    UnixTime,
+    Action, Ani, CardBrand, CardField, ChargeRequest, ChargeResult, ChargeStatus, Dnis,
+    Event as IvrEvent, FlowSet, InputValue, LookupKey, PaymentGateway, PaymentProgress, PlaybackId,
+    PromptDir, QueueStatus, RequestId, SandboxGateway, Session, TransferTarget, UnixTime,
 };
 use hotline_media::{MediaEngine, PlayOptions};
-use hotline_store::{CallEventKind, Identity, IdentityKind};
+use hotline_store::{CallEventKind, Identity, IdentityKind, Store};
 use tokio::sync::mpsc;
 
 use super::{Core, Internal, LegTarget, Mode, Side};
@@ -44,8 +44,14 @@ pub struct SliceDeps {
     /// Queue id -> display name.
     pub queue_names: HashMap<String, String>,
     pub(crate) ops: Option<mpsc::UnboundedSender<RoutingOp>>,
-    pub(crate) gateway: Option<SandboxGateway>,
+    /// The payment gateway (the sandbox; shared with the charge tasks, which run off the
+    /// call-control task).
+    pub(crate) gateway: Option<Arc<Mutex<SandboxGateway>>>,
 }
+
+/// How long a booking stays held while the caller pays (the store's `expire_holds` frees it
+/// after that even if the call never ends cleanly).
+const HOLD_TIME_MS: i64 = 15 * 60 * 1000;
 
 impl SliceDeps {
     pub(crate) fn is_queue(&self, q: &str) -> bool {
@@ -56,8 +62,8 @@ impl SliceDeps {
 /// Per-call service state.
 #[derive(Default)]
 pub(crate) struct SliceCall {
-    ivr: Option<Session>,
-    playback: Option<PlaybackId>,
+    pub(crate) ivr: Option<Session>,
+    pub(crate) playback: Option<PlaybackId>,
     queue: Option<String>,
     queued_at: Option<Instant>,
     priority: u8,
@@ -68,6 +74,12 @@ pub(crate) struct SliceCall {
     offer_deadline: Option<Instant>,
     transfer: Option<RequestId>,
     voicemail: Option<(RequestId, hotline_media::RecordingId, Instant)>,
+    /// The IVR's path and inputs are in the call record already.
+    ivr_recorded: bool,
+    /// An agent handed the caller to the payment flow (`payment.rs`).
+    pub(crate) assist: Option<super::payment::Assist>,
+    /// Agent-assisted payments started on this call (numbers their sessions).
+    pub(crate) payments: u32,
 }
 
 /// Results of work done off the call-control task.
@@ -88,6 +100,27 @@ pub(crate) enum SliceResult {
         request: RequestId,
         status: QueueStatus,
     },
+    Bookable {
+        call: String,
+        request: RequestId,
+        items: Vec<hotline_ivr::BookableItem>,
+    },
+    Held {
+        call: String,
+        request: RequestId,
+        /// The booking id and its reference.
+        booking: Option<(i64, String)>,
+    },
+    Charged {
+        call: String,
+        request: RequestId,
+        amount_minor: u64,
+        currency: String,
+        key: String,
+        result: Result<ChargeResult, String>,
+        /// The booking confirmed by an approved charge.
+        confirmed: Option<i64>,
+    },
 }
 
 /// Commands for the routing mailbox.
@@ -101,6 +134,9 @@ pub(crate) enum RoutingOp {
     RequestCallback(String),
     CallbackFailed(String),
     QueryQueue(String, RequestId, String),
+    /// (agent, call): a call the queues did not route (calls/legs.rs).
+    DirectStarted(String, String),
+    DirectEnded(String, String),
 }
 
 /// Waits for the next routing decision (pending forever without routing).
@@ -136,6 +172,22 @@ async fn routing_mailbox(
                     .await
             }
             RoutingOp::NoAnswer(agent) => routing.no_answer(&AgentId::new(agent.as_str())).await,
+            RoutingOp::DirectStarted(agent, call) => {
+                routing
+                    .direct_call_started(
+                        &AgentId::new(agent.as_str()),
+                        &AcdCallId::new(call.as_str()),
+                    )
+                    .await
+            }
+            RoutingOp::DirectEnded(agent, call) => {
+                routing
+                    .direct_call_ended(
+                        &AgentId::new(agent.as_str()),
+                        &AcdCallId::new(call.as_str()),
+                    )
+                    .await
+            }
             RoutingOp::Hangup(call) => routing.hangup(&AcdCallId::new(call.as_str())).await,
             RoutingOp::Abandon(call) => routing.abandon(&AcdCallId::new(call.as_str())).await,
             RoutingOp::RequestCallback(call) => {
@@ -205,10 +257,10 @@ impl Core {
             tokio::spawn(routing_mailbox(r, rx, self.internal.clone()));
             self.deps.ops = Some(tx);
         }
-        self.deps.gateway = Some(SandboxGateway::new());
+        self.deps.gateway = Some(Arc::new(Mutex::new(SandboxGateway::new())));
     }
 
-    fn routing(&self, op: RoutingOp) {
+    pub(crate) fn routing(&self, op: RoutingOp) {
         match &self.deps.ops {
             Some(tx) => {
                 let _ = tx.send(op);
@@ -341,7 +393,7 @@ impl Core {
     }
 
     /// After any input to the session: perform its actions, re-arm its timer.
-    fn drive_ivr(&mut self, now: Instant, key: u64) {
+    pub(crate) fn drive_ivr(&mut self, now: Instant, key: u64) {
         let mut answers: Vec<IvrEvent> = Vec::new();
         loop {
             let action = {
@@ -368,6 +420,13 @@ impl Core {
             if !self.calls.contains_key(&key) {
                 return;
             }
+        }
+        let assisted_done = self.calls.get(&key).is_some_and(|c| {
+            c.slice.assist.is_some() && c.slice.ivr.as_ref().is_some_and(|s| s.is_finished())
+        });
+        if assisted_done {
+            self.payment_finished(now, key);
+            return;
         }
         if let Some(at) = self
             .calls
@@ -472,6 +531,7 @@ impl Core {
                 None
             }
             Action::VerifyCaller { request, .. } => {
+                // The schema keeps no verification codes (PINs) yet: nothing to check against.
                 tracing::warn!(call = %call_id, "caller verification codes are not stored: not verified");
                 Some(IvrEvent::VerifyResult {
                     request,
@@ -502,21 +562,7 @@ impl Core {
                 queue, priority, ..
             } => {
                 // The IVR part so far goes into the call record.
-                if let Some(s) = &c.slice.ivr {
-                    let sum = s.summary();
-                    let path = sum.path.iter().map(|p| p.node.to_string()).collect();
-                    let mut inputs = serde_json::Map::new();
-                    for i in &sum.inputs {
-                        let v = match &i.value {
-                            InputValue::Digits(d) => serde_json::Value::String(d.clone()),
-                            InputValue::Masked(n) => serde_json::json!({ "masked": n }),
-                            InputValue::NoInput => serde_json::Value::Null,
-                        };
-                        inputs.insert(i.node.to_string(), v);
-                    }
-                    let ev = c
-                        .log
-                        .event(now_millis(), CallEventKind::Ivr { path, inputs });
+                if let Some(ev) = ivr_record(c) {
                     self.cdr.write(ev);
                 }
                 let p = priority.unwrap_or(c.slice.priority);
@@ -566,26 +612,107 @@ impl Core {
                     None => Some(IvrEvent::RecordingFinished { request }),
                 }
             }
-            Action::ListBookable { request, .. } => {
-                tracing::warn!(call = %call_id, "booking by phone is not wired into call control: no items offered");
-                Some(IvrEvent::BookableItems {
-                    request,
-                    items: Vec::new(),
-                })
+            Action::ListBookable {
+                request, max_items, ..
+            } => {
+                // The store has no item categories: every bookable item is offered.
+                let customer = c.slice.customer.as_ref().map(|v| v.customer.id);
+                let store = self.store.clone();
+                let tx = self.internal.clone();
+                tokio::spawn(async move {
+                    let items = list_bookable(&store, &call_id, customer, max_items).await;
+                    let _ = tx.send(Internal::Slice(SliceResult::Bookable {
+                        call: call_id,
+                        request,
+                        items,
+                    }));
+                });
+                None
             }
-            Action::HoldItem { request, .. } => Some(IvrEvent::HoldResult {
-                request,
-                hold_id: None,
-            }),
-            Action::ReleaseHold { .. } => None,
+            Action::HoldItem { request, item_id } => {
+                let customer = c.slice.customer.as_ref().map(|v| v.customer.id);
+                let store = self.store.clone();
+                let tx = self.internal.clone();
+                tokio::spawn(async move {
+                    let booking = hold_item(&store, &call_id, customer, &item_id).await;
+                    let _ = tx.send(Internal::Slice(SliceResult::Held {
+                        call: call_id,
+                        request,
+                        booking,
+                    }));
+                });
+                None
+            }
+            Action::ReleaseHold { hold_id } => {
+                let store = self.store.clone();
+                tokio::spawn(release_hold(store, call_id, hold_id));
+                None
+            }
             Action::Charge { request, charge } => {
-                let result = self
-                    .deps
-                    .gateway
-                    .as_mut()
-                    .map(|g| g.charge(&charge).map_err(|e| e.to_string()))
-                    .unwrap_or_else(|| Err("no payment gateway".into()));
-                Some(IvrEvent::PaymentResult { request, result })
+                let Some(gateway) = self.deps.gateway.clone() else {
+                    return Some(IvrEvent::PaymentResult {
+                        request,
+                        result: Err("no payment gateway".into()),
+                    });
+                };
+                let ctx = ChargeContext {
+                    call_id: call_id.clone(),
+                    customer: c.slice.customer.as_ref().map(|v| v.customer.id),
+                    // A booking held by this session and not paid yet is what this charge pays.
+                    booking: c
+                        .slice
+                        .ivr
+                        .as_ref()
+                        .filter(|s| s.payment().is_none())
+                        .and_then(|s| s.held_item())
+                        .and_then(|h| h.hold_id.parse::<i64>().ok()),
+                };
+                let store = self.store.clone();
+                let tx = self.internal.clone();
+                tokio::spawn(async move {
+                    let amount_minor = charge.amount_minor;
+                    let currency = charge.currency.clone();
+                    let key = charge.idempotency_key.0.clone();
+                    let (result, confirmed) = charge_card(&store, &gateway, &ctx, charge).await;
+                    let _ = tx.send(Internal::Slice(SliceResult::Charged {
+                        call: ctx.call_id,
+                        request,
+                        amount_minor,
+                        currency,
+                        key,
+                        result,
+                        confirmed,
+                    }));
+                });
+                None
+            }
+            Action::PaymentProgress(p) => {
+                let agent = c
+                    .slice
+                    .assist
+                    .as_ref()
+                    .map(|a| a.agent.clone())
+                    .or_else(|| c.agent.clone());
+                let reference = c
+                    .slice
+                    .ivr
+                    .as_ref()
+                    .and_then(|s| s.payment())
+                    .map(|r| r.token.clone());
+                if let (Some(agent), Some(stage)) = (agent, payment_stage(&p, reference)) {
+                    self.bus.notify(CallNotice::Payment {
+                        call: call_id,
+                        agent,
+                        stage,
+                    });
+                }
+                None
+            }
+            Action::PauseRecording | Action::ResumeRecording => {
+                // The call recording (`[media] record_calls`, calls/legs.rs): silence while card
+                // digits are entered.
+                self.pause_call_recording(key, matches!(action, Action::PauseRecording));
+                None
             }
             Action::SuppressDtmfToAgent(on) => {
                 if let (Some(m), Some(b)) = (&media, c.b.as_ref().and_then(|b| b.media)) {
@@ -594,6 +721,9 @@ impl Core {
                 None
             }
             Action::Hangup => {
+                if let Some(ev) = ivr_record(c) {
+                    self.cdr.write(ev);
+                }
                 self.end_call(now, key, None, "IVR hung up", None);
                 None
             }
@@ -638,6 +768,85 @@ impl Core {
                         status,
                     },
                 );
+            }
+            SliceResult::Bookable {
+                call,
+                request,
+                items,
+            } => {
+                let Some(&key) = self.by_id.get(&call) else {
+                    return;
+                };
+                self.feed(now, key, IvrEvent::BookableItems { request, items });
+            }
+            SliceResult::Held {
+                call,
+                request,
+                booking,
+            } => {
+                let Some(&key) = self.by_id.get(&call) else {
+                    // The caller left while the hold was being made: free it again.
+                    if let Some((id, _)) = booking {
+                        tokio::spawn(release_hold(self.store.clone(), call, id.to_string()));
+                    }
+                    return;
+                };
+                if let (Some(c), Some((id, reference))) = (self.calls.get_mut(&key), &booking) {
+                    let ev = c.log.event(
+                        now_millis(),
+                        CallEventKind::Note {
+                            what: "booking_held".into(),
+                            detail: serde_json::json!({ "booking": id, "reference": reference }),
+                        },
+                    );
+                    self.cdr.write(ev);
+                }
+                let hold_id = booking.map(|(id, _)| id.to_string());
+                self.feed(now, key, IvrEvent::HoldResult { request, hold_id });
+            }
+            SliceResult::Charged {
+                call,
+                request,
+                amount_minor,
+                currency,
+                key: idempotency_key,
+                result,
+                confirmed,
+            } => {
+                let Some(&key) = self.by_id.get(&call) else {
+                    return;
+                };
+                if let Some(c) = self.calls.get_mut(&key) {
+                    // Token, brand, last four and the outcome: never the card.
+                    let detail = match &result {
+                        Ok(r) => serde_json::json!({
+                            "idempotency_key": idempotency_key,
+                            "amount_minor": amount_minor,
+                            "currency": currency,
+                            "status": status_name(&r.status),
+                            "token": r.token,
+                            "brand": r.brand.to_string(),
+                            "last4": r.last_four,
+                            "booking_confirmed": confirmed,
+                        }),
+                        Err(e) => serde_json::json!({
+                            "idempotency_key": idempotency_key,
+                            "amount_minor": amount_minor,
+                            "currency": currency,
+                            "status": "gateway_error",
+                            "error": e,
+                        }),
+                    };
+                    let ev = c.log.event(
+                        now_millis(),
+                        CallEventKind::Note {
+                            what: "payment".into(),
+                            detail,
+                        },
+                    );
+                    self.cdr.write(ev);
+                }
+                self.feed(now, key, IvrEvent::PaymentResult { request, result });
             }
             SliceResult::AgentExtension {
                 call,
@@ -984,7 +1193,19 @@ impl Core {
     pub(crate) fn slice_ended(&mut self, now: Instant, c: &mut super::Call, reason: &str) {
         if let Some(s) = c.slice.ivr.as_mut() {
             s.handle_event(now, IvrEvent::CallerHungUp);
-            while s.poll_action().is_some() {}
+            // What the session still asks for: an unpaid hold to release; the rest (playback,
+            // queue, payment mode) ends with the call.
+            while let Some(a) = s.poll_action() {
+                if let Action::ReleaseHold { hold_id } = a {
+                    tokio::spawn(release_hold(self.store.clone(), c.id.clone(), hold_id));
+                }
+            }
+        }
+        if let Some(a) = c.slice.assist.take() {
+            c.slice.ivr = a.previous;
+        }
+        if let Some(ev) = ivr_record(c) {
+            self.cdr.write(ev);
         }
         if let (Some((_, rec, _)), Some(m)) = (c.slice.voicemail.take(), &self.deps.media) {
             let _ = m.stop_recording(rec);
@@ -1006,4 +1227,300 @@ impl Core {
         }
         let _ = Side::A;
     }
+}
+
+/// The `ivr` call-record event (path and inputs; sensitive entries only as their length),
+/// once per call, and never for an agent-assisted payment session.
+fn ivr_record(c: &mut super::Call) -> Option<hotline_store::CallEvent> {
+    if c.slice.ivr_recorded || c.slice.assist.is_some() {
+        return None;
+    }
+    let s = c.slice.ivr.as_ref()?;
+    let sum = s.summary();
+    let path = sum.path.iter().map(|p| p.node.to_string()).collect();
+    let mut inputs = serde_json::Map::new();
+    for i in &sum.inputs {
+        let v = match &i.value {
+            InputValue::Digits(d) => serde_json::Value::String(d.clone()),
+            InputValue::Masked(n) => serde_json::json!({ "masked": n }),
+            InputValue::NoInput => serde_json::Value::Null,
+        };
+        inputs.insert(i.node.to_string(), v);
+    }
+    c.slice.ivr_recorded = true;
+    Some(
+        c.log
+            .event(now_millis(), CallEventKind::Ivr { path, inputs }),
+    )
+}
+
+/// Bookable items for the IVR: free capacity, starting in the future, soonest first. Only
+/// an identified caller can book (a booking belongs to a customer).
+async fn list_bookable(
+    store: &Store,
+    call: &str,
+    customer: Option<i64>,
+    max_items: usize,
+) -> Vec<hotline_ivr::BookableItem> {
+    if customer.is_none() {
+        tracing::info!(call = %call, "booking needs an identified caller: no items offered");
+        return Vec::new();
+    }
+    let limit = i64::try_from(max_items.clamp(1, 9)).unwrap_or(9);
+    match store.available_items(now_millis(), limit).await {
+        Ok(items) => items
+            .into_iter()
+            .filter_map(|i| {
+                // Items without a start time cannot be said ("for wednesday ... at ...").
+                let at = i.starts_at?;
+                Some(hotline_ivr::BookableItem {
+                    id: i.id.to_string(),
+                    starts_at: UnixTime(at.div_euclid(1000)).local(0),
+                    price_minor: u64::try_from(i.price_minor).ok()?,
+                    currency: i.currency,
+                })
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(call = %call, error = %e, "bookable items could not be listed");
+            Vec::new()
+        }
+    }
+}
+
+/// A booking reference callers can read out: two letters and six characters without the
+/// easily confused 0/O and 1/I.
+fn booking_reference() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut r = String::from("HL");
+    let mut n = rand::random::<u64>();
+    for _ in 0..6 {
+        r.push(char::from(CHARS[(n % CHARS.len() as u64) as usize]));
+        n /= CHARS.len() as u64;
+    }
+    r
+}
+
+/// Holds one unit of the item for the caller; `None` when it was taken (or is unknown).
+async fn hold_item(
+    store: &Store,
+    call: &str,
+    customer: Option<i64>,
+    item: &str,
+) -> Option<(i64, String)> {
+    let customer = customer?;
+    let item: i64 = item.parse().ok()?;
+    let now = now_millis();
+    // A clash of references is retried with a new one; anything else is the answer.
+    for _ in 0..3 {
+        let reference = booking_reference();
+        match store
+            .hold_booking(
+                customer,
+                item,
+                Some(call),
+                &reference,
+                now + HOLD_TIME_MS,
+                now,
+            )
+            .await
+        {
+            Ok(id) => {
+                tracing::info!(call = %call, booking = id, reference = %reference, "booking held");
+                return Some((id, reference));
+            }
+            Err(hotline_store::Error::Conflict(_)) => {
+                tracing::info!(call = %call, item, "item taken meanwhile: not held");
+                return None;
+            }
+            Err(e) => tracing::warn!(call = %call, error = %e, "booking could not be held"),
+        }
+    }
+    None
+}
+
+async fn release_hold(store: Store, call: String, hold_id: String) {
+    let Ok(id) = hold_id.parse::<i64>() else {
+        return;
+    };
+    match store.release_booking(id, now_millis()).await {
+        Ok(()) => tracing::info!(call = %call, booking = id, "unpaid booking released"),
+        Err(e) => tracing::info!(call = %call, booking = id, error = %e, "booking not released"),
+    }
+}
+
+/// What a charge belongs to.
+struct ChargeContext {
+    call_id: String,
+    customer: Option<i64>,
+    booking: Option<i64>,
+}
+
+fn status_name(s: &ChargeStatus) -> &'static str {
+    match s {
+        ChargeStatus::Approved => "approved",
+        ChargeStatus::Declined(_) | ChargeStatus::InsufficientFunds => "declined",
+    }
+}
+
+fn brand_from_name(s: &str) -> CardBrand {
+    match s {
+        "visa" => CardBrand::Visa,
+        "mastercard" => CardBrand::Mastercard,
+        "amex" => CardBrand::Amex,
+        "discover" => CardBrand::Discover,
+        _ => CardBrand::Other,
+    }
+}
+
+/// A settled payment of the store as the gateway's answer (a repeated key).
+fn stored_result(p: &hotline_store::Payment) -> Option<ChargeResult> {
+    let status = match p.status.as_str() {
+        "approved" => ChargeStatus::Approved,
+        "declined" => match p.decline_reason.as_deref() {
+            Some("insufficient_funds") => ChargeStatus::InsufficientFunds,
+            r => ChargeStatus::Declined(r.unwrap_or("declined").to_string()),
+        },
+        _ => return None,
+    };
+    Some(ChargeResult {
+        token: p.card_token.clone().unwrap_or_default(),
+        brand: brand_from_name(p.card_brand.as_deref().unwrap_or("")),
+        last_four: p.card_last4.clone().unwrap_or_default(),
+        status,
+    })
+}
+
+/// Charges a card exactly once per idempotency key, across the gateway and the store: a key
+/// the store already holds a result for is answered from the store without charging; a new
+/// key is written as `pending` before the gateway is asked (no record, no charge), then
+/// updated with the result (token, brand, last four). An approved charge confirms the
+/// booking it pays for. The card data is dropped (wiped) when this returns.
+async fn charge_card(
+    store: &Store,
+    gateway: &Mutex<SandboxGateway>,
+    ctx: &ChargeContext,
+    charge: ChargeRequest,
+) -> (Result<ChargeResult, String>, Option<i64>) {
+    let key = charge.idempotency_key.0.clone();
+    match store.payment(&key).await {
+        Ok(Some(p)) => {
+            if let Some(r) = stored_result(&p) {
+                tracing::info!(call = %ctx.call_id, key = %key, status = %p.status,
+                    "charge already settled for this idempotency key: not charged again");
+                return (Ok(r), None);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(call = %ctx.call_id, error = %e, "payment store unavailable: card not charged");
+            return (Err("payment store unavailable".into()), None);
+        }
+    }
+    let mut row = hotline_store::Payment {
+        idempotency_key: key.clone(),
+        booking_id: ctx.booking,
+        customer_id: ctx.customer,
+        call_id: Some(ctx.call_id.clone()),
+        amount_minor: i64::try_from(charge.amount_minor).unwrap_or(i64::MAX),
+        currency: charge.currency.clone(),
+        status: "pending".into(),
+        decline_reason: None,
+        gateway: "sandbox".into(),
+        gateway_ref: None,
+        card_token: None,
+        card_brand: None,
+        card_last4: None,
+        at: now_millis(),
+    };
+    if let Err(e) = store.record_payment(&row).await {
+        tracing::warn!(call = %ctx.call_id, error = %e, "payment could not be recorded: card not charged");
+        return (Err("payment store unavailable".into()), None);
+    }
+    let (result, charges) = {
+        let mut g = gateway.lock().unwrap_or_else(|p| p.into_inner());
+        let r = g.charge(&charge);
+        (r, g.charges())
+    };
+    drop(charge);
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // Left pending: a retry with the same key updates this row.
+            tracing::warn!(call = %ctx.call_id, key = %key, error = %e, "payment gateway could not decide");
+            return (Err(e.to_string()), None);
+        }
+    };
+    tracing::info!(call = %ctx.call_id, key = %key, status = status_name(&result.status),
+        brand = %result.brand, gateway_charges = charges, "card charged");
+    row.status = status_name(&result.status).into();
+    row.decline_reason = match &result.status {
+        ChargeStatus::Approved => None,
+        ChargeStatus::Declined(r) => Some(r.clone()),
+        ChargeStatus::InsufficientFunds => Some("insufficient_funds".into()),
+    };
+    row.gateway_ref = Some(result.token.clone());
+    row.card_token = Some(result.token.clone());
+    row.card_brand = Some(result.brand.to_string());
+    row.card_last4 = Some(result.last_four.clone());
+    row.at = now_millis();
+    if let Err(e) = store.record_payment(&row).await {
+        // The money moved: the caller hears the truth; the row stays pending for a repair.
+        tracing::error!(call = %ctx.call_id, key = %key, token = %result.token, error = %e,
+            "payment result could not be recorded");
+    }
+    let mut confirmed = None;
+    if result.status == ChargeStatus::Approved
+        && let Some(b) = ctx.booking
+    {
+        match store.confirm_booking(b, now_millis()).await {
+            Ok(()) => {
+                tracing::info!(call = %ctx.call_id, booking = b, "booking confirmed");
+                confirmed = Some(b);
+            }
+            Err(e) => tracing::error!(call = %ctx.call_id, booking = b, error = %e,
+                "paid booking could not be confirmed"),
+        }
+    }
+    (Ok(result), confirmed)
+}
+
+/// The desktop's view of payment progress: counts and outcomes, never digits.
+pub(crate) fn payment_stage(
+    p: &PaymentProgress,
+    reference: Option<String>,
+) -> Option<hotline_cti::PaymentStage> {
+    use hotline_cti::{PaymentField, PaymentStage};
+    let field = |f: &CardField| match f {
+        CardField::Number => PaymentField::CardNumber,
+        CardField::Expiry => PaymentField::Expiry,
+        CardField::SecurityCode => PaymentField::SecurityCode,
+    };
+    let count = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
+    Some(match p {
+        PaymentProgress::Started { .. } => PaymentStage::Started,
+        PaymentProgress::Digits {
+            field: f,
+            count: n,
+            expected,
+        } => PaymentStage::Collecting {
+            field: field(f),
+            entered: count(*n),
+            expected: expected.map(count),
+        },
+        PaymentProgress::Invalid { field: f } => PaymentStage::Collecting {
+            field: field(f),
+            entered: 0,
+            expected: None,
+        },
+        PaymentProgress::Submitted => PaymentStage::Processing,
+        PaymentProgress::Approved { .. } => PaymentStage::Approved {
+            reference: reference.unwrap_or_default(),
+        },
+        PaymentProgress::Declined { reason } => PaymentStage::Declined {
+            reason: reason.clone(),
+        },
+        PaymentProgress::Abandoned => PaymentStage::Cancelled,
+        _ => return None,
+    })
 }

@@ -113,6 +113,17 @@ impl Default for Setup {
 
 impl Switch {
     pub fn start(setup: Setup) -> Switch {
+        Switch::launch(setup, &[], false)
+    }
+
+    /// Like [`Switch::start`], with extra environment variables (e.g. `RUST_LOG`) and the
+    /// switch's working directory in its temp folder (so relative paths such as the default
+    /// recordings folder `data/recordings` land there).
+    pub fn start_in_dir(setup: Setup, env: &[(&str, &str)]) -> Switch {
+        Switch::launch(setup, env, true)
+    }
+
+    fn launch(setup: Setup, env: &[(&str, &str)], in_dir: bool) -> Switch {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::copy(
             root().join("config/demo.toml"),
@@ -180,7 +191,12 @@ name = "Bob"
         );
         let file = dir.path().join("switch.toml");
         std::fs::write(&file, cfg).expect("config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hotline-switch"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline-switch"));
+        if in_dir {
+            cmd.current_dir(dir.path());
+        }
+        let mut child = cmd
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(&file)
             .stdout(Stdio::piped())
@@ -305,6 +321,18 @@ impl Drop for Sipp {
 impl Sipp {
     /// Runs `sipp <target> -sf <scenario> -p <port> -m 1 <args>` under `timeout`.
     pub fn spawn(target: SocketAddr, scenario_name: &str, port: u16, args: &[&str]) -> Sipp {
+        Sipp::spawn_in(&std::env::temp_dir(), target, scenario_name, port, args)
+    }
+
+    /// Like [`Sipp::spawn`], with sipp's working directory `dir` (where a scenario's relative
+    /// `play_pcap_audio` files are read from).
+    pub fn spawn_in(
+        dir: &Path,
+        target: SocketAddr,
+        scenario_name: &str,
+        port: u16,
+        args: &[&str],
+    ) -> Sipp {
         let media = sipp_media_port();
         let mut cmd = Command::new("timeout");
         cmd.arg("60")
@@ -323,7 +351,7 @@ impl Sipp {
             .arg("-nostdin")
             .arg("-trace_err")
             .args(args)
-            .current_dir(std::env::temp_dir())
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
