@@ -42,6 +42,8 @@ struct Args {
     direct: bool,
     /// Generator sockets shared by all legs; 0: one per leg (the generator before 2026-11-24).
     gen_sockets: usize,
+    /// Legs without symmetric RTP (no latching, so sockets stay unconnected).
+    asymmetric: bool,
 }
 
 fn parse_args() -> Args {
@@ -52,6 +54,7 @@ fn parse_args() -> Args {
         rtpengine: false,
         direct: false,
         gen_sockets: 8,
+        asymmetric: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -78,6 +81,7 @@ fn parse_args() -> Args {
                 i += 1;
             }
             "--rtpengine" => a.rtpengine = true,
+            "--asymmetric" => a.asymmetric = true,
             "--direct" => a.direct = true,
             other => {
                 eprintln!("unknown argument {other}");
@@ -360,10 +364,10 @@ fn run_load(load: Gen, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
     let mut cpu_start: Option<(Instant, u64)> = None;
     let mut tick = 0u64;
     let flush_all = |pending: &mut Vec<usize>,
-                         q_pkts: &mut Vec<Vec<[u8; 12 + 160]>>,
-                         q_lens: &mut Vec<Vec<usize>>,
-                         q_to: &mut Vec<Vec<SocketAddrAny>>,
-                         measured: bool| {
+                     q_pkts: &mut Vec<Vec<[u8; 12 + 160]>>,
+                     q_lens: &mut Vec<Vec<usize>>,
+                     q_to: &mut Vec<Vec<SocketAddrAny>>,
+                     measured: bool| {
         let mut ok = 0;
         let mut bad = 0;
         for &si in pending.iter() {
@@ -497,7 +501,13 @@ fn process_cpu_ns(pid: u32) -> u64 {
     ticks * 10_000_000
 }
 
-fn run_hotline(calls: usize, seconds: u64, workers: usize, shared: usize) -> Outcome {
+fn run_hotline(
+    calls: usize,
+    seconds: u64,
+    workers: usize,
+    shared: usize,
+    asymmetric: bool,
+) -> Outcome {
     let engine = MediaEngine::start(EngineConfig {
         workers,
         // Below the kernel's ephemeral range (32768+), where the generator sockets live.
@@ -518,7 +528,9 @@ fn run_hotline(calls: usize, seconds: u64, workers: usize, shared: usize) -> Out
             .expect("session");
         for (s, g) in [(a.id, ga), (b.id, gb)] {
             let mut p = RemoteParams::g711(g, 0);
-            p.symmetric = false;
+            // Symmetric RTP (the default, as the switch uses it) latches to the generator
+            // socket, which sends from the address it receives on.
+            p.symmetric = !asymmetric;
             engine.set_remote(s, p).expect("remote");
         }
         engine.bridge(a.id, b.id).expect("bridge");
@@ -722,8 +734,13 @@ fn main() {
         args.workers
     };
     println!(
-        "bridge_bench: {cores} cores, {} s per run after 2 s warm-up, engine workers={workers} (rtpengine threads the same), generator: {}; load average {}",
+        "bridge_bench: {cores} cores, {} s per run after 2 s warm-up, engine workers={workers} (rtpengine threads the same), {} RTP, generator: {}; load average {}",
         args.seconds,
+        if args.asymmetric {
+            "asymmetric"
+        } else {
+            "symmetric"
+        },
         if args.gen_sockets == 0 {
             "one socket per leg, epoll receiver".to_string()
         } else {
@@ -743,7 +760,13 @@ fn main() {
                 &run_direct(calls, args.seconds, args.gen_sockets),
             );
         }
-        let o = run_hotline(calls, args.seconds, args.workers, args.gen_sockets);
+        let o = run_hotline(
+            calls,
+            args.seconds,
+            args.workers,
+            args.gen_sockets,
+            args.asymmetric,
+        );
         report("hotline", calls, &o);
         if args.rtpengine {
             match run_rtpengine(calls, args.seconds, workers, args.gen_sockets) {

@@ -397,3 +397,51 @@ fn a_burst_queued_on_one_socket_is_relayed_whole() {
     }
     engine.shutdown();
 }
+
+/// Once a symmetric leg has latched, datagrams from any other source are not relayed; a new
+/// far end (re-INVITE) latches afresh to whoever sends first.
+#[test]
+fn a_latched_leg_ignores_other_sources_until_the_remote_changes() {
+    let engine = engine(1);
+    let mut caller = Phone::new(Law::Ulaw, 0x1A);
+    let mut intruder = Phone::new(Law::Ulaw, 0x1B);
+    let agent = Phone::new(Law::Ulaw, 0x1C);
+    let a = session_for(&engine, &caller, None);
+    let b = session_for(&engine, &agent, Some(a));
+    engine.bridge(a.id, b.id).unwrap();
+    let mut primed = false;
+    for i in 0..200 {
+        caller.send_pcm(a.local, &sine(400.0, 3000.0, i * 160));
+        if agent.recv().is_some() {
+            primed = true;
+            break;
+        }
+    }
+    assert!(primed, "bridge never relayed");
+    agent.drain();
+    // Latched to the caller: the intruder's packets go nowhere, the caller's still flow.
+    for i in 0..20 {
+        intruder.send_pcm(a.local, &sine(900.0, 3000.0, i * 160));
+    }
+    caller.send_pcm(a.local, &sine(400.0, 3000.0, 0));
+    let got = agent.recv_n(1);
+    assert_eq!(got.len(), 1, "the latched source stopped flowing");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(agent.drain().is_empty(), "another source was relayed");
+    // A new far end: the first source to send latches, here the former intruder.
+    engine.set_remote(a.id, intruder.remote_params()).unwrap();
+    let mut relayed = false;
+    for i in 0..200 {
+        intruder.send_pcm(a.local, &sine(900.0, 3000.0, i * 160));
+        if agent.recv().is_some() {
+            relayed = true;
+            break;
+        }
+    }
+    assert!(relayed, "the new far end was never relayed");
+    agent.drain();
+    caller.send_pcm(a.local, &sine(400.0, 3000.0, 0));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(agent.drain().is_empty(), "the old far end is still relayed");
+    engine.shutdown();
+}
