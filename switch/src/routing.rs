@@ -333,6 +333,7 @@ enum Cmd {
     Hangup(CallId, Reply<()>),
     DirectStarted(AgentId, CallId, Reply<()>),
     DirectEnded(AgentId, CallId, Reply<()>),
+    ContinueDirect(CallId, CallId, Reply<()>),
     WrapupDone(AgentId, Reply<()>),
     AgentState(AgentId, oneshot::Sender<Option<AgentState>>),
     Position(CallId, oneshot::Sender<Option<(usize, Option<Duration>)>>),
@@ -565,6 +566,16 @@ impl RoutingHandle {
         ask!(self, DirectEnded, agent.clone(), call.clone())
     }
 
+    /// A connected queue call (a consultation through a queue) goes on as the agent's direct
+    /// call `direct`.
+    pub async fn continue_as_direct(
+        &self,
+        call: &CallId,
+        direct: &CallId,
+    ) -> Result<(), RoutingError> {
+        ask!(self, ContinueDirect, call.clone(), direct.clone())
+    }
+
     /// Same as [`RoutingHandle::hangup`]; reads better for a caller who gave up waiting.
     pub async fn abandon(&self, call: &CallId) -> Result<(), RoutingError> {
         ask!(self, Hangup, call.clone())
@@ -721,6 +732,9 @@ impl Actor {
             }
             Cmd::DirectEnded(a, c, r) => {
                 let _ = r.send(self.acd.direct_call_ended(t, &a, &c));
+            }
+            Cmd::ContinueDirect(c, d, r) => {
+                let _ = r.send(self.acd.continue_as_direct(t, &c, &d));
             }
             Cmd::WrapupDone(a, r) => {
                 let _ = r.send(self.acd.wrapup_done(t, &a));

@@ -697,6 +697,35 @@ impl Acd {
         Ok(())
     }
 
+    /// A connected queue call goes on outside the queues under the id `direct` (a consultation
+    /// routed through a queue, answered by an agent: from then on that agent is on the
+    /// caller's call). The queue call completes (it counts as answered and handled); the agent
+    /// stays on call as on a direct call.
+    pub fn continue_as_direct(
+        &mut self,
+        now: Instant,
+        call: &CallId,
+        direct: &CallId,
+    ) -> Result<(), AcdError> {
+        self.advance(now);
+        let c = self.call(call)?;
+        let Place::Connected(a) = self.call_ref(c).place else {
+            return Err(self.bad_call(c, "continue as a direct call"));
+        };
+        self.call_mut(c).place = Place::Limbo;
+        self.end(c, EndReason::Completed);
+        self.agents[a as usize].direct = true;
+        self.set_state(
+            a,
+            AgentState::OnCall {
+                call: direct.clone(),
+                sub: CallSubState::Talking,
+            },
+        );
+        self.run_sweeps();
+        Ok(())
+    }
+
     /// The agent's direct call `call` ended: wrap-up as after any call (a not-ready agent goes
     /// straight back to not ready).
     pub fn direct_call_ended(

@@ -288,6 +288,7 @@ fn direct_calls_keep_queue_calls_away_and_end_in_wrap_up_or_the_old_reason() {
     h.acd
         .direct_call_started(h.now, &a("alice"), &c("out1"))
         .unwrap();
+    h.drain();
     assert_eq!(
         h.state("alice"),
         AgentState::OnCall {
@@ -309,6 +310,7 @@ fn direct_calls_keep_queue_calls_away_and_end_in_wrap_up_or_the_old_reason() {
     h.acd
         .direct_call_ended(h.now, &a("alice"), &c("out1"))
         .unwrap();
+    h.drain();
     assert!(matches!(h.state("alice"), AgentState::WrapUp { .. }));
     h.advance(secs(30));
     assert_eq!(h.offers(), vec![("q1".into(), "alice".into())]);
@@ -318,16 +320,20 @@ fn direct_calls_keep_queue_calls_away_and_end_in_wrap_up_or_the_old_reason() {
     h.acd
         .direct_call_started(h.now, &a("bob"), &c("q1-consult"))
         .unwrap();
+    h.drain();
     // The consultation becomes a transfer: bob stays on call under the caller's call id.
     h.acd
         .direct_call_started(h.now, &a("bob"), &c("q9"))
         .unwrap();
+    h.drain();
     assert!(
         h.acd
             .direct_call_ended(h.now, &a("bob"), &c("q1-consult"))
             .is_err()
     );
     h.acd.direct_call_ended(h.now, &a("bob"), &c("q9")).unwrap();
+    h.drain();
+    h.drain();
     assert_eq!(
         h.state("bob"),
         AgentState::NotReady {
@@ -340,4 +346,49 @@ fn direct_calls_keep_queue_calls_away_and_end_in_wrap_up_or_the_old_reason() {
             .direct_call_started(h.now, &a("alice"), &c("out2"))
             .is_err()
     );
+}
+
+#[test]
+fn a_consultation_routed_through_a_queue_continues_as_a_direct_call() {
+    let mut h = H::new(vec![queue()]);
+    h.login_ready("alice", &[]);
+    h.enqueue("c1", "sales", 0);
+    h.answer("c1", "alice");
+    let _ = h.offers();
+    // Alice consults the queue: routing offers the consultation to bob.
+    h.login_ready("bob", &[]);
+    h.enqueue("c1-consult1", "sales", 0);
+    assert_eq!(h.offers(), vec![("c1-consult1".into(), "bob".into())]);
+    h.answer("c1-consult1", "bob");
+    // Bob is now on the caller's call, outside the queues; the consultation completed.
+    h.acd
+        .continue_as_direct(h.now, &c("c1-consult1"), &c("c1"))
+        .unwrap();
+    h.drain();
+    assert_eq!(h.ended("c1-consult1"), vec![EndReason::Completed]);
+    assert_eq!(
+        h.state("bob"),
+        AgentState::OnCall {
+            call: c("c1"),
+            sub: CallSubState::Talking
+        }
+    );
+    // Only a connected queue call can continue that way.
+    assert!(
+        h.acd
+            .continue_as_direct(h.now, &c("c1-consult1"), &c("x"))
+            .is_err()
+    );
+    // Alice leaves (transfer completed), bob hangs up later: both wrap up for c1.
+    h.hangup("c1");
+    h.acd.direct_call_ended(h.now, &a("bob"), &c("c1")).unwrap();
+    h.drain();
+    h.drain();
+    for agent in ["alice", "bob"] {
+        assert!(
+            matches!(h.state(agent), AgentState::WrapUp { call, .. } if call.as_str() == "c1"),
+            "{agent}: {:?}",
+            h.state(agent)
+        );
+    }
 }

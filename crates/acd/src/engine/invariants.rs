@@ -62,10 +62,9 @@ impl Acd {
                     }
                     self.check_timer(ag.timer, Timer::Reservation(a), name)?;
                 }
-                AgentState::OnCall { call, .. } if ag.direct => {
-                    if self.call_ix.contains_key(call) {
-                        return Err(format!("agent {name}: direct call {call} is a queue call"));
-                    }
+                AgentState::OnCall { .. } if ag.direct => {
+                    // A direct call may share the id of a queue call (a colleague consulted on
+                    // the caller's call): it is not in the queues' books.
                     if ag.timer.is_some() {
                         return Err(format!("agent {name}: timer armed on a call"));
                     }
