@@ -708,6 +708,19 @@ impl Core {
                 }
                 None
             }
+            Action::PauseRecording | Action::ResumeRecording | Action::SuppressDtmfToAgent(_)
+                if c.slice.assist.is_some()
+                    && matches!(
+                        action,
+                        Action::ResumeRecording | Action::SuppressDtmfToAgent(false)
+                    ) =>
+            {
+                // An agent-assisted payment: the session restores recording and the agent's
+                // DTMF the moment the last digit is taken, while that key's telephone-events
+                // (and tone) are still arriving; the agent would hear its tail. Both stay off
+                // until the payment flow hands the caller back (`payment_finished`).
+                None
+            }
             Action::PauseRecording | Action::ResumeRecording => {
                 // The call recording (`[media] record_calls`, calls/legs.rs): silence while card
                 // digits are entered.

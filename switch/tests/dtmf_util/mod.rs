@@ -99,7 +99,7 @@ pub fn write_pcap(path: &Path, presses: &[(u32, char)]) {
         out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
         out.extend_from_slice(&frame);
     };
-    let mut rtp = |marker: bool, pt: u8, seq: u16, ts: u32, body: &[u8]| {
+    let rtp = |marker: bool, pt: u8, seq: u16, ts: u32, body: &[u8]| {
         let mut p = vec![0x80, (u8::from(marker) << 7) | pt];
         p.extend_from_slice(&seq.to_be_bytes());
         p.extend_from_slice(&ts.to_be_bytes());
