@@ -399,17 +399,26 @@ impl Worker {
     /// The sockets are registered level-triggered (see [`register`]): one `recvfrom` per
     /// report, and a socket with more queued is reported again by the next `epoll_wait`. The
     /// edge-triggered alternative must read until `EAGAIN`, a second `recvfrom` for nearly every
-    /// packet (each socket gets one packet per 20 ms); re-checking a socket inside `epoll_wait`
-    /// costs less than that system call. Under overload this also reads the ready sockets
-    /// round robin, one datagram each per round.
+    /// packet (each socket gets one packet per 20 ms), where level-triggered costs one more
+    /// readiness check inside the next `epoll_wait`. Under overload this also reads the ready
+    /// sockets round robin, one datagram each per round.
     fn on_readable(&mut self, slot: usize, is_rtcp: bool) {
         let Some(Some(s)) = self.sessions.get(slot) else {
             return;
         };
-        let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
+        let got = match s.remote {
+            // Connected (latched): only the far end can be the source.
+            Some(r) if r.connected && !is_rtcp => {
+                s.rtp.recv(&mut self.bufs.recv).map(|n| (n, r.rtp))
+            }
+            _ => {
+                let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
+                sock.recv_from(&mut self.bufs.recv)
+            }
+        };
         // WouldBlock (a report for a datagram already read) or an error such as ICMP port
         // unreachable from an earlier send: nothing to do, epoll reports what is still queued.
-        if let Ok((n, src)) = sock.recv_from(&mut self.bufs.recv) {
+        if let Ok((n, src)) = got {
             if is_rtcp {
                 self.on_rtcp(slot, n, src);
             } else {
