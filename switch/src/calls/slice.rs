@@ -1363,10 +1363,10 @@ async fn release_hold(store: Store, call: String, hold_id: String) {
 }
 
 /// What a charge belongs to.
-struct ChargeContext {
-    call_id: String,
-    customer: Option<i64>,
-    booking: Option<i64>,
+pub(super) struct ChargeContext {
+    pub(super) call_id: String,
+    pub(super) customer: Option<i64>,
+    pub(super) booking: Option<i64>,
 }
 
 fn status_name(s: &ChargeStatus) -> &'static str {
@@ -1409,7 +1409,7 @@ fn stored_result(p: &hotline_store::Payment) -> Option<ChargeResult> {
 /// key is written as `pending` before the gateway is asked (no record, no charge), then
 /// updated with the result (token, brand, last four). An approved charge confirms the
 /// booking it pays for. The card data is dropped (wiped) when this returns.
-async fn charge_card(
+pub(super) async fn charge_card(
     store: &Store,
     gateway: &Mutex<SandboxGateway>,
     ctx: &ChargeContext,
