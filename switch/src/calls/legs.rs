@@ -93,6 +93,10 @@ pub(crate) struct Extra {
     pub(crate) recording_paused: bool,
     /// Recording segments started so far.
     pub(crate) segments: u32,
+    /// The consultation goes through this queue (routing picks the agent).
+    pub(crate) consult_queue: Option<String>,
+    /// The agent being rung for, or talking on, the consultation leg.
+    pub(crate) consulted: Option<String>,
     /// Agents this call keeps busy in routing as a direct call: (agent, the call id routing
     /// knows it by).
     pub(crate) direct: Vec<(String, String)>,
@@ -435,15 +439,19 @@ impl Core {
                     return;
                 }
                 let consult = c.extra.consult_id.clone();
-                let consulted: Vec<String> = c
-                    .extra
-                    .direct
-                    .iter()
-                    .filter(|(_, r)| *r == consult)
-                    .map(|(a, _)| a.clone())
-                    .collect();
-                for a in consulted {
-                    self.direct(key, &a, &consult, false);
+                let queue = c.extra.consult_queue.take();
+                let consulted = c.extra.consulted.take();
+                if queue.is_some() && consulted.is_none() {
+                    // Still waiting in the queue: it leaves.
+                    self.routing(RoutingOp::Abandon(consult.clone()));
+                }
+                if let Some(a) = consulted {
+                    self.direct(key, &a, &id, false);
+                    self.bus.notify(CallNotice::Ended {
+                        call: id.clone(),
+                        agent: Some(a),
+                        reason: reason.to_string(),
+                    });
                 }
                 let Some(c) = self.calls.get_mut(&key) else {
                     return;
@@ -486,6 +494,29 @@ impl Core {
 
     /// A leg we placed could not be set up (not registered, busy, no answer, rejected).
     pub(crate) fn leg_failed(&mut self, now: Instant, key: u64, side: Side, reason: &str) {
+        let routed = self
+            .calls
+            .get(&key)
+            .is_some_and(|c| c.extra.consult_queue.is_some());
+        if side == Side::C && routed {
+            // The agent routing picked did not answer: the consultation goes back to the head
+            // of the queue and routing offers it again.
+            let _ = self.take_leg(key, Side::C);
+            if let Some((id, agent)) = self
+                .calls
+                .get_mut(&key)
+                .and_then(|c| c.extra.consulted.take().map(|a| (c.id.clone(), a)))
+            {
+                self.routing(RoutingOp::NoAnswer(agent.clone()));
+                self.bus.notify(CallNotice::Ended {
+                    call: id,
+                    agent: Some(agent),
+                    reason: reason.to_string(),
+                });
+            }
+            self.apply_media(key);
+            return;
+        }
         match side {
             Side::A => self.end_call(now, key, None, reason, None),
             Side::B => {}
@@ -590,13 +621,21 @@ impl Core {
         };
         let agent = c.agent.clone().unwrap_or_default();
         match side {
-            Side::C if !c.extra.consult_id.is_empty() => self.bus.notify(CallNotice::Consult {
-                call: c.id.clone(),
-                consult: c.extra.consult_id.clone(),
-                agent,
-                state: CallState::Ringing,
-                reason: None,
-            }),
+            Side::C if !c.extra.consult_id.is_empty() => {
+                if let Some(consulted) = &c.extra.consulted {
+                    self.bus.notify(CallNotice::Ringing {
+                        call: c.id.clone(),
+                        agent: consulted.clone(),
+                    });
+                }
+                self.bus.notify(CallNotice::Consult {
+                    call: c.id.clone(),
+                    consult: c.extra.consult_id.clone(),
+                    agent,
+                    state: CallState::Ringing,
+                    reason: None,
+                })
+            }
             Side::A if c.mode == Mode::Outbound => self.bus.notify(CallNotice::Ringing {
                 call: c.id.clone(),
                 agent,
@@ -624,11 +663,23 @@ impl Core {
             }
             Side::C => {
                 let consult = c.extra.consult_id.clone();
-                if let Some(LegTarget::Agent {
-                    agent: consulted, ..
-                }) = c.extra.c.as_ref().map(|l| l.target.clone())
-                {
-                    self.direct(key, &consulted, &consult, true);
+                let routed = c.extra.consult_queue.is_some();
+                if let Some(consulted) = c.extra.consulted.clone() {
+                    if routed {
+                        // Answered through the queue: from now on the consulted agent is on
+                        // the caller's call, outside the queues.
+                        self.routing(RoutingOp::Answer(consult.clone(), consulted.clone()));
+                        self.routing(RoutingOp::ContinueDirect(consult.clone(), id.clone()));
+                        if let Some(c) = self.calls.get_mut(&key) {
+                            c.extra.direct.push((consulted.clone(), id.clone()));
+                        }
+                    } else {
+                        self.direct(key, &consulted, &id, true);
+                    }
+                    self.bus.notify(CallNotice::Connected {
+                        call: id.clone(),
+                        agent: consulted,
+                    });
                 }
                 self.apply_media(key);
                 self.bus.notify(CallNotice::Consult {
@@ -719,6 +770,17 @@ impl Core {
         if !c.extra.consult_id.is_empty() {
             let consult = std::mem::take(&mut c.extra.consult_id);
             self.by_id.remove(&consult);
+            let consulted = c.extra.consulted.take();
+            if c.extra.consult_queue.take().is_some() && consulted.is_none() {
+                self.routing(RoutingOp::Abandon(consult.clone()));
+            }
+            if let Some(a) = consulted {
+                self.bus.notify(CallNotice::Ended {
+                    call: c.id.clone(),
+                    agent: Some(a),
+                    reason: "call ended".into(),
+                });
+            }
             if let Some(agent) = c.agent.clone() {
                 self.bus.notify(CallNotice::Consult {
                     call: c.id.clone(),
@@ -837,9 +899,10 @@ impl Core {
         let resolved = if let Some(ext) = self.agent_extension(target) {
             (Target::Extension(ext), Some(target.to_string()))
         } else if self.deps.is_queue(target) {
-            return Err(
-                "a consultation needs a person: use a blind transfer to the queue".to_string(),
-            );
+            if self.deps.ops.is_none() {
+                return Err("routing is not running: no queue can be consulted".into());
+            }
+            (Target::Queue(target.to_string()), None)
         } else {
             match self.plan.resolve(target) {
                 Ok(r) => match r.target {
@@ -864,7 +927,20 @@ impl Core {
         self.by_id.insert(consult.clone(), key);
         self.note(key, "consult", serde_json::json!({ "to": target }));
         match resolved {
+            (Target::Queue(queue), _) => {
+                // Routing picks an agent; its offer comes back through `consult_offer`.
+                let Some(c) = self.calls.get_mut(&key) else {
+                    return Err("no such call".into());
+                };
+                c.extra.consult_queue = Some(queue.clone());
+                let priority = c.slice.priority();
+                self.routing(RoutingOp::Enqueue(consult.clone(), queue, priority));
+            }
             (Target::Extension(ext), Some(agent_id)) => {
+                self.consult_pop(now, key, &agent_id, "");
+                if let Some(c) = self.calls.get_mut(&key) {
+                    c.extra.consulted = Some(agent_id.clone());
+                }
                 self.ring_extension_on(now, key, Side::C, &ext, Some(agent_id))
             }
             (Target::Extension(ext), None) => self.ring_extension_on(now, key, Side::C, &ext, None),
@@ -873,7 +949,11 @@ impl Core {
             }
             _ => {}
         }
-        if self.calls.get(&key).is_none_or(|c| c.extra.c.is_none()) {
+        if self
+            .calls
+            .get(&key)
+            .is_none_or(|c| c.extra.c.is_none() && c.extra.consult_queue.is_none())
+        {
             return Err(format!("{target} could not be called"));
         }
         self.apply_media(key);
@@ -980,6 +1060,8 @@ impl Core {
             self.by_dialog.insert(d.id.clone(), (key, Side::B));
         }
         let old_agent = c.agent.take();
+        c.extra.consult_queue = None;
+        c.extra.consulted = None;
         let consult = std::mem::take(&mut c.extra.consult_id);
         self.by_id.remove(&consult);
         let to = std::mem::take(&mut c.extra.consult_to);
@@ -998,19 +1080,7 @@ impl Core {
         self.cdr.write(ev);
         if let Some(a) = old_agent {
             self.slice_agent_released(now, key, &a);
-            // The consulted agent stays busy in routing, now under the caller's call id (so
-            // their wrap-up names the call they will write the outcome for).
-            if let Some(new) = &new_agent
-                && let Some(c) = self.calls.get_mut(&key)
-                && let Some(e) = c
-                    .extra
-                    .direct
-                    .iter_mut()
-                    .find(|e| e.0 == *new && e.1 == consult)
-            {
-                e.1 = id.clone();
-                self.routing(RoutingOp::DirectStarted(new.clone(), id.clone()));
-            }
+
             self.bus.notify(CallNotice::Consult {
                 call: id.clone(),
                 consult,
@@ -1029,6 +1099,77 @@ impl Core {
                 .notify(CallNotice::Connected { call: id, agent: a });
         }
         self.apply_media(key);
+    }
+
+    /// The call whose consultation routing knows as `id`, if any.
+    pub(crate) fn consult_key(&self, id: &str) -> Option<u64> {
+        let key = *self.by_id.get(id)?;
+        self.calls
+            .get(&key)
+            .is_some_and(|c| c.extra.consult_id == id && c.extra.consult_queue.is_some())
+            .then_some(key)
+    }
+
+    /// Pushes the caller's screen pop to the agent being consulted.
+    fn consult_pop(&mut self, now: Instant, key: u64, agent: &str, queue: &str) {
+        let ring_secs = self.ring_timeout.as_secs() as u32;
+        if let Some(pop) = self.screen_pop(now, key, queue, ring_secs) {
+            self.bus.notify(CallNotice::Offered {
+                agent: agent.to_string(),
+                pop: Box::new(pop),
+            });
+        }
+    }
+
+    /// Routing offers a consultation that waits in a queue to `agent`: their phone rings as
+    /// leg C with the caller's screen pop.
+    pub(crate) fn consult_offer(
+        &mut self,
+        now: Instant,
+        key: u64,
+        agent: &str,
+        _deadline: Instant,
+    ) {
+        let busy = self
+            .calls
+            .get(&key)
+            .is_none_or(|c| c.extra.c.is_some() || c.extra.consulted.is_some());
+        let ext = self.agent_extension(agent);
+        let (Some(ext), false) = (ext, busy) else {
+            self.routing(RoutingOp::NoAnswer(agent.to_string()));
+            return;
+        };
+        let queue = self
+            .calls
+            .get(&key)
+            .and_then(|c| c.extra.consult_queue.clone())
+            .unwrap_or_default();
+        self.consult_pop(now, key, agent, &queue);
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.extra.consulted = Some(agent.to_string());
+        }
+        self.ring_extension_on(now, key, Side::C, &ext, Some(agent.to_string()));
+    }
+
+    /// Routing withdrew its offer of the consultation (the queue's reservation lapsed).
+    pub(crate) fn consult_offer_withdrawn(&mut self, now: Instant, key: u64, agent: &str) {
+        let ringing = self.calls.get(&key).is_some_and(|c| {
+            c.extra.consulted.as_deref() == Some(agent)
+                && c.extra.c.as_ref().is_some_and(|l| !l.answered)
+        });
+        if !ringing {
+            return;
+        }
+        self.drop_leg(now, key, Side::C);
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.extra.consulted = None;
+            let id = c.id.clone();
+            self.bus.notify(CallNotice::Ended {
+                call: id,
+                agent: Some(agent.to_string()),
+                reason: "offer withdrawn".into(),
+            });
+        }
     }
 
     // ----- agent: click-to-dial -------------------------------------------------------------

@@ -82,9 +82,22 @@ pub(crate) struct SliceCall {
     pub(crate) payments: u32,
 }
 
+impl SliceCall {
+    /// The routing priority the caller has (set by the IVR or the queue route).
+    pub(crate) fn priority(&self) -> u8 {
+        self.priority
+    }
+}
+
 /// Results of work done off the call-control task.
 #[derive(Debug)]
 pub(crate) enum SliceResult {
+    /// The caller of a queue number looked up by number; then the call is queued.
+    QueueLookup {
+        call: String,
+        queue: String,
+        view: Option<Box<hotline_store::CustomerView>>,
+    },
     Lookup {
         call: String,
         request: RequestId,
@@ -137,6 +150,8 @@ pub(crate) enum RoutingOp {
     /// (agent, call): a call the queues did not route (calls/legs.rs).
     DirectStarted(String, String),
     DirectEnded(String, String),
+    /// (queue call, direct call): a consultation answered through a queue.
+    ContinueDirect(String, String),
 }
 
 /// Waits for the next routing decision (pending forever without routing).
@@ -177,6 +192,14 @@ async fn routing_mailbox(
                     .direct_call_started(
                         &AgentId::new(agent.as_str()),
                         &AcdCallId::new(call.as_str()),
+                    )
+                    .await
+            }
+            RoutingOp::ContinueDirect(call, direct) => {
+                routing
+                    .continue_as_direct(
+                        &AcdCallId::new(call.as_str()),
+                        &AcdCallId::new(direct.as_str()),
                     )
                     .await
             }
@@ -313,12 +336,32 @@ impl Core {
             c.slice.ivr = Some(s);
             self.drive_ivr(now, key);
         } else if let Some(q) = queue {
-            self.enqueue(now, key, &q, 0);
+            // A queue number without an IVR: hold music at once, and the caller is looked up
+            // by number before the call is queued, so the agent's pop shows who is calling.
             if let (Some(m), Some(c)) = (&self.deps.media, self.calls.get(&key))
                 && let (Some(a), Some(music)) = (c.a.media, &self.deps.hold_music)
             {
                 let _ = m.music_on_hold(a, music);
             }
+            let Some(c) = self.calls.get(&key) else {
+                return;
+            };
+            let (call, store, tx) = (c.id.clone(), self.store.clone(), self.internal.clone());
+            let identity = Identity::phone_in(&c.ani, &self.country_code);
+            tokio::spawn(async move {
+                let view = match identity {
+                    Ok(i) => store.customer_view(&i).await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "customer lookup failed; queued unidentified");
+                        None
+                    }),
+                    Err(_) => None,
+                };
+                let _ = tx.send(Internal::Slice(SliceResult::QueueLookup {
+                    call,
+                    queue: q,
+                    view: view.map(Box::new),
+                }));
+            });
         }
     }
 
@@ -751,6 +794,24 @@ impl Core {
 
     pub(crate) fn on_slice_result(&mut self, now: Instant, r: SliceResult) {
         match r {
+            SliceResult::QueueLookup { call, queue, view } => {
+                let Some(&key) = self.by_id.get(&call) else {
+                    return;
+                };
+                if let Some(c) = self.calls.get_mut(&key) {
+                    if let Some(v) = &view {
+                        let ev = c.log.event(
+                            now_millis(),
+                            CallEventKind::Identified {
+                                customer_id: v.customer.id,
+                            },
+                        );
+                        self.cdr.write(ev);
+                    }
+                    c.slice.customer = view.map(|v| *v);
+                }
+                self.enqueue(now, key, &queue, 0);
+            }
             SliceResult::Lookup {
                 call,
                 request,
@@ -892,6 +953,11 @@ impl Core {
                 deadline,
                 ..
             } => {
+                if let Some(key) = self.consult_key(call.as_str()) {
+                    // A consultation routed through a queue (calls/legs.rs).
+                    self.consult_offer(now, key, agent.as_str(), deadline);
+                    return;
+                }
                 let Some(&key) = self.by_id.get(call.as_str()) else {
                     tracing::info!(call = %call.as_str(), "offer for a call that is gone");
                     self.routing(RoutingOp::NoAnswer(agent.as_str().to_string()));
@@ -925,6 +991,10 @@ impl Core {
                 }
             }
             Decision::CancelOffer { call, agent } => {
+                if let Some(key) = self.consult_key(call.as_str()) {
+                    self.consult_offer_withdrawn(now, key, agent.as_str());
+                    return;
+                }
                 let Some(&key) = self.by_id.get(call.as_str()) else {
                     return;
                 };
@@ -1018,39 +1088,28 @@ impl Core {
         }
     }
 
-    /// Rings the agent's phone and, at the same moment, publishes the screen pop.
-    fn offer(&mut self, now: Instant, key: u64, agent: &str, ext: &str) {
-        let sip_ring = self.ring_timeout;
-        let Some(c) = self.calls.get_mut(&key) else {
-            return;
-        };
-        // The pop's countdown: whichever ends the ringing first, the queue's reservation or the
-        // switch's own ring timer.
-        let ring = c
-            .slice
-            .offer_deadline
-            .map(|d| d.saturating_duration_since(now).min(sip_ring))
-            .unwrap_or(sip_ring);
-        let ring_secs = ring.as_secs_f64().round() as u32;
-        if c.b.is_some() {
-            // Already ringing someone (or connected): refuse this offer.
-            self.routing(RoutingOp::NoAnswer(agent.to_string()));
-            return;
-        }
-        c.slice.offered = Some(agent.to_string());
-        let queue = c.slice.queue.clone().unwrap_or_default();
+    /// The screen pop for call `key`: the customer view, the IVR path and inputs, `queue`
+    /// and the time waited, and the ring countdown.
+    pub(crate) fn screen_pop(
+        &self,
+        now: Instant,
+        key: u64,
+        queue: &str,
+        ring_secs: u32,
+    ) -> Option<hotline_cti::ScreenPop> {
+        let c = self.calls.get(&key)?;
         let summary = c.slice.ivr.as_ref().map(|s| s.summary());
-        let pop = hotline_cti::ScreenPop {
+        Some(hotline_cti::ScreenPop {
             call: hotline_cti::CallId::new(c.id.clone()),
             ani: hotline_cti::Pii::new(c.ani.clone()),
             dnis: c.dnis.clone(),
-            queue: hotline_cti::QueueId::new(queue.clone()),
+            queue: hotline_cti::QueueId::new(queue),
             queue_name: self
                 .deps
                 .queue_names
-                .get(&queue)
+                .get(queue)
                 .cloned()
-                .unwrap_or_else(|| queue.clone()),
+                .unwrap_or_else(|| queue.to_string()),
             waited_secs: c
                 .slice
                 .queued_at
@@ -1079,6 +1138,35 @@ impl Core {
                 .unwrap_or_default(),
             customer: c.slice.customer.as_ref().map(cti_customer),
             new_customer_form: c.slice.customer.is_none(),
+        })
+    }
+
+    /// Rings the agent's phone and, at the same moment, publishes the screen pop.
+    fn offer(&mut self, now: Instant, key: u64, agent: &str, ext: &str) {
+        let sip_ring = self.ring_timeout;
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
+        // The pop's countdown: whichever ends the ringing first, the queue's reservation or the
+        // switch's own ring timer.
+        let ring = c
+            .slice
+            .offer_deadline
+            .map(|d| d.saturating_duration_since(now).min(sip_ring))
+            .unwrap_or(sip_ring);
+        let ring_secs = ring.as_secs_f64().round() as u32;
+        if c.b.is_some() {
+            // Already ringing someone (or connected): refuse this offer.
+            self.routing(RoutingOp::NoAnswer(agent.to_string()));
+            return;
+        }
+        c.slice.offered = Some(agent.to_string());
+        let queue = c.slice.queue.clone().unwrap_or_default();
+        let Some(pop) = self.screen_pop(now, key, &queue, ring_secs) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
         };
         let ev = c.log.event(
             now_millis(),
