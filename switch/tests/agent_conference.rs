@@ -139,15 +139,7 @@ async fn scenario() {
     caller.ended().await;
     bob_phone.ended().await;
 
-    let id = call.as_str().to_string();
-    let rec = loop {
-        if let Some(r) = lab.sw.store.call(&id).await.expect("read call")
-            && r.ended_at.is_some()
-        {
-            break r;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let rec = lab.ended_record(&call).await;
     assert_eq!(rec.transfers, 1, "{rec:?}");
     assert!(!rec.abandoned);
 }

@@ -103,15 +103,7 @@ caller_id = "+4930901820"
         |e| matches!(e, Event::WrapUpStarted { call: c, .. } if *c == call),
     )
     .await;
-    let id = call.as_str().to_string();
-    let rec = loop {
-        if let Some(r) = lab.sw.store.call(&id).await.expect("read call")
-            && r.ended_at.is_some()
-        {
-            break r;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let rec = lab.ended_record(&call).await;
     assert_eq!(rec.direction, "outbound");
     assert_eq!(rec.ani, "1001");
     assert_eq!(rec.dnis, "+4930555012345");

@@ -396,6 +396,19 @@ impl Core {
         }
     }
 
+    /// BYE to the agent's leg (nothing when the phone hung up itself) and forget it; the call
+    /// goes on.
+    pub(crate) fn hang_up_b(&mut self, now: Instant, key: u64) {
+        if let Some(c) = self.calls.get_mut(&key)
+            && let Some(b) = c.b.as_mut()
+            && let Some(d) = b.dialog.as_mut()
+            && let Ok(bye) = d.request(Method::Bye)
+        {
+            let _ = self.ep.send_request(now, bye, b.dst, b.transport);
+        }
+        self.drop_b(key);
+    }
+
     fn hang_up_leg(&mut self, now: Instant, leg: &mut Leg) {
         if let Some(tsx) = leg.invite_tsx.take() {
             let _ = self.ep.cancel(now, tsx);
@@ -1041,15 +1054,7 @@ impl Core {
     fn hand_over_to_third_party(&mut self, now: Instant, key: u64, reason: &str) {
         self.drop_leg(now, key, Side::S);
         self.leg_hung_up(now, key, Side::S, reason);
-        // BYE the agent's phone (a no-op when the phone hung up itself).
-        if let Some(c) = self.calls.get_mut(&key)
-            && let Some(b) = c.b.as_mut()
-            && let Some(d) = b.dialog.as_mut()
-            && let Ok(bye) = d.request(Method::Bye)
-        {
-            let _ = self.ep.send_request(now, bye, b.dst, b.transport);
-        }
-        self.drop_b(key);
+        self.hang_up_b(now, key);
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
@@ -1413,14 +1418,7 @@ impl Core {
         if c.extra.c.is_some() {
             return Err("the agent is consulting; wait until the consultation ends".into());
         }
-        if let Some(c) = self.calls.get_mut(&key)
-            && let Some(b) = c.b.as_mut()
-            && let Some(d) = b.dialog.as_mut()
-            && let Ok(bye) = d.request(Method::Bye)
-        {
-            let _ = self.ep.send_request(now, bye, b.dst, b.transport);
-        }
-        self.drop_b(key);
+        self.hang_up_b(now, key);
         let Some(c) = self.calls.get_mut(&key) else {
             return Err("no such call".into());
         };

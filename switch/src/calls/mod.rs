@@ -2254,14 +2254,7 @@ impl Core {
         self.drop_leg(now, key, Side::S);
         self.leg_hung_up(now, key, Side::S, "transferred");
         // End the agent's leg.
-        if let Some(c) = self.calls.get_mut(&key)
-            && let Some(b) = c.b.as_mut()
-            && let Some(d) = b.dialog.as_mut()
-            && let Ok(bye) = d.request(Method::Bye)
-        {
-            let _ = self.ep.send_request(now, bye, b.dst, b.transport);
-        }
-        self.drop_b(key);
+        self.hang_up_b(now, key);
         if let Some(c) = self.calls.get_mut(&key) {
             c.agent = None;
             c.connected = None;

@@ -225,19 +225,11 @@ impl Hub {
     ) {
         self.call_agent.insert(call.clone(), agent.clone());
         let desk = self.desk(agent);
-        let info = desk.calls.entry(call.clone()).or_insert_with(|| CallInfo {
-            call: call.clone(),
-            // No screen pop came first: the agent placed this call.
-            direction: CallDirection::Outbound,
-            state,
-            peer: Pii::new(String::new()),
-            muted: false,
-            conference: false,
-            queue: None,
-            consult_of: None,
-            end_reason: None,
-            since: now,
-        });
+        // No screen pop came first: the agent placed this call.
+        let info = desk
+            .calls
+            .entry(call.clone())
+            .or_insert_with(|| new_call_info(call, CallDirection::Outbound, state, now));
         if info.state != state {
             info.state = state;
             info.since = now;
@@ -253,16 +245,8 @@ impl Hub {
     pub fn dialing(&mut self, agent: &AgentId, call: &CallId, peer: String, now: UnixMillis) {
         self.call_agent.insert(call.clone(), agent.clone());
         let info = CallInfo {
-            call: call.clone(),
-            direction: CallDirection::Outbound,
-            state: CallState::Dialing,
             peer: Pii::new(peer),
-            muted: false,
-            conference: false,
-            queue: None,
-            consult_of: None,
-            end_reason: None,
-            since: now,
+            ..new_call_info(call, CallDirection::Outbound, CallState::Dialing, now)
         };
         self.desk(agent).calls.insert(call.clone(), info.clone());
         self.push_to_agent(agent, Event::CallChanged(info));
@@ -282,16 +266,8 @@ impl Hub {
             .calls
             .entry(consult.clone())
             .or_insert_with(|| CallInfo {
-                call: consult.clone(),
-                direction: CallDirection::Consult,
-                state,
-                peer: Pii::new(String::new()),
-                muted: false,
-                conference: false,
-                queue: None,
                 consult_of: Some(of.clone()),
-                end_reason: None,
-                since: now,
+                ..new_call_info(consult, CallDirection::Consult, state, now)
             });
         if info.state != state {
             info.state = state;
@@ -316,18 +292,10 @@ impl Hub {
     pub fn ended(&mut self, agent: &AgentId, call: &CallId, reason: &str, now: UnixMillis) {
         self.call_agent.remove(call);
         let desk = self.desk(agent);
-        let mut info = desk.calls.remove(call).unwrap_or_else(|| CallInfo {
-            call: call.clone(),
-            direction: CallDirection::Inbound,
-            state: CallState::Ended,
-            peer: Pii::new(String::new()),
-            muted: false,
-            conference: false,
-            queue: None,
-            consult_of: None,
-            end_reason: None,
-            since: now,
-        });
+        let mut info = desk
+            .calls
+            .remove(call)
+            .unwrap_or_else(|| new_call_info(call, CallDirection::Inbound, CallState::Ended, now));
         if desk.pop.as_ref().is_some_and(|p| &p.call == call) {
             desk.pop = None;
         }
@@ -418,5 +386,26 @@ pub fn end_reason(reason: &str) -> EndReason {
         EndReason::TakenOver
     } else {
         EndReason::RemoteHangup
+    }
+}
+
+/// A call as a desktop first sees it: no peer, no flags, no queue.
+fn new_call_info(
+    call: &CallId,
+    direction: CallDirection,
+    state: CallState,
+    now: UnixMillis,
+) -> CallInfo {
+    CallInfo {
+        call: call.clone(),
+        direction,
+        state,
+        peer: Pii::new(String::new()),
+        muted: false,
+        conference: false,
+        queue: None,
+        consult_of: None,
+        end_reason: None,
+        since: now,
     }
 }

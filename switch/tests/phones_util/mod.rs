@@ -339,6 +339,18 @@ impl Lab {
         TestPhone { phone, events }
     }
 
+    /// The call record of `call` once its end is written (the writer is asynchronous).
+    pub async fn ended_record(&self, call: &hotline_cti::CallId) -> hotline_store::CallRecord {
+        loop {
+            if let Some(r) = self.sw.store.call(call.as_str()).await.expect("read call")
+                && r.ended_at.is_some()
+            {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Places a call from `caller` to the sales queue.
     pub fn call_sales(&self, caller: &TestPhone) {
         caller.phone.call(hotline_switch::demo::phone::CallScript {
