@@ -32,6 +32,7 @@ mod commerce;
 mod customers;
 mod error;
 mod model;
+pub mod pins;
 pub mod password;
 pub mod phone;
 pub mod reports;

@@ -844,3 +844,122 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    customer_pins_hashed_checked_and_locked_out,
+    async |db: &TestDb| {
+        use hotline_store::pins::{PIN_LOCKOUT_MS, PIN_MAX_FAILURES, PIN_WINDOW_MS};
+        let s = &db.store;
+        let ada = customer(s, "Ada Pin", "vip").await;
+        let bob = customer(s, "Bob Pin", "standard").await;
+
+        // Bad PINs and unknown customers are refused when set.
+        for bad in ["123", "12a4", "1234567890123", ""] {
+            assert!(matches!(
+                s.set_customer_pin(ada, bad, T0).await,
+                Err(Error::Invalid(_))
+            ));
+        }
+        assert!(matches!(
+            s.set_customer_pin(9_999_999, "1234", T0).await,
+            Err(Error::NotFound(_))
+        ));
+        assert!(!s.has_customer_pin(ada).await.unwrap());
+        s.set_customer_pin(ada, "7391", T0).await.unwrap();
+        assert!(s.has_customer_pin(ada).await.unwrap());
+
+        // Only a hash is stored.
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        let hash: String =
+            sqlx::query_scalar("SELECT pin_hash FROM customer_pins WHERE customer_id = $1")
+                .bind(ada)
+                .fetch_one(&raw)
+                .await
+                .unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("7391"));
+
+        // Right, wrong, no PIN, unknown customer.
+        assert!(s.verify_customer_pin(ada, "7391", T0 + 1).await.unwrap());
+        assert!(!s.verify_customer_pin(ada, "7392", T0 + 2).await.unwrap());
+        assert!(!s.verify_customer_pin(bob, "7391", T0 + 3).await.unwrap());
+        assert!(
+            !s.verify_customer_pin(9_999_999, "7391", T0 + 4)
+                .await
+                .unwrap()
+        );
+        assert!(!s.verify_customer_pin(ada, "", T0 + 5).await.unwrap());
+        assert!(
+            !s.verify_customer_pin(ada, "not digits at all", T0 + 6)
+                .await
+                .unwrap()
+        );
+        // A success resets the count: these three failures do not add up with later ones.
+        assert!(s.verify_customer_pin(ada, "7391", T0 + 7).await.unwrap());
+
+        // Failures spread wider than the window never lock.
+        let mut t = T0 + 10;
+        for _ in 0..(PIN_MAX_FAILURES * 2) {
+            assert!(!s.verify_customer_pin(ada, "0000", t).await.unwrap());
+            t += PIN_WINDOW_MS / (PIN_MAX_FAILURES - 1) + 1;
+        }
+        assert_eq!(s.customer_pin_locked_until(ada, t).await.unwrap(), None);
+        assert!(s.verify_customer_pin(ada, "7391", t).await.unwrap());
+
+        // PIN_MAX_FAILURES within the window lock the PIN: even the right one fails.
+        let start = t + 1;
+        for i in 0..PIN_MAX_FAILURES {
+            assert!(!s.verify_customer_pin(ada, "1111", start + i).await.unwrap());
+        }
+        let last = start + PIN_MAX_FAILURES - 1;
+        assert_eq!(
+            s.customer_pin_locked_until(ada, last).await.unwrap(),
+            Some(last + PIN_LOCKOUT_MS)
+        );
+        assert!(!s.verify_customer_pin(ada, "7391", last + 1).await.unwrap());
+        assert!(
+            !s.verify_customer_pin(ada, "7391", last + PIN_LOCKOUT_MS - 1)
+                .await
+                .unwrap()
+        );
+        // Checks during the lock-out do not extend it.
+        assert_eq!(
+            s.customer_pin_locked_until(ada, last + 2).await.unwrap(),
+            Some(last + PIN_LOCKOUT_MS)
+        );
+        // After it, the right PIN works again.
+        assert!(
+            s.verify_customer_pin(ada, "7391", last + PIN_LOCKOUT_MS)
+                .await
+                .unwrap()
+        );
+
+        // Checks racing each other get no extra guesses: of ten parallel wrong checks at
+        // one instant, the lock-out stops the rest, and the right PIN then fails too.
+        let t2 = last + PIN_LOCKOUT_MS + 10;
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.verify_customer_pin(ada, "2222", t2).await.unwrap()
+            }));
+        }
+        for t in tasks {
+            assert!(!t.await.unwrap());
+        }
+        assert!(!s.verify_customer_pin(ada, "7391", t2 + 1).await.unwrap());
+        assert!(
+            s.customer_pin_locked_until(ada, t2 + 1)
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // A new PIN lifts the lock-out.
+        s.set_customer_pin(ada, "4455", t2 + 2).await.unwrap();
+        assert!(s.verify_customer_pin(ada, "4455", t2 + 3).await.unwrap());
+        assert!(!s.verify_customer_pin(ada, "7391", t2 + 4).await.unwrap());
+        raw.close().await;
+    }
+);
