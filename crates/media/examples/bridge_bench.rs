@@ -14,7 +14,13 @@
 //! generator (p50, p99, max), which bounds the delay the relay adds. With `--direct` the same load
 //! first runs between the generator sockets without a relay (the floor of that delay). With
 //! `--rtpengine` the same load also goes through rtpengine (user space, `--table=-1`), driven
-//! over its NG protocol.
+//! over its NG protocol, with as many threads as the engine has workers.
+//!
+//! Options: `--workers W` (0: one per core), `--gen-sockets K` (generator sockets shared by all
+//! legs, default 8; 0: one per leg with an epoll receiver, the generator before 2026-11-24),
+//! `--asymmetric` (legs without symmetric RTP, so the relay's sockets are never connected),
+//! `--pin` (generator threads on CPU 0, the relay's threads on the other CPUs; meant for
+//! `--workers 1`: one core relays, the other generates).
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -31,6 +37,8 @@ use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, setsoc
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
 use rustix::net::addr::SocketAddrArg;
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
+use rustix::process::Pid;
+use rustix::thread::{CpuSet, sched_setaffinity};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -44,6 +52,8 @@ struct Args {
     gen_sockets: usize,
     /// Legs without symmetric RTP (no latching, so sockets stay unconnected).
     asymmetric: bool,
+    /// Generator threads on CPU 0, the relay's threads on the other CPUs.
+    pin: bool,
 }
 
 fn parse_args() -> Args {
@@ -55,6 +65,7 @@ fn parse_args() -> Args {
         direct: false,
         gen_sockets: 8,
         asymmetric: false,
+        pin: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -82,6 +93,7 @@ fn parse_args() -> Args {
             }
             "--rtpengine" => a.rtpengine = true,
             "--asymmetric" => a.asymmetric = true,
+            "--pin" => a.pin = true,
             "--direct" => a.direct = true,
             other => {
                 eprintln!("unknown argument {other}");
@@ -263,7 +275,10 @@ fn flush(
 }
 
 /// Runs the load through already-set-up legs and measures. `cpu_ns` reads the relay's CPU.
-fn run_load(load: Gen, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
+fn run_load(load: Gen, seconds: u64, pin: bool, cpu_ns: &dyn Fn() -> u64) -> Outcome {
+    if pin {
+        pin_self_to_generator_cpu();
+    }
     let epoch = Instant::now();
     let n = load.legs.len();
     let stop = Arc::new(AtomicBool::new(false));
@@ -283,6 +298,9 @@ fn run_load(load: Gen, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
     let rx_count = received.clone();
     let rx_measuring = measuring.clone();
     let receiver = std::thread::spawn(move || {
+        if pin {
+            pin_self_to_generator_cpu();
+        }
         let mut hist =
             hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).expect("histogram");
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(GEN_BATCH, None);
@@ -470,6 +488,39 @@ fn run_load(load: Gen, seconds: u64, cpu_ns: &dyn Fn() -> u64) -> Outcome {
     }
 }
 
+/// Restricts threads to CPUs: `tasks` is a /proc/.../task folder, `prefix` selects threads by
+/// name (empty: all), `cpus` is `first..` (the relay) or `..1` (the generator).
+fn pin_tasks(tasks: &str, prefix: &str, cpus: std::ops::Range<usize>) {
+    let mut set = CpuSet::new();
+    for c in cpus {
+        set.set(c);
+    }
+    let Ok(dir) = std::fs::read_dir(tasks) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let tid = e.file_name().to_string_lossy().parse::<i32>().ok();
+        if let Some(pid) = tid.and_then(Pid::from_raw) {
+            let _ = sched_setaffinity(Some(pid), &set);
+        }
+    }
+}
+
+/// The calling thread on CPU 0 (the generator's).
+fn pin_self_to_generator_cpu() {
+    let mut set = CpuSet::new();
+    set.set(0);
+    let _ = sched_setaffinity(None, &set);
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// CPU (ns) of this process's threads named `media-*` (the engine workers).
 fn engine_cpu_ns() -> u64 {
     let mut total = 0;
@@ -507,6 +558,7 @@ fn run_hotline(
     workers: usize,
     shared: usize,
     asymmetric: bool,
+    pin: bool,
 ) -> Outcome {
     let engine = MediaEngine::start(EngineConfig {
         workers,
@@ -538,7 +590,10 @@ fn run_hotline(
         load.legs[2 * c + 1].1 = b.local;
     }
     std::thread::sleep(Duration::from_millis(300));
-    let out = run_load(load, seconds, &engine_cpu_ns);
+    if pin {
+        pin_tasks("/proc/self/task", "media-", 1..cores().max(2));
+    }
+    let out = run_load(load, seconds, pin, &engine_cpu_ns);
     engine.shutdown();
     out
 }
@@ -667,6 +722,7 @@ fn run_rtpengine(
     seconds: u64,
     threads: usize,
     shared: usize,
+    pin: bool,
 ) -> std::io::Result<Outcome> {
     let mut re = RtpEngine::start(10000, (10000 + calls * 4 + 1000).min(32000) as u16, threads)?;
     let pid = re.child.id();
@@ -677,20 +733,23 @@ fn run_rtpengine(
         load.legs[2 * c + 1].1 = to_b;
     }
     std::thread::sleep(Duration::from_millis(300));
-    let out = run_load(load, seconds, &|| process_cpu_ns(pid));
+    if pin {
+        pin_tasks(&format!("/proc/{pid}/task"), "", 1..cores().max(2));
+    }
+    let out = run_load(load, seconds, pin, &|| process_cpu_ns(pid));
     drop(re);
     Ok(out)
 }
 
 /// The same load between generator sockets with no relay: the floor of the measured delay.
-fn run_direct(calls: usize, seconds: u64, shared: usize) -> Outcome {
+fn run_direct(calls: usize, seconds: u64, shared: usize, pin: bool) -> Outcome {
     let mut load = Gen::new(calls * 2, shared);
     for c in 0..calls {
         let (aa, ba) = (load.addr(2 * c), load.addr(2 * c + 1));
         load.legs[2 * c].1 = ba;
         load.legs[2 * c + 1].1 = aa;
     }
-    run_load(load, seconds, &|| 0)
+    run_load(load, seconds, pin, &|| 0)
 }
 
 /// CPU (% of a core) per stream really offered.
@@ -734,12 +793,17 @@ fn main() {
         args.workers
     };
     println!(
-        "bridge_bench: {cores} cores, {} s per run after 2 s warm-up, engine workers={workers} (rtpengine threads the same), {} RTP, generator: {}; load average {}",
+        "bridge_bench: {cores} cores, {} s per run after 2 s warm-up, engine workers={workers} (rtpengine threads the same), {} RTP, {}, generator: {}; load average {}",
         args.seconds,
         if args.asymmetric {
             "asymmetric"
         } else {
             "symmetric"
+        },
+        if args.pin {
+            "generator pinned to CPU 0, relay to the others"
+        } else {
+            "not pinned"
         },
         if args.gen_sockets == 0 {
             "one socket per leg, epoll receiver".to_string()
@@ -757,7 +821,7 @@ fn main() {
             report(
                 "direct",
                 calls,
-                &run_direct(calls, args.seconds, args.gen_sockets),
+                &run_direct(calls, args.seconds, args.gen_sockets, args.pin),
             );
         }
         let o = run_hotline(
@@ -766,10 +830,11 @@ fn main() {
             args.workers,
             args.gen_sockets,
             args.asymmetric,
+            args.pin,
         );
         report("hotline", calls, &o);
         if args.rtpengine {
-            match run_rtpengine(calls, args.seconds, workers, args.gen_sockets) {
+            match run_rtpengine(calls, args.seconds, workers, args.gen_sockets, args.pin) {
                 Ok(r) => {
                     report("rtpengine", calls, &r);
                     let (ours, theirs) = (per_stream(&o), per_stream(&r));
