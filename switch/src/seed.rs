@@ -84,6 +84,8 @@ pub struct DemoCustomer {
     #[serde(default)]
     pub tier: String,
     pub birthday: Option<String>,
+    /// A demo caller PIN (4 to 12 digits) for the IVR's verification; stored as a hash.
+    pub pin: Option<String>,
     #[serde(default)]
     pub notes: String,
     #[serde(default)]
@@ -204,6 +206,9 @@ pub async fn seed(store: &Store, data: &DemoData, now: Millis) -> Result<SeedRep
                 .link_identity(id, &identity, "import", true, now)
                 .await?;
         }
+        if let Some(pin) = &c.pin {
+            store.set_customer_pin(id, pin, now).await?;
+        }
         for t in &c.tickets {
             store
                 .create_ticket(&NewTicket {
@@ -230,6 +235,16 @@ pub async fn seed(store: &Store, data: &DemoData, now: Millis) -> Result<SeedRep
 pub fn check(data: &DemoData) -> Result<(), SeedError> {
     let mut seen = std::collections::HashSet::new();
     for c in &data.customers {
+        if let Some(pin) = &c.pin
+            && (!hotline_store::pins::PIN_LENGTH.contains(&pin.len())
+                || !pin.bytes().all(|b| b.is_ascii_digit()))
+        {
+            // The PIN is not repeated in the message: it may be a real one.
+            return Err(SeedError::Data(format!(
+                "customer {:?}: pin must be 4 to 12 digits",
+                c.name
+            )));
+        }
         for ident in &c.identities {
             let identity = Identity::new(ident.kind, &ident.value)
                 .map_err(|e| SeedError::Data(format!("customer {:?}: {e}", c.name)))?;
@@ -329,6 +344,14 @@ mod tests {
         let d = load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.customers.len(), 50);
         assert!(d.agents.iter().any(|a| a.role == Role::Supervisor));
+        assert_eq!(d.customers.iter().filter(|c| c.pin.is_some()).count(), 4);
         check(&d).unwrap_or_else(|e| panic!("{e}"));
+        let mut bad = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        bad.customers[0].pin = Some("12a4".into());
+        let e = check(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("pin must be 4 to 12 digits") && !e.contains("12a4"),
+            "{e}"
+        );
     }
 }

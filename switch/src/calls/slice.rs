@@ -67,7 +67,11 @@ pub(crate) struct SliceCall {
     queue: Option<String>,
     queued_at: Option<Instant>,
     priority: u8,
+    /// The identified caller (after verification, when the flow asks for a PIN).
     customer: Option<hotline_store::CustomerView>,
+    /// The caller the last look-up found, not yet identified: it becomes `customer` when the
+    /// IVR says `CustomerIdentified` (a flow that verifies says so only after a right PIN).
+    looked_up: Option<hotline_store::CustomerView>,
     /// The agent being rung.
     offered: Option<String>,
     /// When routing's reservation of that agent lapses (the queue's ring timeout).
@@ -102,6 +106,12 @@ pub(crate) enum SliceResult {
         call: String,
         request: RequestId,
         view: Option<Box<hotline_store::CustomerView>>,
+    },
+    /// A caller's PIN checked (`Store::verify_customer_pin`).
+    Verified {
+        call: String,
+        request: RequestId,
+        verified: bool,
     },
     AgentExtension {
         call: String,
@@ -573,15 +583,48 @@ impl Core {
                 });
                 None
             }
-            Action::VerifyCaller { request, .. } => {
-                // The schema keeps no verification codes (PINs) yet: nothing to check against.
-                tracing::warn!(call = %call_id, "caller verification codes are not stored: not verified");
-                Some(IvrEvent::VerifyResult {
-                    request,
-                    verified: false,
-                })
+            Action::VerifyCaller {
+                request,
+                customer_id,
+                code,
+            } => {
+                // The PIN is checked against its argon2id hash in the store, off this task;
+                // the code is wiped when the task drops it and is never logged.
+                let store = self.store.clone();
+                let tx = self.internal.clone();
+                tokio::spawn(async move {
+                    let verified = match customer_id.parse::<i64>() {
+                        Ok(id) => store
+                            .verify_customer_pin(id, code.expose(), now_millis())
+                            .await
+                            .unwrap_or_else(|e| {
+                                tracing::warn!(call = %call_id, error = %e,
+                                    "caller PIN could not be checked: not verified");
+                                false
+                            }),
+                        Err(_) => false,
+                    };
+                    drop(code);
+                    tracing::info!(call = %call_id, customer = %customer_id, verified,
+                        "caller PIN checked");
+                    let _ = tx.send(Internal::Slice(SliceResult::Verified {
+                        call: call_id,
+                        request,
+                        verified,
+                    }));
+                });
+                None
             }
             Action::CustomerIdentified { customer_id, .. } => {
+                // The looked-up caller is the call's customer from now on (screen pop,
+                // bookings, payments).
+                if c.slice
+                    .looked_up
+                    .as_ref()
+                    .is_some_and(|v| v.customer.id.to_string() == customer_id)
+                {
+                    c.slice.customer = c.slice.looked_up.take();
+                }
                 if let Ok(id) = customer_id.parse::<i64>() {
                     let ev = c
                         .log
@@ -822,9 +865,21 @@ impl Core {
                 };
                 let customer = view.as_deref().map(ivr_customer);
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.slice.customer = view.map(|v| *v);
+                    // Not the call's customer yet: a flow that verifies the caller says
+                    // `CustomerIdentified` only after the right PIN.
+                    c.slice.looked_up = view.map(|v| *v);
                 }
                 self.feed(now, key, IvrEvent::LookupResult { request, customer });
+            }
+            SliceResult::Verified {
+                call,
+                request,
+                verified,
+            } => {
+                let Some(&key) = self.by_id.get(&call) else {
+                    return;
+                };
+                self.feed(now, key, IvrEvent::VerifyResult { request, verified });
             }
             SliceResult::QueueStatus {
                 call,
