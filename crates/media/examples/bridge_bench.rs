@@ -17,7 +17,7 @@
 //! over its NG protocol, with as many threads as the engine has workers.
 //!
 //! Options: `--workers W` (0: one per core), `--gen-sockets K` (generator sockets shared by all
-//! legs, default 8; 0: one per leg with an epoll receiver, the generator before 2026-11-24),
+//! legs, default 8; 0: one per leg with an epoll receiver, the generator until 2026-11-23),
 //! `--asymmetric` (legs without symmetric RTP, so the relay's sockets are never connected),
 //! `--pin` (generator threads on CPU 0, the relay's threads on the other CPUs; meant for
 //! `--workers 1`: one core relays, the other generates).
@@ -48,7 +48,7 @@ struct Args {
     workers: usize,
     rtpengine: bool,
     direct: bool,
-    /// Generator sockets shared by all legs; 0: one per leg (the generator before 2026-11-24).
+    /// Generator sockets shared by all legs; 0: one per leg (the generator until 2026-11-23).
     gen_sockets: usize,
     /// Legs without symmetric RTP (no latching, so sockets stay unconnected).
     asymmetric: bool,
@@ -106,7 +106,7 @@ fn parse_args() -> Args {
 }
 
 /// The load generator's sockets. `shared == 0`: one socket per leg, and the receiver waits in
-/// epoll (the generator before 2026-11-24). Otherwise the legs share `shared` sockets round
+/// epoll (the generator until 2026-11-23). Otherwise the legs share `shared` sockets round
 /// robin, and the receiver polls them with `recvmmsg` every [`RX_POLL`] instead of sleeping in
 /// epoll. The relay's work per packet is the same either way (each call still has its own relay
 /// sockets and the generator sends each leg's packets to its own relay port); what changes is
