@@ -2,8 +2,9 @@
 //!
 //! A caller (600 Hz) reaches alice (1000 Hz) through the sales queue. Alice consults the front
 //! desk (extension 1950, 1800 Hz) and cancels: the desk's phone is released and alice talks to
-//! the caller again. Alice then consults bob (an agent; his phone 1400 Hz) and completes the
-//! transfer: alice's phone is released and she goes to wrap-up, the caller talks to bob, and
+//! the caller again. Alice then consults bob (an agent; his phone 1400 Hz) and hangs up her
+//! phone, which completes the transfer as desk phones do it (attended transfer by hanging
+//! up): she goes to wrap-up, the caller talks to bob, and
 //! bob's desktop shows the call connected, so he can hang it up himself. Routing keeps bob on
 //! call from the moment he answers the consultation and puts him in wrap-up for the caller's
 //! call when he hangs up.
@@ -94,9 +95,7 @@ async fn scenario() {
     .expect("consult bob");
     bob_phone.answered().await;
     consult_state(&mut alice, &call, CallState::Connected).await;
-    request(&mut alice, Command::CompleteTransfer { call: call.clone() })
-        .await
-        .expect("complete");
+    alice_phone.phone.hang_up();
     alice_phone.ended().await;
     event_where(
         &mut alice,

@@ -1039,6 +1039,25 @@ impl Core {
 
     /// The agent leaves a conference (hang-up from the desktop or the phone): the caller and
     /// the third party stay connected. Returns false when the call is not a conference.
+    /// The agent's phone hung up (BYE). In a conference, or while talking to the consulted
+    /// party, that hands the caller over to the third party (attended transfer by hanging up,
+    /// as desk phones do it); returns false when the call simply ends.
+    pub(crate) fn agent_phone_hung_up(&mut self, now: Instant, key: u64) -> bool {
+        let talking_to_third = self
+            .calls
+            .get(&key)
+            .is_some_and(|c| c.extra.c.as_ref().is_some_and(|l| l.answered));
+        if talking_to_third {
+            let reason = if self.calls.get(&key).is_some_and(|c| c.extra.conference) {
+                "left conference"
+            } else {
+                "transferred"
+            };
+            self.hand_over_to_third_party(now, key, reason);
+        }
+        talking_to_third
+    }
+
     pub(crate) fn agent_leaves_conference(&mut self, now: Instant, key: u64) -> bool {
         let in_conference = self
             .calls

@@ -1653,7 +1653,7 @@ impl Core {
                     self.leg_hung_up(now, key, side, "hung up");
                     return;
                 }
-                if side == Side::B && self.agent_leaves_conference(now, key) {
+                if side == Side::B && self.agent_phone_hung_up(now, key) {
                     return;
                 }
                 let reason = if side == Side::A {
