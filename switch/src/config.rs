@@ -52,6 +52,8 @@ pub struct Config {
     #[serde(default)]
     pub cti: CtiConfig,
     #[serde(default)]
+    pub payments: PaymentsConfig,
+    #[serde(default)]
     pub sip: crate::sip::config::SipConfig,
     #[serde(default)]
     pub media: crate::sip::config::MediaConfig,
@@ -237,6 +239,54 @@ impl Default for CtiConfig {
     }
 }
 
+/// `[payments]`: where card charges from the IVR's `pay` node go.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    /// `sandbox` (built in, charges nothing real; the test cards of docs/ivr.md) or `http`
+    /// (the HTTP JSON adapter: `POST url` with the API key, docs/ivr.md#payments).
+    pub gateway: GatewayKind,
+    /// The processor's charge endpoint, for `gateway = "http"`: `http://` to this machine
+    /// only (127.0.0.1, ::1, localhost), i.e. a local TLS-terminating proxy, because the body
+    /// carries card data.
+    pub url: String,
+    /// The processor's API key (sent as `Authorization: Bearer`); never logged.
+    pub api_key: String,
+    /// How long one charge may take (connect, send, answer) before it counts as a gateway
+    /// error and is retried with the same idempotency key.
+    pub timeout_secs: u64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            gateway: GatewayKind::Sandbox,
+            url: String::new(),
+            api_key: String::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl fmt::Debug for PaymentsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaymentsConfig")
+            .field("gateway", &self.gateway)
+            .field("url", &self.url)
+            .field("api_key", &"<redacted>")
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+/// `[payments] gateway`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayKind {
+    Sandbox,
+    Http,
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -352,6 +402,27 @@ impl Config {
                     }
                 }
             }
+        }
+        let pay = &self.payments;
+        if pay.gateway == GatewayKind::Http {
+            // A key that is missing altogether is reported at the `gateway` line that needs it.
+            let pay_err = |key: &str, message: String| {
+                let mut e = err(key, message);
+                e.line = e.line.or_else(|| find_key_line(text, "payments.gateway"));
+                e
+            };
+            if let Err(e) = crate::calls::gateway::check_url(&pay.url) {
+                return Err(pay_err("payments.url", e));
+            }
+            if pay.api_key.trim().is_empty() {
+                return Err(pay_err(
+                    "payments.api_key",
+                    "gateway = \"http\" needs the processor's API key".into(),
+                ));
+            }
+        }
+        if !(1..=120).contains(&pay.timeout_secs) {
+            return Err(err("payments.timeout_secs", "must be 1 to 120".into()));
         }
         crate::sip::config::validate(
             &self.file,
@@ -547,6 +618,68 @@ mod tests {
             (Some(2), Some("routing.queues_file")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn payment_gateway_errors_name_their_keys() {
+        let c = parse("").expect("valid");
+        assert_eq!(c.payments.gateway, GatewayKind::Sandbox);
+        let c = parse(
+            "[payments]\ngateway = \"http\"\nurl = \"http://127.0.0.1:9000/v1/charges\"\napi_key = \"sk_live_secret\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.payments.gateway, GatewayKind::Http);
+        assert!(
+            !format!("{c:?}").contains("sk_live_secret"),
+            "the key is redacted"
+        );
+        let e = parse("[payments]\ngateway = \"stripe\"\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("payments.gateway")),
+            "{e}"
+        );
+        for (text, line, key) in [
+            (
+                "[payments]\ngateway = \"http\"\napi_key = \"k\"\n",
+                Some(2),
+                "payments.url",
+            ),
+            (
+                "[payments]\ngateway = \"http\"\nurl = \"https://pay.example.com/charges\"\napi_key = \"k\"\n",
+                Some(3),
+                "payments.url",
+            ),
+            (
+                "[payments]\ngateway = \"http\"\nurl = \"http://10.0.0.5/charges\"\napi_key = \"k\"\n",
+                Some(3),
+                "payments.url",
+            ),
+            (
+                "[payments]\ngateway = \"http\"\nurl = \"http://127.0.0.1:9000/c\"\n",
+                Some(2),
+                "payments.api_key",
+            ),
+            (
+                "[payments]\ngateway = \"http\"\nurl = \"http://127.0.0.1:9000/c\"\napi_key = \"\"\n",
+                Some(4),
+                "payments.api_key",
+            ),
+            (
+                "[payments]\ntimeout_secs = 0\n",
+                Some(2),
+                "payments.timeout_secs",
+            ),
+            (
+                "[payments]\ntimout_secs = 5\n",
+                Some(2),
+                "payments.timout_secs",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!((e.line, e.key.as_deref()), (line, Some(key)), "{text}: {e}");
+            assert!(!e.to_string().contains("sk_"), "{e}");
+        }
     }
 
     #[test]

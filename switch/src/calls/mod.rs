@@ -16,6 +16,7 @@
 
 pub mod cdr;
 pub mod dialplan;
+pub(crate) mod gateway;
 mod legs;
 mod payment;
 mod slice;
@@ -218,6 +219,15 @@ pub async fn start_from_config(
             tracing::error!("routing decisions are already taken: agents will not be rung");
         }
         deps.routing = Some(r);
+    }
+    if cfg.payments.gateway == crate::config::GatewayKind::Http {
+        let g = gateway::HttpGateway::new(
+            &cfg.payments.url,
+            &cfg.payments.api_key,
+            Duration::from_secs(cfg.payments.timeout_secs),
+        )?;
+        deps.gateway = Some(gateway::Gateway::Http(std::sync::Arc::new(g)));
+        tracing::info!(url = %cfg.payments.url, "card payments go to the HTTP processor");
     }
     start(cfg, store, bus, commands, deps).await
 }

@@ -179,11 +179,12 @@ mod tests {
     //! One charge per idempotency key, across the gateway and the store (a real SQLite file
     //! and the sandbox gateway).
 
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use hotline_ivr::{CardData, ChargeRequest, ChargeStatus, IdempotencyKey, SandboxGateway};
     use hotline_store::Store;
 
+    use super::super::gateway::Gateway;
     use super::super::slice::{ChargeContext, charge_card};
 
     fn charge(key: &str, number: &str) -> ChargeRequest {
@@ -206,21 +207,24 @@ mod tests {
             customer: None,
             booking: None,
         };
-        let gateway = Mutex::new(SandboxGateway::new());
-        let charges = |g: &Mutex<SandboxGateway>| g.lock().expect("gateway").charges();
+        let sandbox = || Arc::new(Mutex::new(SandboxGateway::new()));
+        let (first, second) = (sandbox(), sandbox());
+        let gateway = Gateway::Sandbox(first.clone());
+        let fresh = Gateway::Sandbox(second.clone());
+        let charges = |g: &Arc<Mutex<SandboxGateway>>| g.lock().expect("gateway").charges();
 
         // The sandbox's flaky card: the gateway cannot decide; the row stays pending.
         let (r, _) = charge_card(&store, &gateway, &ctx, charge("k1", "4000000000000119")).await;
         assert!(r.is_err(), "{r:?}");
         let p = store.payment("k1").await.expect("read").expect("row");
         assert_eq!((p.status.as_str(), p.card_last4), ("pending", None));
-        assert_eq!(charges(&gateway), 0);
+        assert_eq!(charges(&first), 0);
 
         // The retry with the same key is approved: one charge, one row.
         let (r, _) = charge_card(&store, &gateway, &ctx, charge("k1", "4000000000000119")).await;
         let approved = r.expect("approved");
         assert_eq!(approved.status, ChargeStatus::Approved);
-        assert_eq!(charges(&gateway), 1);
+        assert_eq!(charges(&first), 1);
         let p = store.payment("k1").await.expect("read").expect("row");
         assert_eq!(
             (
@@ -234,20 +238,19 @@ mod tests {
         // Again with the same key: the store answers, the gateway is not asked.
         let (r, _) = charge_card(&store, &gateway, &ctx, charge("k1", "4000000000000119")).await;
         assert_eq!(r.expect("approved"), approved);
-        assert_eq!(charges(&gateway), 1);
+        assert_eq!(charges(&first), 1);
 
         // After a restart the sandbox has forgotten the key; the store has not.
-        let fresh = Mutex::new(SandboxGateway::new());
         let (r, _) = charge_card(&store, &fresh, &ctx, charge("k1", "4000000000000119")).await;
         assert_eq!(r.expect("approved"), approved);
-        assert_eq!(charges(&fresh), 0, "not charged again");
+        assert_eq!(charges(&second), 0, "not charged again");
 
         // A decline is settled too: repeating its key does not charge.
         let (r, _) = charge_card(&store, &gateway, &ctx, charge("k2", "4000000000009995")).await;
         assert_eq!(r.expect("declined").status, ChargeStatus::InsufficientFunds);
         let (r, _) = charge_card(&store, &fresh, &ctx, charge("k2", "4000000000009995")).await;
         assert_eq!(r.expect("declined").status, ChargeStatus::InsufficientFunds);
-        assert_eq!((charges(&gateway), charges(&fresh)), (2, 0));
+        assert_eq!((charges(&first), charges(&second)), (2, 0));
         let rows = store.payments_for_call("call-1").await.expect("rows");
         assert_eq!(rows.len(), 2, "one row per key: {rows:?}");
         store.close().await;

@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 use hotline_acd::{AgentId, CallId as AcdCallId, Decision, OverflowTarget, Priority, QueueId};
 use hotline_ivr::{
     Action, Ani, CardBrand, CardField, ChargeRequest, ChargeResult, ChargeStatus, Dnis,
-    Event as IvrEvent, FlowSet, InputValue, LookupKey, PaymentGateway, PaymentProgress, PlaybackId,
-    PromptDir, QueueStatus, RequestId, SandboxGateway, Session, TransferTarget, UnixTime,
+    Event as IvrEvent, FlowSet, InputValue, LookupKey, PaymentProgress, PlaybackId, PromptDir,
+    QueueStatus, RequestId, SandboxGateway, Session, TransferTarget, UnixTime,
 };
 use hotline_media::{MediaEngine, PlayOptions};
 use hotline_store::{CallEventKind, Identity, IdentityKind, Store};
 use tokio::sync::mpsc;
 
+use super::gateway::Gateway;
 use super::{Core, Internal, LegTarget, Mode, Side};
 use crate::app::now_millis;
 use crate::bus::CallNotice;
@@ -44,9 +45,9 @@ pub struct SliceDeps {
     /// Queue id -> display name.
     pub queue_names: HashMap<String, String>,
     pub(crate) ops: Option<mpsc::UnboundedSender<RoutingOp>>,
-    /// The payment gateway (the sandbox; shared with the charge tasks, which run off the
-    /// call-control task).
-    pub(crate) gateway: Option<Arc<Mutex<SandboxGateway>>>,
+    /// The payment gateway (`[payments]`: the sandbox unless configured otherwise; shared
+    /// with the charge tasks, which run off the call-control task).
+    pub(crate) gateway: Option<Gateway>,
 }
 
 /// How long a booking stays held while the caller pays (the store's `expire_holds` frees it
@@ -290,7 +291,11 @@ impl Core {
             tokio::spawn(routing_mailbox(r, rx, self.internal.clone()));
             self.deps.ops = Some(tx);
         }
-        self.deps.gateway = Some(Arc::new(Mutex::new(SandboxGateway::new())));
+        if self.deps.gateway.is_none() {
+            self.deps.gateway = Some(Gateway::Sandbox(Arc::new(
+                Mutex::new(SandboxGateway::new()),
+            )));
+        }
     }
 
     pub(crate) fn routing(&self, op: RoutingOp) {
@@ -1554,7 +1559,7 @@ fn stored_result(p: &hotline_store::Payment) -> Option<ChargeResult> {
 /// booking it pays for. The card data is dropped (wiped) when this returns.
 pub(super) async fn charge_card(
     store: &Store,
-    gateway: &Mutex<SandboxGateway>,
+    gateway: &Gateway,
     ctx: &ChargeContext,
     charge: ChargeRequest,
 ) -> (Result<ChargeResult, String>, Option<i64>) {
@@ -1582,7 +1587,7 @@ pub(super) async fn charge_card(
         currency: charge.currency.clone(),
         status: "pending".into(),
         decline_reason: None,
-        gateway: "sandbox".into(),
+        gateway: gateway.name().into(),
         gateway_ref: None,
         card_token: None,
         card_brand: None,
@@ -1593,11 +1598,9 @@ pub(super) async fn charge_card(
         tracing::warn!(call = %ctx.call_id, error = %e, "payment could not be recorded: card not charged");
         return (Err("payment store unavailable".into()), None);
     }
-    let (result, charges) = {
-        let mut g = gateway.lock().unwrap_or_else(|p| p.into_inner());
-        let r = g.charge(&charge);
-        (r, g.charges())
-    };
+    // The sandbox answers at once; the HTTP processor is a POST with a time-out. Either
+    // way this runs in the charge task, never on the call-control task.
+    let (result, charges) = gateway.charge(&charge).await;
     drop(charge);
     let result = match result {
         Ok(r) => r,
