@@ -1,5 +1,5 @@
-//! One media thread: an event loop over its sessions' sockets (mio, edge-triggered epoll) with a
-//! 20 ms tick.
+//! One media thread: an event loop over its sessions' sockets (mio's epoll, the media sockets
+//! registered level-triggered) with a 20 ms tick.
 //!
 //! * A packet is handled the moment it arrives: statistics, DTMF, then (if bridged) rewritten and
 //!   sent on the peer's socket from the same stack buffers. Nothing on this path allocates or
