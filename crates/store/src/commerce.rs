@@ -218,6 +218,7 @@ impl Store {
             &p.gateway_ref,
             &p.decline_reason,
             &p.card_brand,
+            &p.reference,
         ]
         .into_iter()
         .flatten()
@@ -236,8 +237,9 @@ impl Store {
         self.retrying(|| async {
             sqlx::query(
                 "INSERT INTO payments (idempotency_key, booking_id, customer_id, call_id, amount_minor, currency, status,
-                   decline_reason, gateway, gateway_ref, card_token, card_brand, card_last4, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                   decline_reason, gateway, gateway_ref, card_token, card_brand, card_last4, created_at, updated_at,
+                   reference)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
                  ON CONFLICT (idempotency_key) DO UPDATE SET status = excluded.status,
                    decline_reason = excluded.decline_reason, gateway_ref = excluded.gateway_ref,
                    card_token = excluded.card_token, card_brand = excluded.card_brand,
@@ -258,6 +260,7 @@ impl Store {
             .bind(p.card_brand.as_deref())
             .bind(p.card_last4.as_deref())
             .bind(p.at)
+            .bind(p.reference.as_deref())
             .execute(self.pool())
             .await?;
             Ok(())
@@ -326,7 +329,7 @@ impl Store {
 }
 
 const PAYMENT_COLUMNS: &str = "idempotency_key, booking_id, customer_id, call_id, amount_minor, currency, status, \
-     decline_reason, gateway, gateway_ref, card_token, card_brand, card_last4, updated_at";
+     decline_reason, gateway, gateway_ref, card_token, card_brand, card_last4, reference, updated_at";
 
 fn payment_from_row(r: &AnyRow) -> Result<Payment> {
     Ok(Payment {
@@ -343,6 +346,7 @@ fn payment_from_row(r: &AnyRow) -> Result<Payment> {
         card_token: r.try_get("card_token")?,
         card_brand: r.try_get("card_brand")?,
         card_last4: r.try_get("card_last4")?,
+        reference: r.try_get("reference")?,
         at: r.try_get("updated_at")?,
     })
 }

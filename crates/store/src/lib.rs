@@ -32,9 +32,9 @@ mod commerce;
 mod customers;
 mod error;
 mod model;
-pub mod pins;
 pub mod password;
 pub mod phone;
+pub mod pins;
 pub mod reports;
 mod tickets;
 
@@ -44,6 +44,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use commerce::contains_card_number;
 pub use error::Error;
 pub use model::*;
 

@@ -524,6 +524,8 @@ pub struct Payment {
     pub card_token: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    /// The merchant reference (order, invoice) given by the agent's desktop, if any.
+    pub reference: Option<String>,
     pub at: Millis,
 }
 

@@ -510,6 +510,7 @@ both_backends!(
             card_token: None,
             card_brand: None,
             card_last4: None,
+            reference: None,
             at: T0 + 3,
         };
         s.record_payment(&p).await.unwrap();
@@ -541,6 +542,12 @@ both_backends!(
             Err(Error::Invalid(_))
         ));
         bad.card_token = None;
+        bad.reference = Some("order 4111-1111-1111-1111".into());
+        assert!(matches!(
+            s.record_payment(&bad).await,
+            Err(Error::Invalid(_))
+        ));
+        bad.reference = None;
         bad.card_last4 = Some("11111".into());
         assert!(matches!(
             s.record_payment(&bad).await,
@@ -803,6 +810,7 @@ both_backends!(
             card_token: Some("tok_sandbox_000001".into()),
             card_brand: Some("visa".into()),
             card_last4: Some("0002".into()),
+            reference: Some("INV-77".into()),
             at: T0 + 3,
         };
         s.record_payment(&declined).await.unwrap();
@@ -841,6 +849,12 @@ both_backends!(
                 ("call-77:pay:1", "declined", Some("0002")),
                 ("call-77:pay:2", "approved", Some("1111"))
             ]
+        );
+        // The merchant reference is kept with each payment.
+        assert!(
+            payments
+                .iter()
+                .all(|p| p.reference.as_deref() == Some("INV-77"))
         );
     }
 );
