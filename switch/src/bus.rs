@@ -156,6 +156,8 @@ pub enum CallAction {
         call: String,
         amount_minor: i64,
         currency: String,
+        /// The desktop's merchant reference (order, invoice), stored with the payment.
+        reference: String,
     },
 }
 

@@ -270,6 +270,8 @@ async fn scenario() {
         )
     );
     assert_eq!(p.booking_id, None);
+    // The desktop's merchant reference is stored with the payment.
+    assert_eq!(p.reference.as_deref(), Some("INV-1001"), "{p:?}");
     let rec = store
         .call(call.as_str())
         .await

@@ -384,6 +384,7 @@ mod tests {
             call_id: "call-9".into(),
             customer: None,
             booking: None,
+            reference: None,
         };
 
         // A 503: a gateway error, the row stays pending.

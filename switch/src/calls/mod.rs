@@ -2184,9 +2184,10 @@ impl Core {
                 call,
                 amount_minor,
                 currency,
+                reference,
             } => {
                 let key = call_of(self, &call)?;
-                self.start_payment(now, key, amount_minor, &currency)
+                self.start_payment(now, key, amount_minor, &currency, &reference)
             }
         }
     }

@@ -30,10 +30,15 @@ pub(crate) struct Assist {
     pub(crate) previous: Option<Session>,
     /// The agent who started it (progress goes to their desktop).
     pub(crate) agent: String,
+    /// The desktop's merchant reference, stored with the payment.
+    pub(crate) reference: String,
 }
 
 /// Largest amount an agent may ask for (minor units): a typo guard, not a business rule.
 const MAX_AMOUNT_MINOR: i64 = 100_000_000;
+
+/// Longest merchant reference accepted from a desktop.
+const MAX_REFERENCE: usize = 64;
 
 impl Core {
     /// Hands the caller of call `key` to the payment flow for `amount_minor` in `currency`.
@@ -43,6 +48,7 @@ impl Core {
         key: u64,
         amount_minor: i64,
         currency: &str,
+        reference: &str,
     ) -> Result<(), String> {
         if !(1..=MAX_AMOUNT_MINOR).contains(&amount_minor) {
             return Err(format!(
@@ -52,6 +58,17 @@ impl Core {
         let currency = currency.trim().to_ascii_uppercase();
         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err("currency must be a three-letter ISO 4217 code".into());
+        }
+        // The reference goes to the processor (statement text) and into the payments table:
+        // short, printable, and never anything that looks like a card number.
+        let reference = reference.trim();
+        if reference.len() > MAX_REFERENCE
+            || reference.chars().any(|c| c.is_control())
+            || hotline_store::contains_card_number(reference)
+        {
+            return Err(format!(
+                "the reference must be at most {MAX_REFERENCE} printable characters and no card number"
+            ));
         }
         let flow = self
             .deps
@@ -82,7 +99,13 @@ impl Core {
         let mut s = Session::new(flow, &session_id);
         s.set_variable("amount_minor", &amount_minor.to_string());
         s.set_variable("currency", &currency);
-        s.set_variable("reference", &c.id);
+        // Without a reference from the desktop the call id serves as one.
+        let reference = if reference.is_empty() {
+            c.id.clone()
+        } else {
+            reference.to_string()
+        };
+        s.set_variable("reference", &reference);
         s.handle_event(
             now,
             IvrEvent::CallStarted {
@@ -95,6 +118,7 @@ impl Core {
         c.slice.assist = Some(Assist {
             previous,
             agent: agent.clone(),
+            reference: reference.clone(),
         });
         let ev = c.log.event(
             now_millis(),
@@ -104,6 +128,7 @@ impl Core {
                     "agent": agent,
                     "amount_minor": amount_minor,
                     "currency": currency,
+                    "reference": reference,
                 }),
             },
         );
@@ -206,6 +231,7 @@ mod tests {
             call_id: "call-1".into(),
             customer: None,
             booking: None,
+            reference: Some("INV-1".into()),
         };
         let sandbox = || Arc::new(Mutex::new(SandboxGateway::new()));
         let (first, second) = (sandbox(), sandbox());
@@ -226,6 +252,11 @@ mod tests {
         assert_eq!(approved.status, ChargeStatus::Approved);
         assert_eq!(charges(&first), 1);
         let p = store.payment("k1").await.expect("read").expect("row");
+        assert_eq!(
+            p.reference.as_deref(),
+            Some("INV-1"),
+            "the merchant reference is kept"
+        );
         assert_eq!(
             (
                 p.status.as_str(),

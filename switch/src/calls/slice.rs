@@ -757,6 +757,7 @@ impl Core {
                         .filter(|s| s.payment().is_none())
                         .and_then(|s| s.held_item())
                         .and_then(|h| h.hold_id.parse::<i64>().ok()),
+                    reference: c.slice.assist.as_ref().map(|a| a.reference.clone()),
                 };
                 let store = self.store.clone();
                 let tx = self.internal.clone();
@@ -1515,6 +1516,8 @@ pub(super) struct ChargeContext {
     pub(super) call_id: String,
     pub(super) customer: Option<i64>,
     pub(super) booking: Option<i64>,
+    /// The merchant reference of an agent-assisted payment (the desktop's `StartPayment`).
+    pub(super) reference: Option<String>,
 }
 
 fn status_name(s: &ChargeStatus) -> &'static str {
@@ -1592,6 +1595,7 @@ pub(super) async fn charge_card(
         card_token: None,
         card_brand: None,
         card_last4: None,
+        reference: ctx.reference.clone(),
         at: now_millis(),
     };
     if let Err(e) = store.record_payment(&row).await {

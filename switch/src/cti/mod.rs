@@ -1009,7 +1009,11 @@ async fn session_command(
         Command::Conference { call } => {
             call_control(inner, agent, CallAction::Conference { call: call.0 }).await
         }
-        Command::StartPayment { call, amount, .. } => {
+        Command::StartPayment {
+            call,
+            amount,
+            reference,
+        } => {
             let amount_minor = i64::try_from(amount.minor)
                 .map_err(|_| (ErrorCode::BadRequest, "amount too large".to_string()))?;
             call_control(
@@ -1019,6 +1023,7 @@ async fn session_command(
                     call: call.0,
                     amount_minor,
                     currency: amount.currency,
+                    reference,
                 },
             )
             .await
