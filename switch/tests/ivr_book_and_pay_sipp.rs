@@ -24,8 +24,10 @@
 //! test; nothing asserts on speed.
 
 mod dtmf_util;
+mod secrets_util;
 mod sip_util;
 
+use secrets_util::{contains, has_secret};
 use std::path::Path;
 
 use sip_util::{Setup, Sipp, Switch, free_port};
@@ -53,21 +55,6 @@ fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// `needle` occurs in `hay` with no ASCII digit right before or after it.
-fn has_token(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).enumerate().any(|(i, w)| {
-        w == needle
-            && (i == 0 || !hay[i - 1].is_ascii_digit())
-            && hay
-                .get(i + needle.len())
-                .is_none_or(|b| !b.is_ascii_digit())
-    })
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
@@ -235,7 +222,7 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
         assert!(!log_text.contains(card), "card number {card} in the log");
     }
     assert!(
-        !has_token(log_text.as_bytes(), CVV.as_bytes()),
+        !has_secret(log_text.as_bytes(), CVV.as_bytes()),
         "security code in the log"
     );
     let mut files = Vec::new();
@@ -259,7 +246,7 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
             );
         }
         assert!(
-            !has_token(&bytes, CVV.as_bytes()),
+            !has_secret(&bytes, CVV.as_bytes()),
             "security code in {}",
             f.display()
         );

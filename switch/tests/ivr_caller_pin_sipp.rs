@@ -17,8 +17,10 @@
 //! test; nothing asserts on speed.
 
 mod dtmf_util;
+mod secrets_util;
 mod sip_util;
 
+use secrets_util::has_secret;
 use std::path::Path;
 
 use sip_util::{Setup, Sipp, Switch, free_port};
@@ -27,17 +29,6 @@ const ADA_ACCOUNT: &str = "100000";
 const ADA_PIN: &str = "7391";
 const GRACE_ACCOUNT: &str = "100013";
 const WRONG_PIN: &str = "8046";
-
-/// `needle` occurs in `hay` with no ASCII digit right before or after it.
-fn has_token(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).enumerate().any(|(i, w)| {
-        w == needle
-            && (i == 0 || !hay[i - 1].is_ascii_digit())
-            && hay
-                .get(i + needle.len())
-                .is_none_or(|b| !b.is_ascii_digit())
-    })
-}
 
 /// Writes the caller's key presses into `dir/caller_dtmf.pcap`: main menu 3 (billing), the
 /// account number and `#`, then the PIN.
@@ -208,16 +199,16 @@ fn right_pin_identifies_the_caller_and_a_wrong_one_does_not_and_no_pin_is_kept()
     }
     for pin in [ADA_PIN, WRONG_PIN] {
         assert!(
-            !has_token(log_text.as_bytes(), pin.as_bytes()),
+            !has_secret(log_text.as_bytes(), pin.as_bytes()),
             "PIN {pin} in the log"
         );
         assert!(
-            !has_token(rec_text.as_bytes(), pin.as_bytes()),
+            !has_secret(rec_text.as_bytes(), pin.as_bytes()),
             "PIN {pin} in a call record"
         );
         for f in ["hotline.db", "hotline.db-wal"] {
             let bytes = std::fs::read(sw.dir.path().join(f)).unwrap_or_default();
-            assert!(!has_token(&bytes, pin.as_bytes()), "PIN {pin} in {f}");
+            assert!(!has_secret(&bytes, pin.as_bytes()), "PIN {pin} in {f}");
         }
     }
 }
