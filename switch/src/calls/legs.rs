@@ -97,9 +97,45 @@ pub(crate) struct Extra {
     pub(crate) consult_queue: Option<String>,
     /// The agent being rung for, or talking on, the consultation leg.
     pub(crate) consulted: Option<String>,
+    /// A callback: the request it serves and how far it got.
+    pub(crate) callback: Option<CallbackCall>,
     /// Agents this call keeps busy in routing as a direct call: (agent, the call id routing
     /// knows it by).
     pub(crate) direct: Vec<(String, String)>,
+}
+
+/// A callback request routing holds (the caller asked in a queue and hung up).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingCallback {
+    /// The number to call back (the caller's number).
+    pub(crate) number: String,
+    pub(crate) queue: String,
+    pub(crate) customer: Option<hotline_store::CustomerView>,
+    /// Dial attempts so far (names the call records `<request>-cb<n>`).
+    pub(crate) attempts: u32,
+}
+
+/// Where a callback call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallbackStage {
+    /// The agent's phone rings.
+    Ringing,
+    /// Routing withdrew the offer.
+    Withdrawn,
+    /// The agent answered; the customer is (about to be) dialled.
+    AgentAnswered,
+    /// Agent and customer talk.
+    Connected,
+}
+
+/// The callback side of a call.
+#[derive(Debug, Clone)]
+pub(crate) struct CallbackCall {
+    /// The request's id in routing (the original call's id).
+    pub(crate) request: String,
+    pub(crate) agent: String,
+    pub(crate) number: String,
+    pub(crate) stage: CallbackStage,
 }
 
 /// One recording segment: the file's channels are `legs`, in order.
@@ -704,8 +740,16 @@ impl Core {
                 });
             }
             Side::A => {
-                // Click-to-dial: the customer answered.
+                // Click-to-dial or a callback: the customer answered.
                 c.connected = Some(now);
+                if let Some(cb) = c.extra.callback.as_mut() {
+                    cb.stage = CallbackStage::Connected;
+                    let request = cb.request.clone();
+                    self.routing(RoutingOp::CallbackConnected(request));
+                }
+                let Some(c) = self.calls.get_mut(&key) else {
+                    return;
+                };
                 let ev = c.log.event(
                     now_millis(),
                     CallEventKind::Answered {
@@ -1196,6 +1240,238 @@ impl Core {
         }
     }
 
+    /// A call the switch places: the customer's leg (A) gets its media session now and is
+    /// dialled later; B (the agent's phone) is rung by the caller of this. `id`: the call's
+    /// id, or a new one.
+    #[allow(clippy::too_many_arguments)]
+    fn new_outbound_call(
+        &mut self,
+        now: Instant,
+        id: Option<String>,
+        ext: &str,
+        number: &str,
+        direction: Direction,
+        agent: Option<&str>,
+        dial: Option<Target>,
+    ) -> Result<(u64, String), String> {
+        let Some(media) = self.deps.media.clone() else {
+            return Err(
+                "calls from the switch need media anchoring ([media] anchor = true)".into(),
+            );
+        };
+        let info = media
+            .create_session(hotline_media::SessionOptions::on(self.media_ip))
+            .map_err(|e| format!("no media session: {e}"))?;
+        let key = self.next_call;
+        self.next_call += 1;
+        let id = id.unwrap_or_else(|| format!("{}-{key}", self.ep.new_tag()));
+        let mut log = super::cdr::CallLog::new(id.clone());
+        self.cdr.write(log.event(
+            now_millis(),
+            CallEventKind::Arrived {
+                direction,
+                ani: ext.to_string(),
+                dnis: number.to_string(),
+            },
+        ));
+        let a = Leg {
+            invite_tsx: None,
+            invite_req: Message::request(Method::Invite, ""),
+            tag: self.ep.new_tag(),
+            dialog: None,
+            dst: SocketAddr::from(([0, 0, 0, 0], 0)),
+            transport: Transport::Udp,
+            media: Some(info.id),
+            our_sdp: None,
+            sdp_version: 1,
+            answered: false,
+            target: LegTarget::Caller,
+            auth_tries: 0,
+            generation: 0,
+            outgoing: true,
+        };
+        let extra = Extra {
+            a_local: Some(info.local),
+            dial,
+            ..Extra::default()
+        };
+        self.calls.insert(
+            key,
+            Call {
+                id: id.clone(),
+                log,
+                a,
+                b: None,
+                ani: ext.to_string(),
+                dnis: number.to_string(),
+                mode: Mode::Outbound,
+                started: now,
+                connected: None,
+                agent: agent.map(str::to_string),
+                held: None,
+                a_answer: None,
+                caller_ext: Some(ext.to_string()),
+                b_generation: 0,
+                slice: Default::default(),
+                extra,
+            },
+        );
+        self.by_id.insert(id.clone(), key);
+        self.by_media.insert(info.id, key);
+        Ok((key, id))
+    }
+
+    // ----- callbacks ------------------------------------------------------------------------
+
+    /// The callback call serving routing's request `request`, if one is up.
+    pub(crate) fn callback_key(&self, request: &str) -> Option<u64> {
+        let key = *self.by_id.get(request)?;
+        self.calls
+            .get(&key)
+            .is_some_and(|c| {
+                c.extra
+                    .callback
+                    .as_ref()
+                    .is_some_and(|cb| cb.request == request)
+            })
+            .then_some(key)
+    }
+
+    /// Routing offers callback request `request` to `agent`: the agent's phone rings with the
+    /// customer's screen pop; the customer is dialled once the agent answers (DialCallback).
+    pub(crate) fn callback_offer(
+        &mut self,
+        now: Instant,
+        request: &str,
+        agent: &str,
+        _deadline: Instant,
+    ) {
+        let ext = self.agent_extension(agent);
+        let pending = self.deps.callbacks.get_mut(request);
+        let (Some(ext), Some(pending)) = (ext, pending) else {
+            self.routing(RoutingOp::NoAnswer(agent.to_string()));
+            return;
+        };
+        pending.attempts += 1;
+        let p = pending.clone();
+        let id = format!("{request}-cb{}", p.attempts);
+        let (key, id) = match self.new_outbound_call(
+            now,
+            Some(id),
+            &ext,
+            &p.number,
+            Direction::Outbound,
+            None,
+            None,
+        ) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "callback not started");
+                self.routing(RoutingOp::NoAnswer(agent.to_string()));
+                return;
+            }
+        };
+        // Routing's decisions name the request.
+        self.by_id.insert(request.to_string(), key);
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.slice.set_customer(p.customer.clone());
+            c.extra.callback = Some(CallbackCall {
+                request: request.to_string(),
+                agent: agent.to_string(),
+                number: p.number.clone(),
+                stage: CallbackStage::Ringing,
+            });
+            let ev = c.log.event(
+                now_millis(),
+                CallEventKind::Note {
+                    what: "callback".into(),
+                    detail: serde_json::json!({ "request": request, "attempt": p.attempts }),
+                },
+            );
+            self.cdr.write(ev);
+        }
+        let ring_secs = self.ring_timeout.as_secs() as u32;
+        if let Some(pop) = self.screen_pop(now, key, &p.queue, ring_secs) {
+            self.bus.notify(CallNotice::Offered {
+                agent: agent.to_string(),
+                pop: Box::new(pop),
+            });
+        }
+        let _ = id;
+        self.ring_extension_on(now, key, Side::B, &ext, Some(agent.to_string()));
+    }
+
+    /// Routing withdrew the callback offer (the reservation lapsed): stop ringing.
+    pub(crate) fn callback_withdrawn(&mut self, now: Instant, key: u64) {
+        let ringing = self.calls.get_mut(&key).and_then(|c| {
+            let cb = c.extra.callback.as_mut()?;
+            (cb.stage == CallbackStage::Ringing).then(|| cb.stage = CallbackStage::Withdrawn)
+        });
+        if ringing.is_some() {
+            self.end_call(now, key, None, "offer withdrawn", None);
+        }
+    }
+
+    /// Routing asks for the callback dial: the agent hears ringback while the customer's
+    /// number is called through the dial plan (a trunk shows its caller ID).
+    pub(crate) fn dial_callback(&mut self, now: Instant, key: u64) {
+        let Some(number) = self
+            .calls
+            .get(&key)
+            .and_then(|c| c.extra.callback.as_ref().map(|cb| cb.number.clone()))
+        else {
+            return;
+        };
+        let target = match self.plan.resolve(&number).map(|r| r.target) {
+            Ok(t @ (Target::Extension(_) | Target::Trunk { .. })) => t,
+            _ => {
+                tracing::warn!(call = key, "no route to the callback number");
+                self.end_call(now, key, None, "no route to the customer", None);
+                return;
+            }
+        };
+        if let (Some(m), Some(c)) = (&self.deps.media, self.calls.get_mut(&key)) {
+            if let Some(b) = c.b.as_ref().and_then(|b| b.media) {
+                let _ = m.play_tone(b, ToneSpec::ringback_eu());
+            }
+            c.extra.topology = Topology::Consult { talking: false };
+        }
+        match target {
+            Target::Extension(e) => self.ring_extension_on(now, key, Side::A, &e, None),
+            Target::Trunk { trunk, number } => {
+                self.dial_trunk_on(now, key, Side::A, &trunk, &number)
+            }
+            _ => {}
+        }
+    }
+
+    /// A callback call ends: routing hears what happened to its request (the agent missed the
+    /// offer, the dial failed and may be retried, or the call completed). Returns false for
+    /// other calls.
+    pub(crate) fn callback_ended(&mut self, c: &mut Call, reason: &str) -> bool {
+        let Some(cb) = c.extra.callback.take() else {
+            return false;
+        };
+        self.by_id.remove(&cb.request);
+        match cb.stage {
+            CallbackStage::Ringing => self.routing(RoutingOp::NoAnswer(cb.agent.clone())),
+            CallbackStage::Withdrawn => {}
+            CallbackStage::AgentAnswered => {
+                self.routing(RoutingOp::CallbackFailed(cb.request.clone()))
+            }
+            CallbackStage::Connected => {
+                self.deps.callbacks.remove(&cb.request);
+                self.routing(RoutingOp::Hangup(cb.request.clone()));
+            }
+        }
+        self.bus.notify(CallNotice::Ended {
+            call: c.id.clone(),
+            agent: Some(cb.agent),
+            reason: reason.to_string(),
+        });
+        true
+    }
+
     // ----- agent: click-to-dial -------------------------------------------------------------
 
     /// Rings the agent's phone (auto-answer when configured) and, once it answers, dials
@@ -1237,73 +1513,19 @@ impl Core {
         {
             return Err("that is your own phone".into());
         }
-        let Some(media) = self.deps.media.clone() else {
-            return Err("click-to-dial needs media anchoring ([media] anchor = true)".into());
-        };
-        let info = media
-            .create_session(hotline_media::SessionOptions::on(self.media_ip))
-            .map_err(|e| format!("no media session: {e}"))?;
-        let key = self.next_call;
-        self.next_call += 1;
-        let id = format!("{}-{key}", self.ep.new_tag());
-        let mut log = super::cdr::CallLog::new(id.clone());
         let direction = match target {
             Target::Trunk { .. } => Direction::Outbound,
             _ => Direction::Internal,
         };
-        self.cdr.write(log.event(
-            now_millis(),
-            CallEventKind::Arrived {
-                direction,
-                ani: ext.clone(),
-                dnis: number.to_string(),
-            },
-        ));
-        let a = Leg {
-            invite_tsx: None,
-            invite_req: Message::request(Method::Invite, ""),
-            tag: self.ep.new_tag(),
-            dialog: None,
-            dst: SocketAddr::from(([0, 0, 0, 0], 0)),
-            transport: Transport::Udp,
-            media: Some(info.id),
-            our_sdp: None,
-            sdp_version: 1,
-            answered: false,
-            target: LegTarget::Caller,
-            auth_tries: 0,
-            generation: 0,
-            outgoing: true,
-        };
-        let mut extra = Extra {
-            a_local: Some(info.local),
-            dial: Some(target),
-            ..Extra::default()
-        };
-        extra.topology = Topology::Idle;
-        self.calls.insert(
-            key,
-            Call {
-                id: id.clone(),
-                log,
-                a,
-                b: None,
-                ani: ext.clone(),
-                dnis: number.to_string(),
-                mode: Mode::Outbound,
-                started: now,
-                connected: None,
-                agent: Some(agent.to_string()),
-                held: None,
-                a_answer: None,
-                caller_ext: Some(ext.clone()),
-                b_generation: 0,
-                slice: Default::default(),
-                extra,
-            },
-        );
-        self.by_id.insert(id.clone(), key);
-        self.by_media.insert(info.id, key);
+        let (key, id) = self.new_outbound_call(
+            now,
+            None,
+            &ext,
+            number,
+            direction,
+            Some(agent),
+            Some(target),
+        )?;
         self.bus.notify(CallNotice::Dialing {
             call: id.clone(),
             agent: agent.to_string(),
@@ -1319,6 +1541,24 @@ impl Core {
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
+        if let Some(cb) = c.extra.callback.as_mut() {
+            // A callback: routing hears the answer and asks for the dial (DialCallback).
+            cb.stage = CallbackStage::AgentAnswered;
+            let (request, agent) = (cb.request.clone(), cb.agent.clone());
+            c.agent = Some(agent.clone());
+            let id = c.id.clone();
+            let ev = c.log.event(
+                now_millis(),
+                CallEventKind::Note {
+                    what: "callback_agent".into(),
+                    detail: serde_json::json!({ "agent": agent }),
+                },
+            );
+            self.cdr.write(ev);
+            self.routing(RoutingOp::Answer(request, agent.clone()));
+            self.bus.notify(CallNotice::Ringing { call: id, agent });
+            return;
+        }
         let Some(target) = c.extra.dial.take() else {
             return;
         };

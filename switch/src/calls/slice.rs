@@ -48,6 +48,9 @@ pub struct SliceDeps {
     /// The payment gateway (`[payments]`: the sandbox unless configured otherwise; shared
     /// with the charge tasks, which run off the call-control task).
     pub(crate) gateway: Option<Gateway>,
+    /// Callback requests routing holds, by the id of the call they came from (calls/legs.rs
+    /// dials them).
+    pub(crate) callbacks: HashMap<String, super::legs::PendingCallback>,
 }
 
 /// How long a booking stays held while the caller pays (the store's `expire_holds` frees it
@@ -63,6 +66,8 @@ impl SliceDeps {
 /// Per-call service state.
 #[derive(Default)]
 pub(crate) struct SliceCall {
+    /// The IVR left the queue; routing hears `abandon` unless a callback request follows.
+    leave_pending: bool,
     pub(crate) ivr: Option<Session>,
     pub(crate) playback: Option<PlaybackId>,
     queue: Option<String>,
@@ -91,6 +96,11 @@ impl SliceCall {
     /// The routing priority the caller has (set by the IVR or the queue route).
     pub(crate) fn priority(&self) -> u8 {
         self.priority
+    }
+
+    /// The caller's customer record (screen pops).
+    pub(crate) fn set_customer(&mut self, v: Option<hotline_store::CustomerView>) {
+        self.customer = v;
     }
 }
 
@@ -163,6 +173,8 @@ pub(crate) enum RoutingOp {
     DirectEnded(String, String),
     /// (queue call, direct call): a consultation answered through a queue.
     ContinueDirect(String, String),
+    /// The customer answered a callback dial.
+    CallbackConnected(String),
 }
 
 /// Waits for the next routing decision (pending forever without routing).
@@ -204,6 +216,11 @@ async fn routing_mailbox(
                         &AgentId::new(agent.as_str()),
                         &AcdCallId::new(call.as_str()),
                     )
+                    .await
+            }
+            RoutingOp::CallbackConnected(call) => {
+                routing
+                    .callback_connected(&AcdCallId::new(call.as_str()))
                     .await
             }
             RoutingOp::ContinueDirect(call, direct) => {
@@ -479,6 +496,12 @@ impl Core {
                 return;
             }
         }
+        if let Some(c) = self.calls.get_mut(&key)
+            && std::mem::take(&mut c.slice.leave_pending)
+        {
+            let id = c.id.clone();
+            self.routing(RoutingOp::Abandon(id));
+        }
         let assisted_done = self.calls.get(&key).is_some_and(|c| {
             c.slice.assist.is_some() && c.slice.ivr.as_ref().is_some_and(|s| s.is_finished())
         });
@@ -661,11 +684,28 @@ impl Core {
                 None
             }
             Action::LeaveQueue { .. } => {
-                c.slice.queue = None;
-                self.routing(RoutingOp::Abandon(call_id));
+                // Held back until the IVR's next actions are known: a callback request keeps
+                // the call's place in the queue (drive_ivr sends the abandon otherwise).
+                c.slice.leave_pending = c.slice.queue.take().is_some();
                 None
             }
-            Action::RequestCallback { .. } => {
+            Action::RequestCallback { queue, number } => {
+                c.slice.leave_pending = false;
+                let pending = super::legs::PendingCallback {
+                    number: number.as_str().to_string(),
+                    queue,
+                    customer: c.slice.customer.clone(),
+                    attempts: 0,
+                };
+                self.deps.callbacks.insert(call_id.clone(), pending);
+                let ev = c.log.event(
+                    now_millis(),
+                    CallEventKind::Note {
+                        what: "callback_requested".into(),
+                        detail: serde_json::json!({}),
+                    },
+                );
+                self.cdr.write(ev);
                 self.routing(RoutingOp::RequestCallback(call_id));
                 None
             }
@@ -1019,6 +1059,13 @@ impl Core {
                     self.consult_offer(now, key, agent.as_str(), deadline);
                     return;
                 }
+                if !self.by_id.contains_key(call.as_str())
+                    && self.deps.callbacks.contains_key(call.as_str())
+                {
+                    // A callback request at the head of its queue (calls/legs.rs).
+                    self.callback_offer(now, call.as_str(), agent.as_str(), deadline);
+                    return;
+                }
                 let Some(&key) = self.by_id.get(call.as_str()) else {
                     tracing::info!(call = %call.as_str(), "offer for a call that is gone");
                     self.routing(RoutingOp::NoAnswer(agent.as_str().to_string()));
@@ -1054,6 +1101,10 @@ impl Core {
             Decision::CancelOffer { call, agent } => {
                 if let Some(key) = self.consult_key(call.as_str()) {
                     self.consult_offer_withdrawn(now, key, agent.as_str());
+                    return;
+                }
+                if let Some(key) = self.callback_key(call.as_str()) {
+                    self.callback_withdrawn(now, key);
                     return;
                 }
                 let Some(&key) = self.by_id.get(call.as_str()) else {
@@ -1120,10 +1171,13 @@ impl Core {
                     }
                 }
             }
-            Decision::DialCallback { call, .. } => {
-                tracing::warn!(call = %call.as_str(), "callbacks are not dialled by call control yet");
-                self.routing(RoutingOp::CallbackFailed(call.as_str().to_string()));
-            }
+            Decision::DialCallback { call, .. } => match self.callback_key(call.as_str()) {
+                Some(key) => self.dial_callback(now, key),
+                None => {
+                    tracing::info!(call = %call.as_str(), "callback dial for no callback call");
+                    self.routing(RoutingOp::CallbackFailed(call.as_str().to_string()));
+                }
+            },
             Decision::Announce {
                 call,
                 position,
@@ -1353,6 +1407,9 @@ impl Core {
 
     /// The call is over: tell routing, the IVR and the CTI.
     pub(crate) fn slice_ended(&mut self, now: Instant, c: &mut super::Call, reason: &str) {
+        if self.callback_ended(c, reason) {
+            return;
+        }
         if let Some(s) = c.slice.ivr.as_mut() {
             s.handle_event(now, IvrEvent::CallerHungUp);
             // What the session still asks for: an unpaid hold to release; the rest (playback,
