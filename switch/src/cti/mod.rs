@@ -821,6 +821,17 @@ async fn audit(
     }
 }
 
+/// A supervisor's action on a call: call control's verdict, audited either way.
+async fn supervise(inner: &Inner, agent: &AgentId, cmd: &Command, action: CallAction) -> CmdResult {
+    let r = call_control(inner, agent, action).await;
+    let detail = match &r {
+        Ok(_) => serde_json::json!({ "result": "ok" }),
+        Err((_, why)) => serde_json::json!({ "result": "refused", "why": why }),
+    };
+    audit(inner, agent, cmd, true, detail).await;
+    r
+}
+
 /// Sends an action to call control and waits for its verdict.
 async fn call_control(inner: &Inner, agent: &AgentId, action: CallAction) -> CmdResult {
     let (reply, rx) = oneshot::channel();
@@ -1084,28 +1095,24 @@ async fn session_command(
             }
             Ok(Reply::Done)
         }
-        cmd
-        @ (Command::Monitor { .. } | Command::StopMonitor { .. } | Command::TakeOver { .. }) => {
-            let action = match &cmd {
-                Command::Monitor { call, mode } => CallAction::Monitor {
-                    call: call.0.clone(),
-                    mode: *mode,
-                },
-                Command::StopMonitor { call } => CallAction::StopMonitor {
-                    call: call.0.clone(),
-                },
-                Command::TakeOver { call } => CallAction::TakeOver {
-                    call: call.0.clone(),
-                },
-                _ => unreachable!(),
+        Command::Monitor { ref call, mode } => {
+            let action = CallAction::Monitor {
+                call: call.0.clone(),
+                mode,
             };
-            let r = call_control(inner, agent, action).await;
-            let detail = match &r {
-                Ok(_) => serde_json::json!({ "result": "ok" }),
-                Err((_, why)) => serde_json::json!({ "result": "refused", "why": why }),
+            supervise(inner, agent, &cmd, action).await
+        }
+        Command::StopMonitor { ref call } => {
+            let action = CallAction::StopMonitor {
+                call: call.0.clone(),
             };
-            audit(inner, agent, &cmd, true, detail).await;
-            r
+            supervise(inner, agent, &cmd, action).await
+        }
+        Command::TakeOver { ref call } => {
+            let action = CallAction::TakeOver {
+                call: call.0.clone(),
+            };
+            supervise(inner, agent, &cmd, action).await
         }
         cmd @ Command::ForceNotReady { .. } => {
             let Command::ForceNotReady {
