@@ -158,12 +158,25 @@ fn recorded_legs(c: &Call) -> Vec<SessionId> {
     legs
 }
 
-fn leg_of(c: &mut Call, side: Side) -> Option<&mut Leg> {
-    match side {
-        Side::A => Some(&mut c.a),
-        Side::B => c.b.as_mut(),
-        Side::S => c.extra.s.as_mut(),
-        Side::C => c.extra.c.as_mut(),
+impl Call {
+    /// Leg `side` of the call, if it has one.
+    pub(crate) fn leg(&self, side: Side) -> Option<&Leg> {
+        match side {
+            Side::A => Some(&self.a),
+            Side::B => self.b.as_ref(),
+            Side::S => self.extra.s.as_ref(),
+            Side::C => self.extra.c.as_ref(),
+        }
+    }
+
+    /// Leg `side` of the call, if it has one.
+    pub(crate) fn leg_mut(&mut self, side: Side) -> Option<&mut Leg> {
+        match side {
+            Side::A => Some(&mut self.a),
+            Side::B => self.b.as_mut(),
+            Side::S => self.extra.s.as_mut(),
+            Side::C => self.extra.c.as_mut(),
+        }
     }
 }
 
@@ -277,14 +290,11 @@ impl Core {
                 } else {
                     "caller, agent"
                 };
-                let ev = c.log.event(
-                    now_millis(),
-                    CallEventKind::Note {
-                        what: "recording".into(),
-                        detail: serde_json::json!({ "file": format!("{name}.wav"), "channels": channels }),
-                    },
+                self.note(
+                    key,
+                    "recording",
+                    serde_json::json!({ "file": format!("{name}.wav"), "channels": channels }),
                 );
-                self.cdr.write(ev);
             }
             Err(e) => tracing::warn!(call = %c.id, error = %e, "call not recorded"),
         }
@@ -468,14 +478,11 @@ impl Core {
                 let Some(sup) = c.extra.sup.take() else {
                     return;
                 };
-                let ev = c.log.event(
-                    now_millis(),
-                    CallEventKind::Note {
-                        what: "monitor_ended".into(),
-                        detail: serde_json::json!({ "supervisor": sup.supervisor, "reason": reason }),
-                    },
+                self.note(
+                    key,
+                    "monitor_ended",
+                    serde_json::json!({ "supervisor": sup.supervisor, "reason": reason }),
                 );
-                self.cdr.write(ev);
                 self.apply_media(key);
                 self.bus.notify(CallNotice::Monitor {
                     call: id,
@@ -509,14 +516,11 @@ impl Core {
                 self.by_id.remove(&consult);
                 let was_conference = std::mem::take(&mut c.extra.conference);
                 let muted = c.extra.muted;
-                let ev = c.log.event(
-                    now_millis(),
-                    CallEventKind::Note {
-                        what: "consult_ended".into(),
-                        detail: serde_json::json!({ "reason": reason }),
-                    },
+                self.note(
+                    key,
+                    "consult_ended",
+                    serde_json::json!({ "reason": reason }),
                 );
-                self.cdr.write(ev);
                 self.apply_media(key);
                 self.bus.notify(CallNotice::Consult {
                     call: id.clone(),
@@ -578,7 +582,7 @@ impl Core {
             let Some(c) = self.calls.get_mut(&key) else {
                 return;
             };
-            let Some(leg) = leg_of(c, side) else { return };
+            let Some(leg) = c.leg_mut(side) else { return };
             if leg.generation != generation || leg.answered || !leg.outgoing {
                 return;
             }
@@ -605,7 +609,7 @@ impl Core {
         let stale = self
             .calls
             .get_mut(&key)
-            .and_then(|c| leg_of(c, side))
+            .and_then(|c| c.leg_mut(side))
             .is_none_or(|l| l.generation != generation || !l.outgoing);
         if stale {
             if code.is_success() {
@@ -628,7 +632,7 @@ impl Core {
             let Some(c) = self.calls.get_mut(&key) else {
                 return;
             };
-            let Some(leg) = leg_of(c, side) else { return };
+            let Some(leg) = c.leg_mut(side) else { return };
             leg.invite_tsx = None;
             let dialog = match Dialog::uac(&leg.invite_req, &resp) {
                 Ok(d) => d,
@@ -658,7 +662,7 @@ impl Core {
         if matches!(code.0, 401 | 407) && self.retry_with_credentials(now, key, side, tsx, &resp) {
             return;
         }
-        if let Some(leg) = self.calls.get_mut(&key).and_then(|c| leg_of(c, side)) {
+        if let Some(leg) = self.calls.get_mut(&key).and_then(|c| c.leg_mut(side)) {
             leg.invite_tsx = None;
         }
         self.leg_failed(now, key, side, failure_reason(code));
@@ -1381,15 +1385,12 @@ impl Core {
                 number: p.number.clone(),
                 stage: CallbackStage::Ringing,
             });
-            let ev = c.log.event(
-                now_millis(),
-                CallEventKind::Note {
-                    what: "callback".into(),
-                    detail: serde_json::json!({ "request": request, "attempt": p.attempts }),
-                },
-            );
-            self.cdr.write(ev);
         }
+        self.note(
+            key,
+            "callback",
+            serde_json::json!({ "request": request, "attempt": p.attempts }),
+        );
         let ring_secs = self.ring_timeout.as_secs() as u32;
         if let Some(pop) = self.screen_pop(now, key, &p.queue, ring_secs) {
             self.bus.notify(CallNotice::Offered {
@@ -1547,14 +1548,7 @@ impl Core {
             let (request, agent) = (cb.request.clone(), cb.agent.clone());
             c.agent = Some(agent.clone());
             let id = c.id.clone();
-            let ev = c.log.event(
-                now_millis(),
-                CallEventKind::Note {
-                    what: "callback_agent".into(),
-                    detail: serde_json::json!({ "agent": agent }),
-                },
-            );
-            self.cdr.write(ev);
+            self.note(key, "callback_agent", serde_json::json!({ "agent": agent }));
             self.routing(RoutingOp::Answer(request, agent.clone()));
             self.bus.notify(CallNotice::Ringing { call: id, agent });
             return;

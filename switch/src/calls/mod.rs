@@ -1425,13 +1425,7 @@ impl Core {
         let Some(c) = self.calls.get(&key) else {
             return false;
         };
-        let b = match side {
-            Side::A => Some(&c.a),
-            Side::B => c.b.as_ref(),
-            Side::S => c.extra.s.as_ref(),
-            Side::C => c.extra.c.as_ref(),
-        };
-        let Some(b) = b else { return false };
+        let Some(b) = c.leg(side) else { return false };
         let LegTarget::Trunk(name) = &b.target else {
             return false;
         };
@@ -1699,13 +1693,7 @@ impl Core {
     }
 
     fn leg_mut(&mut self, key: u64, side: Side) -> Option<&mut Leg> {
-        let c = self.calls.get_mut(&key)?;
-        match side {
-            Side::A => Some(&mut c.a),
-            Side::B => c.b.as_mut(),
-            Side::S => c.extra.s.as_mut(),
-            Side::C => c.extra.c.as_mut(),
-        }
+        self.calls.get_mut(&key)?.leg_mut(side)
     }
 
     fn b_is_agent(&self, key: u64) -> bool {
