@@ -104,6 +104,11 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
     // Routing (the ACD task) and call control, joined by the bus.
     let (bus, commands) = crate::bus::Bus::new();
     let routing_setup = crate::routing::load_queues(&cfg).map_err(|e| e.to_string())?;
+    cfg.check_references(
+        &routing_setup,
+        cfg.load_flows().map_err(|e| e.to_string())?.as_ref(),
+    )
+    .map_err(|e| e.to_string())?;
     let routing = crate::routing::spawn(routing_setup, Some(store.clone()));
     let (calls, call_commands) = if options.call_control {
         let calls = crate::calls::start_from_config(

@@ -69,6 +69,9 @@ pub struct Config {
     /// The file this was read from.
     #[serde(skip)]
     pub file: PathBuf,
+    /// The text it was parsed from (for the line numbers of later cross-file checks).
+    #[serde(skip)]
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +306,7 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let mut cfg: Config = parse_toml(path, text)?;
         cfg.file = path.to_path_buf();
+        cfg.text = text.to_string();
         // Absolute, so that paths resolved against it (prompts, flows, queues, certificates)
         // mean the same file to every component, whatever their own base directory.
         let parent = match path.parent() {
@@ -433,6 +437,65 @@ impl Config {
             &self.trunks,
             &self.extensions,
         )?;
+        Ok(())
+    }
+
+    /// The IVR flows of `<config dir>/ivr`, checked against the prompts; `None` when the folder
+    /// does not exist or media is not anchored (no IVR without media).
+    pub fn load_flows(&self) -> Result<Option<hotline_ivr::FlowSet>, ConfigError> {
+        let dir = self.dir.join("ivr");
+        if !self.media.anchor || !dir.is_dir() {
+            return Ok(None);
+        }
+        let prompts = hotline_ivr::PromptDir::default_for(&self.dir);
+        hotline_ivr::FlowSet::load_dir(&dir, &prompts)
+            .map(Some)
+            .map_err(|e| ConfigError {
+                file: dir,
+                line: None,
+                key: None,
+                message: format!("IVR flows: {e}"),
+            })
+    }
+
+    /// Checks what the dial plan and the IVR flows name against what exists: every route's
+    /// `queue` is a queue of the queues file, every `ivr` a loaded flow, and every queue a flow
+    /// sends callers to is a queue. Run at start-up and by `check-config`, so a typo fails
+    /// the start instead of the first call that takes the route.
+    pub fn check_references(
+        &self,
+        queues: &crate::routing::RoutingSetup,
+        flows: Option<&hotline_ivr::FlowSet>,
+    ) -> Result<(), ConfigError> {
+        let queue_ids: Vec<&str> = queues.queues.iter().map(|q| q.acd.id.as_str()).collect();
+        let flow_names: Vec<&str> = flows.map(|f| f.names()).unwrap_or_default();
+        crate::sip::config::validate_targets(
+            &self.file,
+            &self.text,
+            &self.dialplan,
+            &queue_ids,
+            &flow_names,
+        )?;
+        if let Some(flows) = flows {
+            for name in flows.names() {
+                let Some(flow) = flows.get(name) else {
+                    continue;
+                };
+                for (node, queue) in flow.queue_references() {
+                    if !queue_ids.contains(&queue) {
+                        return Err(ConfigError {
+                            file: flow.file().to_path_buf(),
+                            line: None,
+                            key: Some(format!("nodes.{node}.queue")),
+                            message: format!(
+                                "no queue {queue:?} in the queues file (queues: {})",
+                                queue_ids.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         Ok(())
     }
 

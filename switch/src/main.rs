@@ -63,6 +63,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // What the dial plan and the flows name must exist, whatever the command.
+    let references = hotline_switch::routing::load_queues(&cfg)
+        .and_then(|queues| cfg.check_references(&queues, cfg.load_flows()?.as_ref()));
+    if let Err(e) = references {
+        eprintln!("configuration error: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => {
             if cfg.demo.seed

@@ -169,3 +169,63 @@ fn check_config_accepts_the_shipped_files() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A dial-plan route to a queue or IVR flow that does not exist stops the start (and
+/// `check-config`) at the route's line, instead of failing the first call that takes it.
+#[test]
+fn route_to_unknown_queue_or_flow_is_refused_at_load() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    for (target, key, named) in [
+        (
+            "queue = \"salse\"",
+            "dialplan.routes[1].queue",
+            "no queue \"salse\"",
+        ),
+        (
+            "ivr = \"mian\"",
+            "dialplan.routes[1].ivr",
+            "no IVR flow \"mian\"",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        // The shipped flows and prompts, so that only the route is wrong.
+        copy_dir(&shipped.join("ivr"), &dir.path().join("ivr"));
+        copy_dir(&shipped.join("prompts"), &dir.path().join("prompts"));
+        let cfg = dir.path().join("switch.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[demo]\nseed = false\n\n[sip]\nlisten = \"127.0.0.1:0\"\n\n\
+                 [[dialplan.routes]]\nnumber = \"7001\"\nqueue = \"sales\"\n\n\
+                 [[dialplan.routes]]\nnumber = \"7002\"\n{target}\n"
+            ),
+        )
+        .expect("write");
+        for args in [&["check-config"][..], &[][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_hotline-switch"))
+                .arg("--config")
+                .arg(&cfg)
+                .args(args)
+                .output()
+                .expect("run");
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let expected = format!("{}:13: key `{key}`:", cfg.display());
+            assert!(err.contains(&expected), "{args:?}: {err}");
+            assert!(err.contains(named), "{args:?}: {err}");
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy");
+        }
+    }
+}

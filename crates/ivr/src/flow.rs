@@ -51,6 +51,25 @@ impl Flow {
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// Every ACD queue the flow names, with the node that names it (queue nodes and the
+    /// queue-wait and staffing conditions), so a loader can check them against the queues
+    /// that exist.
+    pub fn queue_references(&self) -> Vec<(&str, &str)> {
+        self.nodes
+            .iter()
+            .filter_map(|n| {
+                let queue = match &n.kind {
+                    NodeKind::Queue(q) => &q.queue,
+                    NodeKind::Condition {
+                        test: Test::QueueWait { queue, .. } | Test::Staffing { queue, .. },
+                        ..
+                    } => queue,
+                    _ => return None,
+                };
+                Some((&*n.name, queue.as_str()))
+            })
+            .collect()
+    }
     /// The file it was loaded from.
     pub fn file(&self) -> &Path {
         &self.file

@@ -2,9 +2,55 @@
 //!
 //! Accepted inputs: `+49 30 1234-56`, `0049 30 123456` (international prefix 00), `(030) 123456`
 //! with a default country (national prefix 0 dropped), `tel:+4930123456`, `sip:+4930123456@host`.
-//! Without a default country a number must already be international.
+//! Without a default country a number must already be international (`+` or `00`).
+//!
+//! With a default country, the international (IDD) and national (trunk) prefixes are that
+//! country's: [`NumberingPlan::for_country`]. In the North American plan `011 44 20...` is a
+//! call to the UK and `1 212 ...` a national call; in Japan the international prefix is `010`;
+//! in Italy the leading 0 belongs to the number and is kept.
 
 use crate::{Error, Result};
+
+/// How numbers are dialled in one country: the prefixes that start an international call and
+/// the national (trunk) prefix that is dropped to get the subscriber number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberingPlan {
+    /// International call prefixes (IDD), longest first where they overlap.
+    pub international: &'static [&'static str],
+    /// National (trunk) prefix, dropped before the country code is added; empty when the
+    /// country has none (the leading digit is part of the number).
+    pub national: &'static str,
+}
+
+impl NumberingPlan {
+    /// The plan of a country code (digits, no `+`). Countries not in the table get the ITU
+    /// recommendation: international prefix `00`, national prefix `0`.
+    pub fn for_country(cc: &str) -> NumberingPlan {
+        let (international, national): (&'static [&'static str], &'static str) = match cc {
+            // North American Numbering Plan: 011 abroad, 1 + ten digits at home.
+            "1" => (&["011"], "1"),
+            // Russia and Kazakhstan: 8~10 (and 00 on newer networks), trunk prefix 8.
+            "7" => (&["810", "00"], "8"),
+            "61" => (&["0011"], "0"),
+            "81" => (&["010"], "0"),
+            "82" => (&["001", "002", "00700"], "0"),
+            "886" => (&["002", "009"], "0"),
+            "852" | "853" => (&["001", "00"], ""),
+            "65" => (&["000", "001", "008"], ""),
+            "62" => (&["001", "007", "008"], "0"),
+            "66" => (&["001", "007", "008", "009"], "0"),
+            "55" => (&["00"], "0"),
+            // Countries where the leading 0 (or no prefix) is part of the national number.
+            "39" | "34" | "351" | "30" | "45" | "47" | "352" | "377" | "378" | "354" | "356"
+            | "357" | "370" | "371" | "372" => (&["00"], ""),
+            _ => (&["00"], "0"),
+        };
+        NumberingPlan {
+            international,
+            national,
+        }
+    }
+}
 
 /// Normalises `raw` to E.164. `default_cc` is the country code (digits, no `+`) used for
 /// national numbers.
@@ -30,37 +76,43 @@ pub fn normalize(raw: &str, default_cc: Option<&str>) -> Result<String> {
             }
         }
     }
-    let national = if plus {
-        None
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        digits = rest.to_string();
-        None
-    } else {
-        Some(())
+    let plan = default_cc.map(NumberingPlan::for_country);
+    let international_prefix = match plan {
+        // Without a country only the ITU's 00 can be read as "international".
+        None => digits.starts_with("00").then_some(2),
+        Some(p) => p
+            .international
+            .iter()
+            .filter(|idd| digits.starts_with(*idd))
+            .map(|idd| idd.len())
+            .max(),
     };
-    let e164 = match national {
-        None => digits,
-        Some(()) => {
-            let cc = default_cc.ok_or_else(|| {
-                Error::Invalid("national phone number without a default country code".into())
-            })?;
-            if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::Invalid(
-                    "default country code must be 1 to 3 digits".into(),
-                ));
-            }
-            let subscriber = digits.strip_prefix('0').unwrap_or(&digits);
-            // NANP numbers are written without the trunk prefix 1 nationally.
-            let subscriber = if cc == "1" {
-                subscriber
-                    .strip_prefix('1')
-                    .filter(|s| s.len() == 10)
-                    .unwrap_or(subscriber)
-            } else {
-                subscriber
-            };
-            format!("{cc}{subscriber}")
+    let e164 = if plus {
+        digits
+    } else if let Some(len) = international_prefix {
+        digits[len..].to_string()
+    } else {
+        let cc = default_cc.ok_or_else(|| {
+            Error::Invalid("national phone number without a default country code".into())
+        })?;
+        if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::Invalid(
+                "default country code must be 1 to 3 digits".into(),
+            ));
         }
+        let national = plan.map_or("0", |p| p.national);
+        let subscriber = if cc == "1" {
+            // NANP numbers are ten digits; the trunk prefix 1 is optional at home.
+            digits
+                .strip_prefix('1')
+                .filter(|s| s.len() == 10)
+                .unwrap_or(&digits)
+        } else if national.is_empty() {
+            &digits
+        } else {
+            digits.strip_prefix(national).unwrap_or(&digits)
+        };
+        format!("{cc}{subscriber}")
     };
     if e164.len() < 6 || e164.len() > 15 || e164.starts_with('0') {
         return Err(Error::Invalid(
@@ -100,6 +152,51 @@ mod tests {
         assert_eq!(
             normalize("212-555-0100", Some("1")).expect("ok"),
             "+12125550100"
+        );
+    }
+
+    #[test]
+    fn international_prefix_is_the_countrys() {
+        // North America dials abroad with 011 (finding: `9 011 44...` became +11144...).
+        assert_eq!(
+            normalize("011 44 1632 960999", Some("1")).expect("ok"),
+            "+441632960999"
+        );
+        // Japan: 010; Australia: 0011 (longer than the national 0 + area code).
+        assert_eq!(
+            normalize("010 1 212 555 0100", Some("81")).expect("ok"),
+            "+12125550100"
+        );
+        assert_eq!(
+            normalize("0011 44 20 7946 0018", Some("61")).expect("ok"),
+            "+442079460018"
+        );
+        assert_eq!(
+            normalize("02 9374 4000", Some("61")).expect("ok"),
+            "+61293744000"
+        );
+        // China and Germany: 00 abroad, 0 at home.
+        assert_eq!(
+            normalize("00 1 212 555 0100", Some("86")).expect("ok"),
+            "+12125550100"
+        );
+        assert_eq!(
+            normalize("010 6552 9988", Some("86")).expect("ok"),
+            "+861065529988"
+        );
+        // Italy keeps the leading 0 of the number.
+        assert_eq!(
+            normalize("06 6982 1234", Some("39")).expect("ok"),
+            "+390669821234"
+        );
+        // Russia: trunk prefix 8, international 810.
+        assert_eq!(
+            normalize("8 495 123 4567", Some("7")).expect("ok"),
+            "+74951234567"
+        );
+        assert_eq!(
+            normalize("810 49 30 123456", Some("7")).expect("ok"),
+            "+4930123456"
         );
     }
 

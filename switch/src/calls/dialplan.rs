@@ -216,6 +216,22 @@ mod tests {
     }
 
     #[test]
+    fn international_call_from_north_america() {
+        // 9 for an outside line, 011 to dial abroad (the NANP's international prefix).
+        let r = plan().resolve("9 011 44 1632 960999").unwrap();
+        assert_eq!(
+            r.target,
+            Target::Trunk {
+                trunk: "pstn".into(),
+                number: "+441632960999".into()
+            }
+        );
+        // A national call with the trunk prefix 1 stays national.
+        let r = plan().resolve("9 1 202 555 0188").unwrap();
+        assert!(matches!(r.target, Target::Trunk { number, .. } if number == "+12025550188"));
+    }
+
+    #[test]
     fn longest_prefix_wins() {
         let r = plan().resolve("+442071234567").unwrap();
         assert!(matches!(r.target, Target::Trunk { trunk, .. } if trunk == "uk"));

@@ -188,12 +188,10 @@ pub async fn start_from_config(
         deps.media = Some(engine);
         let prompts = hotline_ivr::PromptDir::default_for(&cfg.dir);
         deps.hold_music = prompts.resolve("flow/hold-music");
-        let flows_dir = cfg.dir.join("ivr");
-        if flows_dir.is_dir() {
-            let flows = hotline_ivr::FlowSet::load_dir(&flows_dir, &prompts)
-                .map_err(|e| format!("IVR flows: {e}"))?;
-            deps.flows = Some(std::sync::Arc::new(flows));
-        }
+        deps.flows = cfg
+            .load_flows()
+            .map_err(|e| e.to_string())?
+            .map(std::sync::Arc::new);
         deps.prompts = Some(prompts);
     }
     match store.list_agents().await {

@@ -364,6 +364,60 @@ pub fn validate(
     Ok(())
 }
 
+/// Checks that each `[[dialplan.routes]]` entry's `queue` and `ivr` name a queue and a flow
+/// that exist (`queues`: queue ids; `flows`: flow names).
+pub fn validate_targets(
+    file: &Path,
+    text: &str,
+    dialplan: &DialplanConfig,
+    queues: &[&str],
+    flows: &[&str],
+) -> Result<(), ConfigError> {
+    let route_lines = table_lines(text, "dialplan.routes");
+    for (i, r) in dialplan.routes.iter().enumerate() {
+        let header = route_lines.get(i).copied();
+        let err = |k: &str, message: String| ConfigError {
+            file: file.to_path_buf(),
+            line: header.map(|h| key_line_in_table(text, h, k).unwrap_or(h)),
+            key: Some(format!("dialplan.routes[{i}].{k}")),
+            message,
+        };
+        if let Some(q) = &r.queue
+            && !queues.contains(&q.as_str())
+        {
+            return Err(err(
+                "queue",
+                format!("no queue {q:?} (queues: {})", queues.join(", ")),
+            ));
+        }
+        if let Some(f) = &r.ivr
+            && !flows.contains(&f.as_str())
+        {
+            let known = if flows.is_empty() {
+                "no flows are loaded: put flow files in the `ivr` folder next to this file".into()
+            } else {
+                format!("flows: {}", flows.join(", "))
+            };
+            return Err(err("ivr", format!("no IVR flow {f:?} ({known})")));
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line of `key = ...` inside the table whose header is on line `header`.
+fn key_line_in_table(text: &str, header: usize, key: &str) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .skip(header)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+        .find(|(_, l)| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|(i, _)| i + 1)
+}
+
 /// 1-based lines of each `[[name]]` header, in order.
 fn table_lines(text: &str, name: &str) -> Vec<usize> {
     let header = format!("[[{name}]]");
