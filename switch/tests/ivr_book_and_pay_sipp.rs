@@ -1,7 +1,8 @@
 //! Issue 6's booking-and-payment acceptance, end to end through the real `hotline-switch`
 //! binary: a sipp caller (Hedy Perlman, +1 212 555 0113 in the demo data) dials the service
 //! number and keys, as RFC 4733 telephone-events, 1 (sales) and 1 (book) in the menus of
-//! `config/ivr/main.toml`, is identified by her calling number, picks the first flight (1),
+//! `config/ivr/main.toml`, is found by her calling number and proves it with her PIN (a
+//! calling number can be forged: no booking without the PIN), picks the first flight (1),
 //! and pays with sandbox test cards: first `4000000000000002` (declined), then, offered a
 //! retry (1), `4000000000000119`, whose first charge the sandbox fails like a network
 //! timeout; the IVR retries it with the same idempotency key and it is approved.
@@ -37,6 +38,7 @@ const FLAKY_CARD: &str = "4000000000000119";
 const EXPIRY: &str = "1235";
 const CVV: &str = "838";
 const HEDY: &str = "+12125550113";
+const HEDY_PIN: &str = "4052";
 
 /// Every file under `dir` (the database, its WAL, recordings, anything else the switch wrote).
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -68,18 +70,19 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
     let mut keys = Vec::new();
     keys.extend(dtmf_util::presses(8_000, "1", 0)); // main menu: sales
     keys.extend(dtmf_util::presses(10_000, "1", 0)); // sales menu: book
-    keys.extend(dtmf_util::presses(12_000, "1", 0)); // the first flight
+    keys.extend(dtmf_util::presses(11_000, HEDY_PIN, 200)); // the PIN (2.2 s prompt, then 10 s)
+    keys.extend(dtmf_util::presses(16_000, "1", 0)); // the first flight
     keys.extend(dtmf_util::presses(
-        14_000,
+        18_000,
         &format!("{DECLINED_CARD}#"),
         200,
     ));
-    keys.extend(dtmf_util::presses(19_000, EXPIRY, 200));
-    keys.extend(dtmf_util::presses(21_000, CVV, 200));
-    keys.extend(dtmf_util::presses(24_000, "1", 0)); // declined: try another card
-    keys.extend(dtmf_util::presses(26_000, &format!("{FLAKY_CARD}#"), 200));
-    keys.extend(dtmf_util::presses(31_000, EXPIRY, 200));
-    keys.extend(dtmf_util::presses(33_000, CVV, 200));
+    keys.extend(dtmf_util::presses(23_000, EXPIRY, 200));
+    keys.extend(dtmf_util::presses(25_000, CVV, 200));
+    keys.extend(dtmf_util::presses(28_000, "1", 0)); // declined: try another card
+    keys.extend(dtmf_util::presses(30_000, &format!("{FLAKY_CARD}#"), 200));
+    keys.extend(dtmf_util::presses(35_000, EXPIRY, 200));
+    keys.extend(dtmf_util::presses(37_000, CVV, 200));
     dtmf_util::write_pcap(&sw.dir.path().join("caller_dtmf.pcap"), &keys);
 
     let caller = Sipp::spawn_in(
@@ -89,7 +92,18 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
         free_port(),
         &["-key", "caller", HEDY, "-key", "dial", "+18005550100"],
     );
-    assert!(caller.success(), "the caller's sipp failed");
+    if !caller.success() {
+        let logs = sw.logs.lock().expect("logs").clone();
+        let ivr: Vec<String> = logs
+            .iter()
+            .map(|v| v.to_string())
+            .filter(|l| !l.contains("sqlx::query"))
+            .collect();
+        panic!(
+            "the caller's sipp failed; the switch's IVR log:\n{}",
+            ivr.join("\n")
+        );
+    }
     let ended = sw.wait_ended(1);
     assert_eq!(ended.len(), 1, "one call ended");
     let call = ended[0].clone();
@@ -128,8 +142,15 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
         std::fs::write(path, text).expect("dump");
     }
     // Through the menus by RFC 4733, identified by the calling number.
-    assert_eq!(rec.customer_id, Some(customer), "identified by ANI");
-    for node in ["main_menu", "sales_menu", "book", "pay_booking", "booked"] {
+    assert_eq!(rec.customer_id, Some(customer), "identified by ANI and PIN");
+    for node in [
+        "main_menu",
+        "sales_menu",
+        "book_verify",
+        "book",
+        "pay_booking",
+        "booked",
+    ] {
         assert!(
             rec.ivr_path.iter().any(|n| n == node),
             "{node} in {:?}",
@@ -221,8 +242,10 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
     for card in [DECLINED_CARD, FLAKY_CARD] {
         assert!(!log_text.contains(card), "card number {card} in the log");
     }
-    let leak = secret_at(log_text.as_bytes(), CVV.as_bytes());
-    assert!(leak.is_none(), "security code in the log: {leak:?}");
+    for (what, secret) in [("security code", CVV), ("PIN", HEDY_PIN)] {
+        let leak = secret_at(log_text.as_bytes(), secret.as_bytes());
+        assert!(leak.is_none(), "{what} in the log: {leak:?}");
+    }
     let mut files = Vec::new();
     files_under(sw.dir.path(), &mut files);
     let names: Vec<String> = files
@@ -232,8 +255,12 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
     assert!(names.iter().any(|n| n == "hotline.db"), "{names:?}");
     assert!(names.iter().any(|n| n == "hotline.db-wal"), "{names:?}");
     for f in &files {
-        if f.file_name().is_some_and(|n| n == "caller_dtmf.pcap") {
-            continue; // the caller's own key presses, written by this test
+        if f.file_name()
+            .is_some_and(|n| n == "caller_dtmf.pcap" || n == "demo.toml")
+        {
+            // The caller's own key presses, written by this test, and the demo data the
+            // switch reads (with Hedy's public demo PIN): inputs, not what the switch wrote.
+            continue;
         }
         let bytes = std::fs::read(f).expect("read");
         for card in [DECLINED_CARD, FLAKY_CARD] {
@@ -243,10 +270,12 @@ fn caller_books_a_flight_and_pays_by_phone_and_no_card_digits_are_kept() {
                 f.display()
             );
         }
-        assert!(
-            !has_secret(&bytes, CVV.as_bytes()),
-            "security code in {}",
-            f.display()
-        );
+        for (what, secret) in [("security code", CVV), ("PIN", HEDY_PIN)] {
+            assert!(
+                !has_secret(&bytes, secret.as_bytes()),
+                "{what} in {}",
+                f.display()
+            );
+        }
     }
 }

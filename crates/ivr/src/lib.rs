@@ -90,9 +90,9 @@ pub use payment::{
     IdempotencyKey, PaymentGateway, PaymentProgress, SandboxGateway,
 };
 pub use session::{
-    Action, Ani, BookableItem, CHARGE_TIMEOUT, Customer, Dnis, Event, HeldItem, Input, InputValue,
-    IvrSummary, LookupKey, Outcome, PathStep, PaymentRecord, PlaybackId, QueueAnnouncements,
-    QueueStatus, RESULT_TIMEOUT, RequestId, Secret, Session, TRANSFER_TIMEOUT,
+    Action, Ani, BookableItem, CHARGE_TIMEOUT, CallbackOffer, Customer, Dnis, Event, HeldItem,
+    Input, InputValue, IvrSummary, LookupKey, Outcome, PathStep, PaymentRecord, PlaybackId,
+    QueueAnnouncements, QueueStatus, RESULT_TIMEOUT, RequestId, Secret, Session, TRANSFER_TIMEOUT,
 };
 pub use time::UnixTime;
 

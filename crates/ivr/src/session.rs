@@ -654,6 +654,19 @@ pub struct Session {
     queue_status: Option<QueueStatus>,
     hops: u32,
     ignored_events: u64,
+    callback: CallbackOffer,
+}
+
+/// Whether queue nodes may offer this caller a callback (call control decides: the number
+/// must be one the dial plan lets the switch call back, so a forged caller number cannot make
+/// the switch dial a premium line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallbackOffer {
+    /// Offered where the flow offers it: the caller's number may be called back.
+    #[default]
+    Allowed,
+    /// Not offered: callback prompts are skipped and the callback digit is ignored.
+    Withheld,
 }
 
 impl fmt::Debug for Session {
@@ -706,7 +719,14 @@ impl Session {
             queue_status: None,
             hops: 0,
             ignored_events: 0,
+            callback: CallbackOffer::Allowed,
         }
+    }
+
+    /// Allows or withholds callback offers (before or during the flow). Withheld: queue nodes
+    /// play no callback prompts and ignore the callback digit.
+    pub fn set_callback_offer(&mut self, offer: CallbackOffer) {
+        self.callback = offer;
     }
 
     /// Sets a call variable before or during the flow (e.g. the amount an agent entered
@@ -1806,13 +1826,21 @@ impl Session {
                 };
                 let prompts: Vec<Prompt> = periodic
                     .iter()
-                    .chain(&q.callback_prompts)
+                    .chain(self.callback_prompts(q))
                     .cloned()
                     .collect();
                 if !prompts.is_empty() {
                     self.queue_play(prompts);
                 }
             }
+        }
+    }
+
+    /// The queue's callback prompts, when a callback may be offered to this caller.
+    fn callback_prompts<'q>(&self, q: &'q QueueSpec) -> &'q [Prompt] {
+        match self.callback {
+            CallbackOffer::Allowed => &q.callback_prompts,
+            CallbackOffer::Withheld => &[],
         }
     }
 
@@ -1845,7 +1873,7 @@ impl Session {
             say::wait(status.estimated_wait.as_secs(), &mut prompts);
         }
         prompts.extend(q.periodic_prompts.iter().cloned());
-        prompts.extend(q.callback_prompts.iter().cloned());
+        prompts.extend(self.callback_prompts(q).iter().cloned());
         if prompts.is_empty() {
             self.queue_music();
         } else {
@@ -1860,7 +1888,7 @@ impl Session {
         let NodeKind::Queue(q) = &flow.get(id).kind else {
             return;
         };
-        if q.callback_digit != Some(d) {
+        if q.callback_digit != Some(d) || self.callback == CallbackOffer::Withheld {
             self.ignored_events += 1;
             return;
         }

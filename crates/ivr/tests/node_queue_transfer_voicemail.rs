@@ -149,6 +149,38 @@ fn callback_offer_by_digit_during_announcement() {
     assert!(sim.s.poll_timeout().is_none(), "queue timers are gone");
 }
 
+/// A caller whose number call control may not call back (a forged premium number) hears no
+/// callback offer, and the callback digit does nothing: no callback request can be made.
+#[test]
+fn withheld_callback_is_neither_offered_nor_taken() {
+    let mut sim = Sim::new(QUEUE);
+    sim.s.set_callback_offer(CallbackOffer::Withheld);
+    sim.start();
+    let r = sim.last_request();
+    let a = sim.event(Event::QueueStatus {
+        request: Some(r),
+        status: status(4, 300),
+    });
+    let heard = played(&a);
+    assert!(
+        heard.contains(&"thank_you_for_waiting".to_string()),
+        "{heard:?}"
+    );
+    assert!(
+        !heard.contains(&"press_1_for_callback".to_string()),
+        "{heard:?}"
+    );
+    let a = sim.digits("1");
+    assert!(
+        !names(&a)
+            .iter()
+            .any(|n| n == "RequestCallback" || n == "LeaveQueue"),
+        "{a:?}"
+    );
+    assert!(!sim.s.variables().contains_key("callback"));
+    assert!(!sim.s.is_finished(), "still waiting in the queue");
+}
+
 #[test]
 fn max_wait_goes_to_voicemail_ticket() {
     let mut sim = Sim::new(QUEUE);

@@ -61,7 +61,24 @@ fn main_flow_vip_books_and_pays() {
     assert_eq!(played(&a), ["flow/vip-welcome"]);
     sim.finish_prompt();
     sim.digits("1"); // sales (barge-in on the menu)
-    sim.digits("1"); // book
+    sim.digits("1"); // book: the caller proves who they are first
+    let r = sim.last_request();
+    let a = sim.event(Event::LookupResult {
+        request: r,
+        customer: Some(vip()),
+    });
+    assert_eq!(played(&a), ["flow/enter-pin"]);
+    let a = sim.digits("7391");
+    let Some(Action::VerifyCaller { request, .. }) =
+        a.iter().find(|a| matches!(a, Action::VerifyCaller { .. }))
+    else {
+        panic!("the PIN is checked before booking: {a:?}")
+    };
+    let request = *request;
+    sim.event(Event::VerifyResult {
+        request,
+        verified: true,
+    });
     let r = sim.last_request();
     let starts_at = CivilDateTime {
         date: CivilDate {
@@ -118,6 +135,7 @@ fn main_flow_vip_books_and_pays() {
             "main_menu",
             "sales",
             "sales_menu",
+            "book_verify",
             "book",
             "pay_booking",
             "booked",

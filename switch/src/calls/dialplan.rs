@@ -40,12 +40,57 @@ pub enum NoRoute {
     BadNumber,
 }
 
+/// Why a number may not be called back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackRefused {
+    /// No route takes it (or it is not a phone number).
+    NoRoute,
+    /// Outside the allowed prefixes (`[dialplan.callbacks] allow_prefixes`).
+    NotAllowed,
+    /// In a premium-rate or other denied range (`deny_prefixes`).
+    Denied,
+}
+
+impl CallbackRefused {
+    /// The reason as a short token for logs and call records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CallbackRefused::NoRoute => "no route",
+            CallbackRefused::NotAllowed => "not an allowed callback number",
+            CallbackRefused::Denied => "premium or denied range",
+        }
+    }
+}
+
+/// Premium-rate, shared-cost and look-alike international ranges that are never called back
+/// unless `deny_prefixes` says otherwise, by country code.
+fn default_denied(cc: &str) -> Vec<String> {
+    let ranges: &[&str] = match cc {
+        // NANP: 900/976 premium; area codes that are other countries inside +1 (the
+        // Caribbean "one-ring" fraud targets), charged as international calls.
+        "1" => &[
+            "+1900", "+1976", "+1242", "+1246", "+1264", "+1268", "+1284", "+1345", "+1441",
+            "+1473", "+1649", "+1658", "+1664", "+1721", "+1758", "+1767", "+1784", "+1809",
+            "+1829", "+1849", "+1868", "+1869", "+1876",
+        ],
+        "44" => &["+449", "+4487", "+4470"],
+        "49" => &["+49900", "+49137", "+49118"],
+        "33" => &["+338"],
+        "86" => &["+86168", "+86160"],
+        "61" => &["+61190"],
+        _ => &[],
+    };
+    ranges.iter().map(|r| r.to_string()).collect()
+}
+
 /// The compiled dial plan.
 #[derive(Debug, Clone)]
 pub struct Dialplan {
     routes: Vec<RouteConfig>,
     extensions: HashSet<String>,
     country_code: String,
+    callback_allow: Vec<String>,
+    callback_deny: Vec<String>,
 }
 
 /// Keeps only the characters that can be part of a dialed number.
@@ -66,6 +111,47 @@ impl Dialplan {
             routes: cfg.routes.clone(),
             extensions: extensions.iter().map(|e| e.number.clone()).collect(),
             country_code: country_code.to_string(),
+            callback_allow: cfg
+                .callbacks
+                .allow_prefixes
+                .clone()
+                .unwrap_or_else(|| vec![format!("+{country_code}")]),
+            callback_deny: cfg
+                .callbacks
+                .deny_prefixes
+                .clone()
+                .unwrap_or_else(|| default_denied(country_code)),
+        }
+    }
+
+    /// Where a callback to `number` goes, if the switch may call it back: an extension, or a
+    /// trunk number inside the allowed prefixes and outside the denied ones. `own_verified`:
+    /// the number is on record for a customer who proved who they are on this call (PIN); it
+    /// may then be outside the allowed prefixes, never in a denied range.
+    pub fn callback_target(
+        &self,
+        number: &str,
+        own_verified: bool,
+    ) -> Result<Target, CallbackRefused> {
+        // A caller's number, not dialled digits: read it as a phone number (national forms
+        // with the node's country), then route it as if dialled in E.164.
+        let cleaned = clean(number);
+        if self.extensions.contains(&cleaned) {
+            return Ok(Target::Extension(cleaned));
+        }
+        let e = e164(&cleaned, &self.country_code).ok_or(CallbackRefused::NoRoute)?;
+        match self.resolve(&e).map(|r| r.target) {
+            Ok(Target::Trunk { trunk, number }) => {
+                let starts = |list: &[String]| list.iter().any(|p| number.starts_with(p.as_str()));
+                if starts(&self.callback_deny) {
+                    Err(CallbackRefused::Denied)
+                } else if !own_verified && !starts(&self.callback_allow) {
+                    Err(CallbackRefused::NotAllowed)
+                } else {
+                    Ok(Target::Trunk { trunk, number })
+                }
+            }
+            _ => Err(CallbackRefused::NoRoute),
         }
     }
 
@@ -178,7 +264,56 @@ mod tests {
             name: String::new(),
             auto_answer: false,
         }];
-        Dialplan::new(&DialplanConfig { routes }, &exts, "1")
+        Dialplan::new(
+            &DialplanConfig {
+                routes,
+                ..Default::default()
+            },
+            &exts,
+            "1",
+        )
+    }
+
+    #[test]
+    fn callbacks_only_to_allowed_numbers() {
+        let p = plan();
+        // A national number and an extension may be called back.
+        assert!(matches!(
+            p.callback_target("+12025550188", false),
+            Ok(Target::Trunk { number, .. }) if number == "+12025550188"
+        ));
+        assert_eq!(
+            p.callback_target("1001", false),
+            Ok(Target::Extension("1001".into()))
+        );
+        // Premium and Caribbean look-alikes never, even as a verified customer's own number.
+        for n in ["+19005550100", "+18765550100", "1 900 555 0100"] {
+            assert_eq!(
+                p.callback_target(n, false),
+                Err(CallbackRefused::Denied),
+                "{n}"
+            );
+            assert_eq!(
+                p.callback_target(n, true),
+                Err(CallbackRefused::Denied),
+                "{n}"
+            );
+        }
+        // Abroad only as a verified customer's own number.
+        assert_eq!(
+            p.callback_target("+442071234567", false),
+            Err(CallbackRefused::NotAllowed)
+        );
+        assert!(p.callback_target("+442071234567", true).is_ok());
+        // Not a number, or nothing routes it.
+        assert_eq!(
+            p.callback_target("anonymous", false),
+            Err(CallbackRefused::NoRoute)
+        );
+        assert_eq!(
+            p.callback_target("5555", false),
+            Err(CallbackRefused::NoRoute)
+        );
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub(crate) struct Extra {
 pub(crate) struct PendingCallback {
     /// The number to call back (the caller's number).
     pub(crate) number: String,
+    /// The number is on record for the customer, who proved who they are (PIN) on the call
+    /// that asked: it may be called back outside `[dialplan.callbacks] allow_prefixes`.
+    pub(crate) own_verified: bool,
     pub(crate) queue: String,
     pub(crate) customer: Option<hotline_store::CustomerView>,
     /// Dial attempts so far (names the call records `<request>-cb<n>`).
@@ -135,6 +138,8 @@ pub(crate) struct CallbackCall {
     pub(crate) request: String,
     pub(crate) agent: String,
     pub(crate) number: String,
+    /// See [`PendingCallback::own_verified`].
+    pub(crate) own_verified: bool,
     pub(crate) stage: CallbackStage,
 }
 
@@ -1378,11 +1383,15 @@ impl Core {
         // Routing's decisions name the request.
         self.by_id.insert(request.to_string(), key);
         if let Some(c) = self.calls.get_mut(&key) {
-            c.slice.set_customer(p.customer.clone());
+            // What the caller proved on their call is not carried over: the pop shows a
+            // claimed identity until the agent checks it.
+            c.slice
+                .set_customer(p.customer.clone(), super::slice::Proof::Claimed);
             c.extra.callback = Some(CallbackCall {
                 request: request.to_string(),
                 agent: agent.to_string(),
                 number: p.number.clone(),
+                own_verified: p.own_verified,
                 stage: CallbackStage::Ringing,
             });
         }
@@ -1416,18 +1425,20 @@ impl Core {
     /// Routing asks for the callback dial: the agent hears ringback while the customer's
     /// number is called through the dial plan (a trunk shows its caller ID).
     pub(crate) fn dial_callback(&mut self, now: Instant, key: u64) {
-        let Some(number) = self
-            .calls
-            .get(&key)
-            .and_then(|c| c.extra.callback.as_ref().map(|cb| cb.number.clone()))
-        else {
+        let Some((number, own_verified)) = self.calls.get(&key).and_then(|c| {
+            c.extra
+                .callback
+                .as_ref()
+                .map(|cb| (cb.number.clone(), cb.own_verified))
+        }) else {
             return;
         };
-        let target = match self.plan.resolve(&number).map(|r| r.target) {
-            Ok(t @ (Target::Extension(_) | Target::Trunk { .. })) => t,
-            _ => {
-                tracing::warn!(call = key, "no route to the callback number");
-                self.end_call(now, key, None, "no route to the customer", None);
+        // Checked again at dial time (the policy may have changed since the request).
+        let target = match self.plan.callback_target(&number, own_verified) {
+            Ok(t) => t,
+            Err(why) => {
+                tracing::warn!(call = key, reason = why.as_str(), "callback number refused");
+                self.end_call(now, key, None, "callback number refused", None);
                 return;
             }
         };

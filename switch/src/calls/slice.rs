@@ -75,9 +75,11 @@ pub(crate) struct SliceCall {
     priority: u8,
     /// The identified caller (after verification, when the flow asks for a PIN).
     customer: Option<hotline_store::CustomerView>,
+    /// How `customer` was identified: a caller number alone proves nothing (it can be forged).
+    proof: Proof,
     /// The caller the last look-up found, not yet identified: it becomes `customer` when the
     /// IVR says `CustomerIdentified` (a flow that verifies says so only after a right PIN).
-    looked_up: Option<hotline_store::CustomerView>,
+    looked_up: Option<(hotline_store::CustomerView, Proof)>,
     /// The agent being rung.
     offered: Option<String>,
     /// When routing's reservation of that agent lapses (the queue's ring timeout).
@@ -92,15 +94,36 @@ pub(crate) struct SliceCall {
     pub(crate) payments: u32,
 }
 
+/// How the call's customer is known. Bookings, payments on the customer's account and
+/// callbacks outside the allowed numbers need [`Proof::Pin`]; the screen pop shows which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Proof {
+    /// Found by the caller's number or an account number the caller typed: either can be
+    /// known to a stranger, so this is a guess good for routing and the pop, not for money.
+    #[default]
+    Claimed,
+    /// The caller typed the customer's PIN on this call (checked against its argon2 hash).
+    Pin,
+}
+
 impl SliceCall {
+    /// The customer id, when the caller proved to be that customer on this call (PIN).
+    pub(crate) fn verified_customer(&self) -> Option<i64> {
+        match self.proof {
+            Proof::Pin => self.customer.as_ref().map(|v| v.customer.id),
+            Proof::Claimed => None,
+        }
+    }
+
     /// The routing priority the caller has (set by the IVR or the queue route).
     pub(crate) fn priority(&self) -> u8 {
         self.priority
     }
 
     /// The caller's customer record (screen pops).
-    pub(crate) fn set_customer(&mut self, v: Option<hotline_store::CustomerView>) {
+    pub(crate) fn set_customer(&mut self, v: Option<hotline_store::CustomerView>, proof: Proof) {
         self.customer = v;
+        self.proof = proof;
     }
 }
 
@@ -292,6 +315,18 @@ pub(crate) fn cti_customer(v: &hotline_store::CustomerView) -> hotline_cti::Cust
     hotline_cti::from_store::customer_view(v)
 }
 
+/// Is `number` one of the customer's phone numbers on record?
+fn own_number(customer: &Option<hotline_store::CustomerView>, number: &str, cc: &str) -> bool {
+    let Ok(wanted) = Identity::phone_in(number, cc) else {
+        return false;
+    };
+    customer.as_ref().is_some_and(|v| {
+        v.identities
+            .iter()
+            .any(|i| i.kind == wanted.kind && i.value == wanted.value && i.verified)
+    })
+}
+
 fn ivr_customer(v: &hotline_store::CustomerView) -> hotline_ivr::Customer {
     hotline_ivr::Customer {
         id: v.customer.id.to_string(),
@@ -357,6 +392,12 @@ impl Core {
                 return;
             };
             let mut s = Session::new(f, c.id.as_str());
+            // A callback is offered only to a number the switch may call back: the caller's
+            // number can be forged (a premium line would be dialled on the center's bill).
+            if let Err(why) = self.plan.callback_target(&c.ani, false) {
+                tracing::info!(call = %c.id, reason = why.as_str(), "no callback offer for this caller's number");
+                s.set_callback_offer(hotline_ivr::CallbackOffer::Withheld);
+            }
             s.handle_event(
                 now,
                 IvrEvent::CallStarted {
@@ -646,12 +687,23 @@ impl Core {
             Action::CustomerIdentified { customer_id, .. } => {
                 // The looked-up caller is the call's customer from now on (screen pop,
                 // bookings, payments).
-                if c.slice
+                if let Some((view, proof)) = c
+                    .slice
                     .looked_up
-                    .as_ref()
-                    .is_some_and(|v| v.customer.id.to_string() == customer_id)
+                    .take_if(|(v, _)| v.customer.id.to_string() == customer_id)
                 {
-                    c.slice.customer = c.slice.looked_up.take();
+                    c.slice.set_customer(Some(view), proof);
+                    if proof == Proof::Pin {
+                        // The caller's own number on record may now be called back even if
+                        // it is outside the allowed prefixes (never a denied range).
+                        let own = own_number(&c.slice.customer, &c.ani, &self.country_code);
+                        if own
+                            && self.plan.callback_target(&c.ani, true).is_ok()
+                            && let Some(s) = c.slice.ivr.as_mut()
+                        {
+                            s.set_callback_offer(hotline_ivr::CallbackOffer::Allowed);
+                        }
+                    }
                 }
                 if let Ok(id) = customer_id.parse::<i64>() {
                     let ev = c
@@ -691,8 +743,11 @@ impl Core {
             }
             Action::RequestCallback { queue, number } => {
                 c.slice.leave_pending = false;
+                let own_verified = c.slice.verified_customer().is_some()
+                    && own_number(&c.slice.customer, number.as_str(), &self.country_code);
                 let pending = super::legs::PendingCallback {
                     number: number.as_str().to_string(),
+                    own_verified,
                     queue,
                     customer: c.slice.customer.clone(),
                     attempts: 0,
@@ -746,8 +801,9 @@ impl Core {
             Action::ListBookable {
                 request, max_items, ..
             } => {
-                // The store has no item categories: every bookable item is offered.
-                let customer = c.slice.customer.as_ref().map(|v| v.customer.id);
+                // The store has no item categories: every bookable item is offered. Only a
+                // caller who proved to be the customer (PIN) books on the customer's account.
+                let customer = c.slice.verified_customer();
                 let store = self.store.clone();
                 let tx = self.internal.clone();
                 tokio::spawn(async move {
@@ -761,7 +817,7 @@ impl Core {
                 None
             }
             Action::HoldItem { request, item_id } => {
-                let customer = c.slice.customer.as_ref().map(|v| v.customer.id);
+                let customer = c.slice.verified_customer();
                 let store = self.store.clone();
                 let tx = self.internal.clone();
                 tokio::spawn(async move {
@@ -788,7 +844,8 @@ impl Core {
                 };
                 let ctx = ChargeContext {
                     call_id: call_id.clone(),
-                    customer: c.slice.customer.as_ref().map(|v| v.customer.id),
+                    // Stored against the customer only when the caller proved to be them.
+                    customer: c.slice.verified_customer(),
                     // A booking held by this session and not paid yet is what this charge pays.
                     booking: c
                         .slice
@@ -897,7 +954,7 @@ impl Core {
                         );
                         self.cdr.write(ev);
                     }
-                    c.slice.customer = view.map(|v| *v);
+                    c.slice.set_customer(view.map(|v| *v), Proof::Claimed);
                 }
                 self.enqueue(now, key, &queue, 0);
             }
@@ -913,7 +970,7 @@ impl Core {
                 if let Some(c) = self.calls.get_mut(&key) {
                     // Not the call's customer yet: a flow that verifies the caller says
                     // `CustomerIdentified` only after the right PIN.
-                    c.slice.looked_up = view.map(|v| *v);
+                    c.slice.looked_up = view.map(|v| (*v, Proof::Claimed));
                 }
                 self.feed(now, key, IvrEvent::LookupResult { request, customer });
             }
@@ -925,6 +982,12 @@ impl Core {
                 let Some(&key) = self.by_id.get(&call) else {
                     return;
                 };
+                if verified
+                    && let Some(c) = self.calls.get_mut(&key)
+                    && let Some((_, proof)) = c.slice.looked_up.as_mut()
+                {
+                    *proof = Proof::Pin;
+                }
                 self.feed(now, key, IvrEvent::VerifyResult { request, verified });
             }
             SliceResult::QueueStatus {

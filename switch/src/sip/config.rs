@@ -113,6 +113,23 @@ impl Default for MediaConfig {
 pub struct DialplanConfig {
     /// Ordered rules; an exact `number` beats a `prefix`, a longer prefix beats a shorter one.
     pub routes: Vec<RouteConfig>,
+    /// Which numbers the switch may call back when a caller asks for a callback.
+    pub callbacks: CallbackPolicyConfig,
+}
+
+/// `[dialplan.callbacks]`: the numbers a callback may dial. A caller's number can be forged,
+/// so a callback is a call the switch places on the center's bill to a number a stranger
+/// chose: only numbers allowed here are offered a callback and dialled.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbackPolicyConfig {
+    /// E.164 prefixes that may be called back (`"+1"`, `"+44"`). Unset: the node's own
+    /// country (`+<node.country_code>`). Extensions may always be called back.
+    pub allow_prefixes: Option<Vec<String>>,
+    /// E.164 prefixes never called back, even when allowed above or on record as a verified
+    /// customer's own number (premium-rate and shared-cost ranges). Unset: the built-in list
+    /// for the node's country (docs/security.md).
+    pub deny_prefixes: Option<Vec<String>>,
 }
 
 /// One dial-plan rule. Exactly one of `ivr`, `queue`, `extension`, `trunk` is set.
@@ -310,6 +327,23 @@ pub fn validate(
                 format!("trunks[{i}].register"),
                 "registering needs username and password".into(),
             ));
+        }
+    }
+
+    // [dialplan.callbacks]
+    for (key, list) in [
+        ("allow_prefixes", &dialplan.callbacks.allow_prefixes),
+        ("deny_prefixes", &dialplan.callbacks.deny_prefixes),
+    ] {
+        for p in list.iter().flatten() {
+            let digits = p.strip_prefix('+').unwrap_or("");
+            if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(simple(
+                    &format!("dialplan.callbacks.{key}"),
+                    &format!("{p:?} is not an E.164 prefix (`+` and 1 to 15 digits)"),
+                ));
+            }
         }
     }
 
