@@ -101,7 +101,7 @@ mod uri;
 pub mod validate;
 
 pub use dialog::{Dialog, DialogId, DialogState, Dialogs, Routed};
-pub use endpoint::{Config, Endpoint, Event, Stats, Transmit};
+pub use endpoint::{Config, Endpoint, Event, SourceTrust, Stats, Transmit};
 pub use error::{Error, Result};
 pub use headers::{AuthParams, CSeq, Contact, NameAddr, Via};
 pub use message::{Header, Message, StartLine, canonical_name, frame};

@@ -21,8 +21,12 @@ pub struct SipConfig {
     pub tcp: bool,
     /// Digest realm for extensions.
     pub realm: String,
-    /// Digest algorithms offered to phones, most preferred first: `SHA-256`, `MD5`.
+    /// Digest algorithms offered to phones, most preferred first: `SHA-256`, `MD5`. Default
+    /// SHA-256 only; add `MD5` (after SHA-256) for phones that cannot do SHA-256.
     pub auth_algorithms: Vec<String>,
+    /// Accept RFC 2069 digest answers without `qop` (they carry no nonce count, so a captured
+    /// one can be replayed from the same address to the same URI while the nonce lives).
+    pub auth_allow_no_qop: bool,
     /// How long a nonce stays fresh (then `stale=true`).
     pub nonce_lifetime_secs: u64,
     /// REGISTER expiry bounds and default.
@@ -31,11 +35,18 @@ pub struct SipConfig {
     pub default_expires_secs: u32,
     /// OPTIONS keep-alive towards registered contacts; 0 disables.
     pub keepalive_secs: u64,
-    /// Failed authentications per source IP within `auth_window_secs` before a lock-out.
+    /// Failed authentications per source IP within `auth_window_secs` before the source is
+    /// banned (never a trunk's address).
     pub auth_max_failures: u32,
+    /// Failed authentications at one extension (from any addresses) within `auth_window_secs`
+    /// before the extension is closed to sources that have not proved themselves as it.
+    pub auth_extension_max_failures: u32,
     pub auth_window_secs: u64,
-    /// How long a locked-out source is refused.
+    /// How long a ban lasts.
     pub auth_lockout_secs: u64,
+    /// How long a successful authentication as an extension exempts that source IP from bans
+    /// (for that extension).
+    pub auth_proven_secs: u64,
     /// How long an extension or agent phone rings before the call gives up on it.
     pub ring_timeout_secs: u64,
     /// RFC 3261 T1 in milliseconds (retransmission base).
@@ -51,15 +62,18 @@ impl Default for SipConfig {
             advertise: String::new(),
             tcp: true,
             realm: "hotline".into(),
-            auth_algorithms: vec!["SHA-256".into(), "MD5".into()],
+            auth_algorithms: vec!["SHA-256".into()],
+            auth_allow_no_qop: false,
             nonce_lifetime_secs: 300,
             min_expires_secs: 60,
             max_expires_secs: 3600,
             default_expires_secs: 600,
             keepalive_secs: 30,
             auth_max_failures: 5,
+            auth_extension_max_failures: 10,
             auth_window_secs: 60,
             auth_lockout_secs: 300,
+            auth_proven_secs: 3600,
             ring_timeout_secs: 30,
             t1_ms: 500,
             max_calls: 20_000,
@@ -249,6 +263,12 @@ pub fn validate(
     }
     if sip.auth_max_failures == 0 {
         return Err(simple("sip.auth_max_failures", "must be at least 1"));
+    }
+    if sip.auth_extension_max_failures == 0 {
+        return Err(simple(
+            "sip.auth_extension_max_failures",
+            "must be at least 1",
+        ));
     }
     if media.port_min >= media.port_max || media.port_max - media.port_min < 4 {
         return Err(simple(
