@@ -878,4 +878,181 @@ mod tests {
         );
         assert_eq!(resp.status(), Some(StatusCode::FORBIDDEN));
     }
+
+    /// A registrar with the default rules (SHA-256 only, 5 per source, 10 per extension), the
+    /// extension 1001 and a trunk at 192.0.2.10.
+    fn defaults() -> (Registrar, Instant) {
+        let now = Instant::now();
+        let exts = vec![ExtensionConfig {
+            number: "1001".into(),
+            password: "secret1001".into(),
+            name: String::new(),
+            auto_answer: false,
+        }];
+        let trunks: Vec<TrunkConfig> =
+            vec![toml::from_str("name = \"carrier\"\naddress = \"192.0.2.10:5060\"").unwrap()];
+        (
+            Registrar::new(&SipConfig::default(), &exts, &trunks, b"k", now),
+            now,
+        )
+    }
+
+    /// One REGISTER round from `src` as `user` with `pw`: challenge, answer. The answer's
+    /// response.
+    fn attempt(
+        r: &mut Registrar,
+        now: Instant,
+        src: SocketAddr,
+        user: &str,
+        pw: &str,
+        seq: u32,
+    ) -> Message<'static> {
+        let m = register_msg("1001", "sip:a@10.0.0.2", None);
+        let ch = r.register(now, &m, src, Transport::Udp);
+        if ch.status() != Some(StatusCode::UNAUTHORIZED) {
+            return ch;
+        }
+        r.register(now, &answer(&m, &ch, user, pw, seq), src, Transport::Udp)
+    }
+
+    fn addr(i: u8) -> SocketAddr {
+        SocketAddr::new(IpAddr::from([10, 1, 0, i]), 5060)
+    }
+
+    #[test]
+    fn unknown_user_gets_the_same_challenge_and_counts() {
+        let (mut r, now) = defaults();
+        let wrong = attempt(&mut r, now, addr(1), "1001", "guess", 2);
+        let unknown = attempt(&mut r, now, addr(2), "7777", "guess", 2);
+        assert_eq!(wrong.status(), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(unknown.status(), wrong.status());
+        let shape = |m: &Message<'_>| {
+            let p = hotline_sip::AuthParams::parse(m.header("WWW-Authenticate").unwrap()).unwrap();
+            let mut names: Vec<&str> = p.params.iter().map(|(n, _)| *n).collect();
+            names.sort();
+            (
+                p.get("realm").map(str::to_string),
+                p.get("algorithm").map(str::to_string),
+                names.join(","),
+            )
+        };
+        assert_eq!(shape(&unknown), shape(&wrong));
+        for i in 0..4 {
+            attempt(&mut r, now, addr(2), "7777", "guess", 3 + i);
+        }
+        assert!(
+            r.source_banned(now, addr(2).ip()),
+            "5 unknown-user failures ban the source"
+        );
+        assert_eq!(r.metrics().failures.load(Ordering::Relaxed), 6);
+        assert_eq!(r.metrics().source_bans.load(Ordering::Relaxed), 1);
+        assert_eq!(r.metrics().banned_sources.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn distributed_guessing_closes_the_extension_but_not_to_the_real_phone() {
+        let (mut r, now) = defaults();
+        let phone = addr(200);
+        assert_eq!(
+            attempt(&mut r, now, phone, "1001", "secret1001", 2).status(),
+            Some(StatusCode::OK)
+        );
+        // 20 addresses, 4 guesses each: no source reaches its own limit of 5.
+        for a in 1..=20u8 {
+            for g in 0..4 {
+                let resp = attempt(&mut r, now, addr(a), "1001", "guess", 2 + g);
+                assert_eq!(resp.status(), Some(StatusCode::UNAUTHORIZED));
+            }
+            assert!(!r.source_banned(now, addr(a).ip()));
+        }
+        assert_eq!(
+            r.metrics().extension_bans.load(Ordering::Relaxed),
+            1,
+            "banned once"
+        );
+        // A 21st address with the right password is refused, and it looks like a wrong one.
+        let late = attempt(&mut r, now, addr(21), "1001", "secret1001", 2);
+        assert_eq!(late.status(), Some(StatusCode::UNAUTHORIZED));
+        assert!(r.contacts("1001", now).len() == 1);
+        // The real phone keeps registering.
+        let later = now + Duration::from_secs(30);
+        assert_eq!(
+            attempt(&mut r, later, phone, "1001", "secret1001", 9).status(),
+            Some(StatusCode::OK)
+        );
+        // After the lock-out anyone with the password gets in again.
+        let after = now + Duration::from_secs(301);
+        assert_eq!(
+            attempt(&mut r, after, addr(21), "1001", "secret1001", 3).status(),
+            Some(StatusCode::OK)
+        );
+    }
+
+    #[test]
+    fn spoofed_failures_never_ban_a_trunk_or_a_proven_phone() {
+        let (mut r, now) = defaults();
+        let trunk: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+        for g in 0..5 {
+            attempt(&mut r, now, trunk, "1001", "guess", 2 + g);
+        }
+        assert!(
+            !r.source_banned(now, trunk.ip()),
+            "a trunk's address is never banned"
+        );
+        let phone = addr(200);
+        assert_eq!(
+            attempt(&mut r, now, phone, "1001", "secret1001", 2).status(),
+            Some(StatusCode::OK)
+        );
+        for g in 0..5 {
+            attempt(&mut r, now, phone, "1001", "guess", 3 + g);
+        }
+        assert!(
+            !r.source_banned(now, phone.ip()),
+            "proven as 1001: still served"
+        );
+        assert_eq!(
+            attempt(&mut r, now, phone, "1001", "secret1001", 10).status(),
+            Some(StatusCode::OK)
+        );
+        // An unproven source is banned by the same five failures.
+        for g in 0..5 {
+            attempt(&mut r, now, addr(9), "1001", "guess", 2 + g);
+        }
+        assert!(r.source_banned(now, addr(9).ip()));
+    }
+
+    #[test]
+    fn replayed_register_does_not_bind_and_is_not_a_failure() {
+        let (mut r, now) = defaults();
+        let m = register_msg("1001", "sip:1001@10.0.0.2:5062", Some(300));
+        let src: SocketAddr = SRC.parse().unwrap();
+        let ch = r.register(now, &m, src, Transport::Udp);
+        let signed = answer(&m, &ch, "1001", "secret1001", 2);
+        assert_eq!(
+            r.register(now, &signed, src, Transport::Udp).status(),
+            Some(StatusCode::OK)
+        );
+        // The attacker replays the captured REGISTER with its own Contact... the signature
+        // does not cover Contact, so only the nonce count and the source stop it.
+        let mut evil = signed.clone();
+        evil.set_header("Contact", "<sip:1001@203.0.113.9:5060>");
+        evil.set_header("CSeq", "3 REGISTER");
+        let same_src = r.register(now, &evil, src, Transport::Udp);
+        assert_eq!(same_src.status(), Some(StatusCode::UNAUTHORIZED));
+        assert!(
+            Challenge::pick(&same_src).unwrap().stale,
+            "replay: re-challenged"
+        );
+        let other: SocketAddr = "203.0.113.9:5060".parse().unwrap();
+        let from_elsewhere = r.register(now, &evil, other, Transport::Udp);
+        assert_eq!(from_elsewhere.status(), Some(StatusCode::UNAUTHORIZED));
+        assert!(
+            r.contacts("1001", now)
+                .iter()
+                .all(|b| !b.uri.contains("203.0.113.9")),
+            "the attacker's contact is not bound"
+        );
+        assert_eq!(r.metrics().replays.load(Ordering::Relaxed), 1);
+    }
 }
