@@ -33,11 +33,14 @@ fn client_at(ip: &str) -> UdpSocket {
 
 /// Sends `msg` and returns the final response to it (same Call-ID and CSeq).
 fn exchange(sock: &UdpSocket, to: SocketAddr, msg: &str) -> Message<'static> {
-    let sent = Message::parse(msg.as_bytes()).expect("our request parses");
-    let (call_id, cseq) = (
-        sent.call_id().expect("call-id").to_string(),
-        sent.header("CSeq").expect("cseq").to_string(),
-    );
+    // Read from the text (not with the parser under test: LF-only requests go through here).
+    let header = |name: &str| {
+        msg.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .expect("header in our request")
+    };
+    let (call_id, cseq) = (header("Call-ID:"), header("CSeq:"));
     sock.send_to(msg.as_bytes(), to).expect("send");
     let mut buf = vec![0u8; 65535];
     loop {
@@ -60,6 +63,7 @@ fn switch_with_trunk(trunk_port: u16) -> Switch {
     Switch::start(Setup {
         anchor: false,
         algorithms: Some("[\"SHA-256\"]".into()),
+        uri_check: "request-uri",
         extra: format!(
             r#"
 [[dialplan.routes]]
@@ -253,6 +257,7 @@ fn replayed_register_does_not_bind_the_attackers_contact() {
     let sw = Switch::start(Setup {
         anchor: false,
         algorithms: Some("[\"SHA-256\"]".into()),
+        uri_check: "request-uri",
         ..Setup::default()
     });
     let phone = client_at("127.0.0.1");
@@ -331,6 +336,7 @@ fn distributed_guessing_closes_the_extension_to_unproven_sources_only() {
     let sw = Switch::start(Setup {
         anchor: false,
         algorithms: Some("[\"SHA-256\"]".into()),
+        uri_check: "request-uri",
         ..Setup::default()
     });
     let phone = client_at("127.0.0.1");

@@ -314,6 +314,17 @@ pub enum QopPolicy {
     Optional,
 }
 
+/// How the credentials' `uri` is compared with the Request-URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriCheck {
+    /// Scheme, user, host and port must match ([`same_uri`]). The default.
+    RequestUri,
+    /// Scheme, host and port must match; the user too when the `uri` names one. For clients
+    /// that sign `sip:host:port` whatever they call (sipp does). A header captured before the
+    /// real request used it could then be spent on another number at the same host.
+    Host,
+}
+
 /// Nonce counts seen on one live nonce.
 #[derive(Debug, Clone, Copy)]
 struct NonceUse {
@@ -335,14 +346,24 @@ pub struct DigestServer {
     pub qop: QopPolicy,
     /// Most nonces whose counts are tracked at once (bounded memory). Default 65,536.
     pub max_tracked_nonces: usize,
+    /// How the credentials' `uri` must match the Request-URI. Default [`UriCheck::RequestUri`].
+    pub uri_check: UriCheck,
 }
 
 /// Does the `uri` of credentials name the same resource as the Request-URI? Scheme, user,
 /// host (case-insensitive) and port (5060/5061 when absent) are compared; parameters and
 /// headers are not (phones differ in what they copy), so their order does not matter.
 pub fn same_uri(creds_uri: &str, request_uri: &str) -> bool {
+    uri_matches(creds_uri, request_uri, UriCheck::RequestUri)
+}
+
+fn uri_matches(creds_uri: &str, request_uri: &str, check: UriCheck) -> bool {
     let (Ok(a), Ok(b)) = (Uri::parse(creds_uri.trim()), Uri::parse(request_uri.trim())) else {
         return false;
+    };
+    let users_match = match check {
+        UriCheck::RequestUri => a.user == b.user,
+        UriCheck::Host => a.user.is_none() || a.user == b.user,
     };
     let port = |u: &Uri<'_>| {
         u.port.or(match u.scheme {
@@ -352,7 +373,7 @@ pub fn same_uri(creds_uri: &str, request_uri: &str) -> bool {
         })
     };
     a.scheme == b.scheme
-        && a.user == b.user
+        && users_match
         && a.host.eq_ignore_ascii_case(b.host)
         && port(&a) == port(&b)
 }
@@ -376,6 +397,7 @@ impl DigestServer {
             algorithms: vec![Algorithm::Sha256],
             qop: QopPolicy::Required,
             max_tracked_nonces: 65_536,
+            uri_check: UriCheck::RequestUri,
         }
     }
 
@@ -543,7 +565,7 @@ impl DigestServer {
             None => None,
         };
         let request_uri = req.request_uri().unwrap_or("");
-        if !same_uri(uri, request_uri) {
+        if !uri_matches(uri, request_uri, self.uri_check) {
             return Verdict::Failed("uri is not the Request-URI");
         }
         let method = req.method().map(Method::as_str).unwrap_or("");
@@ -782,6 +804,23 @@ mod tests {
         assert!(!same_uri("sip:901@hotline", "sip:900@hotline"));
         assert!(!same_uri("sips:900@hotline", "sip:900@hotline"));
         assert!(!same_uri("not a uri", "sip:900@hotline"));
+        // sipp signs `sip:host:port`: only accepted in the Host mode.
+        assert!(!same_uri("sip:hotline:5060", "sip:900@hotline"));
+        assert!(uri_matches(
+            "sip:hotline:5060",
+            "sip:900@hotline",
+            UriCheck::Host
+        ));
+        assert!(!uri_matches(
+            "sip:901@hotline",
+            "sip:900@hotline",
+            UriCheck::Host
+        ));
+        assert!(!uri_matches(
+            "sip:other:5060",
+            "sip:900@hotline",
+            UriCheck::Host
+        ));
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct SipConfig {
     /// Accept RFC 2069 digest answers without `qop` (they carry no nonce count, so a captured
     /// one can be replayed from the same address to the same URI while the nonce lives).
     pub auth_allow_no_qop: bool,
+    /// How the digest `uri` must match the Request-URI: `"request-uri"` (scheme, user, host,
+    /// port) or `"host"` (the user may be left out, for clients such as sipp that sign
+    /// `sip:host:port`).
+    pub auth_uri_check: String,
     /// How long a nonce stays fresh (then `stale=true`).
     pub nonce_lifetime_secs: u64,
     /// REGISTER expiry bounds and default.
@@ -64,6 +68,7 @@ impl Default for SipConfig {
             realm: "hotline".into(),
             auth_algorithms: vec!["SHA-256".into()],
             auth_allow_no_qop: false,
+            auth_uri_check: "request-uri".into(),
             nonce_lifetime_secs: 300,
             min_expires_secs: 60,
             max_expires_secs: 3600,
@@ -239,6 +244,12 @@ pub fn validate(
                 &format!("unknown digest algorithm {a:?} (use \"SHA-256\" or \"MD5\")"),
             ));
         }
+    }
+    if !matches!(sip.auth_uri_check.as_str(), "request-uri" | "host") {
+        return Err(simple(
+            "sip.auth_uri_check",
+            "must be \"request-uri\" or \"host\"",
+        ));
     }
     if sip.auth_algorithms.is_empty() {
         return Err(simple("sip.auth_algorithms", "name at least one algorithm"));

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hotline_sip::auth::{self, Algorithm, DigestServer, QopPolicy, Verdict};
+use hotline_sip::auth::{self, Algorithm, DigestServer, QopPolicy, UriCheck, Verdict};
 use hotline_sip::{Contact, Message, StatusCode, Transport};
 
 use super::config::{ExtensionConfig, SipConfig, TrunkConfig};
@@ -205,6 +205,11 @@ impl Registrar {
             QopPolicy::Optional
         } else {
             QopPolicy::Required
+        };
+        digest.uri_check = if cfg.auth_uri_check == "host" {
+            UriCheck::Host
+        } else {
+            UriCheck::RequestUri
         };
         let decoy_password = auth::Algorithm::Sha256.hex(&format!("decoy:{secret:?}"));
         Registrar {
