@@ -404,3 +404,40 @@ fn table_lines(text: &str, name: &str) -> Vec<usize> {
         .map(|(i, _)| i + 1)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn sip_error(sip: &str) -> (Option<usize>, Option<String>) {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("demo.toml"), "").expect("demo");
+        let file = dir.path().join("switch.toml");
+        let e = Config::parse(&file, &format!("[sip]\n{sip}\n")).unwrap_err();
+        (e.line, e.key)
+    }
+
+    #[test]
+    fn auth_keys_are_checked_and_named() {
+        assert_eq!(
+            sip_error("auth_uri_check = \"loose\""),
+            (Some(2), Some("sip.auth_uri_check".into()))
+        );
+        assert_eq!(
+            sip_error("auth_extension_max_failures = 0"),
+            (Some(2), Some("sip.auth_extension_max_failures".into()))
+        );
+        assert_eq!(
+            sip_error("auth_algorithms = [\"SHA-512\"]"),
+            (Some(2), Some("sip.auth_algorithms".into()))
+        );
+        let d = super::SipConfig::default();
+        assert_eq!(
+            d.auth_algorithms,
+            vec!["SHA-256".to_string()],
+            "MD5 off by default"
+        );
+        assert!(!d.auth_allow_no_qop);
+        assert_eq!(d.auth_uri_check, "request-uri");
+    }
+}
