@@ -61,6 +61,7 @@ enabled = false
 listen = "127.0.0.1:$SW_PORT"
 tcp = false
 auth_algorithms = ["MD5"]
+auth_uri_check = "host"
 keepalive_secs = 0
 max_expires_secs = 3600
 [media]

@@ -140,6 +140,7 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         metrics: Arc::new(http::Metrics::default()),
         started: Instant::now(),
         node: cfg.node.name.clone(),
+        sip_auth: calls.as_ref().map(|c| c.auth_metrics.clone()),
     };
     let mut router = http::router(state);
     if let Some(cti) = &cti {

@@ -27,6 +27,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub started: Instant,
     pub node: String,
+    /// The SIP digest gate's counters, when call control runs.
+    pub sip_auth: Option<Arc<crate::sip::registrar::AuthMetrics>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -125,6 +127,33 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         "Failed database probes.",
         m.db_errors.load(Ordering::Relaxed).to_string(),
     );
+    if let Some(a) = &s.sip_auth {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
+        metric(
+            "hotline_sip_auth_failures_total",
+            "counter",
+            "Failed SIP digest authentications (wrong password, unknown user, foreign nonce, wrong uri).",
+            get(&a.failures),
+        );
+        metric(
+            "hotline_sip_auth_replays_total",
+            "counter",
+            "SIP digest answers refused because their nonce count was already used.",
+            get(&a.replays),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hotline_sip_auth_bans_total SIP authentication bans started.\n# TYPE hotline_sip_auth_bans_total counter\nhotline_sip_auth_bans_total{{scope=\"source\"}} {}\nhotline_sip_auth_bans_total{{scope=\"extension\"}} {}",
+            get(&a.source_bans),
+            get(&a.extension_bans)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP hotline_sip_auth_banned SIP sources and extensions banned now.\n# TYPE hotline_sip_auth_banned gauge\nhotline_sip_auth_banned{{scope=\"source\"}} {}\nhotline_sip_auth_banned{{scope=\"extension\"}} {}",
+            get(&a.banned_sources),
+            get(&a.banned_extensions)
+        );
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

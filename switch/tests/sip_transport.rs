@@ -239,10 +239,10 @@ fn wrong_passwords_lock_the_source_out() {
     let r = udp_exchange(&c, sw.sip, register("1001", seq, None, port).as_bytes());
     assert_eq!(r.status(), Some(StatusCode::FORBIDDEN));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !sw.logged("locked out") && std::time::Instant::now() < deadline {
+    while !sw.logged("SIP source banned") && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(sw.logged("locked out"), "the lock-out is logged");
+    assert!(sw.logged("SIP source banned"), "the ban is logged");
 }
 
 #[test]

@@ -119,6 +119,25 @@ pub enum Event {
     },
 }
 
+/// Whether the source of a server transaction has proved who it is. Set with
+/// [`Endpoint::set_source_trust`]; new transactions are [`SourceTrust::Verified`] (plain
+/// RFC 3261 behaviour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourceTrust {
+    /// A trunk, an authenticated phone, or an application that does not distinguish: a final
+    /// response to an INVITE is retransmitted on timer G until the ACK (RFC 3261 17.2.1).
+    #[default]
+    Verified,
+    /// Anyone (the source address of a UDP datagram proves nothing). A final non-2xx response
+    /// to an INVITE that goes out before any provisional one is sent once and repeated only
+    /// when the INVITE is retransmitted, one response per request, like Kamailio's
+    /// `sl_send_reply`: a spoofed INVITE cannot make us send a stream of retransmissions to
+    /// its victim. The caller still gets the response reliably, because without a provisional
+    /// response its own timer A keeps retransmitting the INVITE. After a provisional response
+    /// the client has stopped retransmitting, so timer G runs as usual.
+    Unverified,
+}
+
 /// Counters for logs and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -152,6 +171,8 @@ struct Tsx {
     interval: Duration,
     timers: [Option<Instant>; Timer::COUNT],
     cancel_pending: bool,
+    /// Server: whether its source proved who it is (decides timer G for a first final).
+    trust: SourceTrust,
     /// Server INVITE in Accepted: ACK seen. Client: internal CANCEL whose responses we swallow.
     flag: bool,
     accepted_key: Option<(String, u32)>,
@@ -167,6 +188,9 @@ pub struct Endpoint {
     accepted: HashMap<(String, u32), TsxId>,
     timers: BinaryHeap<Reverse<(Instant, u64, usize)>>,
     transmits: VecDeque<Transmit>,
+    /// INVITE server transactions owed an automatic `100 Trying`: sent when the transmits are
+    /// polled, unless the application answered first.
+    trying_due: Vec<TsxId>,
     events: VecDeque<Event>,
     next_id: u64,
     rng: u64,
@@ -184,6 +208,7 @@ impl Endpoint {
             accepted: HashMap::new(),
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
+            trying_due: Vec::new(),
             events: VecDeque::new(),
             next_id: 1,
             rng,
@@ -257,9 +282,47 @@ impl Endpoint {
     // ----- outputs -------------------------------------------------------------------------
 
     /// Next message to send.
+    ///
+    /// The automatic `100 Trying` for a new INVITE is produced here, not when the INVITE
+    /// arrives: when the application answered the INVITE while draining the events (a
+    /// rejection, a challenge), the 100 is left out, as RFC 3261 17.2.1 allows for a TU that
+    /// answers within 200 ms. The caller then keeps retransmitting until it hears the answer.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if !self.trying_due.is_empty() {
+            self.send_due_trying();
+        }
         self.transmits.pop_front()
+    }
+
+    fn send_due_trying(&mut self) {
+        for id in std::mem::take(&mut self.trying_due) {
+            let Some(x) = self.tsxs.get_mut(&id) else {
+                continue;
+            };
+            if x.state != State::Proceeding || x.last_response.is_some() {
+                continue;
+            }
+            let mut r = x.request.make_response(StatusCode::TRYING, None);
+            if let Some(ua) = &self.config.user_agent {
+                r.push_header("Server", ua.clone());
+            }
+            let bytes = r.to_bytes();
+            x.last_response = Some(bytes.clone());
+            self.transmits.push_back(Transmit {
+                dst: x.remote,
+                transport: x.transport,
+                payload: bytes,
+            });
+        }
+    }
+
+    /// Say whether the source of server transaction `tsx` proved who it is (see
+    /// [`SourceTrust`]). Call it before sending the final response.
+    pub fn set_source_trust(&mut self, tsx: TsxId, trust: SourceTrust) -> Result<()> {
+        let t = self.tsxs.get_mut(&tsx).ok_or(Error::UnknownTransaction)?;
+        t.trust = trust;
+        Ok(())
     }
 
     /// Next event for the application.
@@ -428,6 +491,7 @@ impl Endpoint {
             interval: t1,
             timers: [None; Timer::COUNT],
             cancel_pending: false,
+            trust: SourceTrust::Verified,
             flag: internal,
             accepted_key: None,
         };
@@ -477,6 +541,7 @@ impl Endpoint {
             transport: x.transport,
             payload: bytes.clone(),
         });
+        let provisional_sent = x.last_response.is_some();
         x.last_response = Some(bytes);
         let reliable = x.transport.is_reliable();
         let mut terminate = false;
@@ -502,7 +567,8 @@ impl Endpoint {
             (Kind::InviteServer, _) => {
                 x.state = State::Completed;
                 x.interval = t1;
-                if !reliable {
+                let client_retransmits = x.trust == SourceTrust::Unverified && !provisional_sent;
+                if !reliable && !client_retransmits {
                     self.arm(&mut x, tsx, Timer::G, now + t1);
                 }
                 self.arm(&mut x, tsx, Timer::H, now + 64 * t1);
@@ -828,8 +894,7 @@ impl Endpoint {
                     return;
                 }
                 if kind == Kind::InviteServer && self.config.auto_trying {
-                    let r = req.make_response(StatusCode::TRYING, None);
-                    let _ = self.respond(now, id, r);
+                    self.trying_due.push(id);
                 }
                 self.events.push_back(Event::Request {
                     tsx: id,
@@ -868,6 +933,7 @@ impl Endpoint {
             interval: self.config.timers.t1,
             timers: [None; Timer::COUNT],
             cancel_pending: false,
+            trust: SourceTrust::Verified,
             flag: false,
             accepted_key: None,
         };

@@ -11,19 +11,22 @@
 //! * [`Message`]: a zero-copy parser and printer. Header names and values borrow from the
 //!   received bytes; typed headers ([`Via`], [`NameAddr`] for From/To/Route, [`Contact`],
 //!   [`CSeq`], [`AuthParams`], ...) are decoded on demand. Compact forms, folded lines,
-//!   `sip:`/`sips:`/`tel:` URIs, IPv6 references, extension methods ([`Method::Other`]) and
-//!   status lines without a reason phrase are all accepted. [`frame`] cuts a TCP stream into
-//!   messages by Content-Length (`Ok(None)` = need more bytes). [`validate`] holds the UAS
+//!   `sip:`/`sips:`/`tel:` URIs, IPv6 references, extension methods ([`Method::Other`]),
+//!   status lines without a reason phrase and bare-LF line ends are all accepted. [`frame`]
+//!   cuts a TCP stream into messages by Content-Length (`Ok(None)` = need more bytes). [`validate`] holds the UAS
 //!   checks RFC 4475 expects (400, 415, 416, 420, 505, ...).
 //! * [`Endpoint`]: the four transaction state machines of RFC 3261 section 17 (with the
 //!   RFC 6026 Accepted state), timers A to M ([`Timer`]), transaction keys ([`TsxKey`]),
-//!   retransmissions over UDP only, automatic `100 Trying`, CANCEL handling (200 + 487),
+//!   retransmissions over UDP only (none on timer G for a first final response to an
+//!   [`SourceTrust::Unverified`] source), automatic `100 Trying` (left out when the
+//!   application answers at once), CANCEL handling (200 + 487),
 //!   ACK matching, `received`/`rport` stamping (RFC 3581), and stateless 400 for garbage.
 //! * [`Dialog`] / [`Dialogs`]: plain dialog state for UAC and UAS legs: route set, CSeq,
 //!   remote target, ACK for 2xx, BYE, re-INVITE/UPDATE with glare (491), REFER/NOTIFY, and
 //!   481 for requests that match no dialog.
-//! * [`auth`]: digest authentication with MD5 and SHA-256 (RFC 8760), server side with
-//!   self-expiring HMAC nonces and `stale=true`, client side for trunks.
+//! * [`auth`]: digest authentication with SHA-256 and MD5 (RFC 8760), server side with
+//!   self-expiring HMAC nonces bound to the client's IP, `stale=true`, `uri` checked against
+//!   the Request-URI and nonce counts tracked against replay; client side for trunks.
 //! * [`registrar`]: registrar bindings (RFC 3261 10.3) with expiry, `*`, 423 Min-Expires,
 //!   `q` and `+sip.instance`.
 //! * [`sdp`]: SDP parse/print and audio offer/answer (PCMU, PCMA, telephone-event, ptime,
@@ -101,7 +104,7 @@ mod uri;
 pub mod validate;
 
 pub use dialog::{Dialog, DialogId, DialogState, Dialogs, Routed};
-pub use endpoint::{Config, Endpoint, Event, Stats, Transmit};
+pub use endpoint::{Config, Endpoint, Event, SourceTrust, Stats, Transmit};
 pub use error::{Error, Result};
 pub use headers::{AuthParams, CSeq, Contact, NameAddr, Via};
 pub use message::{Header, Message, StartLine, canonical_name, frame};

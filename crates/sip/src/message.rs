@@ -506,10 +506,7 @@ impl Message<'_> {
 /// Find the length of the first complete message in a stream buffer, by Content-Length.
 /// `Ok(None)`: need more data. Leading CRLFs (keep-alives) are counted in the length.
 pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
-    let mut start = 0;
-    while buf[start..].starts_with(b"\r\n") {
-        start += 2;
-    }
+    let start = skip_keepalives(buf);
     if start == buf.len() || buf[start..] == *b"\r" {
         return Ok(if start > 0 && start == buf.len() {
             Some(start)
@@ -518,7 +515,7 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
         });
     }
     let rest = &buf[start..];
-    let Some(end) = find(rest, b"\r\n\r\n") else {
+    let Some((end, body_start)) = end_of_headers(rest) else {
         if rest.len() > MAX_HEADER_BYTES {
             return Err(Error::TooLarge);
         }
@@ -527,7 +524,8 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
     let head = std::str::from_utf8(&rest[..end])
         .map_err(|_| Error::Parse("header section is not UTF-8"))?;
     let mut cl = 0usize;
-    for line in head.split("\r\n") {
+    for line in head.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if let Some(i) = line.find(':')
             && canonical_name(trim_lws(&line[..i])).eq_ignore_ascii_case("Content-Length")
         {
@@ -537,19 +535,50 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>> {
             })? as usize;
         }
     }
-    let total = start + end + 4 + cl;
+    let total = start + body_start + cl;
     Ok((buf.len() >= total).then_some(total))
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+/// Length of the leading keep-alives (CRLF, or bare LF) before a message.
+fn skip_keepalives(buf: &[u8]) -> usize {
+    let mut start = 0;
+    loop {
+        if buf[start..].starts_with(b"\r\n") {
+            start += 2;
+        } else if buf[start..].starts_with(b"\n") {
+            start += 1;
+        } else {
+            return start;
+        }
+    }
 }
 
-/// Lines of the header section, split at CRLF. A bare LF is remembered in `bare_lf`; the
-/// section itself has no trailing CRLF (it ends before the blank line).
+/// Where the header section ends: `(end of the last header line, start of the body)`. Lines may
+/// end in CRLF or, liberally (as Kamailio and PJSIP accept), in a bare LF; the blank line too.
+fn end_of_headers(b: &[u8]) -> Option<(usize, usize)> {
+    memchr::memchr_iter(b'\n', b).find_map(|lf| {
+        let next = &b[lf + 1..];
+        let blank = if next.starts_with(b"\r\n") {
+            2
+        } else if next.starts_with(b"\n") {
+            1
+        } else {
+            return None;
+        };
+        let end = if lf > 0 && b[lf - 1] == b'\r' {
+            lf - 1
+        } else {
+            lf
+        };
+        Some((end, lf + 1 + blank))
+    })
+}
+
+/// Lines of the header section, split at LF with an optional CR before it (CRLF is the
+/// standard, a bare LF is accepted); the section itself has no trailing line break (it ends
+/// before the blank line).
 struct Lines<'a> {
     rest: Option<&'a str>,
-    bare_lf: bool,
 }
 
 impl<'a> Iterator for Lines<'a> {
@@ -560,13 +589,7 @@ impl<'a> Iterator for Lines<'a> {
         match memchr::memchr(b'\n', s.as_bytes()) {
             Some(i) => {
                 self.rest = Some(&s[i + 1..]);
-                match s[..i].strip_suffix('\r') {
-                    Some(line) => Some(line),
-                    None => {
-                        self.bare_lf = true;
-                        Some(&s[..i])
-                    }
-                }
+                Some(s[..i].strip_suffix('\r').unwrap_or(&s[..i]))
             }
             None => {
                 self.rest = None;
@@ -593,22 +616,16 @@ fn valid_version(v: &str) -> bool {
 }
 
 fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)> {
-    let mut start = 0;
-    while bytes[start..].starts_with(b"\r\n") {
-        start += 2;
-    }
+    let start = skip_keepalives(bytes);
     let rest = &bytes[start..];
-    let head_end = find(rest, b"\r\n\r\n").ok_or(Error::Parse("no end of headers"))?;
+    let (head_end, body_offset) = end_of_headers(rest).ok_or(Error::Parse("no end of headers"))?;
     if head_end > MAX_HEADER_BYTES {
         return Err(Error::TooLarge);
     }
     let head = std::str::from_utf8(&rest[..head_end])
         .map_err(|_| Error::Parse("header section is not UTF-8"))?;
-    let body_start = start + head_end + 4;
-    let mut lines = Lines {
-        rest: Some(head),
-        bare_lf: false,
-    };
+    let body_start = start + body_offset;
+    let mut lines = Lines { rest: Some(head) };
     let first = lines.next().ok_or(Error::Parse("empty message"))?;
     if first.bytes().any(|b| b < b' ' && b != b'\t') {
         return Err(Error::Parse("control character in start line"));
@@ -693,9 +710,6 @@ fn parse_message(bytes: &[u8], framing: Framing) -> Result<(Message<'_>, usize)>
         headers.push(Header::new(name, trim_lws(&line[colon + 1..])));
     }
 
-    if lines.bare_lf {
-        return Err(Error::Parse("bare LF inside a header line"));
-    }
     let mut content_length: Option<usize> = None;
     for h in headers.iter().filter(|h| h.id == ID_CONTENT_LENGTH) {
         let v = parse_u32(&h.value, MAX_BODY_BYTES as u64).ok_or(Error::BadHeader {
@@ -795,10 +809,63 @@ l: 4\r\n\r\nbodyEXTRA";
         let m = Message::parse(b"SIP/2.0 180\r\nCall-ID: x\r\n\r\n").unwrap();
         assert_eq!(m.status(), Some(StatusCode::RINGING));
         assert!(Message::parse(b"SIP/2.0 4294967301 no\r\n\r\n").is_err());
-        assert!(
-            Message::parse(b"SIP/2.0 200 OK\r\nVia: a;branch=\nv:x\r\n\r\n").is_err(),
-            "bare LF"
+        // A bare LF ends a line like CRLF (mixed line ends are accepted).
+        let m = Message::parse(b"SIP/2.0 200 OK\r\nVia: a;branch=\nv:x\r\n\r\n").unwrap();
+        assert_eq!(m.headers_named("Via").count(), 2);
+    }
+
+    /// The INVITE with every CRLF turned into a bare LF.
+    fn lf_only(bytes: &[u8]) -> Vec<u8> {
+        let s = std::str::from_utf8(bytes).unwrap();
+        s.replace("\r\n", "\n").into_bytes()
+    }
+
+    #[test]
+    fn lf_only_line_ends_parse_like_crlf() {
+        let crlf = Message::parse(INVITE).unwrap();
+        let bytes = lf_only(INVITE);
+        let lf = Message::parse(&bytes).unwrap();
+        assert_eq!(lf.start, crlf.start);
+        assert_eq!(lf.headers.len(), crlf.headers.len());
+        for (a, b) in lf.headers.iter().zip(&crlf.headers) {
+            assert_eq!((&a.name, &a.value), (&b.name, &b.value));
+        }
+        assert_eq!(lf.header("Subject"), Some("folded continues here"));
+        assert_eq!(&*lf.body, b"body");
+        // Mixed: some lines CRLF, some LF, blank line LF + CRLF.
+        let mixed = b"OPTIONS sip:x@h SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\n\
+CSeq: 1 OPTIONS\r\nContent-Length: 2\n\r\nhi";
+        let m = Message::parse(mixed).unwrap();
+        assert_eq!(m.call_id().unwrap(), "c");
+        assert_eq!(&*m.body, b"hi");
+        // Leading bare-LF keep-alives are skipped like CRLF ones.
+        let mut ka = b"\n\n".to_vec();
+        ka.extend_from_slice(&bytes);
+        assert_eq!(Message::parse(&ka).unwrap().start, crlf.start);
+        // A bare CR is still an error.
+        assert!(Message::parse(b"OPTIONS sip:x@h SIP/2.0\nCall-ID: a\rb\n\n").is_err());
+    }
+
+    #[test]
+    fn lf_only_stream_framing() {
+        let one = lf_only(INVITE);
+        let end = one.len() - "EXTRA".len();
+        let mut buf = b"\n".to_vec();
+        buf.extend_from_slice(&one[..end]);
+        let two_start = buf.len();
+        buf.extend_from_slice(&one[..end]);
+        assert_eq!(frame(&buf[..10]).unwrap(), None);
+        assert_eq!(
+            frame(&buf[..two_start - 1]).unwrap(),
+            None,
+            "body incomplete"
         );
+        let (m, used) = Message::parse_stream(&buf).unwrap().unwrap();
+        assert_eq!(used, two_start);
+        assert_eq!(&*m.body, b"body");
+        let (m2, used2) = Message::parse_stream(&buf[used..]).unwrap().unwrap();
+        assert_eq!(used2, buf.len() - used);
+        assert_eq!(m2.call_id().unwrap(), m.call_id().unwrap());
     }
 
     #[test]

@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use hotline_media::{MediaEngine, MediaEvent, SessionId};
 use hotline_sip::sdp::{self, AudioCaps, Direction as SdpDirection, SessionDescription};
 use hotline_sip::{
-    Dialog, DialogId, Endpoint, Event, Message, Method, StatusCode, Transport, TsxId, Uri,
+    Dialog, DialogId, Endpoint, Event, Message, Method, SourceTrust, StatusCode, Transport, TsxId,
+    Uri,
 };
 use hotline_store::{CallEventKind, Direction, Store};
 use tokio::sync::{mpsc, watch};
@@ -50,6 +51,8 @@ pub use slice::SliceDeps;
 pub struct CallControl {
     /// The SIP address (UDP and TCP).
     pub local: SocketAddr,
+    /// Counters of the digest gate (failures, bans), for `/metrics`.
+    pub auth_metrics: std::sync::Arc<crate::sip::registrar::AuthMetrics>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     cdr_task: tokio::task::JoinHandle<u64>,
@@ -104,7 +107,14 @@ pub async fn start(
         seed,
         ..Default::default()
     });
-    let registrar = Registrar::new(&cfg.sip, &cfg.extensions, &seed.to_le_bytes(), now);
+    let registrar = Registrar::new(
+        &cfg.sip,
+        &cfg.extensions,
+        &cfg.trunks,
+        &seed.to_le_bytes(),
+        now,
+    );
+    let auth_metrics = registrar.metrics();
     let (cdr, cdr_task) = CdrWriter::spawn(store.clone());
     let (stop, stop_rx) = watch::channel(false);
     let (internal_tx, internal_rx) = mpsc::unbounded_channel();
@@ -154,6 +164,7 @@ pub async fn start(
     let task = tokio::spawn(core.run(tcp_rx, commands, media_rx, internal_rx, stop_rx));
     Ok(CallControl {
         local,
+        auth_metrics,
         stop,
         task,
         cdr_task,
@@ -737,7 +748,14 @@ impl Core {
         src: SocketAddr,
         transport: Transport,
     ) {
-        if self.reg.locked_out(now, src.ip()) {
+        // Until the source proves itself (a trunk's address, or digest credentials below),
+        // rejections go out once per INVITE, not on timer G (no amplification to a spoofed
+        // source address).
+        let from_trunk = self.trunk_at(src);
+        if from_trunk.is_none() {
+            let _ = self.ep.set_source_trust(tsx, SourceTrust::Unverified);
+        }
+        if self.reg.source_banned(now, src.ip()) {
             return self.reject(now, tsx, &req, StatusCode::FORBIDDEN, "Forbidden");
         }
         if self.calls.len() >= self.max_calls {
@@ -755,7 +773,6 @@ impl Core {
                 return self.reject(now, tsx, &req, StatusCode(484), "Address Incomplete");
             }
         };
-        let from_trunk = self.trunk_at(src);
         let is_trunk_target = matches!(route.target, Target::Trunk { .. });
         // Who is calling? Public numbers take anyone; everything else needs an authenticated
         // extension. Registered phones (or requests carrying credentials) are challenged;
@@ -769,7 +786,10 @@ impl Core {
                 return self.reject(now, tsx, &req, StatusCode::FORBIDDEN, "Forbidden");
             }
             match self.reg.authenticate(now, &req, src, true) {
-                Ok(ext) => caller_ext = Some(ext),
+                Ok(ext) => {
+                    let _ = self.ep.set_source_trust(tsx, SourceTrust::Verified);
+                    caller_ext = Some(ext);
+                }
                 Err(refused) => {
                     self.stats.rejected += 1;
                     self.respond(now, tsx, *refused.response);

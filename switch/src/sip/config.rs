@@ -21,8 +21,16 @@ pub struct SipConfig {
     pub tcp: bool,
     /// Digest realm for extensions.
     pub realm: String,
-    /// Digest algorithms offered to phones, most preferred first: `SHA-256`, `MD5`.
+    /// Digest algorithms offered to phones, most preferred first: `SHA-256`, `MD5`. Default
+    /// SHA-256 only; add `MD5` (after SHA-256) for phones that cannot do SHA-256.
     pub auth_algorithms: Vec<String>,
+    /// Accept RFC 2069 digest answers without `qop` (they carry no nonce count, so a captured
+    /// one can be replayed from the same address to the same URI while the nonce lives).
+    pub auth_allow_no_qop: bool,
+    /// How the digest `uri` must match the Request-URI: `"request-uri"` (scheme, user, host,
+    /// port) or `"host"` (the user may be left out, for clients such as sipp that sign
+    /// `sip:host:port`).
+    pub auth_uri_check: String,
     /// How long a nonce stays fresh (then `stale=true`).
     pub nonce_lifetime_secs: u64,
     /// REGISTER expiry bounds and default.
@@ -31,11 +39,18 @@ pub struct SipConfig {
     pub default_expires_secs: u32,
     /// OPTIONS keep-alive towards registered contacts; 0 disables.
     pub keepalive_secs: u64,
-    /// Failed authentications per source IP within `auth_window_secs` before a lock-out.
+    /// Failed authentications per source IP within `auth_window_secs` before the source is
+    /// banned (never a trunk's address).
     pub auth_max_failures: u32,
+    /// Failed authentications at one extension (from any addresses) within `auth_window_secs`
+    /// before the extension is closed to sources that have not proved themselves as it.
+    pub auth_extension_max_failures: u32,
     pub auth_window_secs: u64,
-    /// How long a locked-out source is refused.
+    /// How long a ban lasts.
     pub auth_lockout_secs: u64,
+    /// How long a successful authentication as an extension exempts that source IP from bans
+    /// (for that extension).
+    pub auth_proven_secs: u64,
     /// How long an extension or agent phone rings before the call gives up on it.
     pub ring_timeout_secs: u64,
     /// RFC 3261 T1 in milliseconds (retransmission base).
@@ -51,15 +66,19 @@ impl Default for SipConfig {
             advertise: String::new(),
             tcp: true,
             realm: "hotline".into(),
-            auth_algorithms: vec!["SHA-256".into(), "MD5".into()],
+            auth_algorithms: vec!["SHA-256".into()],
+            auth_allow_no_qop: false,
+            auth_uri_check: "request-uri".into(),
             nonce_lifetime_secs: 300,
             min_expires_secs: 60,
             max_expires_secs: 3600,
             default_expires_secs: 600,
             keepalive_secs: 30,
             auth_max_failures: 5,
+            auth_extension_max_failures: 10,
             auth_window_secs: 60,
             auth_lockout_secs: 300,
+            auth_proven_secs: 3600,
             ring_timeout_secs: 30,
             t1_ms: 500,
             max_calls: 20_000,
@@ -243,6 +262,12 @@ pub fn validate(
             ));
         }
     }
+    if !matches!(sip.auth_uri_check.as_str(), "request-uri" | "host") {
+        return Err(simple(
+            "sip.auth_uri_check",
+            "must be \"request-uri\" or \"host\"",
+        ));
+    }
     if sip.auth_algorithms.is_empty() {
         return Err(simple("sip.auth_algorithms", "name at least one algorithm"));
     }
@@ -266,6 +291,12 @@ pub fn validate(
     }
     if sip.auth_max_failures == 0 {
         return Err(simple("sip.auth_max_failures", "must be at least 1"));
+    }
+    if sip.auth_extension_max_failures == 0 {
+        return Err(simple(
+            "sip.auth_extension_max_failures",
+            "must be at least 1",
+        ));
     }
     if media.port_min >= media.port_max || media.port_max - media.port_min < 4 {
         return Err(simple(
@@ -460,4 +491,41 @@ fn table_lines(text: &str, name: &str) -> Vec<usize> {
         .filter(|(_, l)| l.split('#').next().unwrap_or("").trim() == header)
         .map(|(i, _)| i + 1)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn sip_error(sip: &str) -> (Option<usize>, Option<String>) {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("demo.toml"), "").expect("demo");
+        let file = dir.path().join("switch.toml");
+        let e = Config::parse(&file, &format!("[sip]\n{sip}\n")).unwrap_err();
+        (e.line, e.key)
+    }
+
+    #[test]
+    fn auth_keys_are_checked_and_named() {
+        assert_eq!(
+            sip_error("auth_uri_check = \"loose\""),
+            (Some(2), Some("sip.auth_uri_check".into()))
+        );
+        assert_eq!(
+            sip_error("auth_extension_max_failures = 0"),
+            (Some(2), Some("sip.auth_extension_max_failures".into()))
+        );
+        assert_eq!(
+            sip_error("auth_algorithms = [\"SHA-512\"]"),
+            (Some(2), Some("sip.auth_algorithms".into()))
+        );
+        let d = super::SipConfig::default();
+        assert_eq!(
+            d.auth_algorithms,
+            vec!["SHA-256".to_string()],
+            "MD5 off by default"
+        );
+        assert!(!d.auth_allow_no_qop);
+        assert_eq!(d.auth_uri_check, "request-uri");
+    }
 }

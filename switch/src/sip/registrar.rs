@@ -6,24 +6,49 @@
 //! extension, and sends whatever response comes back.
 //!
 //! - Extensions come from `[[extensions]]` (number = digest username, password).
-//! - Digest with SHA-256 and MD5 (RFC 8760 / RFC 2617), nonces that expire (`stale=true`).
+//! - Digest with SHA-256 (MD5 only when `sip.auth_algorithms` names it), `qop=auth` required,
+//!   nonces bound to the client's IP, nonce counts tracked (a replayed header is refused), the
+//!   credentials' `uri` checked against the Request-URI (see `hotline_sip::auth`).
 //! - Several contacts per extension (up to [`MAX_CONTACTS`]), each with its own expiry, the
 //!   address the REGISTER came from (we send to that address, which works through NAT), and an
 //!   OPTIONS keep-alive schedule.
-//! - Failed authentications are counted per source IP; too many in a window lock the source
-//!   out for a while (logged once per lock-out). A missing or stale credential is not a failure.
+//! - An unknown username gets the same challenge as a wrong password and counts as a failure.
+//!
+//! ## Bans (fail2ban-style, counted in this one state)
+//!
+//! Every failed answer is counted, in the same `&mut self` call that checks it (no gap between
+//! checking and recording), against the source IP and, for a configured extension, against
+//! that extension. `sip.auth_max_failures` failures of one source within `sip.auth_window_secs`
+//! ban the source; `sip.auth_extension_max_failures` failures at one extension (from any number
+//! of addresses) ban guessing at that extension; both for `sip.auth_lockout_secs`. A ban never
+//! applies to:
+//! - a configured trunk's address (its failures are not counted against the address, so five
+//!   spoofed REGISTERs cannot cut off the carrier's calls);
+//! - a source that authenticated successfully as that extension within `sip.auth_proven_secs`
+//!   ("proven"): the real phone keeps registering and calling while an attacker is banned.
+//!
+//! A banned source gets 403 to its answers; an extension ban is silent (the same challenge as
+//! a wrong password, even for the right one), so it tells an attacker nothing. Each ban is
+//! logged once; counts are on `/metrics` ([`AuthMetrics`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hotline_sip::auth::{self, Algorithm, DigestServer, Verdict};
+use hotline_sip::auth::{self, Algorithm, DigestServer, QopPolicy, UriCheck, Verdict};
 use hotline_sip::{Contact, Message, StatusCode, Transport};
 
-use super::config::{ExtensionConfig, SipConfig};
+use super::config::{ExtensionConfig, SipConfig, TrunkConfig};
 
 /// Contacts kept per extension.
 pub const MAX_CONTACTS: usize = 10;
+
+/// Source addresses whose failures are counted at once (bounded memory under a spoofed
+/// flood; when full, new addresses are not counted, and the per-extension count still
+/// limits guessing).
+pub const MAX_TRACKED_SOURCES: usize = 65_536;
 
 /// One registered contact of an extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +68,74 @@ pub struct Binding {
     pub next_keepalive: Instant,
 }
 
-#[derive(Debug, Clone)]
-struct Failures {
-    window_start: Instant,
-    count: u32,
-    locked_until: Option<Instant>,
+/// Failed authentications of one source or at one extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strikes {
+    /// `count` failures since `since` (the window start).
+    Counting { since: Instant, count: u32 },
+    /// Too many: banned until then.
+    Banned { until: Instant },
+}
+
+impl Strikes {
+    fn banned(&self, now: Instant) -> bool {
+        matches!(self, Strikes::Banned { until } if now < *until)
+    }
+
+    /// Count one failure at `now`; true when this one starts a ban.
+    fn strike(&mut self, now: Instant, max: u32, window: Duration, lockout: Duration) -> bool {
+        let count = match *self {
+            Strikes::Banned { until } if now < until => return false,
+            Strikes::Counting { since, count }
+                if now.saturating_duration_since(since) <= window =>
+            {
+                count + 1
+            }
+            _ => {
+                *self = Strikes::Counting {
+                    since: now,
+                    count: 0,
+                };
+                1
+            }
+        };
+        if count >= max {
+            *self = Strikes::Banned {
+                until: now + lockout,
+            };
+            true
+        } else if let Strikes::Counting { count: c, .. } = self {
+            *c = count;
+            false
+        } else {
+            false
+        }
+    }
+
+    /// Still worth keeping at `now`?
+    fn live(&self, now: Instant, window: Duration) -> bool {
+        match *self {
+            Strikes::Banned { until } => now < until,
+            Strikes::Counting { since, .. } => now.saturating_duration_since(since) <= window,
+        }
+    }
+}
+
+/// Counters of the digest gate, shared with `/metrics` (no addresses or numbers: counts only).
+#[derive(Debug, Default)]
+pub struct AuthMetrics {
+    /// Failed authentications (wrong password, unknown user, foreign nonce, wrong `uri`...).
+    pub failures: AtomicU64,
+    /// Replayed nonce counts refused.
+    pub replays: AtomicU64,
+    /// Bans started on a source address.
+    pub source_bans: AtomicU64,
+    /// Bans started on guessing at an extension.
+    pub extension_bans: AtomicU64,
+    /// Source addresses banned right now.
+    pub banned_sources: AtomicU64,
+    /// Extensions closed to unproven sources right now.
+    pub banned_extensions: AtomicU64,
 }
 
 /// Why a request did not pass the digest gate: send `response`.
@@ -59,29 +147,46 @@ pub struct Refused {
     pub failure: bool,
 }
 
+/// Thresholds of the bans (from `[sip]`).
+#[derive(Debug, Clone, Copy)]
+struct BanRules {
+    source_max: u32,
+    extension_max: u32,
+    window: Duration,
+    lockout: Duration,
+    proven_for: Duration,
+}
+
 /// Registrar and authenticator of one realm.
 pub struct Registrar {
     digest: DigestServer,
     passwords: HashMap<String, String>,
+    /// Checked for unknown usernames, so they cost what a known one costs.
+    decoy_password: String,
     names: HashMap<String, String>,
-    auto_answer: std::collections::HashSet<String>,
+    auto_answer: HashSet<String>,
     bindings: HashMap<String, Vec<Binding>>,
-    failures: HashMap<IpAddr, Failures>,
+    trunk_ips: HashSet<IpAddr>,
+    sources: HashMap<IpAddr, Strikes>,
+    extension_strikes: HashMap<String, Strikes>,
+    /// (source IP, extension) -> last successful authentication.
+    proven: HashMap<(IpAddr, String), Instant>,
+    rules: BanRules,
+    metrics: Arc<AuthMetrics>,
     min_expires: u32,
     max_expires: u32,
     default_expires: u32,
     keepalive: Option<Duration>,
-    max_failures: u32,
-    window: Duration,
-    lockout: Duration,
     tag_counter: u64,
 }
 
 impl Registrar {
-    /// A registrar for `extensions`. `secret` keys the nonces (random per process).
+    /// A registrar for `extensions`; failures from the `trunks`' addresses never ban them.
+    /// `secret` keys the nonces (random per process).
     pub fn new(
         cfg: &SipConfig,
         extensions: &[ExtensionConfig],
+        trunks: &[TrunkConfig],
         secret: &[u8],
         now: Instant,
     ) -> Registrar {
@@ -96,12 +201,24 @@ impl Registrar {
             .iter()
             .filter_map(|a| Algorithm::parse(Some(a)))
             .collect();
+        digest.qop = if cfg.auth_allow_no_qop {
+            QopPolicy::Optional
+        } else {
+            QopPolicy::Required
+        };
+        digest.uri_check = if cfg.auth_uri_check == "host" {
+            UriCheck::Host
+        } else {
+            UriCheck::RequestUri
+        };
+        let decoy_password = auth::Algorithm::Sha256.hex(&format!("decoy:{secret:?}"));
         Registrar {
             digest,
             passwords: extensions
                 .iter()
                 .map(|e| (e.number.clone(), e.password.clone()))
                 .collect(),
+            decoy_password,
             names: extensions
                 .iter()
                 .map(|e| (e.number.clone(), e.name.clone()))
@@ -112,16 +229,29 @@ impl Registrar {
                 .map(|e| e.number.clone())
                 .collect(),
             bindings: HashMap::new(),
-            failures: HashMap::new(),
+            trunk_ips: trunks.iter().map(|t| t.address.ip()).collect(),
+            sources: HashMap::new(),
+            extension_strikes: HashMap::new(),
+            proven: HashMap::new(),
+            rules: BanRules {
+                source_max: cfg.auth_max_failures,
+                extension_max: cfg.auth_extension_max_failures,
+                window: Duration::from_secs(cfg.auth_window_secs),
+                lockout: Duration::from_secs(cfg.auth_lockout_secs),
+                proven_for: Duration::from_secs(cfg.auth_proven_secs),
+            },
+            metrics: Arc::new(AuthMetrics::default()),
             min_expires: cfg.min_expires_secs,
             max_expires: cfg.max_expires_secs,
             default_expires: cfg.default_expires_secs,
             keepalive: (cfg.keepalive_secs > 0).then(|| Duration::from_secs(cfg.keepalive_secs)),
-            max_failures: cfg.auth_max_failures,
-            window: Duration::from_secs(cfg.auth_window_secs),
-            lockout: Duration::from_secs(cfg.auth_lockout_secs),
             tag_counter: 0,
         }
+    }
+
+    /// The counters `/metrics` shows.
+    pub fn metrics(&self) -> Arc<AuthMetrics> {
+        self.metrics.clone()
     }
 
     /// Is `number` a configured extension?
@@ -144,40 +274,111 @@ impl Registrar {
         format!("r{:x}", self.tag_counter)
     }
 
-    /// Is this source locked out right now?
-    pub fn locked_out(&self, now: Instant, ip: IpAddr) -> bool {
-        self.failures
-            .get(&ip)
-            .and_then(|f| f.locked_until)
-            .is_some_and(|t| now < t)
+    /// Did `ip` authenticate as `ext` recently?
+    fn is_proven(&self, now: Instant, ip: IpAddr, ext: &str) -> bool {
+        self.proven
+            .get(&(ip, ext.to_string()))
+            .is_some_and(|t| now.saturating_duration_since(*t) <= self.rules.proven_for)
     }
 
-    fn note_failure(&mut self, now: Instant, ip: IpAddr, why: &str) {
-        let f = self.failures.entry(ip).or_insert(Failures {
-            window_start: now,
-            count: 0,
-            locked_until: None,
-        });
-        if now.saturating_duration_since(f.window_start) > self.window {
-            f.window_start = now;
-            f.count = 0;
-        }
-        f.count += 1;
-        tracing::info!(source = %ip, reason = why, failures = f.count, "SIP authentication failed");
-        if f.count >= self.max_failures && f.locked_until.is_none_or(|t| now >= t) {
-            f.locked_until = Some(now + self.lockout);
-            tracing::warn!(
-                source = %ip,
-                failures = f.count,
-                lockout_secs = self.lockout.as_secs(),
-                "SIP source locked out after repeated authentication failures"
-            );
-        }
+    /// Is this source refused right now? Never a trunk's address, never an address that
+    /// proved itself as some extension recently (its phone must keep working even when an
+    /// attacker spoofs failures from it); an answer as a particular extension is judged by
+    /// [`Registrar::authenticate`], which knows the username.
+    pub fn source_banned(&self, now: Instant, ip: IpAddr) -> bool {
+        self.sources.get(&ip).is_some_and(|s| s.banned(now))
+            && !self.trunk_ips.contains(&ip)
+            && !self.proven.iter().any(|((p, _), t)| {
+                *p == ip && now.saturating_duration_since(*t) <= self.rules.proven_for
+            })
     }
 
-    /// The digest gate: `Ok(extension)` when `req` carries valid credentials of an extension,
-    /// else the response to send (a 401/407 challenge, or 403). `proxy` selects 407 and
-    /// Proxy-Authorization (INVITE and other requests) over 401 (REGISTER).
+    fn extension_banned(&self, now: Instant, ext: &str) -> bool {
+        self.extension_strikes
+            .get(ext)
+            .is_some_and(|s| s.banned(now))
+    }
+
+    /// Count a failure against `ip` and, for a configured extension, against `ext`.
+    fn note_failure(&mut self, now: Instant, ip: IpAddr, ext: Option<&str>, why: &str) {
+        let r = self.rules;
+        self.metrics.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(source = %ip, reason = why, "SIP authentication failed");
+        if !self.trunk_ips.contains(&ip) {
+            if self.sources.len() >= MAX_TRACKED_SOURCES && !self.sources.contains_key(&ip) {
+                self.expire_strikes(now);
+            }
+            if self.sources.len() < MAX_TRACKED_SOURCES || self.sources.contains_key(&ip) {
+                let s = self.sources.entry(ip).or_insert(Strikes::Counting {
+                    since: now,
+                    count: 0,
+                });
+                if s.strike(now, r.source_max, r.window, r.lockout) {
+                    self.metrics.source_bans.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        source = %ip,
+                        lockout_secs = r.lockout.as_secs(),
+                        "SIP source banned after repeated authentication failures"
+                    );
+                }
+            }
+        }
+        if let Some(ext) = ext.filter(|e| self.passwords.contains_key(*e)) {
+            let s = self
+                .extension_strikes
+                .entry(ext.to_string())
+                .or_insert(Strikes::Counting {
+                    since: now,
+                    count: 0,
+                });
+            if s.strike(now, r.extension_max, r.window, r.lockout) {
+                self.metrics.extension_bans.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    extension = %ext,
+                    lockout_secs = r.lockout.as_secs(),
+                    "SIP extension closed to unproven sources after repeated authentication failures"
+                );
+            }
+        }
+        self.update_gauges(now);
+    }
+
+    fn update_gauges(&self, now: Instant) {
+        let sources = self.sources.values().filter(|s| s.banned(now)).count();
+        let exts = self
+            .extension_strikes
+            .values()
+            .filter(|s| s.banned(now))
+            .count();
+        self.metrics
+            .banned_sources
+            .store(sources as u64, Ordering::Relaxed);
+        self.metrics
+            .banned_extensions
+            .store(exts as u64, Ordering::Relaxed);
+    }
+
+    fn expire_strikes(&mut self, now: Instant) {
+        let r = self.rules;
+        self.sources.retain(|_, s| s.live(now, r.window));
+        self.extension_strikes.retain(|_, s| s.live(now, r.window));
+        self.proven
+            .retain(|_, t| now.saturating_duration_since(*t) <= r.proven_for);
+    }
+
+    fn forbidden(&mut self, req: &Message<'_>) -> Message<'static> {
+        let mut r = req.make_response(StatusCode::FORBIDDEN, Some(&self.next_tag()));
+        r.start = hotline_sip::StartLine::Response {
+            code: StatusCode::FORBIDDEN,
+            reason: "Forbidden (too many failed attempts)".into(),
+        };
+        r
+    }
+
+    /// The digest gate: `Ok(extension)` when `req` from `src` carries valid credentials of an
+    /// extension, else the response to send (a 401/407 challenge, or 403 to a banned source).
+    /// `proxy` selects 407 and Proxy-Authorization (INVITE and other requests) over 401
+    /// (REGISTER). Checking and counting happen in this one call.
     pub fn authenticate(
         &mut self,
         now: Instant,
@@ -185,27 +386,23 @@ impl Registrar {
         src: SocketAddr,
         proxy: bool,
     ) -> Result<String, Refused> {
-        if self.locked_out(now, src.ip()) {
-            let mut r = req.make_response(StatusCode::FORBIDDEN, Some(&self.next_tag()));
-            r.start = hotline_sip::StartLine::Response {
-                code: StatusCode::FORBIDDEN,
-                reason: "Forbidden (too many failed attempts)".into(),
-            };
-            return Err(Refused {
-                response: Box::new(r),
-                failure: false,
-            });
-        }
+        let ip = src.ip();
         let tag = self.next_tag();
         let creds = match req.authorization(proxy) {
             None => {
+                if self.source_banned(now, ip) {
+                    return Err(Refused {
+                        response: Box::new(self.forbidden(req)),
+                        failure: false,
+                    });
+                }
                 return Err(Refused {
-                    response: Box::new(self.digest.challenge(now, req, &tag, false, proxy)),
+                    response: Box::new(self.digest.challenge(now, req, &tag, false, proxy, ip)),
                     failure: false,
                 });
             }
             Some(Err(_)) => {
-                self.note_failure(now, src.ip(), "unreadable credentials");
+                self.note_failure(now, ip, None, "unreadable credentials");
                 return Err(Refused {
                     response: Box::new(req.make_response(StatusCode::BAD_REQUEST, Some(&tag))),
                     failure: true,
@@ -214,26 +411,55 @@ impl Registrar {
             Some(Ok(c)) => c,
         };
         let user = auth::username(&creds).unwrap_or("").to_string();
-        let Some(password) = self.passwords.get(&user).cloned() else {
-            self.note_failure(now, src.ip(), "unknown user");
-            return Err(Refused {
-                response: Box::new(req.make_response(StatusCode::FORBIDDEN, Some(&tag))),
-                failure: true,
-            });
+        let proven = self.is_proven(now, ip, &user);
+        if !proven {
+            if self.sources.get(&ip).is_some_and(|s| s.banned(now)) && !self.trunk_ips.contains(&ip)
+            {
+                return Err(Refused {
+                    response: Box::new(self.forbidden(req)),
+                    failure: true,
+                });
+            }
+            if self.extension_banned(now, &user) {
+                // Silent: the answer is not even checked, and looks like a wrong password.
+                self.note_failure(now, ip, None, "extension closed to unproven sources");
+                return Err(Refused {
+                    response: Box::new(self.digest.challenge(now, req, &tag, false, proxy, ip)),
+                    failure: true,
+                });
+            }
+        }
+        let (password, known) = match self.passwords.get(&user) {
+            Some(p) => (p.clone(), true),
+            None => (self.decoy_password.clone(), false),
         };
-        match self.digest.verify(now, req, &creds, &password) {
-            Verdict::Ok => Ok(user),
-            Verdict::Stale => Err(Refused {
-                response: Box::new(self.digest.challenge(now, req, &tag, true, proxy)),
-                failure: false,
-            }),
+        let verdict = match self.digest.verify(now, req, &creds, &password, ip) {
+            Verdict::Ok if !known => Verdict::Failed("unknown user"),
+            Verdict::Failed(_) if !known => Verdict::Failed("unknown user"),
+            v => v,
+        };
+        match verdict {
+            Verdict::Ok => {
+                self.proven.insert((ip, user.clone()), now);
+                Ok(user)
+            }
+            Verdict::Stale | Verdict::Replayed => {
+                if verdict == Verdict::Replayed {
+                    self.metrics.replays.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(source = %ip, "SIP digest nonce count replayed: challenged again");
+                }
+                Err(Refused {
+                    response: Box::new(self.digest.challenge(now, req, &tag, true, proxy, ip)),
+                    failure: false,
+                })
+            }
             Verdict::Failed(why) => {
-                self.note_failure(now, src.ip(), why);
-                // A fresh challenge lets a phone with a typo retry; the limiter stops guessing.
-                let response = if self.locked_out(now, src.ip()) {
-                    req.make_response(StatusCode::FORBIDDEN, Some(&tag))
+                self.note_failure(now, ip, known.then_some(user.as_str()), why);
+                // A fresh challenge lets a phone with a typo retry; the bans stop guessing.
+                let response = if !proven && self.source_banned(now, ip) {
+                    self.forbidden(req)
                 } else {
-                    self.digest.challenge(now, req, &tag, false, proxy)
+                    self.digest.challenge(now, req, &tag, false, proxy, ip)
                 };
                 Err(Refused {
                     response: Box::new(response),
@@ -390,8 +616,11 @@ impl Registrar {
         })
     }
 
-    /// Drop expired bindings and old failure counters.
+    /// Drop expired bindings, old failure counters and the counts of expired nonces.
     pub fn expire(&mut self, now: Instant) {
+        self.expire_strikes(now);
+        self.update_gauges(now);
+        self.digest.expire(now);
         self.bindings.retain(|ext, l| {
             let before = l.len();
             l.retain(|b| b.expires > now);
@@ -399,11 +628,6 @@ impl Registrar {
                 tracing::info!(extension = %ext, "registration expired");
             }
             !l.is_empty()
-        });
-        let window = self.window;
-        self.failures.retain(|_, f| {
-            f.locked_until.is_some_and(|t| now < t)
-                || now.saturating_duration_since(f.window_start) <= window
         });
     }
 
@@ -451,6 +675,7 @@ mod tests {
         let now = Instant::now();
         let cfg = SipConfig {
             auth_max_failures: 3,
+            auth_algorithms: vec!["SHA-256".into(), "MD5".into()],
             ..SipConfig::default()
         };
         let exts = vec![ExtensionConfig {
@@ -459,7 +684,7 @@ mod tests {
             name: "Alice".into(),
             auto_answer: false,
         }];
-        (Registrar::new(&cfg, &exts, b"k", now), now)
+        (Registrar::new(&cfg, &exts, &[], b"k", now), now)
     }
 
     fn register_msg(user: &str, contact: &str, expires: Option<u32>) -> Message<'static> {
@@ -502,7 +727,7 @@ mod tests {
         let m = register_msg("1001", "sip:1001@10.0.0.2:5062", Some(120));
         let c = r.register(now, &m, src, Transport::Udp);
         assert_eq!(c.status(), Some(StatusCode::UNAUTHORIZED));
-        // Both algorithms offered, SHA-256 first.
+        // Both algorithms offered (MD5 enabled in this test's config), SHA-256 first.
         let offered: Vec<&str> = c.headers_named("WWW-Authenticate").collect();
         assert_eq!(offered.len(), 2);
         assert!(offered[0].contains("SHA-256"), "{offered:?}");
@@ -617,16 +842,16 @@ mod tests {
             );
             assert_ne!(resp.status(), Some(StatusCode::OK));
         }
-        assert!(r.locked_out(now, src.ip()));
+        assert!(r.source_banned(now, src.ip()));
         // Even the right password is refused while locked out...
         let ch = r.register(now, &m, other, Transport::Udp);
         let right = answer(&m, &ch, "1001", "secret1001", 10);
         let resp = r.register(now, &right, src, Transport::Udp);
         assert_eq!(resp.status(), Some(StatusCode::FORBIDDEN));
         // ...but another source is not affected, and the lock-out ends.
-        assert!(!r.locked_out(now, other.ip()));
+        assert!(!r.source_banned(now, other.ip()));
         let later = now + Duration::from_secs(301);
-        assert!(!r.locked_out(later, src.ip()));
+        assert!(!r.source_banned(later, src.ip()));
     }
 
     #[test]
@@ -646,7 +871,7 @@ mod tests {
                 auto_answer: false,
             },
         ];
-        let mut r = Registrar::new(&SipConfig::default(), &exts, b"k", now);
+        let mut r = Registrar::new(&SipConfig::default(), &exts, &[], b"k", now);
         let src: SocketAddr = SRC.parse().unwrap();
         let m = register_msg("1001", "sip:a@10.0.0.2", None);
         let ch = r.register(now, &m, src, Transport::Udp);
@@ -657,5 +882,182 @@ mod tests {
             Transport::Udp,
         );
         assert_eq!(resp.status(), Some(StatusCode::FORBIDDEN));
+    }
+
+    /// A registrar with the default rules (SHA-256 only, 5 per source, 10 per extension), the
+    /// extension 1001 and a trunk at 192.0.2.10.
+    fn defaults() -> (Registrar, Instant) {
+        let now = Instant::now();
+        let exts = vec![ExtensionConfig {
+            number: "1001".into(),
+            password: "secret1001".into(),
+            name: String::new(),
+            auto_answer: false,
+        }];
+        let trunks: Vec<TrunkConfig> =
+            vec![toml::from_str("name = \"carrier\"\naddress = \"192.0.2.10:5060\"").unwrap()];
+        (
+            Registrar::new(&SipConfig::default(), &exts, &trunks, b"k", now),
+            now,
+        )
+    }
+
+    /// One REGISTER round from `src` as `user` with `pw`: challenge, answer. The answer's
+    /// response.
+    fn attempt(
+        r: &mut Registrar,
+        now: Instant,
+        src: SocketAddr,
+        user: &str,
+        pw: &str,
+        seq: u32,
+    ) -> Message<'static> {
+        let m = register_msg("1001", "sip:a@10.0.0.2", None);
+        let ch = r.register(now, &m, src, Transport::Udp);
+        if ch.status() != Some(StatusCode::UNAUTHORIZED) {
+            return ch;
+        }
+        r.register(now, &answer(&m, &ch, user, pw, seq), src, Transport::Udp)
+    }
+
+    fn addr(i: u8) -> SocketAddr {
+        SocketAddr::new(IpAddr::from([10, 1, 0, i]), 5060)
+    }
+
+    #[test]
+    fn unknown_user_gets_the_same_challenge_and_counts() {
+        let (mut r, now) = defaults();
+        let wrong = attempt(&mut r, now, addr(1), "1001", "guess", 2);
+        let unknown = attempt(&mut r, now, addr(2), "7777", "guess", 2);
+        assert_eq!(wrong.status(), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(unknown.status(), wrong.status());
+        let shape = |m: &Message<'_>| {
+            let p = hotline_sip::AuthParams::parse(m.header("WWW-Authenticate").unwrap()).unwrap();
+            let mut names: Vec<&str> = p.params.iter().map(|(n, _)| *n).collect();
+            names.sort();
+            (
+                p.get("realm").map(str::to_string),
+                p.get("algorithm").map(str::to_string),
+                names.join(","),
+            )
+        };
+        assert_eq!(shape(&unknown), shape(&wrong));
+        for i in 0..4 {
+            attempt(&mut r, now, addr(2), "7777", "guess", 3 + i);
+        }
+        assert!(
+            r.source_banned(now, addr(2).ip()),
+            "5 unknown-user failures ban the source"
+        );
+        assert_eq!(r.metrics().failures.load(Ordering::Relaxed), 6);
+        assert_eq!(r.metrics().source_bans.load(Ordering::Relaxed), 1);
+        assert_eq!(r.metrics().banned_sources.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn distributed_guessing_closes_the_extension_but_not_to_the_real_phone() {
+        let (mut r, now) = defaults();
+        let phone = addr(200);
+        assert_eq!(
+            attempt(&mut r, now, phone, "1001", "secret1001", 2).status(),
+            Some(StatusCode::OK)
+        );
+        // 20 addresses, 4 guesses each: no source reaches its own limit of 5.
+        for a in 1..=20u8 {
+            for g in 0..4 {
+                let resp = attempt(&mut r, now, addr(a), "1001", "guess", 2 + g);
+                assert_eq!(resp.status(), Some(StatusCode::UNAUTHORIZED));
+            }
+            assert!(!r.source_banned(now, addr(a).ip()));
+        }
+        assert_eq!(
+            r.metrics().extension_bans.load(Ordering::Relaxed),
+            1,
+            "banned once"
+        );
+        // A 21st address with the right password is refused, and it looks like a wrong one.
+        let late = attempt(&mut r, now, addr(21), "1001", "secret1001", 2);
+        assert_eq!(late.status(), Some(StatusCode::UNAUTHORIZED));
+        assert!(r.contacts("1001", now).len() == 1);
+        // The real phone keeps registering.
+        let later = now + Duration::from_secs(30);
+        assert_eq!(
+            attempt(&mut r, later, phone, "1001", "secret1001", 9).status(),
+            Some(StatusCode::OK)
+        );
+        // After the lock-out anyone with the password gets in again.
+        let after = now + Duration::from_secs(301);
+        assert_eq!(
+            attempt(&mut r, after, addr(21), "1001", "secret1001", 3).status(),
+            Some(StatusCode::OK)
+        );
+    }
+
+    #[test]
+    fn spoofed_failures_never_ban_a_trunk_or_a_proven_phone() {
+        let (mut r, now) = defaults();
+        let trunk: SocketAddr = "192.0.2.10:5060".parse().unwrap();
+        for g in 0..5 {
+            attempt(&mut r, now, trunk, "1001", "guess", 2 + g);
+        }
+        assert!(
+            !r.source_banned(now, trunk.ip()),
+            "a trunk's address is never banned"
+        );
+        let phone = addr(200);
+        assert_eq!(
+            attempt(&mut r, now, phone, "1001", "secret1001", 2).status(),
+            Some(StatusCode::OK)
+        );
+        for g in 0..5 {
+            attempt(&mut r, now, phone, "1001", "guess", 3 + g);
+        }
+        assert!(
+            !r.source_banned(now, phone.ip()),
+            "proven as 1001: still served"
+        );
+        assert_eq!(
+            attempt(&mut r, now, phone, "1001", "secret1001", 10).status(),
+            Some(StatusCode::OK)
+        );
+        // An unproven source is banned by the same five failures.
+        for g in 0..5 {
+            attempt(&mut r, now, addr(9), "1001", "guess", 2 + g);
+        }
+        assert!(r.source_banned(now, addr(9).ip()));
+    }
+
+    #[test]
+    fn replayed_register_does_not_bind_and_is_not_a_failure() {
+        let (mut r, now) = defaults();
+        let m = register_msg("1001", "sip:1001@10.0.0.2:5062", Some(300));
+        let src: SocketAddr = SRC.parse().unwrap();
+        let ch = r.register(now, &m, src, Transport::Udp);
+        let signed = answer(&m, &ch, "1001", "secret1001", 2);
+        assert_eq!(
+            r.register(now, &signed, src, Transport::Udp).status(),
+            Some(StatusCode::OK)
+        );
+        // The attacker replays the captured REGISTER with its own Contact... the signature
+        // does not cover Contact, so only the nonce count and the source stop it.
+        let mut evil = signed.clone();
+        evil.set_header("Contact", "<sip:1001@203.0.113.9:5060>");
+        evil.set_header("CSeq", "3 REGISTER");
+        let same_src = r.register(now, &evil, src, Transport::Udp);
+        assert_eq!(same_src.status(), Some(StatusCode::UNAUTHORIZED));
+        assert!(
+            Challenge::pick(&same_src).unwrap().stale,
+            "replay: re-challenged"
+        );
+        let other: SocketAddr = "203.0.113.9:5060".parse().unwrap();
+        let from_elsewhere = r.register(now, &evil, other, Transport::Udp);
+        assert_eq!(from_elsewhere.status(), Some(StatusCode::UNAUTHORIZED));
+        assert!(
+            r.contacts("1001", now)
+                .iter()
+                .all(|b| !b.uri.contains("203.0.113.9")),
+            "the attacker's contact is not bound"
+        );
+        assert_eq!(r.metrics().replays.load(Ordering::Relaxed), 1);
     }
 }

@@ -97,6 +97,9 @@ pub struct Setup {
     pub algorithms: Option<String>,
     /// `sip.keepalive_secs` (default 0: off, sipp UASes do not expect OPTIONS).
     pub keepalive_secs: u64,
+    /// `sip.auth_uri_check` (default `"host"`, for sipp; the switch's default is
+    /// `"request-uri"`).
+    pub uri_check: &'static str,
 }
 
 impl Default for Setup {
@@ -107,6 +110,7 @@ impl Default for Setup {
             ring_timeout_secs: 20,
             algorithms: None,
             keepalive_secs: 0,
+            uri_check: "host",
         }
     }
 }
@@ -154,6 +158,7 @@ format = "json"
 [sip]
 listen = "127.0.0.1:0"
 auth_algorithms = {algs}
+auth_uri_check = "{uri_check}"
 keepalive_secs = {keepalive}
 ring_timeout_secs = {ring}
 t1_ms = 200
@@ -178,6 +183,7 @@ name = "Bob"
 "#,
             ring = setup.ring_timeout_secs,
             keepalive = setup.keepalive_secs,
+            uri_check = setup.uri_check,
             algs = setup.algorithms.as_deref().unwrap_or("[\"MD5\"]"),
             anchor = setup.anchor,
             pmin = media,
@@ -449,6 +455,7 @@ level = "warn"
 [sip]
 listen = "127.0.0.1:0"
 auth_algorithms = ["MD5"]
+auth_uri_check = "host"
 keepalive_secs = 0
 ring_timeout_secs = 20
 

@@ -21,7 +21,23 @@ fn single_long(ours: &hotline_sip::Message<'_>, name: &str) -> bool {
             .any(|h| h.name().eq_ignore_ascii_case(name))
 }
 
+/// Is there an LF not preceded by CR in the header section? We take a bare LF as a line end
+/// (as Kamailio and PJSIP do); rsip does not, so the two parsers cut such lines differently
+/// by design and are not compared.
+fn has_bare_lf(bytes: &[u8]) -> bool {
+    let head = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes, |end| &bytes[..end]);
+    head.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+}
+
 fn compare_inner(bytes: &[u8]) -> Result<(), String> {
+    if has_bare_lf(bytes) {
+        return Ok(());
+    }
     let Ok(theirs) = rsip::SipMessage::try_from(bytes) else {
         return Ok(());
     };
