@@ -71,7 +71,18 @@ pub struct Config {
     pub file: PathBuf,
     /// The text it was parsed from (for the line numbers of later cross-file checks).
     #[serde(skip)]
-    pub text: String,
+    pub text: SourceText,
+}
+
+/// A configuration file's text. It holds secrets (passwords, API keys), so `Debug` prints
+/// only its length.
+#[derive(Clone, Default)]
+pub struct SourceText(pub String);
+
+impl fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes of configuration text>", self.0.len())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -306,7 +317,7 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let mut cfg: Config = parse_toml(path, text)?;
         cfg.file = path.to_path_buf();
-        cfg.text = text.to_string();
+        cfg.text = SourceText(text.to_string());
         // Absolute, so that paths resolved against it (prompts, flows, queues, certificates)
         // mean the same file to every component, whatever their own base directory.
         let parent = match path.parent() {
@@ -459,8 +470,8 @@ impl Config {
     }
 
     /// Checks what the dial plan and the IVR flows name against what exists: every route's
-    /// `queue` is a queue of the queues file, every `ivr` a loaded flow, and every queue a flow
-    /// sends callers to is a queue. Run at start-up and by `check-config`, so a typo fails
+    /// `queue` is a queue of the queues file, every `ivr` a loaded flow, and every queue a
+    /// routed flow sends callers to is a queue. Run at start-up and by `check-config`, so a typo fails
     /// the start instead of the first call that takes the route.
     pub fn check_references(
         &self,
@@ -471,13 +482,15 @@ impl Config {
         let flow_names: Vec<&str> = flows.map(|f| f.names()).unwrap_or_default();
         crate::sip::config::validate_targets(
             &self.file,
-            &self.text,
+            &self.text.0,
             &self.dialplan,
             &queue_ids,
             &flow_names,
         )?;
         if let Some(flows) = flows {
-            for name in flows.names() {
+            // The flows callers can reach; a sample flow no route names is not checked.
+            let routed = self.dialplan.routes.iter().filter_map(|r| r.ivr.as_deref());
+            for name in routed {
                 let Some(flow) = flows.get(name) else {
                     continue;
                 };

@@ -344,7 +344,7 @@ mod tests {
         let d = load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.customers.len(), 50);
         assert!(d.agents.iter().any(|a| a.role == Role::Supervisor));
-        assert_eq!(d.customers.iter().filter(|c| c.pin.is_some()).count(), 4);
+        assert_eq!(d.customers.iter().filter(|c| c.pin.is_some()).count(), 5);
         check(&d).unwrap_or_else(|e| panic!("{e}"));
         let mut bad = load(&path).unwrap_or_else(|e| panic!("{e}"));
         bad.customers[0].pin = Some("12a4".into());

@@ -135,6 +135,13 @@ requires = [{{ skill = "english", min = 4 }}]
 # no strategy: longest_idle is the default
 ring_timeout = {ring_timeout_secs}
 wrap_up = 30
+
+# The shipped main flow (on the service number) names these too; no call goes there here.
+[[queues]]
+id = "support"
+
+[[queues]]
+id = "billing"
 "#
         ),
     )

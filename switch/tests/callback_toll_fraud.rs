@@ -71,6 +71,7 @@ caller_id = "+18005550100"
         pop.call
     );
     alice_phone.answered().await;
+    call_state(&mut alice, &pop.call, hotline_cti::CallState::Connected).await;
     caller.phone.hang_up();
     let ended = caller.ended().await;
     assert!(
