@@ -97,6 +97,8 @@ pub struct Setup {
     pub algorithms: Option<String>,
     /// `sip.keepalive_secs` (default 0: off, sipp UASes do not expect OPTIONS).
     pub keepalive_secs: u64,
+    /// Extra lines for the `[sip]` table (e.g. `max_calls_per_source = 2`).
+    pub sip: String,
 }
 
 impl Default for Setup {
@@ -107,6 +109,7 @@ impl Default for Setup {
             ring_timeout_secs: 20,
             algorithms: None,
             keepalive_secs: 0,
+            sip: String::new(),
         }
     }
 }
@@ -157,6 +160,7 @@ auth_algorithms = {algs}
 keepalive_secs = {keepalive}
 ring_timeout_secs = {ring}
 t1_ms = 200
+{sip_extra}
 
 [media]
 anchor = {anchor}
@@ -183,6 +187,7 @@ name = "Bob"
             pmin = media,
             pmax = media + 400,
             extra = setup.extra,
+            sip_extra = setup.sip,
             ivr_route = if setup.anchor {
                 "[[dialplan.routes]]\nnumber = \"+18005550100\"\npublic = true\nivr = \"main\"\n"
             } else {
