@@ -63,6 +63,8 @@ tcp = false
 auth_algorithms = ["MD5"]
 keepalive_secs = 0
 max_expires_secs = 3600
+# every caller comes from sipp's one address
+max_calls_per_source = 0
 [media]
 anchor = false
 [[dialplan.routes]]
