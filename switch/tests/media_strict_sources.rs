@@ -34,7 +34,7 @@ const GUARD: Duration = Duration::from_secs(30);
 fn rtp_socket(ip: IpAddr) -> UdpSocket {
     for _ in 0..200 {
         let s = UdpSocket::bind((ip, 0)).expect("bind");
-        if s.local_addr().expect("addr").port() % 2 == 0 {
+        if s.local_addr().expect("addr").port().is_multiple_of(2) {
             s.set_read_timeout(Some(Duration::from_millis(50)))
                 .expect("timeout");
             return s;

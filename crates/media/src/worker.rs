@@ -90,7 +90,7 @@ enum Latch {
 
 /// What happened to a datagram handed to [`Remote::send_rtp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
+enum SendOutcome {
     Sent,
     /// The socket refused it (counted as sent for RTP, as the kernel may drop it anyway).
     Failed,
@@ -112,20 +112,20 @@ impl Remote {
     /// Sends one RTP datagram to the far end: on a connected socket without an address, so
     /// the kernel uses the route it keeps (a `sendto` with an address looks the route up for
     /// every datagram, about a tenth of the cost of sending on loopback).
-    fn send_rtp(&self, sock: &UdpSocket, buf: &[u8]) -> Sent {
+    fn send_rtp(&self, sock: &UdpSocket, buf: &[u8]) -> SendOutcome {
         let result = match self.latch {
             Latch::Latched { connected: true } => sock.send(buf),
             Latch::Latched { connected: false }
             | Latch::Waiting { send: true }
             | Latch::Fixed { send: true } => sock.send_to(buf, self.rtp),
             Latch::Waiting { send: false } | Latch::Fixed { send: false } => {
-                return Sent::Withheld;
+                return SendOutcome::Withheld;
             }
         };
         if result.is_ok() {
-            Sent::Sent
+            SendOutcome::Sent
         } else {
-            Sent::Failed
+            SendOutcome::Failed
         }
     }
 
@@ -143,13 +143,13 @@ impl Remote {
 }
 
 /// Accounts for one datagram handed to [`Remote::send_rtp`].
-fn count_sent(result: Sent, withheld: &mut u64, counters: &WorkerCounters) {
+fn count_sent(result: SendOutcome, withheld: &mut u64, counters: &WorkerCounters) {
     match result {
-        Sent::Sent => {
+        SendOutcome::Sent => {
             counters.packets_out.fetch_add(1, Relaxed);
         }
-        Sent::Failed => {}
-        Sent::Withheld => {
+        SendOutcome::Failed => {}
+        SendOutcome::Withheld => {
             *withheld += 1;
             counters.withheld.fetch_add(1, Relaxed);
         }
@@ -699,7 +699,7 @@ impl Worker {
             }
         }
         let result = out.send_rtp(&b.rtp, &send[..len]);
-        if result != Sent::Withheld {
+        if result != SendOutcome::Withheld {
             b.packets_sent += 1;
             b.octets_sent += body.len() as u64;
         }
@@ -853,7 +853,7 @@ impl Worker {
                 if let Ok(len) = built {
                     s.seq = s.seq.wrapping_add(1);
                     let result = remote.send_rtp(&s.rtp, &bufs.send[..len]);
-                    if result != Sent::Withheld {
+                    if result != SendOutcome::Withheld {
                         s.packets_sent += 1;
                         s.octets_sent += 4;
                     }
@@ -1346,7 +1346,7 @@ fn send_frame(
         s.seq = s.seq.wrapping_add(1);
         s.ts = s.ts.wrapping_add(FRAME as u32);
         let result = remote.send_rtp(&s.rtp, &send[..len]);
-        if result != Sent::Withheld {
+        if result != SendOutcome::Withheld {
             s.packets_sent += 1;
             s.octets_sent += FRAME as u64;
         }
