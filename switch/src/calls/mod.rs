@@ -59,12 +59,19 @@ pub struct CallControl {
     task: tokio::task::JoinHandle<()>,
     cdr_task: tokio::task::JoinHandle<u64>,
     counters: Arc<CallCounters>,
+    media: Option<MediaEngine>,
 }
 
 impl CallControl {
     /// Call control's counters (for `/metrics`).
     pub fn counters(&self) -> Arc<CallCounters> {
         self.counters.clone()
+    }
+
+    /// The media engine's counters (sessions, RTP in and out, packets rejected from strange
+    /// sources and withheld from unproven addresses), when media is anchored.
+    pub fn media_metrics(&self) -> Option<hotline_media::EngineMetrics> {
+        self.media.as_ref().map(MediaEngine::metrics)
     }
 
     /// Ends every call (BYE, CANCEL, final responses), stops, and waits until every call
@@ -124,6 +131,7 @@ pub async fn start(
         None => mpsc::unbounded_channel().1,
     };
     let counters = Arc::new(CallCounters::default());
+    let media = deps.media.clone();
     let quotas = Quotas::new(quota::Limits {
         per_source: cfg.sip.max_calls_per_source,
         per_extension: cfg.sip.max_calls_per_extension,
@@ -181,6 +189,7 @@ pub async fn start(
         task,
         cdr_task,
         counters,
+        media,
     })
 }
 
