@@ -62,6 +62,8 @@ enabled = false
 [sip]
 listen = "127.0.0.1:$SW_PORT"
 tcp = false
+# every caller comes from sipp's one address
+max_calls_per_source = 0
 [media]
 port_min = 30000
 port_max = 60000

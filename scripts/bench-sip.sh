@@ -64,6 +64,8 @@ auth_algorithms = ["MD5"]
 auth_uri_check = "host"
 keepalive_secs = 0
 max_expires_secs = 3600
+# every caller comes from sipp's one address
+max_calls_per_source = 0
 [media]
 anchor = false
 [[dialplan.routes]]

@@ -671,6 +671,24 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_trunk_media_network_names_its_key() {
+        let e = parse(
+            "[[trunks]]\nname = \"c\"\naddress = \"192.0.2.1:5060\"\nmedia_networks = [\"192.0.2.0/24\", \"carrier\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(1), Some("trunks[0].media_networks[1]")),
+            "{e}"
+        );
+        let ok = parse(
+            "[[trunks]]\nname = \"c\"\naddress = \"192.0.2.1:5060\"\nmedia_networks = [\"192.0.2.0/24\", \"198.51.100.7\"]\nmax_calls = 100\n",
+        )
+        .unwrap();
+        assert_eq!(ok.trunks[0].media_networks().len(), 2);
+    }
+
+    #[test]
     fn cti_and_routing_errors_name_their_keys() {
         let e = parse("[cti]\nheartbeat_secs = 0\n").unwrap_err();
         assert_eq!(

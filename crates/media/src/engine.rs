@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::MediaError;
 use crate::g711::Law;
 use crate::mixer::HearMatrix;
+use crate::net::IpNet;
 use crate::recorder::{self, RecMsg};
 use crate::tone::ToneSpec;
 use crate::wav::{Pcm, read_prompt};
@@ -130,8 +131,29 @@ pub struct SessionInfo {
     pub local: SocketAddr,
 }
 
-/// The far end of a session, from the SDP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The far end of a session, from the SDP, and where its media may come from.
+///
+/// # Strict sources (finding: RTP hijack and amplification)
+///
+/// Like Asterisk's `strictrtp` and rtpengine's strict source, a session takes media only from
+/// **admitted** sources: the SDP address itself, any port of [`RemoteParams::signalling_ip`]
+/// (the address the far end's SIP came from; a phone behind NAT signals and sends media from
+/// the same public address), or an address in [`RemoteParams::media_networks`]. Packets from
+/// any other source are dropped (counted in [`SessionStats::packets_rejected`]), never
+/// latched to, never relayed, and their digits are never reported.
+///
+/// The SDP address is **trusted** when its IP is the signalling IP or inside a media
+/// network: then media is sent there from the start. An SDP address unrelated to the
+/// signalling source (a third host named in `c=`) gets nothing: media is withheld (counted in
+/// [`SessionStats::packets_withheld`]) until the first admitted packet arrives, and then goes
+/// to where that packet came from. So a NATed phone that signals from public address P with
+/// `c=` a private address still hears audio from its first packet on, and an INVITE cannot
+/// aim our RTP at someone else.
+///
+/// With [`RemoteParams::symmetric`] the session latches to the source of the first admitted
+/// packet and ignores every other source until the next [`crate::MediaEngine::set_remote`]
+/// (a new SDP, e.g. a re-INVITE).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteParams {
     /// Remote RTP address.
     pub addr: SocketAddr,
@@ -141,14 +163,23 @@ pub struct RemoteParams {
     pub payload_type: u8,
     /// Negotiated telephone-event payload type, if any.
     pub telephone_event_pt: Option<u8>,
-    /// Symmetric RTP: latch to the source address of the first packet (phones behind NAT).
+    /// Symmetric RTP: latch to the source address of the first admitted packet (phones behind
+    /// NAT) and send there.
     pub symmetric: bool,
     /// Run the in-band DTMF detector on this leg's audio.
     pub inband_dtmf: bool,
+    /// The IP the far end's signalling came from. [`RemoteParams::g711`] takes the SDP
+    /// address's IP (an SDP with no signalling context trusts itself); call control sets the
+    /// SIP source with [`RemoteParams::signalled_from`].
+    pub signalling_ip: IpAddr,
+    /// Further networks the far end may send media from and that may be named in its SDP
+    /// (a carrier's media servers). Empty by default.
+    pub media_networks: Arc<[IpNet]>,
 }
 
 impl RemoteParams {
-    /// G.711 to `addr` with `payload_type`, telephone-event 101, symmetric, in-band detection off.
+    /// G.711 to `addr` with `payload_type`, telephone-event 101, symmetric, in-band detection
+    /// off, signalled from `addr`'s IP, no further media networks.
     pub fn g711(addr: SocketAddr, payload_type: u8) -> Self {
         RemoteParams {
             addr,
@@ -157,7 +188,36 @@ impl RemoteParams {
             telephone_event_pt: Some(101),
             symmetric: true,
             inband_dtmf: false,
+            signalling_ip: addr.ip(),
+            media_networks: Arc::from([]),
         }
+    }
+
+    /// The same, with the far end's signalling source IP.
+    #[must_use]
+    pub fn signalled_from(mut self, ip: IpAddr) -> Self {
+        self.signalling_ip = ip;
+        self
+    }
+
+    /// The same, with further networks the far end may send media from.
+    #[must_use]
+    pub fn with_media_networks(mut self, networks: Arc<[IpNet]>) -> Self {
+        self.media_networks = networks;
+        self
+    }
+
+    /// True when packets from `src` are admitted (see the type's documentation).
+    pub fn admits(&self, src: SocketAddr) -> bool {
+        src == self.addr || self.trusts(src.ip())
+    }
+
+    /// True when `ip` belongs to the far end's signalling source or its media networks: media
+    /// may be sent there before the far end has sent anything.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip == self.signalling_ip.to_canonical()
+            || self.media_networks.iter().any(|n| n.contains(ip))
     }
 }
 
@@ -189,6 +249,13 @@ pub struct SessionStats {
     pub remote_jitter_ms: Option<f32>,
     /// Round trip from RTCP, ms.
     pub rtt_ms: Option<f32>,
+    /// RTP packets dropped because they came from a source that is not admitted (strict
+    /// sources, see [`RemoteParams`]). Once a session bound to a specific address has latched,
+    /// the kernel drops other sources before they are counted.
+    pub packets_rejected: u64,
+    /// RTP packets not sent because the SDP address is unrelated to the signalling source and
+    /// the far end has not sent an admitted packet yet.
+    pub packets_withheld: u64,
     /// E-model R-factor (G.107, simplified for G.711).
     pub r_factor: f32,
     /// Estimated MOS.
@@ -335,6 +402,8 @@ pub(crate) struct WorkerCounters {
     pub(crate) packets_in: AtomicU64,
     pub(crate) packets_out: AtomicU64,
     pub(crate) digits: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) withheld: AtomicU64,
 }
 
 /// Engine-wide counters for monitoring (`/metrics`).
@@ -350,6 +419,12 @@ pub struct EngineMetrics {
     pub rtp_packets_out: u64,
     /// DTMF digits reported since start.
     pub digits: u64,
+    /// RTP packets dropped since start because their source was not admitted (strict sources,
+    /// see [`RemoteParams`]).
+    pub rtp_packets_rejected: u64,
+    /// RTP packets not sent since start because the far end's SDP address was unrelated to
+    /// its signalling source and it had not sent an admitted packet yet.
+    pub rtp_packets_withheld: u64,
     /// Free RTP port pairs left in the range.
     pub free_port_pairs: usize,
 }
@@ -567,7 +642,8 @@ impl MediaEngine {
         Err(MediaError::NoFreePort)
     }
 
-    /// Sets (or changes) the far end. Also resets symmetric-RTP latching.
+    /// Sets (or changes) the far end (a new SDP). Also resets symmetric-RTP latching: the next
+    /// admitted packet latches again (see [`RemoteParams`]).
     pub fn set_remote(&self, id: SessionId, remote: RemoteParams) -> Result<(), MediaError> {
         if Law::from_payload_type(remote.payload_type).is_none() {
             return Err(MediaError::UnsupportedPayloadType(remote.payload_type));
@@ -839,6 +915,8 @@ impl MediaEngine {
             m.rtp_packets_in += c.packets_in.load(Ordering::Relaxed);
             m.rtp_packets_out += c.packets_out.load(Ordering::Relaxed);
             m.digits += c.digits.load(Ordering::Relaxed);
+            m.rtp_packets_rejected += c.rejected.load(Ordering::Relaxed);
+            m.rtp_packets_withheld += c.withheld.load(Ordering::Relaxed);
         }
         m
     }

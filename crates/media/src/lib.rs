@@ -75,6 +75,7 @@ pub mod g711;
 pub mod inband;
 pub mod jitter;
 pub mod mixer;
+pub mod net;
 mod recorder;
 pub mod rfc4733;
 pub mod rtcp;
@@ -89,6 +90,7 @@ pub use engine::{
 };
 pub use g711::Law;
 pub use mixer::HearMatrix;
+pub use net::{IpNet, IpNetError};
 pub use tone::ToneSpec;
 
 /// Everything that can go wrong in the media engine.

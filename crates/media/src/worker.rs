@@ -71,6 +71,33 @@ pub(crate) enum Command {
     Shutdown,
 }
 
+/// Where a session's media goes and what it accepts (strict sources, see
+/// [`RemoteParams`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Latch {
+    /// Symmetric RTP before the first admitted packet. `send`: the SDP address is trusted
+    /// (the signalling source's, or in a media network), so media goes there meanwhile;
+    /// otherwise it is withheld.
+    Waiting { send: bool },
+    /// Symmetric RTP latched to `Remote::rtp`; only that source is accepted. `connected`: the
+    /// RTP socket is connected to it, so the kernel keeps the route and drops datagrams from
+    /// any other source, as the latch does.
+    Latched { connected: bool },
+    /// Not symmetric: media goes to the SDP address when `send` (trusted), and is accepted from
+    /// admitted sources.
+    Fixed { send: bool },
+}
+
+/// What happened to a datagram handed to [`Remote::send_rtp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendOutcome {
+    Sent,
+    /// The socket refused it (counted as sent for RTP, as the kernel may drop it anyway).
+    Failed,
+    /// Not sent: the far end has not proved its address yet.
+    Withheld,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Remote {
     rtp: SocketAddr,
@@ -78,22 +105,53 @@ struct Remote {
     pt: u8,
     law: Law,
     te_pt: Option<u8>,
-    symmetric: bool,
-    latched: bool,
-    /// The RTP socket is connected to `rtp` (symmetric RTP, once latched): the kernel then
-    /// keeps the route and drops datagrams from any other source, as the latch does.
-    connected: bool,
+    latch: Latch,
 }
 
 impl Remote {
     /// Sends one RTP datagram to the far end: on a connected socket without an address, so
     /// the kernel uses the route it keeps (a `sendto` with an address looks the route up for
     /// every datagram, about a tenth of the cost of sending on loopback).
-    fn send_rtp(&self, sock: &UdpSocket, buf: &[u8]) -> bool {
-        if self.connected {
-            sock.send(buf).is_ok()
+    fn send_rtp(&self, sock: &UdpSocket, buf: &[u8]) -> SendOutcome {
+        let result = match self.latch {
+            Latch::Latched { connected: true } => sock.send(buf),
+            Latch::Latched { connected: false }
+            | Latch::Waiting { send: true }
+            | Latch::Fixed { send: true } => sock.send_to(buf, self.rtp),
+            Latch::Waiting { send: false } | Latch::Fixed { send: false } => {
+                return SendOutcome::Withheld;
+            }
+        };
+        if result.is_ok() {
+            SendOutcome::Sent
         } else {
-            sock.send_to(buf, self.rtp).is_ok()
+            SendOutcome::Failed
+        }
+    }
+
+    /// True when media may go to `rtp`/`rtcp` now.
+    fn may_send(&self) -> bool {
+        !matches!(
+            self.latch,
+            Latch::Waiting { send: false } | Latch::Fixed { send: false }
+        )
+    }
+
+    fn connected(&self) -> bool {
+        self.latch == Latch::Latched { connected: true }
+    }
+}
+
+/// Accounts for one datagram handed to [`Remote::send_rtp`].
+fn count_sent(result: SendOutcome, withheld: &mut u64, counters: &WorkerCounters) {
+    match result {
+        SendOutcome::Sent => {
+            counters.packets_out.fetch_add(1, Relaxed);
+        }
+        SendOutcome::Failed => {}
+        SendOutcome::Withheld => {
+            *withheld += 1;
+            counters.withheld.fetch_add(1, Relaxed);
         }
     }
 }
@@ -150,6 +208,10 @@ struct Session {
     /// (connecting a wildcard-bound socket would pin it to the route's source address).
     connect_on_latch: bool,
     remote: Option<Remote>,
+    /// The far end as signalled (who is admitted); set with `remote`.
+    params: Option<RemoteParams>,
+    packets_rejected: u64,
+    packets_withheld: u64,
     // transmit state
     ssrc: u32,
     seq: u16,
@@ -228,6 +290,8 @@ impl Session {
             rtt_ms: self.rtt_ms,
             r_factor,
             mos,
+            packets_rejected: self.packets_rejected,
+            packets_withheld: self.packets_withheld,
         }
     }
 }
@@ -408,7 +472,7 @@ impl Worker {
         };
         let got = match s.remote {
             // Connected (latched): only the far end can be the source.
-            Some(r) if r.connected && !is_rtcp => {
+            Some(r) if r.connected() && !is_rtcp => {
                 s.rtp.recv(&mut self.bufs.recv).map(|n| (n, r.rtp))
             }
             _ => {
@@ -434,12 +498,19 @@ impl Worker {
         let Ok(info) = rtcp::parse(&self.bufs.recv[..n], s.ssrc) else {
             return;
         };
-        if let Some(r) = s.remote.as_mut()
-            && r.symmetric
-            && r.latched
-            && src.ip() == r.rtp.ip()
-        {
-            r.rtcp = src;
+        // Strict sources: RTCP from anyone else than the far end is ignored.
+        let Some(r) = s.remote.as_mut() else { return };
+        match r.latch {
+            Latch::Latched { .. } if src.ip() == r.rtp.ip() => r.rtcp = src,
+            Latch::Latched { .. } => return,
+            Latch::Waiting { .. } | Latch::Fixed { .. } => {
+                let admitted = s.params.as_ref().is_some_and(|p| {
+                    p.trusts(src.ip()) || src.ip() == p.addr.ip() || Some(src) == p.rtcp
+                });
+                if !admitted {
+                    return;
+                }
+            }
         }
         let now_ntp = rtcp::ntp_now();
         if let Some(sr) = info.sender {
@@ -478,16 +549,28 @@ impl Worker {
         let Some(remote) = s.remote.as_mut() else {
             return;
         };
-        if remote.symmetric {
-            if !remote.latched {
-                remote.rtp = src;
-                remote.rtcp = SocketAddr::new(src.ip(), src.port().wrapping_add(1));
-                remote.latched = true;
-                // From now on only `src` is accepted: let the kernel filter (and keep the route).
-                remote.connected = s.connect_on_latch && net::connect(&s.rtp, &src).is_ok();
-            } else if src != remote.rtp {
-                return;
+        // Strict sources (see `RemoteParams`): one comparison once latched; the admission
+        // check (signalling IP, SDP address, media networks) only before.
+        let admitted = match remote.latch {
+            Latch::Latched { .. } => src == remote.rtp,
+            Latch::Waiting { .. } => {
+                let ok = s.params.as_ref().is_some_and(|p| p.admits(src));
+                if ok {
+                    remote.rtp = src;
+                    remote.rtcp = SocketAddr::new(src.ip(), src.port().wrapping_add(1));
+                    // From now on only `src` is accepted: let the kernel filter (and keep the
+                    // route).
+                    let connected = s.connect_on_latch && net::connect(&s.rtp, &src).is_ok();
+                    remote.latch = Latch::Latched { connected };
+                }
+                ok
             }
+            Latch::Fixed { .. } => s.params.as_ref().is_some_and(|p| p.admits(src)),
+        };
+        if !admitted {
+            s.packets_rejected += 1;
+            counters.rejected.fetch_add(1, Relaxed);
+            return;
         }
         let remote = *remote;
         let pt = pkt.payload_type();
@@ -615,11 +698,12 @@ impl Worker {
                 b.ts = next;
             }
         }
-        b.packets_sent += 1;
-        b.octets_sent += body.len() as u64;
-        if out.send_rtp(&b.rtp, &send[..len]) {
-            counters.packets_out.fetch_add(1, Relaxed);
+        let result = out.send_rtp(&b.rtp, &send[..len]);
+        if result != SendOutcome::Withheld {
+            b.packets_sent += 1;
+            b.octets_sent += body.len() as u64;
         }
+        count_sent(result, &mut b.packets_withheld, counters);
     }
 
     // ----- tick ---------------------------------------------------------------------------
@@ -768,11 +852,12 @@ impl Worker {
                     .build_into(&mut bufs.send);
                 if let Ok(len) = built {
                     s.seq = s.seq.wrapping_add(1);
-                    s.packets_sent += 1;
-                    s.octets_sent += 4;
-                    if remote.send_rtp(&s.rtp, &bufs.send[..len]) {
-                        counters.packets_out.fetch_add(1, Relaxed);
+                    let result = remote.send_rtp(&s.rtp, &bufs.send[..len]);
+                    if result != SendOutcome::Withheld {
+                        s.packets_sent += 1;
+                        s.octets_sent += 4;
                     }
+                    count_sent(result, &mut s.packets_withheld, counters);
                 }
                 return;
             }
@@ -868,10 +953,11 @@ impl Worker {
                     return;
                 };
                 self.with_session(id, |s| {
-                    if s.remote.is_some_and(|r| r.connected) {
-                        // A new far end (re-INVITE): accept any source again until it latches.
+                    if s.remote.is_some_and(|r| r.connected()) {
+                        // A new far end (re-INVITE): admit its sources again until it latches.
                         let _ = net::connect_unspec(&s.rtp);
                     }
+                    let send = p.trusts(p.addr.ip());
                     s.remote = Some(Remote {
                         rtp: p.addr,
                         rtcp: p.rtcp.unwrap_or_else(|| {
@@ -880,11 +966,14 @@ impl Worker {
                         pt: p.payload_type,
                         law,
                         te_pt: p.telephone_event_pt,
-                        symmetric: p.symmetric,
-                        latched: false,
-                        connected: false,
+                        latch: if p.symmetric {
+                            Latch::Waiting { send }
+                        } else {
+                            Latch::Fixed { send }
+                        },
                     });
                     s.inband = p.inband_dtmf.then(|| Box::new(DtmfDetector::new()));
+                    s.params = Some(p);
                     s.last_rx = now;
                     s.timed_out = false;
                 });
@@ -1069,6 +1158,9 @@ impl Worker {
             port,
             connect_on_latch,
             remote: None,
+            params: None,
+            packets_rejected: 0,
+            packets_withheld: 0,
             ssrc: r as u32,
             seq: (r >> 32) as u16,
             ts: (r >> 48) as u32 * 160,
@@ -1253,15 +1345,19 @@ fn send_frame(
         s.relay_map = None;
         s.seq = s.seq.wrapping_add(1);
         s.ts = s.ts.wrapping_add(FRAME as u32);
-        s.packets_sent += 1;
-        s.octets_sent += FRAME as u64;
-        if remote.send_rtp(&s.rtp, &send[..len]) {
-            counters.packets_out.fetch_add(1, Relaxed);
+        let result = remote.send_rtp(&s.rtp, &send[..len]);
+        if result != SendOutcome::Withheld {
+            s.packets_sent += 1;
+            s.octets_sent += FRAME as u64;
         }
+        count_sent(result, &mut s.packets_withheld, counters);
     }
 }
 
 fn send_rtcp(s: &mut Session, remote: &Remote, now: Instant, cname: &str, buf: &mut [u8; 2048]) {
+    if !remote.may_send() {
+        return;
+    }
     let ntp = rtcp::ntp_now();
     let sender = (s.packets_sent > 0).then_some(SenderInfo {
         ntp,

@@ -634,6 +634,14 @@ impl Core {
         self.by_tsx.remove(&tsx);
         if code.is_success() {
             let media = self.deps.media.clone();
+            let Some(peer) = self
+                .calls
+                .get(&key)
+                .and_then(|c| c.leg(side))
+                .map(|l| self.media_peer(l.dst))
+            else {
+                return;
+            };
             let Some(c) = self.calls.get_mut(&key) else {
                 return;
             };
@@ -656,9 +664,7 @@ impl Core {
                 && let Ok(neg) = sdp::negotiated_from_answer(ours, &theirs)
                 && let (Some(remote), Some(sid)) = (neg.remote, leg.media)
             {
-                let mut rp = hotline_media::RemoteParams::g711(remote, neg.codec.payload_type());
-                rp.telephone_event_pt = neg.telephone_event;
-                let _ = m.set_remote(sid, rp);
+                let _ = m.set_remote(sid, peer.params(remote, &neg));
             }
             leg.dialog = Some(dialog);
             self.leg_answered(now, key, side);
@@ -1323,6 +1329,7 @@ impl Core {
                 b_generation: 0,
                 slice: Default::default(),
                 extra,
+                quota: super::quota::Quota::None,
             },
         );
         self.by_id.insert(id.clone(), key);

@@ -19,14 +19,17 @@ pub mod dialplan;
 pub(crate) mod gateway;
 mod legs;
 mod payment;
+mod quota;
 mod slice;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hotline_media::{MediaEngine, MediaEvent, SessionId};
+use hotline_media::{IpNet, MediaEngine, MediaEvent, RemoteParams, SessionId};
 use hotline_sip::sdp::{self, AudioCaps, Direction as SdpDirection, SessionDescription};
 use hotline_sip::{
     Dialog, DialogId, Endpoint, Event, Message, Method, SourceTrust, StatusCode, Transport, TsxId,
@@ -44,7 +47,9 @@ use crate::sip::registrar::Registrar;
 use crate::sip::transport::{Inbound, Transports};
 use cdr::{CallLog, CdrWriter};
 use dialplan::{Dialplan, NoRoute, Target};
+use quota::{Admission, Quota, Quotas};
 
+pub use quota::CallCounters;
 pub use slice::SliceDeps;
 
 /// What `start` returns: the bound address and the handle to stop call control.
@@ -56,9 +61,22 @@ pub struct CallControl {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     cdr_task: tokio::task::JoinHandle<u64>,
+    counters: Arc<CallCounters>,
+    media: Option<MediaEngine>,
 }
 
 impl CallControl {
+    /// Call control's counters (for `/metrics`).
+    pub fn counters(&self) -> Arc<CallCounters> {
+        self.counters.clone()
+    }
+
+    /// The media engine's counters (sessions, RTP in and out, packets rejected from strange
+    /// sources and withheld from unproven addresses), when media is anchored.
+    pub fn media_metrics(&self) -> Option<hotline_media::EngineMetrics> {
+        self.media.as_ref().map(MediaEngine::metrics)
+    }
+
     /// Ends every call (BYE, CANCEL, final responses), stops, and waits until every call
     /// record is written.
     pub async fn shutdown(self) {
@@ -122,6 +140,17 @@ pub async fn start(
         Some(m) => forward_media_events(m.clone()),
         None => mpsc::unbounded_channel().1,
     };
+    let counters = Arc::new(CallCounters::default());
+    let media = deps.media.clone();
+    let quotas = Quotas::new(quota::Limits {
+        per_source: cfg.sip.max_calls_per_source,
+        per_extension: cfg.sip.max_calls_per_extension,
+        per_trunk: cfg
+            .trunks
+            .iter()
+            .map(|t| (t.name.clone(), t.max_calls))
+            .collect(),
+    });
     let mut core = Core {
         ep,
         reg: registrar,
@@ -157,6 +186,8 @@ pub async fn start(
         country_code: cfg.node.country_code.clone(),
         record_calls: cfg.media.record_calls && cfg.media.anchor,
         stats: CoreStats::default(),
+        quotas,
+        counters: counters.clone(),
     };
     core.schedule(now + Duration::from_secs(1), TimerAction::Housekeeping);
     core.slice_init();
@@ -168,6 +199,8 @@ pub async fn start(
         stop,
         task,
         cdr_task,
+        counters,
+        media,
     })
 }
 
@@ -348,6 +381,8 @@ pub(crate) struct Call {
     pub(crate) slice: slice::SliceCall,
     /// Supervisor, consultation and conference legs, mute, and the media topology.
     pub(crate) extra: legs::Extra,
+    /// What the caller's leg counts against (per-source caps).
+    pub(crate) quota: Quota,
 }
 
 #[derive(Debug, Clone)]
@@ -363,6 +398,8 @@ enum TimerAction {
 
 struct TrunkState {
     cfg: TrunkConfig,
+    /// `media_networks`, parsed.
+    media_networks: Arc<[IpNet]>,
     transport: Transport,
     registered_until: Option<Instant>,
     next_register: Instant,
@@ -370,6 +407,17 @@ struct TrunkState {
     reg_seq: u32,
     reg_tsx: Option<TsxId>,
     reg_auth_tries: u32,
+}
+
+impl std::fmt::Display for Quota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Quota::None => write!(f, "none"),
+            Quota::Source(ip) => write!(f, "source {ip}"),
+            Quota::Trunk(name) => write!(f, "trunk {name}"),
+            Quota::Extension(ext) => write!(f, "extension {ext}"),
+        }
+    }
 }
 
 impl TrunkState {
@@ -380,6 +428,7 @@ impl TrunkState {
             Transport::Udp
         };
         TrunkState {
+            media_networks: cfg.media_networks().into(),
             cfg,
             transport,
             registered_until: None,
@@ -439,6 +488,30 @@ pub(crate) struct Core {
     /// `[media] record_calls` (with anchored media).
     pub(crate) record_calls: bool,
     stats: CoreStats,
+    /// Live calls per source, trunk and extension, and their caps.
+    quotas: Quotas,
+    counters: Arc<CallCounters>,
+}
+
+/// Who may send a leg's media, and receive ours before it has sent any (strict media sources,
+/// see [`hotline_media::RemoteParams`]): the IP its signalling comes from and, for a trunk,
+/// the trunk's media networks.
+#[derive(Debug, Clone)]
+pub(crate) struct MediaPeer {
+    signalling: IpAddr,
+    networks: Arc<[IpNet]>,
+}
+
+impl MediaPeer {
+    /// The media engine's view of the far end from a negotiated SDP.
+    pub(crate) fn params(&self, remote: SocketAddr, neg: &sdp::Negotiated) -> RemoteParams {
+        RemoteParams {
+            telephone_event_pt: neg.telephone_event,
+            ..RemoteParams::g711(remote, neg.codec.payload_type())
+        }
+        .signalled_from(self.signalling)
+        .with_media_networks(self.networks.clone())
+    }
 }
 
 fn sdp_of(msg: &Message<'_>) -> Option<SessionDescription> {
@@ -733,6 +806,42 @@ impl Core {
             .map(|t| t.cfg.name.clone())
     }
 
+    /// The strict-source view of a leg whose signalling goes to and comes from `signalling`.
+    pub(crate) fn media_peer(&self, signalling: SocketAddr) -> MediaPeer {
+        let networks = self
+            .trunks
+            .values()
+            .find(|t| t.cfg.address.ip() == signalling.ip())
+            .map(|t| t.media_networks.clone())
+            .unwrap_or_else(|| Arc::from([]));
+        MediaPeer {
+            signalling: signalling.ip(),
+            networks,
+        }
+    }
+
+    /// Refuses a new call over its quota (503 with Retry-After, counted); true when it fits.
+    fn admit_quota(&mut self, now: Instant, tsx: TsxId, req: &Message<'_>, q: &Quota) -> bool {
+        let Admission::Refused { limit, first } = self.quotas.admit(q) else {
+            return true;
+        };
+        self.counters
+            .refused_over_quota
+            .fetch_add(1, Ordering::Relaxed);
+        if first {
+            tracing::warn!(quota = %q, limit, "too many concurrent calls: new ones get 503");
+        }
+        self.stats.rejected += 1;
+        let tag = self.ep.new_tag();
+        let r = with_reason(
+            req.make_response(StatusCode::SERVICE_UNAVAILABLE, Some(&tag)),
+            "Too Many Calls",
+        )
+        .with_header("Retry-After", quota::RETRY_AFTER_SECS.to_string());
+        self.respond(now, tsx, r);
+        false
+    }
+
     fn reject(&mut self, now: Instant, tsx: TsxId, req: &Message<'_>, code: StatusCode, why: &str) {
         self.stats.rejected += 1;
         let tag = self.ep.new_tag();
@@ -760,6 +869,15 @@ impl Core {
         }
         if self.calls.len() >= self.max_calls {
             return self.reject(now, tsx, &req, StatusCode::SERVICE_UNAVAILABLE, "Busy");
+        }
+        // Per-source cap, before any media port is taken: a trunk counts against its own
+        // limit, anyone else against its IP until it authenticates as an extension (below).
+        let mut quota = match self.trunk_at(src) {
+            Some(trunk) => Quota::Trunk(trunk),
+            None => Quota::Source(src.ip()),
+        };
+        if !self.admit_quota(now, tsx, &req, &quota) {
+            return;
         }
         let Some(dialed) = dialed_number(&req) else {
             return self.reject(now, tsx, &req, StatusCode::NOT_FOUND, "No number");
@@ -806,6 +924,12 @@ impl Core {
             (_, Some(_), _) => Direction::Internal,
             _ => Direction::Inbound,
         };
+        if let Some(ext) = &caller_ext {
+            quota = Quota::Extension(ext.clone());
+            if !self.admit_quota(now, tsx, &req, &quota) {
+                return;
+            }
+        }
         let offer = sdp_of(&req);
         let key = self.next_call;
         self.next_call += 1;
@@ -857,7 +981,9 @@ impl Core {
             b_generation: 0,
             slice: slice::SliceCall::default(),
             extra: legs::Extra::default(),
+            quota,
         };
+        self.quotas.acquire(&call.quota);
         self.calls.insert(key, call);
         self.by_id.insert(id, key);
         self.by_tsx.insert(tsx, (key, TsxRole::Other));
@@ -893,6 +1019,9 @@ impl Core {
         let Some(media) = self.deps.media.clone() else {
             return Err("media anchoring without a media engine");
         };
+        let Some(peer) = self.calls.get(&key).map(|c| self.media_peer(c.a.dst)) else {
+            return Err("call ended");
+        };
         let info = media
             .create_session(hotline_media::SessionOptions::on(self.media_ip))
             .map_err(|_| "no media session")?;
@@ -913,9 +1042,7 @@ impl Core {
             }
         };
         if let Some(remote) = neg.remote {
-            let mut rp = hotline_media::RemoteParams::g711(remote, neg.codec.payload_type());
-            rp.telephone_event_pt = neg.telephone_event;
-            let _ = media.set_remote(info.id, rp);
+            let _ = media.set_remote(info.id, peer.params(remote, &neg));
         }
         self.by_media.insert(info.id, key);
         if let Some(c) = self.calls.get_mut(&key) {
@@ -1531,6 +1658,11 @@ impl Core {
     fn on_b_answered(&mut self, now: Instant, key: u64, tsx: TsxId, resp: Message<'static>) {
         let media = self.deps.media.clone();
         let anchor = self.anchor;
+        let peer = self
+            .calls
+            .get(&key)
+            .and_then(|c| c.b.as_ref())
+            .map(|b| self.media_peer(b.dst));
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
@@ -1550,13 +1682,12 @@ impl Core {
         b.dialog = Some(dialog);
         // Media: learn where B listens.
         if anchor {
-            if let (Some(m), Some(ours), Some(theirs)) = (&media, &b.our_sdp, sdp_of(&resp))
+            if let (Some(m), Some(ours), Some(theirs), Some(peer)) =
+                (&media, &b.our_sdp, sdp_of(&resp), &peer)
                 && let Ok(neg) = sdp::negotiated_from_answer(ours, &theirs)
                 && let (Some(remote), Some(sid)) = (neg.remote, b.media)
             {
-                let mut rp = hotline_media::RemoteParams::g711(remote, neg.codec.payload_type());
-                rp.telephone_event_pt = neg.telephone_event;
-                let _ = m.set_remote(sid, rp);
+                let _ = m.set_remote(sid, peer.params(remote, &neg));
             }
         } else {
             b.our_sdp = sdp_of(&c.a.invite_req);
@@ -1744,6 +1875,14 @@ impl Core {
         let media = self.deps.media.clone();
         let caps = self.caps.clone();
         let ip = self.media_ip;
+        let Some(peer) = self
+            .calls
+            .get(&key)
+            .and_then(|c| c.leg(side))
+            .map(|l| self.media_peer(l.dst))
+        else {
+            return;
+        };
         let Some(leg) = self.leg_mut(key, side) else {
             return;
         };
@@ -1772,10 +1911,8 @@ impl Core {
                         if let (Some(m), Some(sid)) = (&media, leg.media)
                             && let Some(remote) = neg.remote
                         {
-                            let mut rp =
-                                hotline_media::RemoteParams::g711(remote, neg.codec.payload_type());
-                            rp.telephone_event_pt = neg.telephone_event;
-                            let _ = m.set_remote(sid, rp);
+                            // A new SDP: the leg may latch again (strict sources).
+                            let _ = m.set_remote(sid, peer.params(remote, &neg));
                         }
                         answer_body = Some(sd.to_bytes());
                         leg.our_sdp = Some(sd);
@@ -1891,6 +2028,7 @@ impl Core {
         let Some(mut c) = self.calls.remove(&key) else {
             return;
         };
+        self.quotas.release(&c.quota);
         self.by_id.remove(&c.id);
         self.end_extras(now, &mut c, from);
         // The caller's leg.

@@ -900,12 +900,9 @@ impl Ua {
             let _ = self.media.set_remote(
                 id,
                 RemoteParams {
-                    addr,
                     rtcp: Some(SocketAddr::new(addr.ip(), addr.port().wrapping_add(1))),
-                    payload_type: neg.codec.payload_type(),
                     telephone_event_pt: neg.telephone_event,
-                    symmetric: true,
-                    inband_dtmf: false,
+                    ..RemoteParams::g711(addr, neg.codec.payload_type())
                 },
             );
             let _ = self

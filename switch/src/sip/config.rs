@@ -57,6 +57,12 @@ pub struct SipConfig {
     pub t1_ms: u64,
     /// Largest number of concurrent calls; more get 503.
     pub max_calls: usize,
+    /// Concurrent calls from one source IP that did not authenticate (calls to public
+    /// numbers); more get 503 with Retry-After. Trunks have their own `max_calls`,
+    /// authenticated extensions `max_calls_per_extension`. 0 = no limit.
+    pub max_calls_per_source: usize,
+    /// Concurrent calls placed by one authenticated extension; more get 503. 0 = no limit.
+    pub max_calls_per_extension: usize,
 }
 
 impl Default for SipConfig {
@@ -82,6 +88,8 @@ impl Default for SipConfig {
             ring_timeout_secs: 30,
             t1_ms: 500,
             max_calls: 20_000,
+            max_calls_per_source: 20,
+            max_calls_per_extension: 10,
         }
     }
 }
@@ -201,6 +209,26 @@ pub struct TrunkConfig {
     /// Calling number presented on calls out through this trunk (E.164).
     #[serde(default)]
     pub caller_id: String,
+    /// Concurrent calls from this trunk; more get 503 with Retry-After. 0 = only
+    /// `sip.max_calls` (a trunk is exempt from `sip.max_calls_per_source`).
+    #[serde(default)]
+    pub max_calls: usize,
+    /// Networks (`192.0.2.0/24`, or single addresses) the carrier may send media from besides
+    /// the trunk's own address: its media servers. RTP from them is accepted, and sent to
+    /// them from the start when the SDP names them; RTP toward any other address waits for
+    /// the far end's first packet (strict media sources, docs/media.md).
+    #[serde(default)]
+    pub media_networks: Vec<String>,
+}
+
+impl TrunkConfig {
+    /// The trunk's media networks, parsed (checked when the configuration was loaded).
+    pub fn media_networks(&self) -> Vec<hotline_media::IpNet> {
+        self.media_networks
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect()
+    }
 }
 
 fn default_transport() -> String {
@@ -351,6 +379,15 @@ pub fn validate(
                 format!("trunks[{i}].transport"),
                 "must be \"udp\" or \"tcp\"".into(),
             ));
+        }
+        for (j, n) in t.media_networks.iter().enumerate() {
+            if let Err(e) = n.parse::<hotline_media::IpNet>() {
+                return Err(err(
+                    line,
+                    format!("trunks[{i}].media_networks[{j}]"),
+                    format!("{n:?}: {e} (use an address or address/prefix, e.g. \"192.0.2.0/24\")"),
+                ));
+            }
         }
         if t.register && (t.username.is_empty() || t.password.is_empty()) {
             return Err(err(

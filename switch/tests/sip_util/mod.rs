@@ -100,6 +100,8 @@ pub struct Setup {
     /// `sip.auth_uri_check` (default `"host"`, for sipp; the switch's default is
     /// `"request-uri"`).
     pub uri_check: &'static str,
+    /// Extra lines for the `[sip]` table (e.g. `max_calls_per_source = 2`).
+    pub sip: String,
 }
 
 impl Default for Setup {
@@ -111,6 +113,7 @@ impl Default for Setup {
             algorithms: None,
             keepalive_secs: 0,
             uri_check: "host",
+            sip: String::new(),
         }
     }
 }
@@ -162,6 +165,7 @@ auth_uri_check = "{uri_check}"
 keepalive_secs = {keepalive}
 ring_timeout_secs = {ring}
 t1_ms = 200
+{sip_extra}
 
 [media]
 anchor = {anchor}
@@ -189,6 +193,7 @@ name = "Bob"
             pmin = media,
             pmax = media + 400,
             extra = setup.extra,
+            sip_extra = setup.sip,
             ivr_route = if setup.anchor {
                 "[[dialplan.routes]]\nnumber = \"+18005550100\"\npublic = true\nivr = \"main\"\n"
             } else {

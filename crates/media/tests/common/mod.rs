@@ -70,7 +70,12 @@ pub struct Rx {
 
 impl Phone {
     pub fn new(law: Law, ssrc: u32) -> Phone {
-        let sock = UdpSocket::bind((LOCALHOST, 0)).unwrap();
+        Phone::at(LOCALHOST, law, ssrc)
+    }
+
+    /// A phone on another loopback address (127.0.0.2 stands in for a second host).
+    pub fn at(ip: IpAddr, law: Law, ssrc: u32) -> Phone {
+        let sock = UdpSocket::bind((ip, 0)).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         Phone {
