@@ -135,6 +135,7 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         metrics: Arc::new(http::Metrics::default()),
         started: Instant::now(),
         node: cfg.node.name.clone(),
+        cti: cti.as_ref().map(|c| c.shared_metrics()),
     };
     let mut router = http::router(state);
     if let Some(cti) = &cti {
