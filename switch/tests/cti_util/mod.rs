@@ -52,6 +52,29 @@ impl TestSwitch {
         format!("ws://{}/cti", self.sw.http)
     }
 
+    /// The SQLite database's URL (to count rows from outside the switch).
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}/hotline.db", self._dir.path().display())
+    }
+
+    /// `GET /metrics` over a plain HTTP/1.1 connection; the body.
+    pub async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::time::timeout(GUARD, tokio::net::TcpStream::connect(self.sw.http))
+            .await
+            .expect("connect within the guard time")
+            .expect("connect");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: switch\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut text = String::new();
+        tokio::time::timeout(GUARD, s.read_to_string(&mut text))
+            .await
+            .expect("metrics within the guard time")
+            .expect("read");
+        text
+    }
+
     /// Connects, says hello and logs in; panics if the login fails.
     pub async fn desk(&self, agent: &str, password: &str) -> Desk {
         let mut d = Desk::connect(&self.url()).await;
@@ -101,6 +124,35 @@ impl Desk {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
+        Desk::new(ws)
+    }
+
+    /// Connects from a chosen local address (127.0.0.2, ... stand in for other machines).
+    pub async fn connect_from(url: &str, local: std::net::IpAddr) -> Desk {
+        let server: std::net::SocketAddr = url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/cti")
+            .parse()
+            .expect("ws://ip:port/cti");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(std::net::SocketAddr::new(local, 0))
+            .expect("bind the local address");
+        let tcp = tokio::time::timeout(GUARD, socket.connect(server))
+            .await
+            .expect("connect within the guard time")
+            .expect("connect");
+        let (ws, _) = tokio::time::timeout(
+            GUARD,
+            tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(tcp)),
+        )
+        .await
+        .expect("handshake within the guard time")
+        .expect("websocket handshake");
+        Desk::new(ws)
+    }
+
+    fn new(ws: Ws) -> Desk {
         Desk {
             ws,
             next: 1,
@@ -133,12 +185,23 @@ impl Desk {
         }
     }
 
-    /// Sends a command and returns its response; events arriving first are kept.
-    pub async fn request(&mut self, cmd: Command) -> Result<Reply, ErrorBody> {
+    /// Sends a command without waiting for its response (see [`Desk::response`]).
+    pub async fn send(&mut self, cmd: Command) -> RequestId {
         let id = RequestId(self.next);
         self.next += 1;
         let text = encode_client(&ClientFrame { id, cmd }).expect("encode");
         self.send_raw(&text).await;
+        id
+    }
+
+    /// Sends a command and returns its response; events arriving first are kept.
+    pub async fn request(&mut self, cmd: Command) -> Result<Reply, ErrorBody> {
+        let id = self.send(cmd).await;
+        self.response(id).await
+    }
+
+    /// The response to `id` (responses come in request order); events arriving first are kept.
+    pub async fn response(&mut self, id: RequestId) -> Result<Reply, ErrorBody> {
         loop {
             match self.frame().await.expect("connection open") {
                 ServerFrame::Response(r) if r.re == id => return r.result,
@@ -193,6 +256,22 @@ impl Desk {
                 return e;
             }
         }
+    }
+
+    /// Sends a WebSocket ping every `every` (answering nothing else) until the server closes
+    /// the connection; false if it is still open after [`GUARD`].
+    pub async fn ping_until_closed(&mut self, every: Duration) -> bool {
+        let give_up = tokio::time::Instant::now() + GUARD;
+        while tokio::time::Instant::now() < give_up {
+            if self.ws.send(Message::Ping(vec![1].into())).await.is_err() {
+                return true;
+            }
+            match tokio::time::timeout(every, self.ws.next()).await {
+                Ok(Some(Ok(Message::Close(_))) | None | Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) | Err(_) => {}
+            }
+        }
+        false
     }
 
     /// Waits for the server to close the connection, ignoring frames meanwhile.
