@@ -4,8 +4,16 @@
 //! # What it does
 //!
 //! * **Handshake and login.** `hello` first, then `login` (agent id and password, checked with
-//!   argon2 against the store on dedicated threads) or `resume_session`. Repeated failures lock
-//!   an agent id, and separately a source address, out for a while (a log line says which).
+//!   argon2 against the store on dedicated threads) or `resume_session`, within
+//!   `login_timeout` of connecting (nothing else keeps an unauthenticated connection open).
+//!   Each attempt is reserved in the [`lockout`] before its password is checked, in the same
+//!   step as the lock-out check, so parallel attempts cannot exceed the limit. Repeated
+//!   failures lock an agent id against addresses that have not logged in as it recently, and
+//!   ban a source address; a log line and `/metrics` say which.
+//! * **Abuse limits.** Every command passes the session's token buckets ([`ratelimit`]; the
+//!   connection's before a login); over them it is answered `rate_limited` and not executed.
+//!   A session token resumes only from the address that logged in; from elsewhere it is
+//!   refused like an unknown token, and the session is not touched.
 //! * **Sessions** carry a role from the store. Every command is checked with
 //!   [`hotline_cti::allowed`]; a refusal is answered `forbidden`, and refusals of supervisor
 //!   commands are written to the audit log. Allowed supervisor actions are audit-logged too.

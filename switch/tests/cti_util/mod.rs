@@ -266,9 +266,10 @@ impl Desk {
             if self.ws.send(Message::Ping(vec![1].into())).await.is_err() {
                 return true;
             }
-            match tokio::time::timeout(every, self.ws.next()).await {
-                Ok(Some(Ok(Message::Close(_))) | None | Some(Err(_))) => return true,
-                Ok(Some(Ok(_))) | Err(_) => {}
+            if let Ok(Some(Ok(Message::Close(_))) | None | Some(Err(_))) =
+                tokio::time::timeout(every, self.ws.next()).await
+            {
+                return true;
             }
         }
         false
