@@ -12,7 +12,8 @@
 //! * a session token resumed from another address is refused and the real desktop's session
 //!   and connection carry on;
 //! * a connection that does not log in is closed after `login_timeout_ms` however many pings it
-//!   sends, while a logged-in one stays.
+//!   sends, while a logged-in one stays; so is one that sends frames but never reads the
+//!   answers.
 
 mod cti_util;
 
@@ -291,5 +292,21 @@ async fn a_connection_that_does_not_log_in_is_closed_whatever_it_sends() {
         alice.request(Command::Heartbeat).await,
         Ok(Reply::Beat { .. })
     ));
+    t.sw.shutdown().await.expect("clean shutdown");
+}
+
+/// A peer that sends but never reads cannot hold the connection past the login deadline (the
+/// server's wait for room for its answers ends there). The deadline is long enough for the
+/// flood to fill every buffer first (about 3 s here), which is what let such a peer hold the
+/// connection for ever.
+#[tokio::test]
+async fn a_peer_that_never_reads_is_closed_at_the_login_deadline() {
+    let t = TestSwitch::start("login_timeout_ms = 5000\n").await;
+    let mut d = Desk::connect_not_reading(&t.url(), local(3)).await;
+    let hello = r#"{"id": 1, "cmd": {"type": "hello", "versions": [1], "client": "flood"}}"#;
+    assert!(
+        d.send_until_closed(hello).await,
+        "still taking frames after {GUARD:?}"
+    );
     t.sw.shutdown().await.expect("clean shutdown");
 }

@@ -372,7 +372,21 @@ struct ConnState {
     session: Option<(String, AgentId, Role)>,
     /// Rate limits before a session exists (a session has its own, kept across resumes).
     limits: CommandLimits,
+    /// The connection must have a session by then.
+    login_deadline: Instant,
+    /// How long a response may wait for room in the queue once logged in.
+    send_patience: Duration,
+    writer: Writer,
     out: mpsc::Sender<Outgoing>,
+}
+
+/// Whether the peer takes our frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    KeepingUp,
+    /// A response found the queue full for too long: the peer does not read. The connection
+    /// is closed after the current frame.
+    Stalled,
 }
 
 impl ConnState {
@@ -383,12 +397,28 @@ impl ConnState {
         }
     }
 
-    async fn send(&self, frame: &ServerFrame) {
-        match encode_server(frame) {
-            Ok(text) => {
-                let _ = self.out.send(Outgoing::Text(text.into())).await;
+    /// Queues a response. A peer that does not read cannot hold the connection (and the
+    /// deadlines it would miss meanwhile): the wait ends at the login deadline before a login,
+    /// after `send_patience` once logged in, and the connection is then closed.
+    async fn send(&mut self, frame: &ServerFrame) {
+        if self.writer == Writer::Stalled {
+            return;
+        }
+        let text = match encode_server(frame) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode CTI frame");
+                return;
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode CTI frame"),
+        };
+        let until = match self.session {
+            None => self.login_deadline,
+            Some(_) => Instant::now() + self.send_patience,
+        };
+        let queued = tokio::time::timeout_at(until, self.out.send(Outgoing::Text(text.into())));
+        if queued.await.is_err() {
+            tracing::info!(conn = self.id, peer = %self.peer, "CTI peer does not read its responses; closing");
+            self.writer = Writer::Stalled;
         }
     }
 }
@@ -426,13 +456,16 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket, peer: SocketAddr) {
         hello: false,
         session: None,
         limits: CommandLimits::new(inner.settings.rates, Instant::now()),
+        // Nothing (not pings, not heartbeats) keeps a connection open that has not logged in.
+        login_deadline: Instant::now() + inner.settings.login_timeout,
+        send_patience: inner.settings.dead_after,
+        writer: Writer::KeepingUp,
         out,
     };
+    let login_deadline = st.login_deadline;
     let mut stop = inner.stop.subscribe();
     let dead_after = inner.settings.dead_after;
     let mut deadline = Instant::now() + dead_after;
-    // Nothing (not pings, not heartbeats) keeps a connection open that has not logged in.
-    let login_deadline = Instant::now() + inner.settings.login_timeout;
     let why = loop {
         tokio::select! {
             msg = stream.next() => match msg {
@@ -440,6 +473,9 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket, peer: SocketAddr) {
                     deadline = Instant::now() + dead_after;
                     if let Flow::Close = on_text(&inner, &mut st, text.as_str()).await {
                         break "closed by server";
+                    }
+                    if st.writer == Writer::Stalled {
+                        break "peer does not read";
                     }
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {

@@ -129,12 +129,24 @@ impl Desk {
 
     /// Connects from a chosen local address (127.0.0.2, ... stand in for other machines).
     pub async fn connect_from(url: &str, local: std::net::IpAddr) -> Desk {
+        Desk::connect_with(url, local, None).await
+    }
+
+    /// Connects with a small receive buffer, for a peer that will not read.
+    pub async fn connect_not_reading(url: &str, local: std::net::IpAddr) -> Desk {
+        Desk::connect_with(url, local, Some(4096)).await
+    }
+
+    async fn connect_with(url: &str, local: std::net::IpAddr, recv_buffer: Option<u32>) -> Desk {
         let server: std::net::SocketAddr = url
             .trim_start_matches("ws://")
             .trim_end_matches("/cti")
             .parse()
             .expect("ws://ip:port/cti");
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+        }
         socket
             .bind(std::net::SocketAddr::new(local, 0))
             .expect("bind the local address");
@@ -273,6 +285,19 @@ impl Desk {
             }
         }
         false
+    }
+
+    /// Sends `text` again and again without reading anything until the server closes the
+    /// connection (a write fails); false if writes still succeed, or one hangs, after [`GUARD`].
+    pub async fn send_until_closed(&mut self, text: &str) -> bool {
+        let give_up = tokio::time::Instant::now() + GUARD;
+        loop {
+            match tokio::time::timeout_at(give_up, self.ws.send(Message::Text(text.into()))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return true,
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Waits for the server to close the connection, ignoring frames meanwhile.
