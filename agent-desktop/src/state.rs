@@ -276,11 +276,7 @@ impl DeskState {
             ClientUpdate::Reply { kind, result, .. } => match result {
                 Ok(Reply::Dialing { call }) => self.focus = Some(call),
                 Ok(_) => {}
-                Err(err) => self.notify(
-                    Level::Error,
-                    format!("{} failed: {}", kind.replace('_', " "), err.message),
-                    wall,
-                ),
+                Err(err) => self.notify(Level::Error, reply_error_text(&kind, &err), wall),
             },
             ClientUpdate::Event(event) => self.apply_event(event, wall),
         }
@@ -792,13 +788,63 @@ impl DeskState {
     }
 }
 
+/// The notification for a refused command.
+fn reply_error_text(kind: &str, err: &ErrorBody) -> String {
+    let what = kind.replace('_', " ");
+    match err.code {
+        ErrorCode::RateLimited => format!(
+            "{what} was not done: too many requests in a short time. Wait a moment and try again."
+        ),
+        _ => format!("{what} failed: {}", err.message),
+    }
+}
+
 fn login_error_text(err: &ErrorBody) -> String {
     match err.code {
         ErrorCode::AuthFailed => "Wrong agent id or password".to_owned(),
         ErrorCode::LockedOut => "Too many failed logins: try again later".to_owned(),
+        ErrorCode::RateLimited => {
+            "Too many login attempts at once: wait a moment and try again".to_owned()
+        }
         ErrorCode::UnsupportedVersion => {
             "This desktop is too old or too new for the switch".to_owned()
         }
         _ => format!("Login failed: {}", err.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command the switch refused for its rate is shown in words, not as a code.
+    #[test]
+    fn rate_limited_replies_and_logins_are_shown_in_words() {
+        let mut s = DeskState::new();
+        s.apply(
+            ClientUpdate::Reply {
+                kind: "request_help",
+                call: None,
+                result: Err(ErrorBody::new(
+                    ErrorCode::RateLimited,
+                    "too many help requests (at most 6 per minute); not done",
+                )),
+            },
+            UnixMillis(1),
+        );
+        let n = s.notifications.last().expect("a notification");
+        assert_eq!(n.level, Level::Error);
+        assert_eq!(
+            n.text,
+            "request help was not done: too many requests in a short time. Wait a moment and try again."
+        );
+        s.apply(
+            ClientUpdate::LoginFailed(ErrorBody::new(ErrorCode::RateLimited, "busy")),
+            UnixMillis(2),
+        );
+        assert_eq!(
+            s.login_error.as_deref(),
+            Some("Too many login attempts at once: wait a moment and try again")
+        );
     }
 }

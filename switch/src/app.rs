@@ -141,6 +141,7 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         started: Instant::now(),
         node: cfg.node.name.clone(),
         sip_auth: calls.as_ref().map(|c| c.auth_metrics.clone()),
+        cti: cti.as_ref().map(|c| c.shared_metrics()),
     };
     let mut router = http::router(state);
     if let Some(cti) = &cti {

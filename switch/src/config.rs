@@ -203,15 +203,35 @@ pub struct CtiConfig {
     /// A connection silent for this many heartbeat intervals is closed (the session and its
     /// calls survive for a resume).
     pub missed_heartbeats: u32,
-    /// Failed logins for one agent id that lock that agent's logins out.
+    /// Failed logins for one agent id, from addresses that have not logged in as that agent
+    /// recently, that lock the agent id against such addresses (its recent addresses still log
+    /// in); also the failures in a row that cost a recent address its trust.
     pub lockout_failures: u32,
-    /// Failed logins from one source address (any agent id) that lock that address out. Higher
-    /// than `lockout_failures`: a whole site may sit behind one NAT address.
+    /// Failed logins from one source address (an IPv6 /64), for agents it has not logged in as
+    /// recently, that ban the source. Higher than `lockout_failures`: a whole site may sit
+    /// behind one NAT address.
     pub lockout_failures_per_address: u32,
     /// Failures older than this no longer count.
     pub lockout_window_secs: u64,
-    /// How long a lock-out lasts.
+    /// How long a lock-out or ban lasts.
     pub lockout_secs: u64,
+    /// How long a successful login keeps its address trusted for that agent (not refused by
+    /// the agent's lock-out or a ban of the address). Remembered in memory only.
+    pub lockout_trust_secs: u64,
+    /// A connection that has not logged in (or resumed a session) this many milliseconds after
+    /// it opened is closed, whatever it sends (pings and heartbeats included).
+    pub login_timeout_ms: u64,
+    /// Commands per second a session may send on average (any command) ...
+    pub commands_per_sec: f64,
+    /// ... and in a burst. Commands over the limit are answered `rate_limited`, not executed.
+    pub command_burst: u32,
+    /// Agent state changes (ready, not_ready, end_wrap_up, and supervisors' force_not_ready,
+    /// force_logout, set_skills) per second a session may send on average, and in a burst.
+    pub state_changes_per_sec: f64,
+    pub state_change_burst: u32,
+    /// Help requests per second a session may send on average, and in a burst.
+    pub help_requests_per_sec: f64,
+    pub help_request_burst: u32,
     /// How long a session whose connection dropped can be resumed; after it the agent is logged
     /// out of routing (a call in progress is not touched).
     pub session_linger_secs: u64,
@@ -240,6 +260,14 @@ impl Default for CtiConfig {
             lockout_failures_per_address: 20,
             lockout_window_secs: 300,
             lockout_secs: 300,
+            lockout_trust_secs: 30 * 86_400,
+            login_timeout_ms: 10_000,
+            commands_per_sec: 20.0,
+            command_burst: 40,
+            state_changes_per_sec: 0.5,
+            state_change_burst: 5,
+            help_requests_per_sec: 0.1,
+            help_request_burst: 3,
             session_linger_secs: 300,
             event_log_capacity: 256,
             wallboard_interval_ms: 1000,
@@ -380,9 +408,22 @@ impl Config {
             ),
             ("cti.lockout_window_secs", cti.lockout_window_secs),
             ("cti.event_log_capacity", cti.event_log_capacity as u64),
+            ("cti.login_timeout_ms", cti.login_timeout_ms),
+            ("cti.command_burst", u64::from(cti.command_burst)),
+            ("cti.state_change_burst", u64::from(cti.state_change_burst)),
+            ("cti.help_request_burst", u64::from(cti.help_request_burst)),
         ] {
             if value == 0 {
                 return Err(err(key, "must be at least 1".into()));
+            }
+        }
+        for (key, value) in [
+            ("cti.commands_per_sec", cti.commands_per_sec),
+            ("cti.state_changes_per_sec", cti.state_changes_per_sec),
+            ("cti.help_requests_per_sec", cti.help_requests_per_sec),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(err(key, "must be a number above 0".into()));
             }
         }
         if !(100..=1000).contains(&cti.wallboard_interval_ms) {
@@ -696,6 +737,14 @@ mod tests {
             (Some(2), Some("cti.heartbeat_secs")),
             "{e}"
         );
+        let e = parse("[cti]\nstate_changes_per_sec = 0.0\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("cti.state_changes_per_sec")),
+            "{e}"
+        );
+        let e = parse("[cti]\nlogin_timeout_ms = 0\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("cti.login_timeout_ms"), "{e}");
         let e = parse("[cti]\nwallboard_interval_ms = 5000\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("cti.wallboard_interval_ms"), "{e}");
         let e = parse("[cti]\ntls_cert = \"a.crt\"\n").unwrap_err();

@@ -29,6 +29,8 @@ pub struct AppState {
     pub node: String,
     /// The SIP digest gate's counters, when call control runs.
     pub sip_auth: Option<Arc<crate::sip::registrar::AuthMetrics>>,
+    /// The CTI server's counters, when it runs.
+    pub cti: Option<Arc<crate::cti::CtiMetrics>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -152,6 +154,29 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             "# HELP hotline_sip_auth_banned SIP sources and extensions banned now.\n# TYPE hotline_sip_auth_banned gauge\nhotline_sip_auth_banned{{scope=\"source\"}} {}\nhotline_sip_auth_banned{{scope=\"extension\"}} {}",
             get(&a.banned_sources),
             get(&a.banned_extensions)
+        );
+    }
+    if let Some(cti) = &s.cti {
+        let bans = |name: &str, help: &str, rows: &[(&str, &AtomicU64)]| {
+            let mut text = format!("# HELP {name} {help}\n# TYPE {name} counter\n");
+            for (kind, v) in rows {
+                let _ = writeln!(
+                    text,
+                    "{name}{{kind=\"{kind}\"}} {}",
+                    v.load(Ordering::Relaxed)
+                );
+            }
+            text
+        };
+        out.push_str(&bans(
+            "hotline_cti_login_bans_total",
+            "CTI login lock-outs started: a source banned, or an agent id locked for new addresses.",
+            &[("source", &cti.source_bans), ("agent", &cti.agent_locks)],
+        ));
+        let _ = writeln!(
+            out,
+            "# HELP hotline_cti_rate_limited_total CTI commands refused as rate_limited.\n# TYPE hotline_cti_rate_limited_total counter\nhotline_cti_rate_limited_total {}",
+            cti.rate_limited.load(Ordering::Relaxed)
         );
     }
     (

@@ -200,7 +200,8 @@ pub enum ErrorCode {
     SessionUnknown,
     /// The payment flow failed.
     PaymentFailed,
-    /// Too many requests.
+    /// Too many requests in a short time: the command was **not executed** (a session's
+    /// command rate, or too many login attempts at once). Send it again a moment later.
     RateLimited,
     /// A bug or outage on the server.
     Internal,

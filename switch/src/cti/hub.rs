@@ -8,6 +8,7 @@
 //! snapshots are always consistent.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
 
 use axum::extract::ws::Utf8Bytes;
 use hotline_cti::{
@@ -17,6 +18,8 @@ use hotline_cti::{
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+use super::ratelimit::CommandLimits;
 
 /// What the hub sends a connection's writer.
 #[derive(Debug)]
@@ -62,6 +65,10 @@ pub struct Session {
     pub lost_at: Option<Instant>,
     /// Subscribed to the wallboard, with its queue filter (empty: all).
     pub wallboard: Option<Vec<QueueId>>,
+    /// The address that logged in: the session can be resumed only from there.
+    pub addr: IpAddr,
+    /// Command rate limits, kept across resumes.
+    pub limits: CommandLimits,
 }
 
 /// What the hub knows about one agent's desk.

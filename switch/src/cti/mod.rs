@@ -4,8 +4,16 @@
 //! # What it does
 //!
 //! * **Handshake and login.** `hello` first, then `login` (agent id and password, checked with
-//!   argon2 against the store on dedicated threads) or `resume_session`. Repeated failures lock
-//!   an agent id, and separately a source address, out for a while (a log line says which).
+//!   argon2 against the store on dedicated threads) or `resume_session`, within
+//!   `login_timeout` of connecting (nothing else keeps an unauthenticated connection open).
+//!   Each attempt is reserved in the [`lockout`] before its password is checked, in the same
+//!   step as the lock-out check, so parallel attempts cannot exceed the limit. Repeated
+//!   failures lock an agent id against addresses that have not logged in as it recently, and
+//!   ban a source address; a log line and `/metrics` say which.
+//! * **Abuse limits.** Every command passes the session's token buckets ([`ratelimit`]; the
+//!   connection's before a login); over them it is answered `rate_limited` and not executed.
+//!   A session token resumes only from the address that logged in; from elsewhere it is
+//!   refused like an unknown token, and the session is not touched.
 //! * **Sessions** carry a role from the store. Every command is checked with
 //!   [`hotline_cti::allowed`]; a refusal is answered `forbidden`, and refusals of supervisor
 //!   commands are written to the audit log. Allowed supervisor actions are audit-logged too.
@@ -48,6 +56,7 @@
 mod hub;
 pub mod lockout;
 pub mod password;
+pub mod ratelimit;
 pub mod tls;
 mod wallboard;
 
@@ -74,7 +83,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use self::hub::{Conn, Hub, Outgoing, Session};
-use self::lockout::{Locked, Lockout};
+use self::lockout::{Attempt, BanStarted, Lockout, Refusal};
+use self::ratelimit::{CommandClass, CommandLimits, CommandRates, Rate};
 use crate::app::now_millis;
 use crate::bus::{Bus, CallAction, CallCommand, CallNotice};
 use crate::config::CtiConfig;
@@ -93,10 +103,13 @@ pub struct CtiSettings {
     pub heartbeat: Duration,
     /// A connection silent this long is closed.
     pub dead_after: Duration,
-    pub lockout_failures: u32,
-    pub lockout_failures_per_address: u32,
-    pub lockout_window: Duration,
-    pub lockout_for: Duration,
+    /// The login lock-out's limits ([`lockout`]).
+    pub lockout: lockout::Policy,
+    /// A connection that has not logged in (or resumed) this long after it opened is closed,
+    /// whatever it sends.
+    pub login_timeout: Duration,
+    /// Command rate limits per session ([`ratelimit`]).
+    pub rates: CommandRates,
     pub session_linger: Duration,
     pub event_log_capacity: usize,
     pub wallboard_interval: Duration,
@@ -109,10 +122,28 @@ impl CtiSettings {
         CtiSettings {
             heartbeat,
             dead_after: heartbeat * c.missed_heartbeats.max(1),
-            lockout_failures: c.lockout_failures,
-            lockout_failures_per_address: c.lockout_failures_per_address,
-            lockout_window: Duration::from_secs(c.lockout_window_secs),
-            lockout_for: Duration::from_secs(c.lockout_secs),
+            lockout: lockout::Policy {
+                per_agent: c.lockout_failures,
+                per_source: c.lockout_failures_per_address,
+                window: Duration::from_secs(c.lockout_window_secs),
+                ban_for: Duration::from_secs(c.lockout_secs),
+                trust_for: Duration::from_secs(c.lockout_trust_secs),
+            },
+            login_timeout: Duration::from_millis(c.login_timeout_ms.max(1)),
+            rates: CommandRates {
+                general: Rate {
+                    per_sec: c.commands_per_sec,
+                    burst: c.command_burst,
+                },
+                state_change: Rate {
+                    per_sec: c.state_changes_per_sec,
+                    burst: c.state_change_burst,
+                },
+                help: Rate {
+                    per_sec: c.help_requests_per_sec,
+                    burst: c.help_request_burst,
+                },
+            },
             session_linger: Duration::from_secs(c.session_linger_secs),
             event_log_capacity: c.event_log_capacity.max(1),
             wallboard_interval: Duration::from_millis(c.wallboard_interval_ms.clamp(100, 1000)),
@@ -134,6 +165,14 @@ pub struct CtiMetrics {
     pub logins: AtomicU64,
     pub login_failures: AtomicU64,
     pub refusals: AtomicU64,
+    /// Source addresses banned after too many failed logins.
+    pub source_bans: AtomicU64,
+    /// Agent ids locked against strangers after too many failed logins.
+    pub agent_locks: AtomicU64,
+    /// Commands answered `rate_limited` (not executed).
+    pub rate_limited: AtomicU64,
+    /// Connections closed because they had not logged in by `login_timeout_ms`.
+    pub login_timeouts: AtomicU64,
 }
 
 struct Inner {
@@ -144,7 +183,7 @@ struct Inner {
     hub: Mutex<Hub>,
     lockout: Mutex<Lockout>,
     next_conn: AtomicU64,
-    metrics: CtiMetrics,
+    metrics: Arc<CtiMetrics>,
     stop: broadcast::Sender<()>,
     verifier: Verifier,
 }
@@ -215,12 +254,7 @@ impl CtiServer {
     /// Starts the dispatcher (bus notices and routing events into sessions), the wallboard
     /// ticker and the session reaper. Serve [`CtiServer::router`] to accept desktops.
     pub fn start(settings: CtiSettings, store: Store, routing: RoutingHandle, bus: Bus) -> Self {
-        let lockout = Lockout::new(
-            settings.lockout_failures,
-            settings.lockout_failures_per_address,
-            settings.lockout_window,
-            settings.lockout_for,
-        );
+        let lockout = Lockout::new(settings.lockout);
         let (stop, _) = broadcast::channel(1);
         let inner = Arc::new(Inner {
             settings,
@@ -230,7 +264,7 @@ impl CtiServer {
             hub: Mutex::new(Hub::default()),
             lockout: Mutex::new(lockout),
             next_conn: AtomicU64::new(1),
-            metrics: CtiMetrics::default(),
+            metrics: Arc::default(),
             stop,
             verifier: Verifier::start(
                 std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
@@ -283,6 +317,11 @@ impl CtiServer {
         &self.inner.metrics
     }
 
+    /// The counters, for the HTTP server's `/metrics`.
+    pub fn shared_metrics(&self) -> Arc<CtiMetrics> {
+        self.inner.metrics.clone()
+    }
+
     /// Tells every desktop the server is going away and closes the connections (sessions end:
     /// their tokens are not valid after a restart). Stops the background tasks.
     pub fn shutdown(&self) {
@@ -331,7 +370,23 @@ struct ConnState {
     hello: bool,
     /// Session token, agent and role once logged in or resumed.
     session: Option<(String, AgentId, Role)>,
+    /// Rate limits before a session exists (a session has its own, kept across resumes).
+    limits: CommandLimits,
+    /// The connection must have a session by then.
+    login_deadline: Instant,
+    /// How long a response may wait for room in the queue once logged in.
+    send_patience: Duration,
+    writer: Writer,
     out: mpsc::Sender<Outgoing>,
+}
+
+/// Whether the peer takes our frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    KeepingUp,
+    /// A response found the queue full for too long: the peer does not read. The connection
+    /// is closed after the current frame.
+    Stalled,
 }
 
 impl ConnState {
@@ -342,12 +397,28 @@ impl ConnState {
         }
     }
 
-    async fn send(&self, frame: &ServerFrame) {
-        match encode_server(frame) {
-            Ok(text) => {
-                let _ = self.out.send(Outgoing::Text(text.into())).await;
+    /// Queues a response. A peer that does not read cannot hold the connection (and the
+    /// deadlines it would miss meanwhile): the wait ends at the login deadline before a login,
+    /// after `send_patience` once logged in, and the connection is then closed.
+    async fn send(&mut self, frame: &ServerFrame) {
+        if self.writer == Writer::Stalled {
+            return;
+        }
+        let text = match encode_server(frame) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode CTI frame");
+                return;
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode CTI frame"),
+        };
+        let until = match self.session {
+            None => self.login_deadline,
+            Some(_) => Instant::now() + self.send_patience,
+        };
+        let queued = tokio::time::timeout_at(until, self.out.send(Outgoing::Text(text.into())));
+        if queued.await.is_err() {
+            tracing::info!(conn = self.id, peer = %self.peer, "CTI peer does not read its responses; closing");
+            self.writer = Writer::Stalled;
         }
     }
 }
@@ -384,8 +455,14 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket, peer: SocketAddr) {
         peer,
         hello: false,
         session: None,
+        limits: CommandLimits::new(inner.settings.rates, Instant::now()),
+        // Nothing (not pings, not heartbeats) keeps a connection open that has not logged in.
+        login_deadline: Instant::now() + inner.settings.login_timeout,
+        send_patience: inner.settings.dead_after,
+        writer: Writer::KeepingUp,
         out,
     };
+    let login_deadline = st.login_deadline;
     let mut stop = inner.stop.subscribe();
     let dead_after = inner.settings.dead_after;
     let mut deadline = Instant::now() + dead_after;
@@ -396,6 +473,9 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket, peer: SocketAddr) {
                     deadline = Instant::now() + dead_after;
                     if let Flow::Close = on_text(&inner, &mut st, text.as_str()).await {
                         break "closed by server";
+                    }
+                    if st.writer == Writer::Stalled {
+                        break "peer does not read";
                     }
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
@@ -411,6 +491,11 @@ async fn connection(inner: Arc<Inner>, socket: WebSocket, peer: SocketAddr) {
             () = tokio::time::sleep_until(deadline) => {
                 tracing::info!(conn = id, %peer, "CTI connection silent past the heartbeat limit; closing");
                 break "heartbeat timeout";
+            }
+            () = tokio::time::sleep_until(login_deadline), if st.session.is_none() => {
+                inner.metrics.login_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(conn = id, %peer, "CTI connection did not log in in time; closing");
+                break "no login in time";
             }
             () = st.out.closed() => break "writer stopped",
             _ = stop.recv() => break "shutdown",
@@ -460,8 +545,11 @@ async fn on_text(inner: &Arc<Inner>, st: &mut ConnState, text: &str) -> Flow {
             id: Some(id),
             reason,
         }) => {
-            st.send(&ServerFrame::error(id, ErrorCode::BadRequest, reason))
-                .await;
+            let frame = match admit(inner, st, CommandClass::General) {
+                Ok(()) => ServerFrame::error(id, ErrorCode::BadRequest, reason),
+                Err(limited) => limited_frame(id, limited),
+            };
+            st.send(&frame).await;
             return Flow::Continue;
         }
         Err(e) => {
@@ -470,6 +558,10 @@ async fn on_text(inner: &Arc<Inner>, st: &mut ConnState, text: &str) -> Flow {
         }
     };
     let ClientFrame { id, cmd } = frame;
+    if let Err(limited) = admit(inner, st, CommandClass::of(&cmd)) {
+        st.send(&limited_frame(id, limited)).await;
+        return Flow::Continue;
+    }
     let reply = |r: Result<Reply, (ErrorCode, String)>| match r {
         Ok(body) => ServerFrame::ok(id, body),
         Err((code, msg)) => ServerFrame::error(id, code, msg),
@@ -560,6 +652,85 @@ async fn on_text(inner: &Arc<Inner>, st: &mut ConnState, text: &str) -> Flow {
     }
 }
 
+/// Counts a command against the session's rate limits (the connection's before a login).
+fn admit(inner: &Inner, st: &mut ConnState, class: CommandClass) -> Result<(), ratelimit::Limited> {
+    let now = Instant::now();
+    let r = match &st.session {
+        Some((token, _, _)) => match inner.hub().sessions.get_mut(token) {
+            Some(s) => s.limits.admit(class, now),
+            None => st.limits.admit(class, now),
+        },
+        None => st.limits.admit(class, now),
+    };
+    if let Err(l) = &r {
+        inner.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        if l.episode_start {
+            let agent = st.session.as_ref().map(|(_, a, _)| a.to_string());
+            tracing::warn!(
+                conn = st.id,
+                peer = %st.peer.ip(),
+                agent = agent.as_deref().unwrap_or("-"),
+                limit = l.class.name(),
+                "CTI connection over its command rate; refusing its commands with rate_limited"
+            );
+        }
+    }
+    r
+}
+
+/// The answer to a command refused for its rate.
+fn limited_frame(id: hotline_cti::RequestId, l: ratelimit::Limited) -> ServerFrame {
+    let rate = if l.per_sec >= 1.0 {
+        format!("{} per second", l.per_sec)
+    } else {
+        format!("{} per minute", (l.per_sec * 60.0 * 10.0).round() / 10.0)
+    };
+    ServerFrame::error(
+        id,
+        ErrorCode::RateLimited,
+        format!(
+            "too many {} (at most {rate}); not done, try again in a moment",
+            l.class.name()
+        ),
+    )
+}
+
+/// A login attempt reserved in the lock-out while its password is checked. Resolve it; if the
+/// task is dropped first (the connection went away mid-check), it counts as a failure.
+struct PendingLogin<'a> {
+    inner: &'a Inner,
+    attempt: Option<Attempt>,
+}
+
+impl PendingLogin<'_> {
+    fn succeeded(mut self) {
+        if let Some(a) = self.attempt.take() {
+            self.inner.lockout().succeeded(a, Instant::now());
+        }
+    }
+
+    fn failed(mut self) -> Vec<BanStarted> {
+        match self.attempt.take() {
+            Some(a) => self.inner.lockout().failed(a, Instant::now()),
+            None => Vec::new(),
+        }
+    }
+
+    fn abandoned(mut self) {
+        if let Some(a) = self.attempt.take() {
+            self.inner.lockout().abandoned(a, Instant::now());
+        }
+    }
+}
+
+impl Drop for PendingLogin<'_> {
+    fn drop(&mut self) {
+        if let Some(a) = self.attempt.take() {
+            let _ = self.inner.lockout().failed(a, Instant::now());
+        }
+    }
+}
+
 async fn login(
     inner: &Arc<Inner>,
     st: &mut ConnState,
@@ -578,21 +749,35 @@ async fn login(
         return;
     }
     let ip = st.peer.ip();
-    let locked = inner.lockout().check(agent.as_str(), ip, Instant::now());
-    if let Some(locked) = locked {
-        let secs = match locked {
-            Locked::Agent(d) | Locked::Address(d) => d.as_secs().max(1),
-        };
-        st.send(&fail(
-            ErrorCode::LockedOut,
-            &format!("too many failed logins; try again in {secs} s"),
-        ))
-        .await;
-        return;
-    }
+    // Checked and reserved in one step: parallel attempts cannot all pass the check.
+    let attempt = inner.lockout().begin(agent.as_str(), ip, Instant::now());
+    let pending = match attempt {
+        Ok(a) => PendingLogin {
+            inner,
+            attempt: Some(a),
+        },
+        Err(refusal) => {
+            let (code, msg) = match refusal {
+                Refusal::SourceBanned(d) | Refusal::AgentLocked(d) => (
+                    ErrorCode::LockedOut,
+                    format!(
+                        "too many failed logins; try again in {} s",
+                        d.as_secs().max(1)
+                    ),
+                ),
+                Refusal::Busy => (
+                    ErrorCode::RateLimited,
+                    "too many login attempts at once; try again in a moment".to_string(),
+                ),
+            };
+            st.send(&fail(code, &msg)).await;
+            return;
+        }
+    };
     let creds = match inner.store.agent_credentials(agent.as_str()).await {
         Ok(c) => c,
         Err(e) => {
+            pending.abandoned();
             tracing::error!(error = %e, "CTI login: cannot read agent credentials");
             st.send(&fail(ErrorCode::Internal, "the database is unavailable"))
                 .await;
@@ -609,19 +794,27 @@ async fn login(
         .await;
     let Some(creds) = creds.filter(|_| ok) else {
         inner.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
-        let (agent_locked, addr_locked) = inner.lockout().fail(agent.as_str(), ip, Instant::now());
         tracing::info!(agent = %agent, peer = %ip, "CTI login failed");
-        if agent_locked {
-            tracing::warn!(agent = %agent, peer = %ip, "CTI logins locked out for this agent id after repeated failures");
-        }
-        if addr_locked {
-            tracing::warn!(peer = %ip, "CTI logins locked out for this source address after repeated failures");
+        for ban in pending.failed() {
+            match ban {
+                BanStarted::Source(source) => {
+                    inner.metrics.source_bans.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%source, secs = inner.settings.lockout.ban_for.as_secs(), "CTI logins from this source banned after repeated failures");
+                }
+                BanStarted::Agent => {
+                    inner.metrics.agent_locks.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(agent = %agent, peer = %ip, secs = inner.settings.lockout.ban_for.as_secs(), "CTI logins for this agent id locked for new addresses after repeated failures (its recent addresses still log in)");
+                }
+                BanStarted::TrustRevoked => {
+                    tracing::warn!(agent = %agent, peer = %ip, "CTI: repeated failed logins from an address this agent used; it is no longer trusted");
+                }
+            }
         }
         st.send(&fail(ErrorCode::AuthFailed, "wrong agent id or password"))
             .await;
         return;
     };
-    inner.lockout().success(agent.as_str());
+    pending.succeeded();
     let role = match creds.role {
         hotline_store::Role::Agent => Role::Agent,
         hotline_store::Role::Supervisor => Role::Supervisor,
@@ -698,6 +891,8 @@ async fn login(
                 conn: Some(st.conn()),
                 lost_at: None,
                 wallboard: None,
+                addr: ip,
+                limits: st.limits.clone(),
             },
         );
         hub.by_agent.insert(agent.clone(), token.clone());
@@ -716,11 +911,27 @@ async fn resume(
     session: &Secret,
     last_seq: hotline_cti::Seq,
 ) {
+    if st.session.is_some() {
+        st.send(&ServerFrame::error(
+            id,
+            ErrorCode::InvalidState,
+            "already logged in on this connection",
+        ))
+        .await;
+        return;
+    }
     let token = session.expose().to_string();
+    let ip = st.peer.ip();
     let resumed = {
         let mut hub = inner.hub();
         match hub.sessions.get_mut(&token) {
             None => None,
+            // A token is bound to the address that logged in: from anywhere else it is refused
+            // exactly like an unknown one, and the session and its connection are not touched.
+            Some(s) if s.addr != ip => {
+                tracing::warn!(agent = %s.agent, peer = %ip, "CTI session token presented from another address; refused");
+                None
+            }
             Some(s) => {
                 if let Some(old) = s.conn.take()
                     && old.id != st.id

@@ -52,6 +52,29 @@ impl TestSwitch {
         format!("ws://{}/cti", self.sw.http)
     }
 
+    /// The SQLite database's URL (to count rows from outside the switch).
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}/hotline.db", self._dir.path().display())
+    }
+
+    /// `GET /metrics` over a plain HTTP/1.1 connection; the body.
+    pub async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::time::timeout(GUARD, tokio::net::TcpStream::connect(self.sw.http))
+            .await
+            .expect("connect within the guard time")
+            .expect("connect");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: switch\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut text = String::new();
+        tokio::time::timeout(GUARD, s.read_to_string(&mut text))
+            .await
+            .expect("metrics within the guard time")
+            .expect("read");
+        text
+    }
+
     /// Connects, says hello and logs in; panics if the login fails.
     pub async fn desk(&self, agent: &str, password: &str) -> Desk {
         let mut d = Desk::connect(&self.url()).await;
@@ -101,6 +124,47 @@ impl Desk {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
+        Desk::new(ws)
+    }
+
+    /// Connects from a chosen local address (127.0.0.2, ... stand in for other machines).
+    pub async fn connect_from(url: &str, local: std::net::IpAddr) -> Desk {
+        Desk::connect_with(url, local, None).await
+    }
+
+    /// Connects with a small receive buffer, for a peer that will not read.
+    pub async fn connect_not_reading(url: &str, local: std::net::IpAddr) -> Desk {
+        Desk::connect_with(url, local, Some(4096)).await
+    }
+
+    async fn connect_with(url: &str, local: std::net::IpAddr, recv_buffer: Option<u32>) -> Desk {
+        let server: std::net::SocketAddr = url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/cti")
+            .parse()
+            .expect("ws://ip:port/cti");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+        }
+        socket
+            .bind(std::net::SocketAddr::new(local, 0))
+            .expect("bind the local address");
+        let tcp = tokio::time::timeout(GUARD, socket.connect(server))
+            .await
+            .expect("connect within the guard time")
+            .expect("connect");
+        let (ws, _) = tokio::time::timeout(
+            GUARD,
+            tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(tcp)),
+        )
+        .await
+        .expect("handshake within the guard time")
+        .expect("websocket handshake");
+        Desk::new(ws)
+    }
+
+    fn new(ws: Ws) -> Desk {
         Desk {
             ws,
             next: 1,
@@ -133,12 +197,23 @@ impl Desk {
         }
     }
 
-    /// Sends a command and returns its response; events arriving first are kept.
-    pub async fn request(&mut self, cmd: Command) -> Result<Reply, ErrorBody> {
+    /// Sends a command without waiting for its response (see [`Desk::response`]).
+    pub async fn send(&mut self, cmd: Command) -> RequestId {
         let id = RequestId(self.next);
         self.next += 1;
         let text = encode_client(&ClientFrame { id, cmd }).expect("encode");
         self.send_raw(&text).await;
+        id
+    }
+
+    /// Sends a command and returns its response; events arriving first are kept.
+    pub async fn request(&mut self, cmd: Command) -> Result<Reply, ErrorBody> {
+        let id = self.send(cmd).await;
+        self.response(id).await
+    }
+
+    /// The response to `id` (responses come in request order); events arriving first are kept.
+    pub async fn response(&mut self, id: RequestId) -> Result<Reply, ErrorBody> {
         loop {
             match self.frame().await.expect("connection open") {
                 ServerFrame::Response(r) if r.re == id => return r.result,
@@ -191,6 +266,36 @@ impl Desk {
             let e = self.event().await;
             if pred(&e.event) {
                 return e;
+            }
+        }
+    }
+
+    /// Sends a WebSocket ping every `every` (answering nothing else) until the server closes
+    /// the connection; false if it is still open after [`GUARD`].
+    pub async fn ping_until_closed(&mut self, every: Duration) -> bool {
+        let give_up = tokio::time::Instant::now() + GUARD;
+        while tokio::time::Instant::now() < give_up {
+            if self.ws.send(Message::Ping(vec![1].into())).await.is_err() {
+                return true;
+            }
+            if let Ok(Some(Ok(Message::Close(_))) | None | Some(Err(_))) =
+                tokio::time::timeout(every, self.ws.next()).await
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Sends `text` again and again without reading anything until the server closes the
+    /// connection (a write fails); false if writes still succeed, or one hangs, after [`GUARD`].
+    pub async fn send_until_closed(&mut self, text: &str) -> bool {
+        let give_up = tokio::time::Instant::now() + GUARD;
+        loop {
+            match tokio::time::timeout_at(give_up, self.ws.send(Message::Text(text.into()))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return true,
+                Err(_) => return false,
             }
         }
     }
