@@ -922,6 +922,12 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<Ui
         }
         return;
     };
+    ui.label(match pop.caller_proof {
+        hotline_cti::CallerProof::Pin => "Identity verified: the caller keyed the customer's PIN.",
+        hotline_cti::CallerProof::Claimed => {
+            "Identity not verified: matched by number only, which can be forged. Check who is calling before changing the account."
+        }
+    });
     customer_record(ui, state, customer, wall, out);
 }
 

@@ -174,6 +174,7 @@ fn pop(call: &str) -> ScreenPop {
             bookings: vec![],
         }),
         new_customer_form: false,
+        caller_proof: hotline_cti::CallerProof::Claimed,
     }
 }
 

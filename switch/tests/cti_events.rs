@@ -41,6 +41,7 @@ fn pop(call: &str, customer: Option<&str>) -> ScreenPop {
             bookings: vec![],
         }),
         new_customer_form: customer.is_none(),
+        caller_proof: hotline_cti::CallerProof::Claimed,
     }
 }
 

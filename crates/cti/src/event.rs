@@ -267,6 +267,28 @@ pub struct ScreenPop {
     pub customer: Option<CustomerView>,
     /// Show the new-customer form (unknown caller: link the number to a new or existing customer).
     pub new_customer_form: bool,
+    /// How the caller was matched to `customer` (absent on the wire: claimed).
+    #[serde(default, skip_serializing_if = "CallerProof::is_claimed")]
+    pub caller_proof: CallerProof,
+}
+
+/// How the caller of a screen pop was matched to the customer record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerProof {
+    /// By the calling number or an account number the caller typed: either can be forged or
+    /// known to a stranger. Check who is calling before changing anything on the account.
+    #[default]
+    Claimed,
+    /// The caller keyed the customer's PIN on this call.
+    Pin,
+}
+
+impl CallerProof {
+    /// Only matched, not proved.
+    pub fn is_claimed(&self) -> bool {
+        *self == CallerProof::Claimed
+    }
 }
 
 impl ScreenPop {

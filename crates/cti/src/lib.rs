@@ -86,9 +86,9 @@ pub use command::{
 };
 pub use event::{
     AgentCounts, AgentRow, AgentState, AgentStatus, BookingSummary, CallDirection, CallInfo,
-    CallState, ContactSummary, CustomerView, EndReason, Event, Identity, IvrInput, LogoutReason,
-    PaymentField, PaymentStage, QueueStats, ScreenPop, Snapshot, TicketSummary, Wallboard,
-    WallboardDelta, WrapUpInfo,
+    CallState, CallerProof, ContactSummary, CustomerView, EndReason, Event, Identity, IvrInput,
+    LogoutReason, PaymentField, PaymentStage, QueueStats, ScreenPop, Snapshot, TicketSummary,
+    Wallboard, WallboardDelta, WrapUpInfo,
 };
 pub use frame::{
     AgentProfile, ClientFrame, ErrorBody, ErrorCode, EventFrame, MAX_FRAME_BYTES, Phase, Reply,

@@ -1316,6 +1316,10 @@ impl Core {
                 .unwrap_or_default(),
             customer: c.slice.customer.as_ref().map(cti_customer),
             new_customer_form: c.slice.customer.is_none(),
+            caller_proof: match c.slice.proof {
+                Proof::Claimed => hotline_cti::CallerProof::Claimed,
+                Proof::Pin => hotline_cti::CallerProof::Pin,
+            },
         })
     }
 
