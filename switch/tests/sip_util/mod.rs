@@ -112,6 +112,11 @@ impl Default for Setup {
 }
 
 impl Switch {
+    /// The switch's process id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start(setup: Setup) -> Switch {
         Switch::launch(setup, &[], false)
     }
