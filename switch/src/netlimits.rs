@@ -183,14 +183,18 @@ impl Listener {
     }
 }
 
+/// A `/metrics` series: name, type, help, and its values per listener (with a `reason` label
+/// when there are several).
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Listener) -> Vec<(Option<&'static str>, u64)>,
+);
+
 /// Prometheus series for the listeners' connections.
 pub fn write_metrics(out: &mut String, listeners: &[Arc<Listener>]) {
-    let series: [(
-        &str,
-        &str,
-        &str,
-        fn(&Listener) -> Vec<(Option<&'static str>, u64)>,
-    ); 5] = [
+    let series: [Series; 5] = [
         (
             "hotline_connections_open",
             "gauge",

@@ -140,9 +140,29 @@ impl ReadState {
     }
 }
 
+/// Who opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The peer (accepted on our listener): counted against the limits, and its address (an
+    /// ephemeral port) is not connected back to once we closed it.
+    Accepted,
+    /// We did, to send (a trunk, a phone's contact): reopened whenever there is something to send.
+    Opened,
+}
+
+impl Origin {
+    fn first_state(self, now: Instant) -> ReadState {
+        match self {
+            Origin::Accepted => ReadState::AwaitingFirst { since: now },
+            Origin::Opened => ReadState::Between { since: now },
+        }
+    }
+}
+
 /// One connection as the senders see it.
 #[derive(Debug)]
 struct Conn {
+    origin: Origin,
     tx: mpsc::UnboundedSender<Vec<u8>>,
     /// Bytes queued and not yet written.
     queued: AtomicUsize,
@@ -161,9 +181,10 @@ enum QueueError {
 }
 
 impl Conn {
-    fn new() -> (Arc<Conn>, mpsc::UnboundedReceiver<Vec<u8>>) {
+    fn new(origin: Origin) -> (Arc<Conn>, mpsc::UnboundedReceiver<Vec<u8>>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let c = Conn {
+            origin,
             tx,
             queued: AtomicUsize::new(0),
             close: Notify::new(),
@@ -218,9 +239,13 @@ impl Tcp {
         }
     }
 
-    /// We closed `peer`'s connection: do not open one back to it for a while.
-    fn closed_by_us(&self, peer: SocketAddr, why: Closed) {
+    /// We closed `conn` to `peer`: count it, and when the peer had connected to us, do not open
+    /// a connection back to its address for a while.
+    fn closed_by_us(&self, peer: SocketAddr, conn: &Conn, why: Closed) {
         self.stats.closed(why);
+        if conn.origin == Origin::Opened {
+            return;
+        }
         let now = Instant::now();
         let mut closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
         if closed.len() >= 4096 {
@@ -328,7 +353,7 @@ impl Transports {
                     conns.remove(&dst);
                     drop(conns);
                     conn.close.notify_one();
-                    tcp.closed_by_us(dst, Closed::SlowPeer);
+                    tcp.closed_by_us(dst, &conn, Closed::SlowPeer);
                     self.send_errors += 1;
                     if let Some(suppressed) = tcp.slow_log.allow(Instant::now()) {
                         tracing::warn!(
@@ -353,7 +378,7 @@ impl Transports {
             return;
         }
         // No connection: open one; the message waits in its queue meanwhile.
-        let (conn, rx) = Conn::new();
+        let (conn, rx) = Conn::new(Origin::Opened);
         if conn.enqueue(payload, usize::MAX).is_err() {
             return; // cannot happen: the receiver is alive and the queue empty
         }
@@ -415,19 +440,9 @@ async fn accept_loop(listener: TcpListener, tcp: Arc<Tcp>) {
                     continue; // dropping the stream closes it
                 };
                 let _ = stream.set_nodelay(true);
-                let (conn, rx) = Conn::new();
+                let (conn, rx) = Conn::new(Origin::Accepted);
                 tcp.conns().insert(peer, conn.clone());
-                tokio::spawn(run_conn(
-                    stream,
-                    peer,
-                    rx,
-                    conn,
-                    tcp.clone(),
-                    ReadState::AwaitingFirst {
-                        since: Instant::now(),
-                    },
-                    Some(permit),
-                ));
+                tokio::spawn(run_conn(stream, peer, rx, conn, tcp.clone(), Some(permit)));
             }
             Err(e) => {
                 let pause = tcp.stats.accept_failed(&mut backoff, &e);
@@ -448,10 +463,7 @@ async fn connect(
     match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(dst)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
-            let state = ReadState::Between {
-                since: Instant::now(),
-            };
-            run_conn(stream, dst, rx, conn, tcp, state, None).await;
+            run_conn(stream, dst, rx, conn, tcp, None).await;
         }
         Ok(Err(e)) => {
             tracing::info!(dst = %dst, error = %e, "TCP connect failed");
@@ -473,9 +485,9 @@ async fn run_conn(
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     conn: Arc<Conn>,
     tcp: Arc<Tcp>,
-    mut state: ReadState,
     _permit: Option<Permit>,
 ) {
+    let mut state = conn.origin.first_state(Instant::now());
     let (mut rd, mut wr) = stream.into_split();
     let writer_conn = conn.clone();
     let writer = tokio::spawn(async move {
@@ -504,7 +516,7 @@ async fn run_conn(
                     continue;
                 }
                 tracing::debug!(%peer, ?expiry, "SIP TCP connection timed out: closed");
-                tcp.closed_by_us(peer, Closed::TimedOut);
+                tcp.closed_by_us(peer, &conn, Closed::TimedOut);
                 break;
             }
             () = conn.close.notified() => break,
@@ -668,7 +680,7 @@ mod tests {
 
     #[test]
     fn the_send_queue_is_bounded_in_bytes() {
-        let (conn, mut rx) = Conn::new();
+        let (conn, mut rx) = Conn::new(Origin::Opened);
         assert!(conn.enqueue(vec![0; 600], 1000).is_ok());
         assert!(matches!(
             conn.enqueue(vec![0; 600], 1000),
@@ -686,5 +698,31 @@ mod tests {
         assert!(conn.enqueue(vec![0; 600], 1000).is_ok());
         drop(rx);
         assert!(matches!(conn.enqueue(vec![1], 2000), Err(QueueError::Gone(b)) if b == [1]));
+    }
+
+    #[test]
+    fn only_peers_that_connected_to_us_are_not_reconnected_to() {
+        let (inbound, _rx) = mpsc::channel(1);
+        let tcp = Tcp {
+            conns: Mutex::default(),
+            closed: Mutex::default(),
+            limits: TcpLimits::default(),
+            stats: Listener::new("t", TcpLimits::default().connections),
+            inbound,
+            budget: Arc::new(Semaphore::new(INBOUND_BUDGET)),
+            slow_log: RateLimitedLog::new(Duration::from_secs(10)),
+        };
+        let attacker: SocketAddr = "127.0.0.9:40000".parse().expect("addr");
+        let trunk: SocketAddr = "127.0.0.10:5060".parse().expect("addr");
+        tcp.closed_by_us(attacker, &Conn::new(Origin::Accepted).0, Closed::SlowPeer);
+        tcp.closed_by_us(trunk, &Conn::new(Origin::Opened).0, Closed::TimedOut);
+        assert!(
+            !tcp.may_connect(attacker),
+            "its answers are dropped for a while"
+        );
+        assert!(
+            tcp.may_connect(trunk),
+            "an idle trunk connection is reopened on demand"
+        );
     }
 }
