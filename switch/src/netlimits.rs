@@ -57,6 +57,7 @@ pub struct Listener {
     slow_peers: AtomicU64,
     accept_errors: AtomicU64,
     refusal_log: RateLimitedLog,
+    accept_log: RateLimitedLog,
 }
 
 /// A connection's place on its listener; given back on drop.
@@ -97,6 +98,7 @@ impl Listener {
             slow_peers: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
             refusal_log: RateLimitedLog::new(Duration::from_secs(10)),
+            accept_log: RateLimitedLog::new(Duration::from_secs(10)),
         })
     }
 
@@ -167,15 +169,19 @@ impl Listener {
         self.refused_total.load(Ordering::Relaxed) + self.refused_per_ip.load(Ordering::Relaxed)
     }
 
-    /// Counts a failed `accept` and says how long to pause before the next one.
+    /// Counts a failed `accept` (logged at most once per 10 s) and says how long to pause
+    /// before the next one.
     pub fn accept_failed(&self, backoff: &mut AcceptBackoff, e: &io::Error) -> Duration {
         self.accept_errors.fetch_add(1, Ordering::Relaxed);
         let pause = backoff.failed(e);
-        if !pause.is_zero() {
+        if !pause.is_zero()
+            && let Some(suppressed) = self.accept_log.allow(Instant::now())
+        {
             tracing::warn!(
                 listener = self.name,
                 error = %e,
                 pause_ms = pause.as_millis() as u64,
+                suppressed,
                 "accept failed (out of file descriptors?): pausing"
             );
         }

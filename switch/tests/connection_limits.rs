@@ -9,7 +9,9 @@
 //! - a slowloris HTTP request is closed after the header time-out;
 //! - SIP over TCP: a trickled message is closed after the message time-out, an idle connection
 //!   after the idle time-out (CRLF keep-alives are answered and count as activity), and a
-//!   connection that carries a registration is kept.
+//!   connection that carries a registration is kept;
+//! - out of file descriptors (`EMFILE`), the accept loops pause and serve again once
+//!   connections close.
 
 mod sip_util;
 
@@ -418,4 +420,60 @@ fn sip_tcp_message_and_idle_timeouts_spare_keepalives_and_registrations() {
         !closed_by_peer(&mut reg, Duration::from_secs(4)),
         "a registered connection was closed for idleness"
     );
+}
+
+#[test]
+fn out_of_file_descriptors_the_listeners_pause_and_recover() {
+    // Limits above what 256 descriptors allow: accept itself fails with EMFILE.
+    let sw = Switch::start(Setup {
+        anchor: false,
+        open_files: Some(256),
+        ..Setup::default()
+    });
+    let http: SocketAddr = sw.http.parse().expect("http address");
+    let mut held = Vec::new();
+    for i in 0..400 {
+        let to = if i % 2 == 0 { http } else { sw.sip };
+        match TcpStream::connect_timeout(&to, Duration::from_millis(500)) {
+            Ok(s) => held.push(s),
+            Err(_) => break, // an accept queue is full too
+        }
+    }
+    // Some connections wait in the kernel's accept queues while the switch has no descriptor.
+    std::thread::sleep(Duration::from_secs(1));
+    drop(held);
+
+    // Once they are gone, both listeners serve again (bounded wait: the pause is at most 1 s).
+    let until = Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let answered = TcpStream::connect(http).is_ok_and(|mut s| {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+            let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            text.starts_with("HTTP/1.1 200")
+        });
+        if answered || Instant::now() > until {
+            break http_get([127, 0, 0, 1], &sw.http, "/metrics").1;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for l in ["http", "sip_tcp"] {
+        let errors = metric(
+            &metrics,
+            &format!("hotline_accept_errors_total{{listener=\"{l}\"}}"),
+        );
+        assert!(errors >= 1, "{l}: no failed accept counted\n{metrics}");
+    }
+    let mut s = TcpStream::connect(sw.sip).expect("SIP-TCP accepts again");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(options("TCP", "recovered").as_bytes())
+        .expect("write");
+    let mut buf = Vec::new();
+    assert_eq!(
+        read_message(&mut s, &mut buf).status(),
+        Some(StatusCode::OK)
+    );
+    assert!(sw.logged("open-files limit"), "the limit is logged");
 }

@@ -97,6 +97,8 @@ pub struct Setup {
     pub algorithms: Option<String>,
     /// `sip.keepalive_secs` (default 0: off, sipp UASes do not expect OPTIONS).
     pub keepalive_secs: u64,
+    /// Run the switch with this hard and soft open-files limit (through `prlimit`).
+    pub open_files: Option<u64>,
 }
 
 impl Default for Setup {
@@ -107,6 +109,7 @@ impl Default for Setup {
             ring_timeout_secs: 20,
             algorithms: None,
             keepalive_secs: 0,
+            open_files: None,
         }
     }
 }
@@ -196,7 +199,15 @@ name = "Bob"
         );
         let file = dir.path().join("switch.toml");
         std::fs::write(&file, cfg).expect("config");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline-switch"));
+        let bin = env!("CARGO_BIN_EXE_hotline-switch");
+        let mut cmd = match setup.open_files {
+            None => Command::new(bin),
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg(bin);
+                c
+            }
+        };
         if in_dir {
             cmd.current_dir(dir.path());
         }
