@@ -310,7 +310,7 @@ impl Default for SipTcpLimitsConfig {
             max_connections_per_ip: 256,
             message_timeout_secs: 30,
             idle_timeout_secs: 120,
-            send_queue_bytes: 256 * 1024,
+            send_queue_bytes: 64 * 1024,
         }
     }
 }
@@ -810,7 +810,7 @@ mod tests {
     fn connection_limit_errors_name_their_keys() {
         let c = parse("").expect("valid");
         assert_eq!(c.connections.http.header_timeout_secs, 10);
-        assert_eq!(c.connections.sip_tcp.send_queue_bytes, 256 * 1024);
+        assert_eq!(c.connections.sip_tcp.send_queue_bytes, 64 * 1024);
         let c = parse("[connections.sip_tcp]\nmax_connections_per_ip = 3\n").expect("valid");
         assert_eq!(c.connections.sip_tcp.max_connections_per_ip, 3);
         for (text, line, key) in [
