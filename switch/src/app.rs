@@ -64,7 +64,7 @@ pub struct Running {
     pub call_commands: Option<tokio::sync::mpsc::Receiver<crate::bus::CallCommand>>,
     calls: Option<crate::calls::CallControl>,
     stop_http: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<Result<(), String>>,
+    server: tokio::task::JoinHandle<()>,
     tls: Option<(
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
@@ -75,6 +75,7 @@ pub struct Running {
 /// server, and returns once everything listens.
 pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String> {
     tracing::info!(node = %cfg.node.name, config = %cfg.file.display(), "hotline-switch starting");
+    check_open_files(&cfg);
     let store = Store::open(
         &cfg.database.url,
         StoreOptions {
@@ -135,6 +136,14 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         )
     });
 
+    let http_limits = http::ServeLimits::from_config(&cfg.connections.http);
+    let http_stats = crate::netlimits::Listener::new("http", http_limits.connections);
+    let tls_stats = crate::netlimits::Listener::new("tls", http_limits.connections);
+    let mut listeners = vec![http_stats.clone()];
+    if cfg.cti.tls_cert.is_some() {
+        listeners.push(tls_stats.clone());
+    }
+    listeners.extend(calls.as_ref().map(|c| c.sip_tcp.clone()));
     let state = http::AppState {
         store: store.clone(),
         metrics: Arc::new(http::Metrics::default()),
@@ -142,6 +151,7 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         node: cfg.node.name.clone(),
         sip_auth: calls.as_ref().map(|c| c.auth_metrics.clone()),
         cti: cti.as_ref().map(|c| c.shared_metrics()),
+        listeners,
     };
     let mut router = http::router(state);
     if let Some(cti) = &cti {
@@ -161,10 +171,12 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             tracing::info!(%addr, "TLS listening (wss://.../cti, https://.../health)");
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(crate::cti::tls::serve(
+            let task = tokio::spawn(http::serve(
                 listener,
-                acceptor,
                 router.clone(),
+                Some(acceptor),
+                http_limits,
+                tls_stats,
                 async {
                     let _ = stopped.await;
                 },
@@ -179,17 +191,16 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(addr = %local, cti = cti.is_some(), "HTTP listening (/health, /metrics, /cti)");
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+    let server = tokio::spawn(http::serve(
+        listener,
+        router,
+        None,
+        http_limits,
+        http_stats,
+        async {
             let _ = stopped.await;
-        })
-        .await
-        .map_err(|e| format!("HTTP server: {e}"))
-    });
+        },
+    ));
     Ok(Running {
         http: local,
         https,
@@ -219,10 +230,10 @@ impl Running {
             let _ = stop.send(());
             let _ = task.await;
         }
-        let served = match self.server.await {
-            Ok(r) => r,
-            Err(e) => Err(format!("HTTP server task: {e}")),
-        };
+        let served = self
+            .server
+            .await
+            .map_err(|e| format!("HTTP server task: {e}"));
         if let Some(calls) = self.calls {
             tracing::info!("shutting down: ending calls");
             calls.shutdown().await;
@@ -278,6 +289,24 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C received"),
         () = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Raises the open-files limit to its maximum and warns when the configured connection limits
+/// and media ports could need more descriptors than that (new connections would then fail with
+/// `EMFILE`, and new calls for want of RTP sockets).
+fn check_open_files(cfg: &Config) {
+    let Some(limit) = crate::netlimits::raise_open_files_limit() else {
+        return;
+    };
+    let needed = crate::netlimits::descriptors_needed(cfg);
+    if needed > limit {
+        tracing::warn!(
+            limit,
+            needed,
+            "the open-files limit is below what media ports and [connections] limits may use: \
+             raise it (systemd LimitNOFILE) or lower [connections] max_connections"
+        );
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Config {
     pub trunks: Vec<crate::sip::config::TrunkConfig>,
     #[serde(default)]
     pub extensions: Vec<crate::sip::config::ExtensionConfig>,
+    #[serde(default)]
+    pub connections: ConnectionsConfig,
     /// The folder holding switch.toml; relative paths in the config are resolved against it.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -281,6 +283,80 @@ impl Default for CtiConfig {
     }
 }
 
+/// `[connections]`: limits and time-outs of the stream listeners, so that idle or slow
+/// connections cannot exhaust file descriptors or memory (docs/security.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// `[connections.http]`: the HTTP listener (`[http] listen`, with `/cti`) and the TLS
+    /// listener (`[cti] tls_listen`), each on its own.
+    pub http: HttpLimitsConfig,
+    /// `[connections.sip_tcp]`: SIP over TCP (`[sip] listen` with `tcp = true`).
+    pub sip_tcp: SipTcpLimitsConfig,
+}
+
+/// `[connections.http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpLimitsConfig {
+    /// Open connections at most, per listener; more are closed at accept.
+    pub max_connections: usize,
+    /// Open connections at most from one IP address, per listener (a site behind one NAT
+    /// address has one WebSocket per desktop).
+    pub max_connections_per_ip: usize,
+    /// A request's header must be complete this many seconds after the server starts waiting
+    /// for it (a new connection, or a kept-alive one between requests): slowloris protection.
+    pub header_timeout_secs: u64,
+    /// A connection that moves no byte for this long while a request is being read or
+    /// answered is closed. Upgraded WebSockets are left to the CTI heartbeat.
+    pub idle_timeout_secs: u64,
+    /// The TLS handshake must finish within this many seconds.
+    pub tls_handshake_timeout_secs: u64,
+}
+
+impl Default for HttpLimitsConfig {
+    fn default() -> Self {
+        HttpLimitsConfig {
+            max_connections: 2048,
+            max_connections_per_ip: 512,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            tls_handshake_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[connections.sip_tcp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipTcpLimitsConfig {
+    /// Accepted connections at most; more are closed at accept.
+    pub max_connections: usize,
+    /// Accepted connections at most from one IP address.
+    pub max_connections_per_ip: usize,
+    /// A message (the first one on a new connection, or one that has started arriving) must
+    /// be complete within this many seconds.
+    pub message_timeout_secs: u64,
+    /// A connection with no message and no CRLF keep-alive for this long is closed, unless a
+    /// registration uses it.
+    pub idle_timeout_secs: u64,
+    /// Bytes waiting to be written to one connection at most; a peer that does not read is
+    /// disconnected when its queue is full (slow-peer policy).
+    pub send_queue_bytes: usize,
+}
+
+impl Default for SipTcpLimitsConfig {
+    fn default() -> Self {
+        SipTcpLimitsConfig {
+            max_connections: 2048,
+            max_connections_per_ip: 256,
+            message_timeout_secs: 30,
+            idle_timeout_secs: 120,
+            send_queue_bytes: 64 * 1024,
+        }
+    }
+}
+
 /// `[payments]`: where card charges from the IVR's `pay` node go.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -458,6 +534,54 @@ impl Config {
                     }
                 }
             }
+        }
+        let http = &self.connections.http;
+        let sip_tcp = &self.connections.sip_tcp;
+        for (key, value) in [
+            (
+                "connections.http.max_connections",
+                http.max_connections as u64,
+            ),
+            (
+                "connections.http.max_connections_per_ip",
+                http.max_connections_per_ip as u64,
+            ),
+            (
+                "connections.http.header_timeout_secs",
+                http.header_timeout_secs,
+            ),
+            ("connections.http.idle_timeout_secs", http.idle_timeout_secs),
+            (
+                "connections.http.tls_handshake_timeout_secs",
+                http.tls_handshake_timeout_secs,
+            ),
+            (
+                "connections.sip_tcp.max_connections",
+                sip_tcp.max_connections as u64,
+            ),
+            (
+                "connections.sip_tcp.max_connections_per_ip",
+                sip_tcp.max_connections_per_ip as u64,
+            ),
+            (
+                "connections.sip_tcp.message_timeout_secs",
+                sip_tcp.message_timeout_secs,
+            ),
+            (
+                "connections.sip_tcp.idle_timeout_secs",
+                sip_tcp.idle_timeout_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(err(key, "must be at least 1".into()));
+            }
+        }
+        // The largest SIP message (64 KiB of header, 1 MiB of body) must fit in the queue.
+        if sip_tcp.send_queue_bytes < 64 * 1024 {
+            return Err(err(
+                "connections.sip_tcp.send_queue_bytes",
+                "must be at least 65536 (one large SIP message)".into(),
+            ));
         }
         let pay = &self.payments;
         if pay.gateway == GatewayKind::Http {
@@ -822,6 +946,44 @@ mod tests {
             let e = parse(text).unwrap_err();
             assert_eq!((e.line, e.key.as_deref()), (line, Some(key)), "{text}: {e}");
             assert!(!e.to_string().contains("sk_"), "{e}");
+        }
+    }
+
+    #[test]
+    fn connection_limit_errors_name_their_keys() {
+        let c = parse("").expect("valid");
+        assert_eq!(c.connections.http.header_timeout_secs, 10);
+        assert_eq!(c.connections.sip_tcp.send_queue_bytes, 64 * 1024);
+        let c = parse("[connections.sip_tcp]\nmax_connections_per_ip = 3\n").expect("valid");
+        assert_eq!(c.connections.sip_tcp.max_connections_per_ip, 3);
+        for (text, line, key) in [
+            (
+                "[connections.http]\nheader_timeout_secs = 0\n",
+                2,
+                "connections.http.header_timeout_secs",
+            ),
+            (
+                "[connections.sip_tcp]\n\nmax_connections = 0\n",
+                3,
+                "connections.sip_tcp.max_connections",
+            ),
+            (
+                "[connections.sip_tcp]\nsend_queue_bytes = 100\n",
+                2,
+                "connections.sip_tcp.send_queue_bytes",
+            ),
+            (
+                "[connections.http]\nmax_conections = 5\n",
+                2,
+                "connections.http.max_conections",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(
+                (e.line, e.key.as_deref()),
+                (Some(line), Some(key)),
+                "{text}: {e}"
+            );
         }
     }
 

@@ -1,16 +1,38 @@
-//! The switch's HTTP server: `/health` for load balancers and `/metrics` for Prometheus.
+//! The switch's HTTP server: `/health` for load balancers and `/metrics` for Prometheus, and
+//! the accept loop that serves the routes (these and `/cti`) on the plain and the TLS listener.
+//!
+//! The accept loop is ours rather than `axum::serve`, so that it can bound what a client may
+//! hold, the way nginx does (`limit_conn`, `client_header_timeout`, `send_timeout`): connections
+//! per listener in total and per source IP ([`crate::netlimits`]), a header time-out (hyper's
+//! `header_read_timeout`, which also runs while a kept-alive connection waits for its next
+//! request), an idle time-out while a request is read or answered, and the TLS handshake
+//! time-out. An upgraded connection (the CTI WebSocket) keeps its place until it closes; its
+//! liveness is the CTI heartbeat's business.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use hotline_store::Store;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::HttpLimitsConfig;
+use crate::netlimits::{AcceptBackoff, Closed, Limits, Listener, Permit};
 
 /// Counters and gauges exported on `/metrics`. Cheap atomics: hot paths only increment.
 #[derive(Debug, Default)]
@@ -31,6 +53,8 @@ pub struct AppState {
     pub sip_auth: Option<Arc<crate::sip::registrar::AuthMetrics>>,
     /// The CTI server's counters, when it runs.
     pub cti: Option<Arc<crate::cti::CtiMetrics>>,
+    /// The stream listeners whose connections `/metrics` shows (HTTP, TLS, SIP over TCP).
+    pub listeners: Vec<Arc<Listener>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -179,9 +203,274 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             cti.rate_limited.load(Ordering::Relaxed)
         );
     }
+    crate::netlimits::write_metrics(&mut out, &s.listeners);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         out,
     )
+}
+
+/// Limits of an HTTP listener (`[connections.http]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    pub connections: Limits,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub tls_handshake_timeout: Duration,
+}
+
+impl ServeLimits {
+    pub fn from_config(c: &HttpLimitsConfig) -> ServeLimits {
+        ServeLimits {
+            connections: Limits {
+                max_total: c.max_connections,
+                max_per_ip: c.max_connections_per_ip,
+            },
+            header_timeout: Duration::from_secs(c.header_timeout_secs),
+            idle_timeout: Duration::from_secs(c.idle_timeout_secs),
+            tls_handshake_timeout: Duration::from_secs(c.tls_handshake_timeout_secs),
+        }
+    }
+}
+
+/// How long connections get to finish after `stop`, before they are dropped.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves `router` on `listener` (over TLS with `tls`) until `stop` resolves, then lets open
+/// connections finish their request (at most [`DRAIN`]). `stats` counts and limits the
+/// listener's connections.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    limits: ServeLimits,
+    stats: Arc<Listener>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let (stopping, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    let mut backoff = AcceptBackoff::default();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    let pause = stats.accept_failed(&mut backoff, &e);
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                    continue;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            () = &mut stop => break,
+        };
+        backoff.succeeded();
+        let Ok(permit) = stats.admit(peer.ip()) else {
+            continue; // dropping the stream closes it
+        };
+        let _ = tcp.set_nodelay(true);
+        let conn = Conn {
+            peer,
+            router: router.clone(),
+            limits,
+            stats: stats.clone(),
+            stop: stop_rx.clone(),
+        };
+        match tls.clone() {
+            None => conns.spawn(conn.serve(tcp, permit)),
+            Some(acceptor) => conns.spawn(conn.serve_tls(acceptor, tcp, permit)),
+        };
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    let drained =
+        tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::info!(
+            listener = stats.name,
+            left = conns.len(),
+            "connections still open after the drain: closed"
+        );
+        conns.abort_all();
+    }
+}
+
+/// One accepted connection and what it needs to be served.
+struct Conn {
+    peer: SocketAddr,
+    router: Router,
+    limits: ServeLimits,
+    stats: Arc<Listener>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Conn {
+    async fn serve_tls(self, acceptor: TlsAcceptor, tcp: tokio::net::TcpStream, permit: Permit) {
+        let peer = self.peer;
+        let handshake = acceptor.accept(tcp);
+        match tokio::time::timeout(self.limits.tls_handshake_timeout, handshake).await {
+            Ok(Ok(tls)) => self.serve(tls, permit).await,
+            Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => {
+                self.stats.closed(Closed::TimedOut);
+                tracing::info!(%peer, "TLS handshake timed out");
+            }
+        }
+    }
+
+    /// Serves HTTP/1.1 (with upgrades) on `io` until the client closes, a time-out closes it,
+    /// or the listener stops.
+    async fn serve<IO>(mut self, io: IO, permit: Permit)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer = self.peer;
+        let io = Watched::new(io, permit);
+        let activity = io.activity.clone();
+        let service = TowerToHyperService::new(
+            self.router
+                .layer(axum::Extension(ConnectInfo::<SocketAddr>(peer))),
+        );
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout);
+        let conn = builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        let mut phase = Phase::Serving;
+        loop {
+            let idle_until = activity.last() + self.limits.idle_timeout;
+            tokio::select! {
+                ended = conn.as_mut() => {
+                    match ended {
+                        Ok(()) => {}
+                        Err(e) if e.is_timeout() => {
+                            self.stats.closed(Closed::TimedOut);
+                            tracing::debug!(%peer, "HTTP header time-out: closed");
+                        }
+                        Err(e) => tracing::debug!(%peer, error = %e, "HTTP connection ended with an error"),
+                    }
+                    break;
+                }
+                () = tokio::time::sleep_until(idle_until.into()) => {
+                    if Instant::now() >= activity.last() + self.limits.idle_timeout {
+                        self.stats.closed(Closed::TimedOut);
+                        tracing::debug!(%peer, "HTTP connection idle: closed");
+                        break;
+                    }
+                }
+                changed = self.stop.changed(), if phase == Phase::Serving => {
+                    // Stop (or the listener is gone): finish the request in flight, then close.
+                    let _ = changed;
+                    phase = Phase::Draining;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Whether a connection still takes new requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// The listener stops: the request in flight is finished, then the connection closes.
+    Draining,
+}
+
+/// When a connection last moved a byte, in milliseconds since it was accepted.
+#[derive(Debug)]
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// A connection's stream that records its activity and holds its place on the listener for
+/// as long as it exists (through an upgrade too).
+struct Watched<IO> {
+    io: IO,
+    activity: Arc<Activity>,
+    _permit: Permit,
+}
+
+impl<IO> Watched<IO> {
+    fn new(io: IO, permit: Permit) -> Watched<IO> {
+        Watched {
+            io,
+            activity: Arc::new(Activity {
+                start: Instant::now(),
+                last_ms: AtomicU64::new(0),
+            }),
+            _permit: permit,
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }

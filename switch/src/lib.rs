@@ -9,6 +9,7 @@ pub mod config;
 pub mod cti;
 pub mod demo;
 pub mod http;
+pub mod netlimits;
 pub mod pii;
 pub mod routing;
 pub mod seed;

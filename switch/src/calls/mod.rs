@@ -58,6 +58,8 @@ pub struct CallControl {
     pub local: SocketAddr,
     /// Counters of the digest gate (failures, bans), for `/metrics`.
     pub auth_metrics: std::sync::Arc<crate::sip::registrar::AuthMetrics>,
+    /// SIP-over-TCP connection counters (for `/metrics`).
+    pub sip_tcp: std::sync::Arc<crate::netlimits::Listener>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     cdr_task: tokio::task::JoinHandle<u64>,
@@ -99,10 +101,12 @@ pub async fn start(
     commands: mpsc::Receiver<CallCommand>,
     deps: SliceDeps,
 ) -> Result<CallControl, String> {
-    let (transports, tcp_rx) = Transports::bind(cfg.sip.listen, cfg.sip.tcp)
+    let tcp_limits = crate::sip::transport::TcpLimits::from_config(&cfg.connections.sip_tcp);
+    let (transports, tcp_rx) = Transports::bind(cfg.sip.listen, cfg.sip.tcp, tcp_limits)
         .await
         .map_err(|e| format!("cannot listen on {} (sip.listen): {e}", cfg.sip.listen))?;
     let local = transports.local;
+    let sip_tcp = transports.tcp_stats();
     let advertise = if cfg.sip.advertise.is_empty() {
         local.to_string()
     } else {
@@ -196,6 +200,7 @@ pub async fn start(
     Ok(CallControl {
         local,
         auth_metrics,
+        sip_tcp,
         stop,
         task,
         cdr_task,
@@ -778,6 +783,7 @@ impl Core {
         match method {
             Method::Register => {
                 let r = self.reg.register(now, &req, src, transport);
+                self.tr.note_registration(now, src, transport, &r);
                 self.respond(now, tsx, r);
             }
             Method::Invite => self.on_invite(now, tsx, req, src, transport),

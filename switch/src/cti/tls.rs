@@ -1,24 +1,15 @@
 //! TLS for the HTTP routes (`wss://…/cti`, `https://…/health`) with rustls, when `[cti]
-//! tls_cert` and `tls_key` are configured. Each accepted connection gets the TLS handshake
-//! (bounded in time), then hyper serves the same axum router with upgrades (WebSocket) and the
-//! peer address (for login lock-out).
+//! tls_cert` and `tls_key` are configured: the acceptor. [`crate::http::serve`] runs the
+//! listener: the same connection limits as plain HTTP, the TLS handshake bounded by
+//! `[connections.http] tls_handshake_timeout_secs`, then hyper serves the same axum router with
+//! upgrades (WebSocket) and the peer address (for login lock-out).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads a PEM certificate chain and key and builds the acceptor (TLS 1.2 and 1.3, ring).
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
@@ -40,53 +31,4 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     .map_err(|e| format!("TLS certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Serves `router` over TLS on `listener` until `stop` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    router: Router,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(stop);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "TLS listener: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut stop => break,
-        };
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::info!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let service =
-                TowerToHyperService::new(
-                    router.layer(axum::Extension(ConnectInfo::<SocketAddr>(peer))),
-                );
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .with_upgrades()
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "TLS connection ended with an error");
-            }
-        });
-    }
 }

@@ -102,6 +102,8 @@ pub struct Setup {
     pub uri_check: &'static str,
     /// Extra lines for the `[sip]` table (e.g. `max_calls_per_source = 2`).
     pub sip: String,
+    /// Run the switch with this hard and soft open-files limit (through `prlimit`).
+    pub open_files: Option<u64>,
 }
 
 impl Default for Setup {
@@ -114,11 +116,17 @@ impl Default for Setup {
             keepalive_secs: 0,
             uri_check: "host",
             sip: String::new(),
+            open_files: None,
         }
     }
 }
 
 impl Switch {
+    /// The switch's process id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start(setup: Setup) -> Switch {
         Switch::launch(setup, &[], false)
     }
@@ -202,7 +210,15 @@ name = "Bob"
         );
         let file = dir.path().join("switch.toml");
         std::fs::write(&file, cfg).expect("config");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline-switch"));
+        let bin = env!("CARGO_BIN_EXE_hotline-switch");
+        let mut cmd = match setup.open_files {
+            None => Command::new(bin),
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg(bin);
+                c
+            }
+        };
         if in_dir {
             cmd.current_dir(dir.path());
         }
