@@ -53,6 +53,10 @@ pub struct AppState {
     pub sip_auth: Option<Arc<crate::sip::registrar::AuthMetrics>>,
     /// The CTI server's counters, when it runs.
     pub cti: Option<Arc<crate::cti::CtiMetrics>>,
+    /// Call control's counters (calls refused over a per-source quota), when it runs.
+    pub calls: Option<Arc<crate::calls::CallCounters>>,
+    /// The media engine (sessions, RTP refused from strange sources), when media is anchored.
+    pub media: Option<hotline_media::MediaEngine>,
     /// The stream listeners whose connections `/metrics` shows (HTTP, TLS, SIP over TCP).
     pub listeners: Vec<Arc<Listener>>,
 }
@@ -100,6 +104,14 @@ fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
+/// One unlabelled series in the Prometheus text format.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: String) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     s.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
     let db_up = matches!(
@@ -117,37 +129,36 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         env!("CARGO_PKG_VERSION"),
         json_str(&s.node)
     );
-    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
-    };
     metric(
+        &mut out,
         "hotline_uptime_seconds",
         "gauge",
         "Seconds since the switch started.",
         format!("{:.3}", s.started.elapsed().as_secs_f64()),
     );
     metric(
+        &mut out,
         "hotline_database_up",
         "gauge",
         "1 when the database answered the last probe.",
         u8::from(db_up).to_string(),
     );
     metric(
+        &mut out,
         "hotline_http_requests_total",
         "counter",
         "HTTP requests served.",
         m.http_requests.load(Ordering::Relaxed).to_string(),
     );
     metric(
+        &mut out,
         "hotline_health_failures_total",
         "counter",
         "Health checks that found the database unavailable.",
         m.health_failures.load(Ordering::Relaxed).to_string(),
     );
     metric(
+        &mut out,
         "hotline_database_errors_total",
         "counter",
         "Failed database probes.",
@@ -156,12 +167,14 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     if let Some(a) = &s.sip_auth {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
         metric(
+            &mut out,
             "hotline_sip_auth_failures_total",
             "counter",
             "Failed SIP digest authentications (wrong password, unknown user, foreign nonce, wrong uri).",
             get(&a.failures),
         );
         metric(
+            &mut out,
             "hotline_sip_auth_replays_total",
             "counter",
             "SIP digest answers refused because their nonce count was already used.",
@@ -178,6 +191,31 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             "# HELP hotline_sip_auth_banned SIP sources and extensions banned now.\n# TYPE hotline_sip_auth_banned gauge\nhotline_sip_auth_banned{{scope=\"source\"}} {}\nhotline_sip_auth_banned{{scope=\"extension\"}} {}",
             get(&a.banned_sources),
             get(&a.banned_extensions)
+        );
+    }
+    if let Some(c) = &s.calls {
+        metric(
+            &mut out,
+            "hotline_calls_refused_over_quota_total",
+            "counter",
+            "New calls refused with 503 because their source, extension or trunk had too many calls.",
+            c.refused_over_quota().to_string(),
+        );
+    }
+    if let Some(m) = s.media.as_ref().map(hotline_media::MediaEngine::metrics) {
+        metric(
+            &mut out,
+            "hotline_rtp_packets_rejected_total",
+            "counter",
+            "RTP and RTCP packets dropped because they came from neither the far end's SDP address, its signalling address nor a trunk media network.",
+            m.rtp_packets_rejected.to_string(),
+        );
+        metric(
+            &mut out,
+            "hotline_rtp_packets_withheld_total",
+            "counter",
+            "RTP packets not sent because the far end's SDP address was unrelated to its signalling source and it had not sent an admitted packet yet.",
+            m.rtp_packets_withheld.to_string(),
         );
     }
     if let Some(cti) = &s.cti {

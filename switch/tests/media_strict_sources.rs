@@ -322,6 +322,27 @@ fn a_sprayed_rtp_packet_does_not_capture_the_call() {
         "the stranger's 2 was taken: {:?}",
         rec.ivr_path
     );
+    // Operators see it: the stranger's packets are counted on /metrics.
+    let rejected = metrics_value(&sw.http, "hotline_rtp_packets_rejected_total");
+    assert!(rejected > 0, "rejected packets on /metrics: {rejected}");
+}
+
+/// The value of an unlabelled series on the switch's `/metrics` (0 when absent).
+fn metrics_value(http: &str, series: &str) -> u64 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(http).expect("connect /metrics");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: hotline\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]

@@ -79,6 +79,11 @@ impl CallControl {
         self.media.as_ref().map(MediaEngine::metrics)
     }
 
+    /// The media engine, when media is anchored (for `/metrics`).
+    pub fn media_engine(&self) -> Option<MediaEngine> {
+        self.media.clone()
+    }
+
     /// Ends every call (BYE, CANCEL, final responses), stops, and waits until every call
     /// record is written.
     pub async fn shutdown(self) {
