@@ -104,6 +104,8 @@ pub struct Setup {
     pub sip: String,
     /// Run the switch with this hard and soft open-files limit (through `prlimit`).
     pub open_files: Option<u64>,
+    /// IVR flows added to the shipped ones: (file name, TOML text).
+    pub flows: Vec<(&'static str, String)>,
 }
 
 impl Default for Setup {
@@ -117,6 +119,7 @@ impl Default for Setup {
             uri_check: "host",
             sip: String::new(),
             open_files: None,
+            flows: Vec::new(),
         }
     }
 }
@@ -147,8 +150,22 @@ impl Switch {
         .expect("demo");
         #[cfg(unix)]
         {
-            std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr"))
-                .expect("ivr link");
+            if setup.flows.is_empty() {
+                std::os::unix::fs::symlink(root().join("config/ivr"), dir.path().join("ivr"))
+                    .expect("ivr link");
+            } else {
+                // The shipped flows and their prompts, linked one by one, plus the test's own.
+                let ivr = dir.path().join("ivr");
+                std::fs::create_dir(&ivr).expect("ivr dir");
+                for entry in std::fs::read_dir(root().join("config/ivr")).expect("shipped flows") {
+                    let entry = entry.expect("entry");
+                    std::os::unix::fs::symlink(entry.path(), ivr.join(entry.file_name()))
+                        .expect("flow link");
+                }
+                for (name, text) in &setup.flows {
+                    std::fs::write(ivr.join(name), text).expect("test flow");
+                }
+            }
             std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
                 .expect("prompts link");
         }
