@@ -119,7 +119,10 @@ struct Counters {
 }
 
 /// Runs the demo until Ctrl-C or SIGTERM.
-pub async fn run(cfg: Config, opts: DemoOptions) -> Result<(), String> {
+pub async fn run(mut cfg: Config, opts: DemoOptions) -> Result<(), String> {
+    // Every simulated caller calls from this machine's address: the per-source call cap,
+    // which stops one stranger from taking every media port, would turn them away.
+    cfg.sip.max_calls_per_source = 0;
     let data = crate::seed::load(&cfg.resolve(&cfg.demo.file)).map_err(|e| e.to_string())?;
     let number = service_number(&cfg)
         .ok_or("the dial plan has no public number routed to an IVR for the callers to dial")?;
