@@ -78,6 +78,7 @@ pub struct Switch {
     pub db_url: String,
     /// JSON log lines from stderr.
     pub logs: Arc<Mutex<Vec<serde_json::Value>>>,
+    in_dir: bool,
 }
 
 impl Drop for Switch {
@@ -191,46 +192,7 @@ name = "Bob"
         );
         let file = dir.path().join("switch.toml");
         std::fs::write(&file, cfg).expect("config");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline-switch"));
-        if in_dir {
-            cmd.current_dir(dir.path());
-        }
-        let mut child = cmd
-            .envs(env.iter().copied())
-            .arg("--config")
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn switch");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let logs: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-        let l2 = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let v = serde_json::from_str::<serde_json::Value>(&line)
-                    .unwrap_or(serde_json::Value::String(line));
-                l2.lock().expect("logs").push(v);
-            }
-        });
-        let mut lines = BufReader::new(stdout).lines();
-        let mut http = String::new();
-        let mut sip = None;
-        for _ in 0..2 {
-            let Some(Ok(line)) = lines.next() else { break };
-            if let Some(h) = line.strip_prefix("hotline-switch ready http=") {
-                http = h.trim().to_string();
-            }
-            if let Some(s) = line.strip_prefix("hotline-switch sip=") {
-                sip = s.trim().parse().ok();
-            }
-        }
-        let sip = sip.unwrap_or_else(|| {
-            std::thread::sleep(Duration::from_millis(300));
-            let logs = logs.lock().expect("logs").clone();
-            panic!("switch did not print its SIP address; logs: {logs:?}")
-        });
+        let (child, sip, http, logs) = spawn_switch(&file, env, in_dir.then_some(dir.path()));
         Switch {
             child,
             sip,
@@ -238,7 +200,23 @@ name = "Bob"
             dir,
             db_url,
             logs,
+            in_dir,
         }
+    }
+
+    /// Kills the switch with SIGKILL (no shutdown, nothing flushed) and starts it again on the
+    /// same configuration and database. The SIP and HTTP addresses and the logs are the new
+    /// process's.
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL the switch");
+        let _ = self.child.wait();
+        let file = self.dir.path().join("switch.toml");
+        let (child, sip, http, logs) =
+            spawn_switch(&file, &[], self.in_dir.then_some(self.dir.path()));
+        self.child = child;
+        self.sip = sip;
+        self.http = http;
+        self.logs = logs;
     }
 
     /// Ids of the calls the switch reported as ended.
@@ -302,6 +280,62 @@ name = "Bob"
             out
         })
     }
+}
+
+/// Starts the binary on `file` and reads its addresses from stdout; stderr's JSON lines are
+/// collected in the returned log.
+#[allow(clippy::type_complexity)]
+fn spawn_switch(
+    file: &Path,
+    env: &[(&str, &str)],
+    cwd: Option<&Path>,
+) -> (
+    Child,
+    SocketAddr,
+    String,
+    Arc<Mutex<Vec<serde_json::Value>>>,
+) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline-switch"));
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd
+        .envs(env.iter().copied())
+        .arg("--config")
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn switch");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let logs: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let l2 = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let v = serde_json::from_str::<serde_json::Value>(&line)
+                .unwrap_or(serde_json::Value::String(line));
+            l2.lock().expect("logs").push(v);
+        }
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let mut http = String::new();
+    let mut sip = None;
+    for _ in 0..2 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(h) = line.strip_prefix("hotline-switch ready http=") {
+            http = h.trim().to_string();
+        }
+        if let Some(s) = line.strip_prefix("hotline-switch sip=") {
+            sip = s.trim().parse().ok();
+        }
+    }
+    let sip = sip.unwrap_or_else(|| {
+        std::thread::sleep(Duration::from_millis(300));
+        let logs = logs.lock().expect("logs").clone();
+        panic!("switch did not print its SIP address; logs: {logs:?}")
+    });
+    (child, sip, http, logs)
 }
 
 /// A sipp process, killed when dropped.
