@@ -52,7 +52,7 @@ pub struct CallControl {
     pub local: SocketAddr,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
-    cdr_task: tokio::task::JoinHandle<u64>,
+    cdr_task: tokio::task::JoinHandle<cdr::WriterReport>,
 }
 
 impl CallControl {
@@ -64,7 +64,12 @@ impl CallControl {
             tracing::error!("call control task failed: {e}");
         }
         match self.cdr_task.await {
-            Ok(n) => tracing::info!(events = n, "call records written"),
+            Ok(r) => tracing::info!(
+                events = r.written,
+                refused = r.refused,
+                abandoned = r.abandoned,
+                "call records written"
+            ),
             Err(e) => tracing::error!("call record writer failed: {e}"),
         }
     }

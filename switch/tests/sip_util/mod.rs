@@ -98,6 +98,11 @@ pub struct Setup {
     pub algorithms: Option<String>,
     /// `sip.keepalive_secs` (default 0: off, sipp UASes do not expect OPTIONS).
     pub keepalive_secs: u64,
+    /// `database.url` (default: a SQLite file in the switch's temp folder).
+    pub database_url: Option<String>,
+    /// `database.busy_timeout_ms` (default: the switch's): also how long a write waits for a
+    /// pooled connection, so a short one makes an outage visible to the writer sooner.
+    pub database_busy_timeout_ms: Option<u64>,
 }
 
 impl Default for Setup {
@@ -108,6 +113,8 @@ impl Default for Setup {
             ring_timeout_secs: 20,
             algorithms: None,
             keepalive_secs: 0,
+            database_url: None,
+            database_busy_timeout_ms: None,
         }
     }
 }
@@ -138,7 +145,10 @@ impl Switch {
             std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
                 .expect("prompts link");
         }
-        let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
+        let db_url = setup
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/hotline.db", dir.path().display()));
         let media = port_block(400);
         let cfg = format!(
             r#"
@@ -147,7 +157,7 @@ listen = "127.0.0.1:0"
 
 [database]
 url = "{db_url}"
-
+{busy}
 [log]
 level = "info"
 format = "json"
@@ -178,6 +188,10 @@ name = "Bob"
 {extra}
 "#,
             ring = setup.ring_timeout_secs,
+            busy = setup
+                .database_busy_timeout_ms
+                .map(|ms| format!("busy_timeout_ms = {ms}\n"))
+                .unwrap_or_default(),
             keepalive = setup.keepalive_secs,
             algs = setup.algorithms.as_deref().unwrap_or("[\"MD5\"]"),
             anchor = setup.anchor,
