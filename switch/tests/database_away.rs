@@ -35,7 +35,8 @@ fn calls(sw: &Switch, n: usize, first: usize, hold_ms: u32) -> bool {
             )
         })
         .collect();
-    callers.into_iter().map(Sipp::success).all(|ok| ok)
+    // Wait for every caller (no short-circuit: a dropped sipp would be killed mid-call).
+    callers.into_iter().fold(true, |ok, c| c.success() && ok)
 }
 
 #[test]
