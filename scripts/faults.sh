@@ -80,7 +80,7 @@ listen = "127.0.0.1:$HTTP_PORT"
 [database]
 url = "$PG_URL"
 [log]
-level = "warn"
+level = "info"
 format = "json"
 [sip]
 listen = "127.0.0.1:$SW_PORT"

@@ -127,13 +127,12 @@ async fn scenario() {
     .expect("the server sees the connection gone");
     let mut desk = Desk::connect(&url).await;
     desk.hello().await;
-    desk.login("alice", "alice-demo").await.expect("login again");
-    let snap = tokio::time::timeout(
-        GUARD,
-        desk.event_where(|e| matches!(e, Event::Snapshot(_))),
-    )
-    .await
-    .expect("a snapshot after login");
+    desk.login("alice", "alice-demo")
+        .await
+        .expect("login again");
+    let snap = tokio::time::timeout(GUARD, desk.event_where(|e| matches!(e, Event::Snapshot(_))))
+        .await
+        .expect("a snapshot after login");
     let Event::Snapshot(s) = &snap.event else {
         unreachable!()
     };
@@ -144,7 +143,11 @@ async fn scenario() {
         "the snapshot shows the live call: {s:?}"
     );
 
-    // The call ends normally (the caller hangs up) and the desktop hears it.
+    // The call goes on to its planned end (the caller hangs up), and the desktop hears it.
+    assert!(
+        finished(caller).await,
+        "the caller's call went on to its end"
+    );
     tokio::time::timeout(
         GUARD,
         desk.event_where(
@@ -153,7 +156,9 @@ async fn scenario() {
     )
     .await
     .expect("the call's end reaches the new desktop");
-    assert!(finished(caller).await, "the caller's call went on to its end");
-    assert!(finished(phone).await, "alice's phone call went on to its end");
+    assert!(
+        finished(phone).await,
+        "alice's phone call went on to its end"
+    );
     sw.shutdown().await.expect("clean stop");
 }
