@@ -36,7 +36,8 @@ fn calls(sw: &Switch, n: usize, first: usize, hold_ms: u32) -> bool {
         })
         .collect();
     // Wait for every caller (no short-circuit: a dropped sipp would be killed mid-call).
-    callers.into_iter().fold(true, |ok, c| c.success() && ok)
+    let results: Vec<bool> = callers.into_iter().map(Sipp::success).collect();
+    results.iter().all(|ok| *ok)
 }
 
 #[test]
