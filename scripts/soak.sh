@@ -130,14 +130,14 @@ sample() {
   now=$(( $(date +%s) - T0 ))
   rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$SW_PID/status" 2>/dev/null || echo 0)
   thr=$(awk '/^Threads:/ {print $2}' "/proc/$SW_PID/status" 2>/dev/null || echo 0)
-  fds=$(ls "/proc/$SW_PID/fd" 2>/dev/null | wc -l)
-  calls=$(tail -n 1 "$WORK/sipp_stat.csv" 2>/dev/null | awk -F';' -v col="$CUR_COL" 'col > 0 {print $col}')
+  fds=$(ls "/proc/$SW_PID/fd" 2>/dev/null | wc -l || true)
+  calls=$(tail -n 1 "$WORK/sipp_stat.csv" 2>/dev/null | awk -F';' -v col="$CUR_COL" 'col > 0 {print $col}' || true)
   echo "$now,$rss,$fds,$thr,${calls:-0}" >> "$SAMPLES"
 }
 CUR_COL=0
 while kill -0 "$SIPP_PID" 2>/dev/null; do
   if [ "$CUR_COL" = 0 ] && [ -s "$WORK/sipp_stat.csv" ]; then
-    CUR_COL=$(head -n 1 "$WORK/sipp_stat.csv" | tr ';' '\n' | grep -n '^CurrentCall$' | cut -d: -f1 || echo 0)
+    CUR_COL=$(head -n 1 "$WORK/sipp_stat.csv" | tr ';' '\n' | grep -n '^CurrentCall$' | cut -d: -f1 || true)
     CUR_COL=${CUR_COL:-0}
   fi
   sample
