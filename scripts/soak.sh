@@ -186,7 +186,7 @@ if command -v gnuplot >/dev/null; then
 set terminal pngcairo size 1000,560 font "sans,10"
 set output "$PNG"
 set datafile separator ","
-set title "Soak: IVR + queue + agents, ${RATE_PER_10S}/10 calls/s for ${DURATION_S} s (release, shared 2-core VM)"
+set title "Soak: IVR + queue + agents, ${RATE_PER_10S} calls per 10 s for ${DURATION_S} s (release, shared 2-core VM)"
 set xlabel "seconds since the first call"
 set ylabel "RSS (MB)"
 set y2label "open fds / calls in progress"
