@@ -81,12 +81,14 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         StoreOptions {
             max_connections: cfg.database.max_connections,
             busy_timeout: Duration::from_millis(cfg.database.busy_timeout_ms),
+            node: Some(cfg.node.name.clone()),
             ..Default::default()
         },
     )
     .await
     .map_err(|e| format!("database {}: {e}", redact_url(&cfg.database.url)))?;
     tracing::info!(backend = ?store.backend(), "database open and migrated");
+    close_calls_left_open(&store, &cfg.node.name).await?;
 
     if cfg.demo.seed && store.is_empty().await.map_err(|e| e.to_string())? {
         let path = cfg.resolve(&cfg.demo.file);
@@ -217,6 +219,27 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         stop_http,
         server,
     })
+}
+
+/// End reason of the call records a crashed process of this node left open.
+pub const SWITCH_RESTARTED: &str = "switch restarted";
+
+/// Closes the call records this node left without an end when its last process died (SIGKILL,
+/// power loss), before any new call starts. Only this node's records: several nodes may share
+/// the database, and each tags the records it creates with its `[node] name`.
+async fn close_calls_left_open(store: &Store, node: &str) -> Result<(), String> {
+    let closed = store
+        .close_calls_left_open(node, SWITCH_RESTARTED)
+        .await
+        .map_err(|e| format!("closing call records left open: {e}"))?;
+    if !closed.is_empty() {
+        tracing::warn!(
+            calls = closed.len(),
+            node,
+            "closed call records left open by a previous run (reason: {SWITCH_RESTARTED})"
+        );
+    }
+    Ok(())
 }
 
 impl Running {

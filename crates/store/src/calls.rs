@@ -26,14 +26,15 @@ impl Store {
         } = &ev.kind
         {
             sqlx::query(
-                "INSERT INTO calls (id, direction, ani, dnis, arrived_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO calls (id, direction, ani, dnis, arrived_at, node)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
             )
             .bind(ev.call_id.as_str())
             .bind(direction.as_str())
             .bind(ani.as_str())
             .bind(dnis.as_str())
             .bind(ev.at)
+            .bind(self.node.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -135,6 +136,55 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Closes every call record that `node` created and that has no end: the calls that were
+    /// live when that node's process died (SIGKILL, power loss). Run by the switch at start-up,
+    /// before it takes calls, with its own `[node] name`; records of other nodes sharing the
+    /// database are not touched, nor are records without a node (written before migration
+    /// 0004 or by tools).
+    ///
+    /// Each record gets an `ended` event with `reason` (the switch uses "switch restarted"),
+    /// not abandoned, stamped with the time of the call's last stored event: the real end is
+    /// unknown, and the last sign of life keeps talk and handle times from growing by however
+    /// long the node was down. The event takes the next sequence number after the stored ones
+    /// and goes through [`Store::record_call_event`], so running this twice (or on two
+    /// processes at once) closes each record once. Returns the ids of the closed calls.
+    pub async fn close_calls_left_open(&self, node: &str, reason: &str) -> Result<Vec<String>> {
+        let open: Vec<(String, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT c.id, MAX(e.seq), MAX(e.at), c.arrived_at
+             FROM calls c LEFT JOIN call_events e ON e.call_id = c.id
+             WHERE c.ended_at IS NULL AND c.node = $1
+             GROUP BY c.id, c.arrived_at",
+        )
+        .bind(node)
+        .fetch_all(self.pool())
+        .await?;
+        let mut closed = Vec::with_capacity(open.len());
+        for (id, last_seq, last_at, arrived_at) in open {
+            self.record_call_event(&CallEvent {
+                call_id: id.clone(),
+                seq: last_seq.map_or(0, |s| s + 1),
+                at: last_at.unwrap_or(arrived_at).max(arrived_at),
+                kind: CallEventKind::Ended {
+                    reason: reason.to_string(),
+                    abandoned: false,
+                },
+            })
+            .await?;
+            closed.push(id);
+        }
+        Ok(closed)
+    }
+
+    /// The ids of the call records that have no end, oldest first (live calls, or calls a
+    /// crash left open; for tests and fault checks).
+    pub async fn open_call_ids(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM calls WHERE ended_at IS NULL ORDER BY arrived_at, id",
+        )
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// One call's row.

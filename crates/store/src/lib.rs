@@ -87,6 +87,10 @@ pub struct StoreOptions {
     pub write_retries: u32,
     /// Run migrations on open (the switch and the desktop do; reports may not).
     pub migrate: bool,
+    /// The switch node writing through this store (`[node] name`): every call record it creates
+    /// is tagged with it, so that after a crash the node closes only its own records
+    /// ([`Store::close_calls_left_open`]). `None` for the desktop and tools.
+    pub node: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -96,6 +100,7 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(5),
             write_retries: 5,
             migrate: true,
+            node: None,
         }
     }
 }
@@ -106,6 +111,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     write_retries: u32,
+    node: Option<String>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -144,6 +150,7 @@ impl Store {
             pool,
             backend,
             write_retries: options.write_retries,
+            node: options.node,
         };
         if options.migrate {
             store.migrate().await?;

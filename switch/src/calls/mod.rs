@@ -62,7 +62,7 @@ pub struct CallControl {
     pub sip_tcp: std::sync::Arc<crate::netlimits::Listener>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
-    cdr_task: tokio::task::JoinHandle<u64>,
+    cdr_task: tokio::task::JoinHandle<cdr::WriterReport>,
     counters: Arc<CallCounters>,
     media: Option<MediaEngine>,
 }
@@ -92,7 +92,12 @@ impl CallControl {
             tracing::error!("call control task failed: {e}");
         }
         match self.cdr_task.await {
-            Ok(n) => tracing::info!(events = n, "call records written"),
+            Ok(r) => tracing::info!(
+                events = r.written,
+                refused = r.refused,
+                abandoned = r.abandoned,
+                "call records written"
+            ),
             Err(e) => tracing::error!("call record writer failed: {e}"),
         }
     }

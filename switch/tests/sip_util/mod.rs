@@ -78,6 +78,7 @@ pub struct Switch {
     pub db_url: String,
     /// JSON log lines from stderr.
     pub logs: Arc<Mutex<Vec<serde_json::Value>>>,
+    in_dir: bool,
 }
 
 impl Drop for Switch {
@@ -106,6 +107,11 @@ pub struct Setup {
     pub open_files: Option<u64>,
     /// IVR flows added to the shipped ones: (file name, TOML text).
     pub flows: Vec<(&'static str, String)>,
+    /// `database.url` (default: a SQLite file in the switch's temp folder).
+    pub database_url: Option<String>,
+    /// `database.busy_timeout_ms` (default: the switch's): also how long a write waits for a
+    /// pooled connection, so a short one makes an outage visible to the writer sooner.
+    pub database_busy_timeout_ms: Option<u64>,
 }
 
 impl Default for Setup {
@@ -120,6 +126,8 @@ impl Default for Setup {
             sip: String::new(),
             open_files: None,
             flows: Vec::new(),
+            database_url: None,
+            database_busy_timeout_ms: None,
         }
     }
 }
@@ -169,7 +177,10 @@ impl Switch {
             std::os::unix::fs::symlink(root().join("config/prompts"), dir.path().join("prompts"))
                 .expect("prompts link");
         }
-        let db_url = format!("sqlite://{}/hotline.db", dir.path().display());
+        let db_url = setup
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/hotline.db", dir.path().display()));
         let media = port_block(400);
         let cfg = format!(
             r#"
@@ -178,7 +189,7 @@ listen = "127.0.0.1:0"
 
 [database]
 url = "{db_url}"
-
+{busy}
 [log]
 level = "info"
 format = "json"
@@ -211,6 +222,10 @@ name = "Bob"
 {extra}
 "#,
             ring = setup.ring_timeout_secs,
+            busy = setup
+                .database_busy_timeout_ms
+                .map(|ms| format!("busy_timeout_ms = {ms}\n"))
+                .unwrap_or_default(),
             keepalive = setup.keepalive_secs,
             uri_check = setup.uri_check,
             algs = setup.algorithms.as_deref().unwrap_or("[\"MD5\"]"),
@@ -227,54 +242,8 @@ name = "Bob"
         );
         let file = dir.path().join("switch.toml");
         std::fs::write(&file, cfg).expect("config");
-        let bin = env!("CARGO_BIN_EXE_hotline-switch");
-        let mut cmd = match setup.open_files {
-            None => Command::new(bin),
-            Some(n) => {
-                let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={n}:{n}")).arg(bin);
-                c
-            }
-        };
-        if in_dir {
-            cmd.current_dir(dir.path());
-        }
-        let mut child = cmd
-            .envs(env.iter().copied())
-            .arg("--config")
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn switch");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        let logs: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-        let l2 = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let v = serde_json::from_str::<serde_json::Value>(&line)
-                    .unwrap_or(serde_json::Value::String(line));
-                l2.lock().expect("logs").push(v);
-            }
-        });
-        let mut lines = BufReader::new(stdout).lines();
-        let mut http = String::new();
-        let mut sip = None;
-        for _ in 0..2 {
-            let Some(Ok(line)) = lines.next() else { break };
-            if let Some(h) = line.strip_prefix("hotline-switch ready http=") {
-                http = h.trim().to_string();
-            }
-            if let Some(s) = line.strip_prefix("hotline-switch sip=") {
-                sip = s.trim().parse().ok();
-            }
-        }
-        let sip = sip.unwrap_or_else(|| {
-            std::thread::sleep(Duration::from_millis(300));
-            let logs = logs.lock().expect("logs").clone();
-            panic!("switch did not print its SIP address; logs: {logs:?}")
-        });
+        let (child, sip, http, logs) =
+            spawn_switch(&file, env, in_dir.then_some(dir.path()), setup.open_files);
         Switch {
             child,
             sip,
@@ -282,7 +251,23 @@ name = "Bob"
             dir,
             db_url,
             logs,
+            in_dir,
         }
+    }
+
+    /// Kills the switch with SIGKILL (no shutdown, nothing flushed) and starts it again on the
+    /// same configuration and database. The SIP and HTTP addresses and the logs are the new
+    /// process's.
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().expect("SIGKILL the switch");
+        let _ = self.child.wait();
+        let file = self.dir.path().join("switch.toml");
+        let (child, sip, http, logs) =
+            spawn_switch(&file, &[], self.in_dir.then_some(self.dir.path()), None);
+        self.child = child;
+        self.sip = sip;
+        self.http = http;
+        self.logs = logs;
     }
 
     /// Ids of the calls the switch reported as ended.
@@ -346,6 +331,72 @@ name = "Bob"
             out
         })
     }
+}
+
+/// Starts the binary on `file` and reads its addresses from stdout; stderr's JSON lines are
+/// collected in the returned log.
+#[allow(clippy::type_complexity)]
+fn spawn_switch(
+    file: &Path,
+    env: &[(&str, &str)],
+    cwd: Option<&Path>,
+    open_files: Option<u64>,
+) -> (
+    Child,
+    SocketAddr,
+    String,
+    Arc<Mutex<Vec<serde_json::Value>>>,
+) {
+    let bin = env!("CARGO_BIN_EXE_hotline-switch");
+    // With an open-files limit, through prlimit (hard and soft).
+    let mut cmd = match open_files {
+        None => Command::new(bin),
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}")).arg(bin);
+            c
+        }
+    };
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd
+        .envs(env.iter().copied())
+        .arg("--config")
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn switch");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let logs: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let l2 = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let v = serde_json::from_str::<serde_json::Value>(&line)
+                .unwrap_or(serde_json::Value::String(line));
+            l2.lock().expect("logs").push(v);
+        }
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let mut http = String::new();
+    let mut sip = None;
+    for _ in 0..2 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(h) = line.strip_prefix("hotline-switch ready http=") {
+            http = h.trim().to_string();
+        }
+        if let Some(s) = line.strip_prefix("hotline-switch sip=") {
+            sip = s.trim().parse().ok();
+        }
+    }
+    let sip = sip.unwrap_or_else(|| {
+        std::thread::sleep(Duration::from_millis(300));
+        let logs = logs.lock().expect("logs").clone();
+        panic!("switch did not print its SIP address; logs: {logs:?}")
+    });
+    (child, sip, http, logs)
 }
 
 /// A sipp process, killed when dropped.

@@ -35,6 +35,20 @@ impl TestDb {
         .expect("second pool")
     }
 
+    /// Another pool on the same database that writes for switch node `node`.
+    pub async fn node_pool(&self, node: &str) -> Store {
+        Store::open(
+            &self.url,
+            StoreOptions {
+                migrate: false,
+                node: Some(node.to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("node pool")
+    }
+
     pub async fn cleanup(self) {
         self.store.close().await;
         if let Some((base, schema)) = self.pg_schema {
