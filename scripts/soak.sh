@@ -70,6 +70,8 @@ level = "warn"
 [sip]
 listen = "127.0.0.1:$SW_PORT"
 tcp = false
+# Every sipp caller calls from 127.0.0.1: no per-source call cap.
+max_calls_per_source = 0
 [media]
 port_min = 30000
 port_max = 39999

@@ -153,6 +153,7 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         node: cfg.node.name.clone(),
         sip_auth: calls.as_ref().map(|c| c.auth_metrics.clone()),
         calls: calls.as_ref().map(|c| c.counters()),
+        call_records: calls.as_ref().map(|c| c.cdr_watch()),
         media: calls.as_ref().and_then(|c| c.media_engine()),
         cti: cti.as_ref().map(|c| c.shared_metrics()),
         listeners,

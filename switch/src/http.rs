@@ -55,6 +55,8 @@ pub struct AppState {
     pub cti: Option<Arc<crate::cti::CtiMetrics>>,
     /// Call control's counters (calls refused over a per-source quota), when it runs.
     pub calls: Option<Arc<crate::calls::CallCounters>>,
+    /// The call-record queue, when call control runs.
+    pub call_records: Option<crate::calls::cdr::CdrWatch>,
     /// The media engine (sessions, RTP refused from strange sources), when media is anchored.
     pub media: Option<hotline_media::MediaEngine>,
     /// The stream listeners whose connections `/metrics` shows (HTTP, TLS, SIP over TCP).
@@ -200,6 +202,22 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             "counter",
             "New calls refused with 503 because their source, extension or trunk had too many calls.",
             c.refused_over_quota().to_string(),
+        );
+    }
+    if let Some(w) = &s.call_records {
+        metric(
+            &mut out,
+            "hotline_call_record_queue_events",
+            "gauge",
+            "Call-record events waiting to be written to the database.",
+            w.backlog().to_string(),
+        );
+        metric(
+            &mut out,
+            "hotline_call_record_events_dropped_total",
+            "counter",
+            "Call-record events dropped because the writer's bounded queue was full (database away too long).",
+            w.dropped().to_string(),
         );
     }
     if let Some(m) = s.media.as_ref().map(hotline_media::MediaEngine::metrics) {

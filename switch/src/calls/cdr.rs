@@ -137,6 +137,36 @@ impl CdrWriter {
     pub fn backlog(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
     }
+
+    /// A view of the queue for `/metrics` that does not keep the writer alive (the writer
+    /// ends when the last sender is dropped, at shutdown).
+    pub fn watch(&self) -> CdrWatch {
+        CdrWatch {
+            tx: self.tx.downgrade(),
+            dropped: self.dropped.clone(),
+        }
+    }
+}
+
+/// The call-record queue's depth and drops, for `/metrics`.
+#[derive(Clone, Debug)]
+pub struct CdrWatch {
+    tx: mpsc::WeakSender<CallEvent>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl CdrWatch {
+    /// Events waiting to be written (0 once the writer has stopped).
+    pub fn backlog(&self) -> usize {
+        self.tx
+            .upgrade()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity())
+    }
+
+    /// Events dropped because the queue was full, since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
 }
 
 async fn run(store: Store, mut rx: mpsc::Receiver<CallEvent>) -> WriterReport {

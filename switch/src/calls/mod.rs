@@ -65,6 +65,7 @@ pub struct CallControl {
     cdr_task: tokio::task::JoinHandle<cdr::WriterReport>,
     counters: Arc<CallCounters>,
     media: Option<MediaEngine>,
+    cdr_watch: cdr::CdrWatch,
 }
 
 impl CallControl {
@@ -77,6 +78,11 @@ impl CallControl {
     /// sources and withheld from unproven addresses), when media is anchored.
     pub fn media_metrics(&self) -> Option<hotline_media::EngineMetrics> {
         self.media.as_ref().map(MediaEngine::metrics)
+    }
+
+    /// The call-record queue's depth and drops (for `/metrics`).
+    pub fn cdr_watch(&self) -> cdr::CdrWatch {
+        self.cdr_watch.clone()
     }
 
     /// The media engine, when media is anchored (for `/metrics`).
@@ -148,6 +154,7 @@ pub async fn start(
     );
     let auth_metrics = registrar.metrics();
     let (cdr, cdr_task) = CdrWriter::spawn(store.clone());
+    let cdr_watch = cdr.watch();
     let (stop, stop_rx) = watch::channel(false);
     let (internal_tx, internal_rx) = mpsc::unbounded_channel();
     let media_rx = match &deps.media {
@@ -216,6 +223,7 @@ pub async fn start(
         cdr_task,
         counters,
         media,
+        cdr_watch,
     })
 }
 
