@@ -28,13 +28,13 @@ fuzz_target!(|data: &[u8]| {
             for role in [Role::Agent, Role::Supervisor, Role::Admin] {
                 let _ = allowed(role, &frame.cmd);
             }
-            if let Command::Hello { versions, .. } = &frame.cmd {
-                if let Ok(v) = negotiate(versions) {
-                    assert!(
-                        versions.contains(&v),
-                        "negotiated a version the client lacks"
-                    );
-                }
+            if let Command::Hello { versions, .. } = &frame.cmd
+                && let Ok(v) = negotiate(versions)
+            {
+                assert!(
+                    versions.contains(&v),
+                    "negotiated a version the client lacks"
+                );
             }
             let _ = format!("{frame:?}");
         }

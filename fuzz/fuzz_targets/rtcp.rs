@@ -24,21 +24,21 @@ fuzz_target!(|data: &[u8]| {
     }
     let our_ssrc = u32_at(data, 0);
     let datagram = &data[4..];
-    if let Ok(info) = rtcp::parse(datagram, our_ssrc) {
-        if let Some(block) = info.about_us {
-            assert_eq!(block.ssrc, our_ssrc);
-            assert!((-0x80_0000..=0x7F_FFFF).contains(&block.cumulative_lost));
-            let now = (u64::from(u32_at(data, 4)) << 32) | u64::from(u32_at(data, 8));
-            if let Some(rtt) = rtcp::round_trip_ms(&block, now) {
-                assert!(rtt.is_finite() && rtt >= 0.0, "round trip {rtt}");
-            }
-            let loss = f32::from(block.fraction_lost) * 100.0 / 256.0;
-            let (r, mos) = rtcp::e_model(loss, block.jitter as f32 / 8.0);
-            // G.107's R-to-MOS polynomial dips just under 1.0 for R below about 6.5, so the
-            // lower bound checked here is 0, not 1.
-            assert!((0.0..=100.0).contains(&r), "r={r}");
-            assert!((0.0..=4.5).contains(&mos), "mos={mos}");
+    if let Ok(info) = rtcp::parse(datagram, our_ssrc)
+        && let Some(block) = info.about_us
+    {
+        assert_eq!(block.ssrc, our_ssrc);
+        assert!((-0x80_0000..=0x7F_FFFF).contains(&block.cumulative_lost));
+        let now = (u64::from(u32_at(data, 4)) << 32) | u64::from(u32_at(data, 8));
+        if let Some(rtt) = rtcp::round_trip_ms(&block, now) {
+            assert!(rtt.is_finite() && rtt >= 0.0, "round trip {rtt}");
         }
+        let loss = f32::from(block.fraction_lost) * 100.0 / 256.0;
+        let (r, mos) = rtcp::e_model(loss, block.jitter as f32 / 8.0);
+        // G.107's R-to-MOS polynomial dips just under 1.0 for R below about 6.5, so the
+        // lower bound checked here is 0, not 1.
+        assert!((0.0..=100.0).contains(&r), "r={r}");
+        assert!((0.0..=4.5).contains(&mos), "mos={mos}");
     }
 
     // Build a report from the input's bytes and parse it back.
