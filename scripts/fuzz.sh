@@ -10,8 +10,8 @@
 #                       (libFuzzer -merge=1: only inputs with new coverage are copied)
 #   FUZZ_TARGET_DIR     cargo target dir for the fuzz build (default: $CARGO_TARGET_DIR-fuzz,
 #                       else fuzz/target)
-#   FUZZ_SANITIZER      address | none (default none: the code under test is safe Rust, and
-#                       without ASan the same minutes give about twice the executions)
+#   FUZZ_SANITIZER      address | none (default none: the code under test is safe Rust, so
+#                       ASan would only slow each execution)
 #   FUZZ_OUT            where logs, new inputs and crash artifacts go (default: a fresh
 #                       /tmp/hotline-fuzz.XXXXXX, kept and printed at the end)
 # Needs: cargo-fuzz (`cargo install cargo-fuzz`). On a stable toolchain RUSTC_BOOTSTRAP=1 is set
