@@ -73,3 +73,25 @@ fn rsip_reading_a_request_uri_across_lines_is_not_compared() {
     assert_eq!(ours.call_id().unwrap(), "0");
     oracle::compare(m).unwrap();
 }
+
+/// Found by the `parse` fuzz target: with a valueless `;tag` before `;tag=323` rsip's From tag
+/// is `323` and ours is none (we read the first `tag` parameter). RFC 3261 gives such a header
+/// no meaning, so the oracle does not compare tags of a header with several.
+#[test]
+fn several_tag_parameters_are_not_compared() {
+    let m: &[u8] = b"OPTIONS sip:user@example.com SIP/2.0\r\nTo: sip:user@example.com\r\nFrom: <sip:caller@example.com>;tag;tag=323\r\nCall-ID: c1\r\nCSeq: 60 OPTIONS\r\nVia: SIP/2.0/UDP t1.example.com;branch=z9hG4bKkdjuw\r\nl: 0\r\n\r\n";
+    let theirs = rsip::SipMessage::try_from(m).expect("rsip accepts it");
+    assert_eq!(
+        theirs
+            .from_header()
+            .unwrap()
+            .tag()
+            .unwrap()
+            .unwrap()
+            .value(),
+        "323"
+    );
+    let ours = hotline_sip::Message::parse(m).unwrap();
+    assert_eq!(ours.from_header().unwrap().tag(), None);
+    oracle::compare(m).unwrap();
+}

@@ -21,6 +21,17 @@ fn single_long(ours: &hotline_sip::Message<'_>, name: &str) -> bool {
             .any(|h| h.name().eq_ignore_ascii_case(name))
 }
 
+/// A From/To tag is compared only when the header has one `tag` parameter: with several (say
+/// a valueless `;tag` before `;tag=323`) rsip takes the last with a value, we take the first.
+fn single_tag(ours: &hotline_sip::Message<'_>, name: &str) -> bool {
+    single_long(ours, name)
+        && ours
+            .headers
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(name))
+            .is_some_and(|h| h.value.to_ascii_lowercase().matches(";tag").count() <= 1)
+}
+
 fn compare_inner(bytes: &[u8]) -> Result<(), String> {
     let Ok(theirs) = rsip::SipMessage::try_from(bytes) else {
         return Ok(());
@@ -90,7 +101,7 @@ fn compare_inner(bytes: &[u8]) -> Result<(), String> {
     if let (Ok(Ok(Some(tag))), Ok(o)) = (
         theirs.from_header().map(|f| f.tag()),
         ours.from_header().map_err(|_| ()).and_then(|c| {
-            if single_long(&ours, "From") {
+            if single_tag(&ours, "From") {
                 Ok(c)
             } else {
                 Err(())
@@ -107,7 +118,7 @@ fn compare_inner(bytes: &[u8]) -> Result<(), String> {
     if let (Ok(Ok(Some(tag))), Ok(o)) = (
         theirs.to_header().map(|f| f.tag()),
         ours.to_header().map_err(|_| ()).and_then(|c| {
-            if single_long(&ours, "To") {
+            if single_tag(&ours, "To") {
                 Ok(c)
             } else {
                 Err(())
