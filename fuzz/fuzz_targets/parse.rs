@@ -21,9 +21,11 @@ fuzz_target!(|data: &[u8]| {
             .from_header()
             .map(|f| (f.tag(), f.display_name(), f.uri().map(|u| u.to_string())));
         let _ = m.to_header();
-        let _ = m
-            .contacts()
-            .map(|c| c.iter().map(|c| (c.expires(), c.instance())).count());
+        let _ = m.contacts().map(|c| {
+            c.iter()
+                .map(|c| (c.expires(), c.instance()))
+                .collect::<Vec<_>>()
+        });
         let _ = m.routes();
         let _ = m.record_routes();
         let _ = m.max_forwards();
@@ -34,11 +36,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = hotline_sip::validate::validate_request(&m, &[]);
         let _ = hotline_sip::TsxKey::for_request(&m);
         let _ = hotline_sip::TsxKey::for_response(&m);
-        if let Ok(text) = std::str::from_utf8(&m.body) {
-            if let Ok(sd) = hotline_sip::sdp::SessionDescription::parse(text) {
-                let printed = sd.to_string();
-                hotline_sip::sdp::SessionDescription::parse(&printed).expect("printed SDP parses");
-            }
+        if let Ok(text) = std::str::from_utf8(&m.body)
+            && let Ok(sd) = hotline_sip::sdp::SessionDescription::parse(text)
+        {
+            let printed = sd.to_string();
+            hotline_sip::sdp::SessionDescription::parse(&printed).expect("printed SDP parses");
         }
         let printed = m.to_bytes();
         let again = Message::parse(&printed).expect("printed message parses");

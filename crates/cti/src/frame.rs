@@ -367,9 +367,18 @@ struct IdOnly {
 pub fn decode_client(text: &str) -> Result<ClientFrame, CtiError> {
     check_len(text)?;
     serde_json::from_str(text).map_err(|err| CtiError::BadFrame {
-        id: serde_json::from_str::<IdOnly>(text).ok().map(|i| i.id),
+        id: request_id_of(text),
         reason: describe(&err),
     })
+}
+
+/// The `"id"` of a client frame that did not decode, when it is a JSON object that has one.
+/// serde also reads a struct from an array, so `[4]` alone would otherwise yield id 4.
+fn request_id_of(text: &str) -> Option<RequestId> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<IdOnly>(text).ok().map(|i| i.id)
 }
 
 /// Encodes one client frame as a text message.

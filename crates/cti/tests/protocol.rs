@@ -89,6 +89,12 @@ fn bad_frames_keep_the_request_id_and_hide_values() {
         decode_client("not json"),
         Err(CtiError::BadFrame { id: None, .. })
     ));
+    // An array is no frame and has no id, though serde reads a struct from one (found by the
+    // cti_frame fuzz target: `[4]` was answered as request 4).
+    assert!(matches!(
+        decode_client("[4]"),
+        Err(CtiError::BadFrame { id: None, .. })
+    ));
 }
 
 #[test]
