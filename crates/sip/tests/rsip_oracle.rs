@@ -74,6 +74,16 @@ fn rsip_reading_a_request_uri_across_lines_is_not_compared() {
     oracle::compare(m).unwrap();
 }
 
+/// Found by the `parse` fuzz target (fourth run): `tag=` followed by spaces before the value
+/// (LWS around `=` is allowed by RFC 3261): rsip's tag is empty, ours is the value.
+#[test]
+fn tags_with_whitespace_around_the_equals_sign_are_not_compared() {
+    let m: &[u8] = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP example.com;branch=z9hG4bK1\r\nFrom: sip:j@example.com;tag=      43251j3j3\r\nTo: <sip:a@example.com>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    oracle::compare(m).expect("a tag with LWS after = is not compared");
+    let ours = hotline_sip::Message::parse(m).expect("ours parses it");
+    assert_eq!(ours.from_header().unwrap().tag(), Some("43251j3j3"));
+}
+
 /// Found by the `parse` fuzz target (third run): with a valueless `;branch` before
 /// `;branch=z90f3en` rsip's top branch is `z90f3en` and ours is none (we read the first
 /// `branch` parameter, which has no value). The oracle does not compare such a branch.

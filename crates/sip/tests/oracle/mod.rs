@@ -42,7 +42,14 @@ fn single_tag(ours: &hotline_sip::Message<'_>, name: &str) -> bool {
             .headers
             .iter()
             .find(|h| h.name().eq_ignore_ascii_case(name))
-            .is_some_and(|h| h.value.to_ascii_lowercase().matches(";tag").count() <= 1)
+            .is_some_and(|h| {
+                // rsip also mishandles LWS around `;` and `=` in parameters (RFC 3261 allows
+                // it: `tag=   43251`), as in Via: such tags are not compared either.
+                h.value.to_ascii_lowercase().matches(";tag").count() <= 1
+                    && h.value
+                        .split_once(';')
+                        .is_none_or(|(_, p)| !p.contains([' ', '\t']))
+            })
 }
 
 fn compare_inner(bytes: &[u8]) -> Result<(), String> {
