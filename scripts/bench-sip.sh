@@ -4,7 +4,7 @@
 # Kamailio (stateful relay, tm, record-route, 4 workers), in the same run. Prints a table and the
 # ratio switch/Kamailio. Results are written up in docs/performance/switch-sip.md.
 #
-# Usage: scripts/bench-sip.sh [step_seconds] [rates...]
+# Usage: scripts/bench-sip.sh [step_seconds] [rates...]   (env BIN=<path> to use a given binary)
 #   default: 4 s per step, rates 500 1000 1500 2000 2500 3000 3500 4000 4500 5000
 # Needs: sipp (Debian sip-tester), kamailio, a release build (built here).
 # Every sipp run is wrapped in `timeout`; children are killed on exit.
@@ -36,9 +36,14 @@ cpu_of() {
   python3 -c "import os; print($ticks/os.sysconf('SC_CLK_TCK'))"
 }
 
-echo "building hotline-switch (release)..." >&2
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p hotline-switch)
-BIN=$TARGET/release/hotline-switch
+if [ -n "${BIN:-}" ]; then
+  # A binary built elsewhere (e.g. an earlier commit, for a before/after comparison).
+  echo "using $BIN" >&2
+else
+  echo "building hotline-switch (release)..." >&2
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q -p hotline-switch)
+  BIN=$TARGET/release/hotline-switch
+fi
 
 SW_PORT=$(free_port)
 K_PORT=$(free_port)

@@ -10,7 +10,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::client::{ClientChannels, ClientRequest, ClientUpdate, ConnState};
 use crate::clock::Clock;
 use crate::directory::{DirQuery, DirectoryLink};
+use crate::i18n::Lang;
+use crate::msg;
 use crate::outbox::{LinkCustomer, NewCustomer, OutcomeRecord, OutcomeWriter};
+use crate::prefs::Preferences;
 use crate::reports::{ReportAnswer, ReportRequest, ReportsLink};
 use crate::state::{DeskState, Level};
 use crate::view::{self, Forms, UiCommand, WrapUpSubmission};
@@ -30,6 +33,8 @@ pub struct DeskApp {
     clock: Arc<dyn Clock>,
     /// The newest offer notification the window has drawn attention to.
     attention_for: u64,
+    /// Each agent's language, kept between runs.
+    prefs: Preferences,
 }
 
 impl DeskApp {
@@ -50,7 +55,50 @@ impl DeskApp {
             reports: ReportsLink::Unavailable,
             clock,
             attention_for: 0,
+            prefs: Preferences::in_memory(),
         }
+    }
+
+    /// Keeps each agent's language in `prefs` (read at login, written when the agent switches).
+    /// The login screen starts in the language last used on this desktop.
+    #[must_use]
+    pub fn with_preferences(mut self, prefs: Preferences) -> Self {
+        self.use_preferences(prefs);
+        self
+    }
+
+    /// Like [`Self::with_preferences`], on a running app.
+    pub fn use_preferences(&mut self, prefs: Preferences) {
+        self.state.lang = prefs.last().unwrap_or(self.state.lang);
+        self.prefs = prefs;
+    }
+
+    /// Starts in `lang` (before login; an agent's own choice wins after login).
+    #[must_use]
+    pub fn with_language(mut self, lang: Lang) -> Self {
+        self.state.lang = lang;
+        self
+    }
+
+    /// The centre's numbering, for numbers typed in the Dial box and transfer targets.
+    #[must_use]
+    pub fn with_dial_plan(mut self, plan: crate::numbers::DialPlan) -> Self {
+        self.state.dial_plan = plan;
+        self
+    }
+
+    /// The centre's time zone (offset from UTC, ms) for reports.
+    #[must_use]
+    pub fn with_centre_offset(mut self, offset_ms: i64) -> Self {
+        self.state.centre_offset_ms = offset_ms;
+        self
+    }
+
+    /// Records what the font set-up found (shown in the state bar when a CJK font is missing).
+    #[must_use]
+    pub fn with_font_status(mut self, status: crate::fonts::FontStatus) -> Self {
+        self.state.fonts = status;
+        self
     }
 
     /// Adds customer search and records (read from the shared database).
@@ -76,8 +124,18 @@ impl DeskApp {
     pub fn pump(&mut self) {
         let wall = self.clock.wall();
         while let Ok(update) = self.updates.try_recv() {
+            let login = match &update {
+                ClientUpdate::LoggedIn { profile, .. } => Some(profile.agent.clone()),
+                _ => None,
+            };
             self.state.apply(update, wall);
+            if let Some(agent) = login
+                && let Some(lang) = self.prefs.language_of(&agent)
+            {
+                self.state.lang = lang;
+            }
         }
+        self.state.expire(wall);
         for answer in self.directory.poll() {
             self.state.apply_directory(answer, wall);
         }
@@ -140,6 +198,24 @@ impl DeskApp {
                 });
             }
             UiCommand::Logout => self.request(ClientRequest::Logout),
+            UiCommand::SetLanguage(lang) => {
+                self.state.lang = lang;
+                let agent = self.state.session.as_ref().map(|s| s.profile.agent.clone());
+                if let Err(e) = self.prefs.set(agent.as_ref(), lang) {
+                    tracing::warn!(error = %e, "cannot save the language preference");
+                }
+            }
+            UiCommand::Dial {
+                command,
+                customer_name,
+            } => {
+                let customer = match &command {
+                    Command::OutboundCall { customer, .. } => customer.clone(),
+                    _ => None,
+                };
+                self.state.dial_pending = customer_name.map(|name| (name, customer));
+                self.request(ClientRequest::Send(command));
+            }
             UiCommand::Cti(command) => {
                 match &command {
                     Command::SubscribeWallboard { .. } => self.state.wallboard_subscribed = true,
@@ -159,7 +235,7 @@ impl DeskApp {
                 if !self.reports.ask(ReportRequest::Load(query.clone())) {
                     self.state.apply_report(ReportAnswer::Loaded {
                         query,
-                        report: Err("no database configured (--database)".into()),
+                        report: Err(crate::t!(self.state.lang, "no-database-reason")),
                     });
                 }
             }
@@ -174,7 +250,7 @@ impl DeskApp {
                 }) {
                     self.state.apply_report(ReportAnswer::Exported {
                         path,
-                        rows: Err("the reports worker has stopped".into()),
+                        rows: Err(crate::t!(self.state.lang, "reports-worker-stopped")),
                     });
                 }
             }
@@ -184,7 +260,7 @@ impl DeskApp {
             UiCommand::Focus(call) => self.state.focus = Some(call),
             UiCommand::Search(text) => {
                 if !self.directory.available() {
-                    self.state.search.error = Some("No database configured (--database)".into());
+                    self.state.search.error = Some(msg!("no-database"));
                     return;
                 }
                 self.state.search.query = text.clone();
@@ -202,11 +278,8 @@ impl DeskApp {
                 customer,
                 name,
             } => {
-                self.state.notify(
-                    Level::Info,
-                    format!("The caller's number will be linked to {}", name.expose()),
-                    wall,
-                );
+                self.state
+                    .notify(Level::Info, msg!("link-done", name = name.expose()), wall);
                 self.state.links.insert(call, (customer, name));
             }
         }
@@ -214,11 +287,8 @@ impl DeskApp {
 
     fn request(&mut self, req: ClientRequest) {
         if self.requests.send(req).is_err() {
-            self.state.notify(
-                Level::Error,
-                "The CTI client stopped; restart the desktop".into(),
-                self.clock.wall(),
-            );
+            self.state
+                .notify(Level::Error, msg!("cti-stopped"), self.clock.wall());
         }
     }
 
@@ -226,12 +296,8 @@ impl DeskApp {
         let Some(session) = &self.state.session else {
             return;
         };
-        let since = self
-            .state
-            .wrap_up
-            .as_ref()
-            .filter(|w| w.call == sub.call)
-            .map_or(wall, |w| w.since);
+        let wrap = self.state.wrap_up_of(&sub.call).cloned();
+        let since = wrap.as_ref().map_or(wall, |w| w.since);
         let number = self.state.pops.get(&sub.call).map(|p| p.ani.clone());
         let record = OutcomeRecord {
             call: sub.call.clone(),
@@ -257,7 +323,7 @@ impl DeskApp {
         if let Err(e) = self.writer.submit(record, self.clock.now()) {
             self.state.notify(
                 Level::Error,
-                format!("Could not save the outcome locally: {e}"),
+                msg!("outbox-failed", reason = e.to_string()),
                 wall,
             );
         }
@@ -267,7 +333,11 @@ impl DeskApp {
             notes: sub.notes,
             ticket: sub.ticket,
         }));
-        self.request(ClientRequest::Send(Command::EndWrapUp { then: sub.then }));
+        // A wrap-up the switch already ended (its time limit, the next call) takes the outcome
+        // above but must not be ended again: that would fail with "not in wrap-up".
+        if wrap.is_some_and(|w| w.hold == crate::state::WrapHold::Switch) {
+            self.request(ClientRequest::Send(Command::EndWrapUp { then: sub.then }));
+        }
         self.state.finish_wrap_up(&sub.call, &sub.disposition);
         self.forms.wrap = view::WrapForm::default();
         // Show the result of the first write attempt at once.

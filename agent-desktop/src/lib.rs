@@ -2,7 +2,7 @@
 //!
 //! An agent logs in, goes ready, and when the switch offers a call the desktop pops the
 //! caller's record (name, tier, identities, last contacts, open tickets, bookings, what they
-//! keyed in the IVR) while the phone rings. Call controls (answer, hold, mute, transfer,
+//! keyed in the IVR) while the phone rings. Call controls (answer, reject, hold, mute, transfer,
 //! consult, conference, payment, DTMF) are enabled only when valid, also as keyboard shortcuts.
 //! After the call the wrap-up form takes a required disposition, notes and a ticket; the outcome
 //! is written to the shared database through an outbox that survives outages and restarts.
@@ -17,8 +17,11 @@
 //! * [`outbox`]: outcome records in a local JSON-lines file (fsynced) until the
 //!   [`outbox::OutcomeSink`] (the store) has them.
 //! * [`reports`]: supervisors' KPI reports (per interval, queue and agent) read from the shared
-//!   database on a worker thread, with charts and CSV export.
+//!   database on a worker thread, with charts and CSV export, and the day's calls with each
+//!   leg's media quality, graded good, fair or poor by [`quality`].
 //! * [`clock`]: injected time, so the UI tests are deterministic.
+//! * [`i18n`]: the message catalogue (Fluent), English and Simplified Chinese, chosen per
+//!   agent ([`prefs`]); [`fonts`]: a CJK font from the system as egui fallback.
 //!
 //! # Example
 //!
@@ -44,7 +47,12 @@ pub mod app;
 pub mod client;
 pub mod clock;
 pub mod directory;
+pub mod fonts;
+pub mod i18n;
+pub mod numbers;
 pub mod outbox;
+pub mod prefs;
+pub mod quality;
 pub mod reports;
 pub mod sample;
 pub mod state;

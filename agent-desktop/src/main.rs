@@ -34,9 +34,27 @@ struct Args {
     /// URLs when the switch's certificate is not from a public CA.
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+    /// The centre's country code (digits, like the switch's `node.country_code`): numbers typed
+    /// in national format are dialled and searched in this country.
+    #[arg(long, default_value = "1")]
+    country_code: String,
+    /// The centre's time zone as an offset from UTC (`+08:00`, `-05:00`): report days begin at
+    /// its midnight and times are shown in it. Fixed: no daylight-saving changes.
+    #[arg(long, default_value = "+00:00", allow_hyphen_values = true)]
+    utc_offset: String,
+    /// The language before login (`en` or `zh-CN`); each agent's own choice is kept in the
+    /// preferences file and wins after login. Default: the last used, else `LANG`.
+    #[arg(long)]
+    lang: Option<String>,
+    /// The preferences file (each agent's language).
+    #[arg(long)]
+    prefs: Option<PathBuf>,
     /// Show sample data (a logged-in agent and a screen pop) without a switch.
     #[arg(long)]
     preview: bool,
+    /// No switch: like `--preview`, after the call, with the wrap-up form open.
+    #[arg(long)]
+    preview_wrap_up: bool,
     /// Show a sample supervisor wallboard without a switch.
     #[arg(long)]
     preview_wallboard: bool,
@@ -102,7 +120,12 @@ fn open_sink(database: Option<&str>) -> Box<dyn OutcomeSink> {
     }
 }
 
-fn preview_channels(clock: &dyn Clock, wallboard: bool) -> ClientChannels {
+fn preview_channels(
+    clock: &dyn Clock,
+    wallboard: bool,
+    wrap_up: bool,
+    chinese: bool,
+) -> ClientChannels {
     let (req_tx, mut req_rx) = tokio::sync::mpsc::unbounded_channel();
     let (upd_tx, upd_rx) = std::sync::mpsc::channel();
     let wall = clock.wall();
@@ -127,9 +150,46 @@ fn preview_channels(clock: &dyn Clock, wallboard: bool) -> ClientChannels {
         let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::AgentStateChanged(
             sample::status(hotline_cti::AgentState::Ringing, None, earlier.0),
         )));
+        let pop = if chinese {
+            sample::screen_pop_zh(earlier)
+        } else {
+            sample::screen_pop(earlier)
+        };
+        let peer = pop.ani.clone();
         let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::CallOffered(
-            Box::new(sample::screen_pop(earlier)),
+            Box::new(pop),
         )));
+        if wrap_up {
+            // The call was answered, talked for a while and ended: the wrap-up form is open.
+            let call = |state, end| {
+                ClientUpdate::Event(hotline_cti::Event::CallChanged(hotline_cti::CallInfo {
+                    call: sample::call(),
+                    direction: hotline_cti::CallDirection::Inbound,
+                    state,
+                    peer: peer.clone(),
+                    muted: false,
+                    conference: false,
+                    queue: Some("billing".into()),
+                    consult_of: None,
+                    colleague: None,
+                    end_reason: end,
+                    since: earlier,
+                }))
+            };
+            let _ = upd_tx.send(call(hotline_cti::CallState::Connected, None));
+            let _ = upd_tx.send(call(
+                hotline_cti::CallState::Ended,
+                Some(hotline_cti::EndReason::RemoteHangup),
+            ));
+            let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::WrapUpStarted {
+                call: sample::call(),
+                since: earlier,
+                limit_secs: Some(120),
+            }));
+            let _ = upd_tx.send(ClientUpdate::Event(hotline_cti::Event::AgentStateChanged(
+                sample::status(hotline_cti::AgentState::WrapUp, None, earlier.0),
+            )));
+        }
     }
     std::thread::spawn(move || {
         while let Some(req) = req_rx.blocking_recv() {
@@ -192,11 +252,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 clock.clone(),
                 Box::new(move || ctx2.request_repaint()),
             )?);
-            let preview = args.preview || args.preview_wallboard || args.preview_reports;
+            let preview = args.preview
+                || args.preview_wrap_up
+                || args.preview_wallboard
+                || args.preview_reports;
+            let chinese = args
+                .lang
+                .as_deref()
+                .and_then(hotline_desktop::i18n::Lang::parse)
+                == Some(hotline_desktop::i18n::Lang::ZhCn);
             let channels = if preview {
                 preview_channels(
                     clock.as_ref(),
                     args.preview_wallboard || args.preview_reports,
+                    args.preview_wrap_up,
+                    chinese,
                 )
             } else {
                 client::spawn(client_config, Arc::new(move || ctx.request_repaint()))?.0
@@ -210,6 +280,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 match database.as_deref().map(StoreDirectory::open) {
                     Some(Ok(dir)) => {
+                        let dir = dir.with_country_code(&args.country_code);
                         let ctx3 = cc.egui_ctx.clone();
                         DirectoryLink::spawn(
                             Box::new(dir),
@@ -239,9 +310,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 None => ReportsLink::Unavailable,
             };
             let wall = clock.wall();
+            let fonts = hotline_desktop::fonts::setup(&cc.egui_ctx);
+            let prefs = hotline_desktop::prefs::Preferences::open(
+                args.prefs
+                    .clone()
+                    .unwrap_or_else(hotline_desktop::prefs::Preferences::default_path),
+            );
+            let env_lang = std::env::var("LANG")
+                .ok()
+                .and_then(|l| hotline_desktop::i18n::Lang::parse(&l));
             let mut app = DeskApp::new(channels, writer, clock, &args.url)
                 .with_directory(directory)
-                .with_reports(reports);
+                .with_reports(reports)
+                .with_font_status(fonts)
+                .with_dial_plan(hotline_desktop::numbers::DialPlan::new(&args.country_code))
+                .with_centre_offset(
+                    hotline_desktop::reports::parse_offset(&args.utc_offset).unwrap_or_else(|| {
+                        tracing::warn!(offset = %args.utc_offset, "not a UTC offset; using UTC");
+                        0
+                    }),
+                );
+            if let Some(lang) = env_lang {
+                app = app.with_language(lang);
+            }
+            app = app.with_preferences(prefs);
+            if let Some(lang) = args.lang.as_deref() {
+                match hotline_desktop::i18n::Lang::parse(lang) {
+                    Some(lang) => app = app.with_language(lang),
+                    None => tracing::warn!(lang, "unknown language; use en or zh-CN"),
+                }
+            }
             if args.preview_wallboard {
                 app.forms.tab = hotline_desktop::view::Tab::Wallboard;
             }

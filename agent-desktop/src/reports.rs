@@ -1,6 +1,8 @@
 //! KPI reports for supervisors: one day, cut into 15, 30 or 60 minute intervals, per queue and
 //! per agent, read from the shared database (`hotline_store::Store::kpis`; the formulas are in
-//! docs/kpis.md) and exported as the store's CSV (`hotline_store::reports::kpi_csv`).
+//! docs/kpis.md) and exported as the store's CSV (`hotline_store::reports::kpi_csv`); with the
+//! day's latest calls ([`DayCall`], `hotline_store::Store::calls_between`) and each call's per
+//! leg media quality for the call detail.
 //!
 //! Like the customer [`directory`](crate::directory), the view only asks: a
 //! [`ReportRequest`] goes to a [`ReportsLink`], which answers on its own thread (the store may be
@@ -11,8 +13,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 
+use hotline_cti::Pii;
 use hotline_store::reports::{KpiGroup, KpiRow, KpiSettings, kpi_csv};
-use hotline_store::{Millis, Store, StoreOptions};
+use hotline_store::{CallRecord, LegQuality, Millis, Store, StoreOptions};
 
 use crate::DeskError;
 
@@ -69,26 +72,78 @@ pub fn format_hhmm(ms: Millis) -> String {
     format!("{:02}:{:02}", mins / 60, mins % 60)
 }
 
-/// What to report: one UTC day, with the store's settings (interval length among them).
+/// What to report: one day of the centre (its time zone as a fixed UTC offset), with the
+/// store's settings (interval length among them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportQuery {
-    /// Start of the day (00:00 UTC), Unix milliseconds.
+    /// Start of the day (00:00 in the centre's time zone), Unix milliseconds.
     pub day: Millis,
+    /// The centre's offset from UTC in milliseconds (`+08:00` is 28 800 000): times are shown in
+    /// it and days begin at its midnight.
+    pub offset_ms: Millis,
     /// Interval length, thresholds and the vendor-dependent choices.
     pub settings: KpiSettings,
 }
 
 impl ReportQuery {
-    /// The day starting at `day` in intervals of `interval_mins`, other settings at their defaults.
+    /// The UTC day starting at `day` in intervals of `interval_mins`, other settings at their
+    /// defaults.
     pub fn new(day: Millis, interval_mins: u32) -> Self {
         ReportQuery {
             day,
+            offset_ms: 0,
             settings: KpiSettings {
                 interval_mins,
                 ..KpiSettings::default()
             },
         }
     }
+
+    /// `HH:MM` of `ms` in the centre's time zone.
+    pub fn hhmm(&self, ms: Millis) -> String {
+        format_hhmm(ms + self.offset_ms)
+    }
+
+    /// `YYYY-MM-DD` of the report's day.
+    pub fn day_text(&self) -> String {
+        format_day(self.day + self.offset_ms)
+    }
+
+    /// The time zone, as `UTC` or `UTC+08:00`.
+    pub fn zone(&self) -> String {
+        format_offset(self.offset_ms)
+    }
+}
+
+/// `UTC`, `UTC+08:00`, `UTC-05:00`.
+pub fn format_offset(offset_ms: Millis) -> String {
+    if offset_ms == 0 {
+        return "UTC".into();
+    }
+    let sign = if offset_ms < 0 { '-' } else { '+' };
+    let mins = offset_ms.abs() / 60_000;
+    format!("UTC{sign}{:02}:{:02}", mins / 60, mins % 60)
+}
+
+/// Parses a UTC offset: `+08:00`, `-05:00`, `+0530`, `8`, `UTC+8`; `None` when malformed or
+/// beyond 14 hours.
+pub fn parse_offset(text: &str) -> Option<Millis> {
+    let t = text.trim();
+    let t = t.strip_prefix("UTC").unwrap_or(t);
+    if t.is_empty() {
+        return Some(0);
+    }
+    let (sign, rest) = match t.as_bytes()[0] {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => (1, t),
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?),
+        None if rest.len() == 4 => (rest[..2].parse().ok()?, rest[2..].parse().ok()?),
+        None => (rest.parse().ok()?, 0),
+    };
+    ((0..=14).contains(&h) && (0..60).contains(&m)).then_some(sign * (h * 60 + m) * 60_000)
 }
 
 /// All queues together in one interval: what the charts draw.
@@ -127,6 +182,54 @@ impl IntervalTotals {
     }
 }
 
+/// Most calls of a day listed in a report (the newest; the list says when there were more).
+pub const MAX_DAY_CALLS: usize = 200;
+
+/// One call of the report's day, as the call list and the call detail show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayCall {
+    /// The call id.
+    pub id: String,
+    /// `inbound`, `outbound`, `internal`, `callback` (as the switch wrote it).
+    pub direction: String,
+    /// The caller's number.
+    pub caller: Pii<String>,
+    /// The queue, if it was queued.
+    pub queue: Option<String>,
+    /// The (last) agent who answered.
+    pub agent: Option<String>,
+    /// When it arrived (Unix ms).
+    pub arrived_at: Millis,
+    /// When an agent answered.
+    pub answered_at: Option<Millis>,
+    /// When it ended (`None`: still live, or left open).
+    pub ended_at: Option<Millis>,
+    /// Why it ended, as the switch wrote it.
+    pub end_reason: Option<String>,
+    /// The caller hung up before any agent answered.
+    pub abandoned: bool,
+    /// Media quality per leg, in the order the legs ended (empty without media figures).
+    pub legs: Vec<LegQuality>,
+}
+
+impl From<CallRecord> for DayCall {
+    fn from(r: CallRecord) -> Self {
+        DayCall {
+            id: r.id,
+            direction: r.direction,
+            caller: Pii::new(r.ani),
+            queue: r.queue_id,
+            agent: r.agent_id,
+            arrived_at: r.arrived_at,
+            answered_at: r.answered_at,
+            ended_at: r.ended_at,
+            end_reason: r.end_reason,
+            abandoned: r.abandoned,
+            legs: r.quality,
+        }
+    }
+}
+
 /// A loaded report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -140,11 +243,23 @@ pub struct Report {
     pub intervals: Vec<IntervalTotals>,
     /// The whole day, all queues together.
     pub total: IntervalTotals,
+    /// The day's calls, newest first, at most [`MAX_DAY_CALLS`].
+    pub calls: Vec<DayCall>,
+    /// There were more calls than [`MAX_DAY_CALLS`] (the oldest are not listed).
+    pub more_calls: bool,
 }
 
 impl Report {
-    /// Builds the totals from the store's rows.
-    pub fn new(query: ReportQuery, queues: Vec<KpiRow>, agents: Vec<KpiRow>) -> Self {
+    /// Builds the totals from the store's rows; `calls` are the day's calls, newest first (one
+    /// more than [`MAX_DAY_CALLS`] says that the list is cut).
+    pub fn new(
+        query: ReportQuery,
+        queues: Vec<KpiRow>,
+        agents: Vec<KpiRow>,
+        mut calls: Vec<DayCall>,
+    ) -> Self {
+        let more_calls = calls.len() > MAX_DAY_CALLS;
+        calls.truncate(MAX_DAY_CALLS);
         let step = i64::from(query.settings.interval_mins.max(1)) * 60_000;
         let mut by_start: BTreeMap<Millis, IntervalTotals> = BTreeMap::new();
         let mut t = query.day;
@@ -183,6 +298,8 @@ impl Report {
             agents,
             intervals,
             total,
+            calls,
+            more_calls,
         }
     }
 
@@ -214,6 +331,9 @@ pub trait ReportSource: Send {
         group: KpiGroup,
         settings: &KpiSettings,
     ) -> Result<Vec<KpiRow>, String>;
+
+    /// The calls that arrived in `[from, to)`, newest first, at most `limit`.
+    fn calls(&mut self, from: Millis, to: Millis, limit: usize) -> Result<Vec<CallRecord>, String>;
 }
 
 /// A question for the reports worker.
@@ -237,8 +357,8 @@ pub enum ReportAnswer {
     Loaded {
         /// What was asked.
         query: ReportQuery,
-        /// The report or an error text.
-        report: Result<Report, String>,
+        /// The report (boxed: it is large next to the other answer) or an error text.
+        report: Result<Box<Report>, String>,
     },
     /// A CSV written, or why not.
     Exported {
@@ -257,9 +377,14 @@ fn answer(source: &mut dyn ReportSource, req: ReportRequest) -> ReportAnswer {
                 .kpis(from, to, KpiGroup::Queue, &query.settings)
                 .and_then(|q| {
                     let a = source.kpis(from, to, KpiGroup::Agent, &query.settings)?;
-                    Ok((q, a))
+                    // One more than shown, to know whether the list is cut.
+                    let c = source.calls(from, to, MAX_DAY_CALLS + 1)?;
+                    Ok((q, a, c))
                 })
-                .map(|(q, a)| Report::new(query.clone(), q, a));
+                .map(|(q, a, c)| {
+                    let calls = c.into_iter().map(DayCall::from).collect();
+                    Box::new(Report::new(query.clone(), q, a, calls))
+                });
             ReportAnswer::Loaded { query, report }
         }
         ReportRequest::Export { path, rows } => {
@@ -373,16 +498,9 @@ impl StoreReports {
             store: None,
         })
     }
-}
 
-impl ReportSource for StoreReports {
-    fn kpis(
-        &mut self,
-        from: Millis,
-        to: Millis,
-        group: KpiGroup,
-        settings: &KpiSettings,
-    ) -> Result<Vec<KpiRow>, String> {
+    /// The runtime and the store, opened at first use.
+    fn open_store(&mut self) -> Result<(&tokio::runtime::Runtime, &Store), String> {
         if self.store.is_none() {
             let options = StoreOptions {
                 migrate: false,
@@ -394,11 +512,30 @@ impl ReportSource for StoreReports {
                 .map_err(|e| e.to_string())?;
             self.store = Some(store);
         }
-        let Some(store) = &self.store else {
-            return Err("database not open".into());
-        };
-        self.runtime
+        let store = self.store.as_ref().ok_or("database not open")?;
+        Ok((&self.runtime, store))
+    }
+}
+
+impl ReportSource for StoreReports {
+    fn kpis(
+        &mut self,
+        from: Millis,
+        to: Millis,
+        group: KpiGroup,
+        settings: &KpiSettings,
+    ) -> Result<Vec<KpiRow>, String> {
+        let (runtime, store) = self.open_store()?;
+        runtime
             .block_on(store.kpis(from, to, group, settings))
+            .map_err(|e| e.to_string())
+    }
+
+    fn calls(&mut self, from: Millis, to: Millis, limit: usize) -> Result<Vec<CallRecord>, String> {
+        let (runtime, store) = self.open_store()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        runtime
+            .block_on(store.calls_between(from, to, limit))
             .map_err(|e| e.to_string())
     }
 }
@@ -419,6 +556,12 @@ mod tests {
         assert_eq!(parse_day("2026-02-29"), None);
         assert_eq!(parse_day("2026-13-01"), None);
         assert_eq!(parse_day("yesterday"), None);
+        assert_eq!(parse_offset("+08:00"), Some(8 * 3_600_000));
+        assert_eq!(parse_offset("UTC-5"), Some(-5 * 3_600_000));
+        assert_eq!(parse_offset("+0530"), Some(330 * 60_000));
+        assert_eq!(parse_offset("+15:00"), None);
+        assert_eq!(format_offset(8 * 3_600_000), "UTC+08:00");
+        assert_eq!(format_offset(-330 * 60_000), "UTC-05:30");
         assert_eq!(format_hhmm(1_795_396_800_000 + 35 * 60_000), "01:55");
     }
 
@@ -441,6 +584,7 @@ mod tests {
                 row(0, "b", 3, 3, 0, 1),
                 row(7_200_000, "a", 1, 1, 0, 1),
             ],
+            vec![],
             vec![],
         );
         assert_eq!(r.intervals.len(), 24);

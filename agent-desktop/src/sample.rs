@@ -18,8 +18,14 @@ pub fn login(wall: UnixMillis) -> Vec<ClientUpdate> {
     login_as(Role::Agent, wall)
 }
 
-/// Like [`login`], with a chosen role.
+/// Like [`login`], with a chosen role (a phone that can be answered from the desktop).
 pub fn login_as(role: Role, wall: UnixMillis) -> Vec<ClientUpdate> {
+    login_with(role, true, wall)
+}
+
+/// Like [`login`], with a chosen role and whether the phone can be answered remotely (`false`:
+/// a desk phone answered by lifting the handset).
+pub fn login_with(role: Role, remote_answer: bool, wall: UnixMillis) -> Vec<ClientUpdate> {
     vec![
         ClientUpdate::LoggedIn {
             role,
@@ -31,6 +37,7 @@ pub fn login_as(role: Role, wall: UnixMillis) -> Vec<ClientUpdate> {
                     skill: "billing".into(),
                     level: 7,
                 }],
+                remote_answer,
             },
             not_ready_reasons: ["break", "lunch", "training"]
                 .map(ReasonCode::from)
@@ -64,6 +71,32 @@ pub fn status(state: AgentState, reason: Option<&str>, since_ms: u64) -> AgentSt
 }
 
 /// The screen pop of a known customer (Ada Lovelace, gold, open ticket T-881) offered at `wall`.
+/// The sample pop with a Chinese customer (for the Chinese preview and screenshots): a
+/// Beijing caller, 欧阳娜娜, in the 账单 (billing) queue.
+pub fn screen_pop_zh(wall: UnixMillis) -> ScreenPop {
+    let mut pop = screen_pop(wall);
+    pop.ani = hotline_cti::Pii::new("+861065529988".into());
+    pop.queue_name = "账单".into();
+    if let Some(c) = pop.customer.as_mut() {
+        c.name = hotline_cti::Pii::new("欧阳娜娜".into());
+        for id in &mut c.identities {
+            if id.kind == "phone" {
+                id.value = hotline_cti::Pii::new("+861065529988".into());
+            }
+        }
+        for t in &mut c.open_tickets {
+            t.subject = "滞纳金争议".into();
+        }
+        for contact in &mut c.last_contacts {
+            contact.summary = Some(hotline_cti::Pii::new("询问滞纳金".into()));
+        }
+        for b in &mut c.bookings {
+            b.what = "工程师上门".into();
+        }
+    }
+    pop
+}
+
 pub fn screen_pop(wall: UnixMillis) -> ScreenPop {
     let json = serde_json::json!({
         "call": CALL, "ani": "+441632960001", "dnis": "08001234567",
@@ -119,7 +152,8 @@ pub fn call() -> CallId {
 /// Writes a plausible day of traffic into `store` for report previews and screenshots: callers
 /// arriving from 08:00 to 18:00 UTC (busier late morning and mid-afternoon) into `sales` and
 /// `billing`, four agents answering in turn, some callers giving up (a few within seconds),
-/// transfers, holds and outcomes. Deterministic: the same day gives the same log. Everything
+/// transfers, holds, outcomes and each answered call's media quality per leg (mostly clean, now
+/// and then a lossy or jittery leg). Deterministic: the same day gives the same log. Everything
 /// goes through the store's ordinary writers, as the switch and the desktop write it.
 pub async fn seed_day(
     store: &hotline_store::Store,
@@ -147,6 +181,14 @@ pub async fn seed_day(
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         ((seed >> 33) % n.max(1) as u64) as i64
+    };
+    // Media figures draw from their own generator, so the traffic is the same with or without.
+    let mut qseed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut qrnd = move |n: u64| {
+        qseed = qseed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (qseed >> 33) % n.max(1)
     };
     let agents = ["1002", "1003", "1004", "1005"];
     let mut free_at = [day + 8 * 3600 * S; 4];
@@ -238,6 +280,42 @@ pub async fn seed_day(
                     },
                 ));
             }
+            // Call control writes each leg's figures as its media ends: the agent's, then the
+            // caller's (a home line; one call in eight with a bad network on one leg).
+            let bad = qrnd(8) == 0;
+            for (leg, agent_id, packets) in [
+                ("agent", Some(agent), talk / 20),
+                ("caller", None, talk / 20),
+            ] {
+                let worse = bad && (leg == "caller") == (qrnd(3) != 0);
+                let loss = if worse {
+                    1.0 + qrnd(40) as f64 / 10.0
+                } else {
+                    qrnd(5) as f64 / 10.0
+                };
+                let jitter = if worse {
+                    15.0 + qrnd(500) as f64 / 10.0
+                } else {
+                    1.0 + qrnd(80) as f64 / 10.0
+                };
+                let packets = u64::try_from(packets).unwrap_or(0);
+                let lost = (packets as f64 * loss / 100.0).round() as u64;
+                events.push((
+                    end,
+                    CallEventKind::Quality(hotline_store::LegQuality {
+                        leg: leg.into(),
+                        agent_id: agent_id.map(String::from),
+                        packets: packets - lost,
+                        lost,
+                        loss_percent: loss,
+                        jitter_ms: jitter,
+                        mos: e_model_mos(loss, jitter),
+                        remote_loss_percent: Some(qrnd(3) as f64 / 10.0),
+                        remote_jitter_ms: Some(1.0 + qrnd(40) as f64 / 10.0),
+                        rtt_ms: Some(8.0 + qrnd(30) as f64),
+                    }),
+                ));
+            }
             events.push((
                 end,
                 CallEventKind::Ended {
@@ -294,4 +372,27 @@ pub async fn seed_day(
             .await?;
     }
     Ok(())
+}
+
+/// The MOS the switch would estimate for G.711 with `loss` percent lost and `jitter` ms of
+/// jitter, without RTCP (docs/media.md: ITU-T G.107's E-model, simplified), to two decimals.
+fn e_model_mos(loss: f64, jitter: f64) -> f64 {
+    let d = 10.0 + 20.0 + 2.0 * jitter;
+    let id = 0.024 * d + if d > 177.3 { 0.11 * (d - 177.3) } else { 0.0 };
+    let ie_eff = 95.0 * loss / (loss + 4.3);
+    let r = (93.2 - id - ie_eff).clamp(0.0, 100.0);
+    let mos = 1.0 + 0.035 * r + 7e-6 * r * (r - 60.0) * (100.0 - r);
+    (mos * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    /// The sample MOS follows the figures docs/media.md gives for the switch's estimate.
+    #[test]
+    fn sample_mos_matches_the_documented_e_model_figures() {
+        assert_eq!(super::e_model_mos(0.0, 0.0), 4.39);
+        assert_eq!(super::e_model_mos(1.0, 0.0), 3.80);
+        assert_eq!(super::e_model_mos(2.0, 0.0), 3.22);
+        assert_eq!(super::e_model_mos(5.0, 0.0), 2.13);
+    }
 }

@@ -7,13 +7,16 @@
 use std::collections::HashMap;
 
 use hotline_cti::{
-    AgentProfile, AgentState, AgentStatus, CallDirection, CallId, CallInfo, CallState, CustomerId,
-    Disposition, EndReason, ErrorBody, ErrorCode, Event, LogoutReason, PaymentStage, Pii,
-    ReasonCode, Reply, Role, ScreenPop, UnixMillis, Wallboard,
+    AgentProfile, AgentState, AgentStatus, CallDirection, CallId, CallInfo, CallState, Colleague,
+    CustomerId, Disposition, EndReason, ErrorBody, ErrorCode, Event, LogoutReason, PaymentStage,
+    Pii, PopContext, ReasonCode, Reply, Role, ScreenPop, UnixMillis, Wallboard,
 };
 
 use crate::client::{ClientUpdate, ConnState};
 use crate::directory::{CustomerHit, DirAnswer, TicketChangeLine};
+use crate::fonts::FontStatus;
+use crate::i18n::{Lang, Msg};
+use crate::msg;
 use crate::outbox::OutboxStatus;
 use crate::reports::{Report, ReportAnswer, ReportQuery};
 
@@ -30,7 +33,7 @@ pub struct Session {
     pub dispositions: Vec<Disposition>,
 }
 
-/// A wrap-up the agent has to complete.
+/// A wrap-up the agent has to complete, bound to its call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WrapUp {
     /// The call.
@@ -39,6 +42,24 @@ pub struct WrapUp {
     pub since: UnixMillis,
     /// The configured limit.
     pub limit_secs: Option<u32>,
+    /// Who the call was with (customer name or number), for the form's title.
+    pub who: String,
+    /// Who holds the agent in this wrap-up.
+    pub hold: WrapHold,
+}
+
+/// Who holds the agent in a wrap-up, which decides what submitting sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrapHold {
+    /// The switch holds the agent in wrap-up for this call: submit sends the outcome
+    /// (`wrap_up`) and ends the wrap-up (`end_wrap_up`).
+    Switch,
+    /// The switch has already ended it (its time limit, a newer call): the outcome is still
+    /// taken, no `end_wrap_up` is sent.
+    EndedBySwitch,
+    /// A call the switch does not wrap up (an outbound call): the desktop opened the form so
+    /// the outcome can be recorded; the agent's state is not touched.
+    Desktop,
 }
 
 /// A finished call of this session.
@@ -52,6 +73,8 @@ pub struct HistoryEntry {
     pub peer: Pii<String>,
     /// The customer's name, when the pop had one.
     pub customer: Option<Pii<String>>,
+    /// The colleague at the other end of an internal call or a consultation.
+    pub colleague: Option<Colleague>,
     /// When it ended.
     pub ended: UnixMillis,
     /// Why.
@@ -73,27 +96,72 @@ pub enum Level {
     Error,
 }
 
-/// A message in the notification area.
+/// Where on the screen a message belongs: next to the control the agent used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Place {
+    /// The notification area at the bottom.
+    General,
+    /// The state bar (ready, not ready).
+    State,
+    /// Under the call controls.
+    Calls,
+    /// Under the Dial box.
+    Dial,
+    /// In the wrap-up form.
+    WrapUp,
+    /// Next to the help request.
+    Help,
+    /// On the wallboard (supervisor actions).
+    Wallboard,
+}
+
+/// A message in the notification area (or next to a control, see [`Place`]).
 #[derive(Debug, Clone)]
 pub struct Notification {
     /// Unique within the run, for dismissing.
     pub id: u64,
     /// Level.
     pub level: Level,
-    /// Text shown to the agent (may contain the caller's name: it is the agent's screen).
-    pub text: String,
-    /// When it was raised.
+    /// What to say, drawn in the agent's language (may name the caller: it is the agent's
+    /// screen).
+    pub msg: Msg,
+    /// When it was last raised.
     pub at: UnixMillis,
-    /// The call an offer notification is about (removed once the call is answered or ends).
+    /// The call it is about: an offer goes once the call is answered or ends, an error once
+    /// the call is over.
     pub call: Option<CallId>,
+    /// Where it is shown.
+    pub place: Place,
+    /// How many times this kind was raised since it was last cleared (one line per kind).
+    pub count: u32,
 }
+
+impl Notification {
+    /// The text in `lang`, with the count when the kind was raised more than once.
+    pub fn text(&self, lang: Lang) -> String {
+        let text = self.msg.render(lang);
+        if self.count > 1 {
+            crate::t!(lang, "repeated", text = text, count = self.count)
+        } else {
+            text
+        }
+    }
+}
+
+/// How long a message without a condition stays (errors and warnings; info goes sooner).
+pub const MESSAGE_TTL_MS: u64 = 60_000;
+/// How long an information message stays.
+pub const INFO_TTL_MS: u64 = 15_000;
 
 /// Which call controls are valid for a call right now. Buttons and shortcuts use the same set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallActions {
     /// Answer a call ringing at the agent.
     pub answer: bool,
-    /// Hang up (or reject while ringing).
+    /// Reject a call offered from a queue while it rings: it goes back to its queue and the
+    /// agent becomes not ready (`rejected`).
+    pub reject: bool,
+    /// Hang up (while ringing this ends the caller's call too).
     pub hangup: bool,
     /// Put on hold.
     pub hold: bool,
@@ -119,6 +187,16 @@ pub struct CallActions {
     pub payment: bool,
 }
 
+/// Why a call control is disabled (catalogue ids), for its tooltip; `None` where the reason
+/// is plain from the call's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WhyDisabled {
+    /// Answer: the phone cannot be answered from the desktop.
+    pub answer: Option<&'static str>,
+    /// Reject: no offered call is ringing (or the connection is down).
+    pub reject: Option<&'static str>,
+}
+
 /// The customer search panel.
 #[derive(Debug, Clone, Default)]
 pub struct CustomerSearch {
@@ -127,7 +205,7 @@ pub struct CustomerSearch {
     /// Its results.
     pub hits: Vec<CustomerHit>,
     /// Why it failed.
-    pub error: Option<String>,
+    pub error: Option<Msg>,
     /// Waiting for the answer.
     pub pending: bool,
 }
@@ -157,8 +235,27 @@ pub struct DeskState {
     pub connection: ConnState,
     /// The logged-in session, if any.
     pub session: Option<Session>,
-    /// Why the last login failed.
-    pub login_error: Option<String>,
+    /// Why the last login failed (or why the session ended).
+    pub login_error: Option<Msg>,
+    /// The language the desktop speaks (per agent, from the preferences).
+    pub lang: Lang,
+    /// Whether a CJK font could be loaded.
+    pub fonts: FontStatus,
+    /// When each live call began (first seen), so its timer does not restart at each change.
+    pub call_started: HashMap<CallId, UnixMillis>,
+    /// Customers the agent dialled from a record, by call (the name to show for the call).
+    pub dialled: HashMap<CallId, Pii<String>>,
+    /// Their ids, for the outcome of the call.
+    pub dialled_customer: HashMap<CallId, CustomerId>,
+    /// The customer (name, id) of the click-to-dial waiting for the switch's `dialing` answer.
+    pub dial_pending: Option<(Pii<String>, Option<CustomerId>)>,
+    /// The centre's numbering, for typed numbers.
+    pub dial_plan: crate::numbers::DialPlan,
+    /// The centre's time zone as an offset from UTC in milliseconds (reports' days and times).
+    pub centre_offset_ms: i64,
+    /// When the switch confirmed the agent's last help request (shown until a supervisor acts
+    /// or the session ends).
+    pub help_sent: Option<UnixMillis>,
     /// The agent's state.
     pub agent: Option<AgentStatus>,
     /// Live calls, oldest first.
@@ -169,8 +266,9 @@ pub struct DeskState {
     pub focus: Option<CallId>,
     /// Finished calls, newest first.
     pub history: Vec<HistoryEntry>,
-    /// A wrap-up to complete.
-    pub wrap_up: Option<WrapUp>,
+    /// Wrap-ups to complete, oldest first (several when the switch sent the next call before
+    /// the agent finished the form).
+    pub wrap_ups: Vec<WrapUp>,
     /// Payment progress by call.
     pub payments: HashMap<CallId, PaymentStage>,
     /// Notifications, newest last.
@@ -224,12 +322,21 @@ impl DeskState {
             connection: ConnState::Offline,
             session: None,
             login_error: None,
+            lang: Lang::En,
+            fonts: FontStatus::NotChecked,
+            call_started: HashMap::new(),
+            dialled: HashMap::new(),
+            dialled_customer: HashMap::new(),
+            dial_pending: None,
+            dial_plan: crate::numbers::DialPlan::default(),
+            centre_offset_ms: 0,
+            help_sent: None,
             agent: None,
             calls: Vec::new(),
             pops: HashMap::new(),
             focus: None,
             history: Vec::new(),
-            wrap_up: None,
+            wrap_ups: Vec::new(),
             payments: HashMap::new(),
             notifications: Vec::new(),
             next_notification: 1,
@@ -253,6 +360,10 @@ impl DeskState {
                 if state == ConnState::Offline {
                     self.clear_session();
                 }
+                if state == ConnState::Connected {
+                    // Whatever failed for want of a connection has passed.
+                    self.notifications.retain(|n| n.msg.key != "cti-stopped");
+                }
                 self.connection = state;
             }
             ClientUpdate::LoggedIn {
@@ -271,12 +382,46 @@ impl DeskState {
                 });
             }
             ClientUpdate::LoginFailed(err) => {
-                self.login_error = Some(login_error_text(&err));
+                self.login_error = Some(login_error_msg(&err));
             }
-            ClientUpdate::Reply { kind, result, .. } => match result {
-                Ok(Reply::Dialing { call }) => self.focus = Some(call),
-                Ok(_) => {}
-                Err(err) => self.notify(Level::Error, reply_error_text(&kind, &err), wall),
+            ClientUpdate::Reply { kind, call, result } => match result {
+                Ok(Reply::Done) if kind == "request_help" => {
+                    self.clear_place(Place::Help);
+                    self.help_sent = Some(wall);
+                }
+                Ok(Reply::Done) if kind == "reject" => {
+                    // Said where the agent pressed Reject; the state bar shows the reason.
+                    self.clear_refusals(kind);
+                    self.notify_at(Place::Calls, Level::Info, msg!("reject-done"), None, wall);
+                }
+                Ok(Reply::Dialing { call }) => {
+                    self.clear_place(Place::Dial);
+                    if let Some((name, customer)) = self.dial_pending.take() {
+                        self.dialled.insert(call.clone(), name);
+                        if let Some(id) = customer {
+                            self.dialled_customer.insert(call.clone(), id);
+                        }
+                    }
+                    self.focus = Some(call);
+                }
+                Ok(_) => self.clear_refusals(kind),
+                Err(err) => {
+                    if matches!(kind, "end_wrap_up" | "wrap_up")
+                        && err.code == ErrorCode::InvalidState
+                        && call.as_ref().is_none_or(|c| self.wrap_up_of(c).is_none())
+                    {
+                        // The switch already ended the wrap-up (its time limit) and stored the
+                        // outcome we sent: nothing failed for the agent.
+                        return;
+                    }
+                    self.notify_at(
+                        place_of(kind),
+                        Level::Error,
+                        reply_error_msg(kind, &err),
+                        call,
+                        wall,
+                    );
+                }
             },
             ClientUpdate::Event(event) => self.apply_event(event, wall),
         }
@@ -291,17 +436,24 @@ impl DeskState {
                 self.calls = snap.calls;
                 let live: Vec<CallId> = self.calls.iter().map(|c| c.call.clone()).collect();
                 let wrap_call = snap.wrap_up.as_ref().map(|w| w.call.clone());
-                self.pops
-                    .retain(|id, _| live.contains(id) || wrap_call.as_ref() == Some(id));
+                // Forms the switch no longer knows stay open (their outcome is still taken)
+                // as long as we know whose they are.
+                for w in &mut self.wrap_ups {
+                    if wrap_call.as_ref() != Some(&w.call) {
+                        w.hold = WrapHold::EndedBySwitch;
+                    }
+                }
+                let pending: Vec<CallId> = self.wrap_ups.iter().map(|w| w.call.clone()).collect();
+                self.pops.retain(|id, _| {
+                    live.contains(id) || wrap_call.as_ref() == Some(id) || pending.contains(id)
+                });
                 if let Some(pop) = snap.screen_pop {
                     self.focus = Some(pop.call.clone());
                     self.pops.insert(pop.call.clone(), pop);
                 }
-                self.wrap_up = snap.wrap_up.map(|w| WrapUp {
-                    call: w.call,
-                    since: w.since,
-                    limit_secs: w.limit_secs,
-                });
+                if let Some(w) = snap.wrap_up {
+                    self.start_wrap_up(w.call, w.since, w.limit_secs, WrapHold::Switch);
+                }
                 self.refocus();
             }
             Event::AgentStateChanged(status) => {
@@ -318,23 +470,65 @@ impl DeskState {
                     row.status = status.clone();
                 }
                 if mine {
+                    if !matches!(status.state, AgentState::WrapUp) {
+                        // The switch moved the agent on: any open wrap-up has ended there.
+                        for w in &mut self.wrap_ups {
+                            if status.since >= w.since {
+                                w.hold = WrapHold::EndedBySwitch;
+                            }
+                        }
+                    }
+                    if self.agent.as_ref().is_some_and(|a| a.state != status.state) {
+                        // What was refused in the old state has passed.
+                        self.clear_place(Place::State);
+                    }
                     self.agent = Some(status);
                 }
             }
             Event::CallOffered(pop) => {
                 let pop = *pop;
-                let who = pop
+                let caller = pop
                     .customer
                     .as_ref()
-                    .map_or("unknown caller".to_owned(), |c| c.name.expose().clone());
-                self.notify(
-                    Level::Offer,
-                    format!("Incoming call from {who} ({})", pop.queue_name),
-                    wall,
-                );
-                if let Some(n) = self.notifications.last_mut() {
-                    n.call = Some(pop.call.clone());
-                }
+                    .map_or_else(|| pop.ani.expose().clone(), |c| c.name.expose().clone());
+                let (level, offer) = match (&pop.context, &pop.customer) {
+                    (Some(PopContext::Consult { by }), _) => (
+                        Level::Offer,
+                        msg!(
+                            "offer-consult",
+                            who = self.colleague_label(by),
+                            caller = caller
+                        ),
+                    ),
+                    (Some(PopContext::TakeOver { from }), _) => (
+                        Level::Info,
+                        msg!(
+                            "took-over",
+                            who = self.colleague_label(from),
+                            caller = caller
+                        ),
+                    ),
+                    (None, Some(c)) => (
+                        Level::Offer,
+                        msg!(
+                            "offer-from",
+                            who = c.name.expose(),
+                            queue = pop.queue_name.as_str()
+                        ),
+                    ),
+                    (None, None) => (
+                        Level::Offer,
+                        msg!(
+                            "offer-unknown",
+                            number = pop.ani.expose(),
+                            queue = pop.queue_name.as_str()
+                        ),
+                    ),
+                };
+                self.notify_at(Place::General, level, offer, Some(pop.call.clone()), wall);
+                self.call_started
+                    .entry(pop.call.clone())
+                    .or_insert(pop.offered_at);
                 if !self.calls.iter().any(|c| c.call == pop.call) {
                     self.calls.push(CallInfo {
                         call: pop.call.clone(),
@@ -345,15 +539,16 @@ impl DeskState {
                         conference: false,
                         queue: Some(pop.queue.clone()),
                         consult_of: None,
+                        colleague: None,
                         end_reason: None,
                         since: pop.offered_at,
                     });
                 }
                 // Forget pops of calls that ended without a wrap-up (missed calls).
-                let wrap_call = self.wrap_up.as_ref().map(|w| w.call.clone());
+                let pending: Vec<CallId> = self.wrap_ups.iter().map(|w| w.call.clone()).collect();
                 let live: Vec<CallId> = self.calls.iter().map(|c| c.call.clone()).collect();
                 self.pops
-                    .retain(|id, _| live.contains(id) || wrap_call.as_ref() == Some(id));
+                    .retain(|id, _| live.contains(id) || pending.contains(id));
                 self.focus = Some(pop.call.clone());
                 self.pops.insert(pop.call.clone(), pop);
             }
@@ -378,27 +573,68 @@ impl DeskState {
                                 || info.peer.expose().clone(),
                                 |c| c.name.expose().clone(),
                             );
-                        self.notify(
-                            Level::Warning,
-                            format!("Missed call: {who} hung up before it was answered"),
-                            wall,
-                        );
+                        self.notify(Level::Warning, msg!("missed-call", who = who), wall);
                     }
+                    // A call the agent placed (or a consultation) that never connected: say why,
+                    // where the agent placed it.
+                    let placed = self.calls.iter().find(|c| {
+                        c.call == info.call
+                            && matches!(c.state, CallState::Dialing | CallState::Ringing)
+                            && c.direction != CallDirection::Inbound
+                    });
+                    if let Some(placed) = placed {
+                        let who = self.peer_name(&info.call, &info.peer);
+                        let secs = self
+                            .call_started
+                            .get(&info.call)
+                            .map_or(0, |t| t.secs_until(info.since));
+                        let m = match info.end_reason {
+                            Some(EndReason::Rejected) => Some(msg!("far-busy", who = who)),
+                            Some(EndReason::NotAnswered) => {
+                                Some(msg!("far-no-answer", who = who, secs = secs))
+                            }
+                            Some(EndReason::Failed) => Some(msg!("far-unreachable", who = who)),
+                            Some(EndReason::RemoteHangup) => Some(msg!("far-declined", who = who)),
+                            _ => None,
+                        };
+                        let place = if placed.direction == CallDirection::Consult {
+                            Place::Calls
+                        } else {
+                            Place::Dial
+                        };
+                        if let Some(m) = m {
+                            self.notify_at(place, Level::Warning, m, None, wall);
+                        }
+                    }
+                    // An outbound customer call that was talked on: the switch has no wrap-up for
+                    // it, so the desktop opens the form to record the outcome.
+                    let talked_outbound = self.calls.iter().any(|c| {
+                        c.call == info.call
+                            && c.direction == CallDirection::Outbound
+                            && matches!(c.state, CallState::Connected | CallState::Held)
+                    });
                     self.calls.retain(|c| c.call != info.call);
+                    self.call_started.remove(&info.call);
                     self.payments.remove(&info.call);
                     let customer = self
                         .pops
                         .get(&info.call)
                         .and_then(|p| p.customer.as_ref())
-                        .map(|c| c.name.clone());
-                    if info.end_reason == Some(EndReason::NotAnswered) {
+                        .map(|c| c.name.clone())
+                        .or_else(|| self.dialled.get(&info.call).cloned());
+                    if info.end_reason == Some(EndReason::NotAnswered)
+                        && info.direction == CallDirection::Inbound
+                    {
                         self.pops.remove(&info.call);
-                        self.notify(
-                            Level::Warning,
-                            "A call was not answered in time and went back to the queue".into(),
-                            wall,
-                        );
+                        self.notify(Level::Warning, msg!("not-answered-in-time"), wall);
                     }
+                    if info.end_reason == Some(EndReason::Rejected)
+                        && info.direction == CallDirection::Inbound
+                    {
+                        // A rejected offer went back to its queue: no wrap-up, no pop.
+                        self.pops.remove(&info.call);
+                    }
+                    let (ended_call, ended_at) = (info.call.clone(), info.since);
                     self.history.insert(
                         0,
                         HistoryEntry {
@@ -406,16 +642,32 @@ impl DeskState {
                             direction: info.direction,
                             peer: info.peer,
                             customer,
+                            colleague: info.colleague,
                             ended: info.since,
                             end_reason: info.end_reason,
                             disposition: None,
                         },
                     );
                     self.history.truncate(MAX_HISTORY);
-                } else if let Some(existing) = self.calls.iter_mut().find(|c| c.call == info.call) {
-                    *existing = info;
+                    if talked_outbound && self.wrap_up_of(&ended_call).is_none() {
+                        self.start_wrap_up(ended_call.clone(), ended_at, None, WrapHold::Desktop);
+                        let busy = self
+                            .focus
+                            .as_ref()
+                            .is_some_and(|f| f != &ended_call && self.call(f).is_some());
+                        if !busy {
+                            self.focus = Some(ended_call);
+                        }
+                    }
                 } else {
-                    self.calls.push(info);
+                    self.call_started
+                        .entry(info.call.clone())
+                        .or_insert(info.since);
+                    if let Some(existing) = self.calls.iter_mut().find(|c| c.call == info.call) {
+                        *existing = info;
+                    } else {
+                        self.calls.push(info);
+                    }
                 }
                 self.refocus();
             }
@@ -424,20 +676,27 @@ impl DeskState {
                 since,
                 limit_secs,
             } => {
-                self.focus = Some(call.clone());
-                self.wrap_up = Some(WrapUp {
-                    call,
-                    since,
-                    limit_secs,
-                });
+                // The new wrap-up gets the screen unless another call is ringing or live.
+                let busy = self
+                    .focus
+                    .as_ref()
+                    .is_some_and(|f| f != &call && self.call(f).is_some());
+                if !busy {
+                    self.focus = Some(call.clone());
+                }
+                self.start_wrap_up(call, since, limit_secs, WrapHold::Switch);
             }
             Event::PaymentProgress { call, stage } => {
                 match &stage {
                     PaymentStage::Approved { .. } => {
-                        self.notify(Level::Info, "Payment approved".into(), wall);
+                        self.notify(Level::Info, msg!("payment-approved-note"), wall);
                     }
                     PaymentStage::Declined { reason } => {
-                        self.notify(Level::Warning, format!("Payment declined: {reason}"), wall);
+                        self.notify(
+                            Level::Warning,
+                            msg!("payment-declined", reason = reason.as_str()),
+                            wall,
+                        );
                     }
                     _ => {}
                 }
@@ -451,7 +710,11 @@ impl DeskState {
             } => {
                 self.notify(
                     Level::Warning,
-                    format!("Agent {agent} asks for help: {message}"),
+                    msg!(
+                        "help-asked",
+                        agent = agent.as_str(),
+                        message = message.as_str()
+                    ),
                     wall,
                 );
                 self.help_requests.retain(|h| h.agent != agent);
@@ -465,7 +728,7 @@ impl DeskState {
             Event::SkillsChanged { agent, skills } => {
                 if let Some(session) = self.session.as_mut().filter(|s| s.profile.agent == agent) {
                     session.profile.skills = skills;
-                    self.notify(Level::Info, "Your skills were updated".into(), wall);
+                    self.notify(Level::Info, msg!("skills-updated"), wall);
                 }
             }
             Event::MonitorChanged { call, mode } => match mode {
@@ -501,23 +764,36 @@ impl DeskState {
                         .retain(|a| !delta.removed_agents.contains(&a.status.agent));
                 }
             }
-            Event::Error { message, .. } => self.notify(Level::Error, message, wall),
+            Event::Error {
+                code,
+                message,
+                call,
+            } => {
+                let place = if call.is_some() {
+                    Place::Calls
+                } else {
+                    Place::General
+                };
+                self.notify_at(
+                    place,
+                    Level::Error,
+                    event_error_msg(code, message),
+                    call,
+                    wall,
+                );
+            }
             Event::LoggedOut {
                 reason: LogoutReason::Shutdown,
             } => {
                 // The client reconnects and logs in again by itself; keep the screen.
-                self.notify(
-                    Level::Warning,
-                    "The switch is restarting; reconnecting".into(),
-                    wall,
-                );
+                self.notify(Level::Warning, msg!("switch-restarting"), wall);
             }
             Event::LoggedOut { reason } => {
                 let text = match reason {
-                    LogoutReason::Requested => "You are logged out".to_owned(),
-                    LogoutReason::Forced { by } => format!("Supervisor {by} logged you out"),
-                    LogoutReason::Replaced => "You logged in at another desktop".to_owned(),
-                    LogoutReason::Shutdown => "The switch is shutting down".to_owned(),
+                    LogoutReason::Requested => msg!("logged-out"),
+                    LogoutReason::Forced { by } => msg!("logged-out-by", by = by.as_str()),
+                    LogoutReason::Replaced => msg!("logged-out-replaced"),
+                    LogoutReason::Shutdown => msg!("switch-shutting-down"),
                 };
                 self.clear_session();
                 self.login_error = Some(text);
@@ -526,11 +802,57 @@ impl DeskState {
         }
     }
 
+    fn start_wrap_up(
+        &mut self,
+        call: CallId,
+        since: UnixMillis,
+        limit_secs: Option<u32>,
+        hold: WrapHold,
+    ) {
+        let who = self
+            .pops
+            .get(&call)
+            .and_then(|p| p.customer.as_ref())
+            .map(|c| c.name.expose().clone())
+            .or_else(|| self.dialled.get(&call).map(|n| n.expose().clone()))
+            .or_else(|| self.pops.get(&call).map(|p| p.ani.expose().clone()))
+            .or_else(|| {
+                self.history
+                    .iter()
+                    .find(|h| h.call == call)
+                    .map(|h| h.peer.expose().clone())
+            })
+            .unwrap_or_default();
+        match self.wrap_ups.iter_mut().find(|w| w.call == call) {
+            Some(w) => {
+                w.since = since;
+                w.limit_secs = limit_secs;
+                w.hold = WrapHold::Switch;
+            }
+            None => self.wrap_ups.push(WrapUp {
+                call,
+                since,
+                limit_secs,
+                who,
+                hold,
+            }),
+        }
+    }
+
+    /// The open wrap-up of `call`.
+    pub fn wrap_up_of(&self, call: &CallId) -> Option<&WrapUp> {
+        self.wrap_ups.iter().find(|w| &w.call == call)
+    }
+
+    /// The wrap-up whose form is shown: the focused call's.
+    pub fn focused_wrap_up(&self) -> Option<&WrapUp> {
+        self.focus.as_ref().and_then(|f| self.wrap_up_of(f))
+    }
+
     /// Records that the agent completed the wrap-up of `call` with `disposition`.
     pub fn finish_wrap_up(&mut self, call: &CallId, disposition: &Disposition) {
-        if self.wrap_up.as_ref().is_some_and(|w| &w.call == call) {
-            self.wrap_up = None;
-        }
+        self.wrap_ups.retain(|w| &w.call != call);
+        self.clear_place(Place::WrapUp);
         if let Some(entry) = self.history.iter_mut().find(|h| &h.call == call) {
             entry.disposition = Some(disposition.clone());
         }
@@ -539,20 +861,95 @@ impl DeskState {
         self.refocus();
     }
 
-    /// Adds a notification.
-    pub fn notify(&mut self, level: Level, text: String, at: UnixMillis) {
+    /// Adds a notification to the notification area.
+    pub fn notify(&mut self, level: Level, msg: Msg, at: UnixMillis) {
+        self.notify_at(Place::General, level, msg, None, at);
+    }
+
+    /// Adds a message at `place`. A message of the same kind (id) already there is replaced
+    /// and counted, so repeats make one line ("... (3 times)"); offers are never merged.
+    pub fn notify_at(
+        &mut self,
+        place: Place,
+        level: Level,
+        msg: Msg,
+        call: Option<CallId>,
+        at: UnixMillis,
+    ) {
+        let mut count = 1;
+        if level != Level::Offer
+            && let Some(i) = self
+                .notifications
+                .iter()
+                .position(|n| n.place == place && n.level == level && n.msg.key == msg.key)
+        {
+            count = self.notifications.remove(i).count.saturating_add(1);
+        }
         let id = self.next_notification;
         self.next_notification += 1;
         self.notifications.push(Notification {
             id,
             level,
-            text,
+            msg,
             at,
-            call: None,
+            call,
+            place,
+            count,
         });
         if self.notifications.len() > MAX_NOTIFICATIONS {
             self.notifications.remove(0);
         }
+    }
+
+    /// The messages shown at `place`, newest first.
+    pub fn messages_at(&self, place: Place) -> impl Iterator<Item = &Notification> {
+        self.notifications
+            .iter()
+            .rev()
+            .filter(move |n| n.place == place)
+    }
+
+    /// The command `kind` worked: an earlier failure of the same command has passed.
+    fn clear_refusals(&mut self, kind: &str) {
+        let place = place_of(kind);
+        let action = action_key(kind);
+        self.notifications.retain(|n| {
+            !(n.place == place
+                && n.level == Level::Error
+                && n.msg
+                    .args
+                    .iter()
+                    .any(|(k, v)| *k == "action" && *v == crate::i18n::Arg::Key(action)))
+        });
+    }
+
+    /// Removes every message at `place`.
+    pub fn clear_place(&mut self, place: Place) {
+        self.notifications.retain(|n| n.place != place);
+    }
+
+    /// Drops messages whose condition has passed: errors about a call that is over (and
+    /// wrapped up), and messages older than their time to live. Called every frame.
+    pub fn expire(&mut self, wall: UnixMillis) {
+        let live = |c: &CallId, s: &DeskState| {
+            s.calls.iter().any(|x| &x.call == c) || s.wrap_up_of(c).is_some()
+        };
+        let keep: Vec<bool> = self
+            .notifications
+            .iter()
+            .map(|n| {
+                let ttl = match n.level {
+                    Level::Offer => return true,
+                    Level::Info => INFO_TTL_MS,
+                    Level::Warning | Level::Error => MESSAGE_TTL_MS,
+                };
+                let call_over =
+                    n.level == Level::Error && n.call.as_ref().is_some_and(|c| !live(c, self));
+                !call_over && wall.0 < n.at.0.saturating_add(ttl)
+            })
+            .collect();
+        let mut it = keep.into_iter();
+        self.notifications.retain(|_| it.next().unwrap_or(true));
     }
 
     /// Removes a notification.
@@ -565,7 +962,11 @@ impl DeskState {
         for (call, reason) in &status.newly_rejected {
             self.notify(
                 Level::Error,
-                format!("The database refused the outcome of {call}: {reason}"),
+                msg!(
+                    "outcome-refused",
+                    call = call.as_str(),
+                    reason = reason.as_str()
+                ),
                 wall,
             );
         }
@@ -587,18 +988,14 @@ impl DeskState {
                     }
                     Err(e) => {
                         self.search.hits.clear();
-                        self.search.error = Some(e);
+                        self.search.error = Some(msg!("search-failed", reason = e));
                     }
                 }
             }
             DirAnswer::Customer { view, .. } => match view {
                 Ok(Some(view)) => self.opened = Some(view),
-                Ok(None) => self.notify(
-                    Level::Warning,
-                    "That customer no longer exists".into(),
-                    wall,
-                ),
-                Err(e) => self.notify(Level::Error, format!("Cannot load the customer: {e}"), wall),
+                Ok(None) => self.notify(Level::Warning, msg!("customer-gone"), wall),
+                Err(e) => self.notify(Level::Error, msg!("customer-load-failed", reason = e), wall),
             },
             DirAnswer::TicketHistory { id, changes } => self.ticket_history = Some((id, changes)),
         }
@@ -615,7 +1012,7 @@ impl DeskState {
                 match report {
                     Ok(r) => {
                         self.reports.error = None;
-                        self.reports.report = Some(r);
+                        self.reports.report = Some(*r);
                     }
                     Err(e) => self.reports.error = Some(e),
                 }
@@ -631,6 +1028,45 @@ impl DeskState {
         self.session
             .as_ref()
             .is_some_and(|s| s.role >= Role::Supervisor)
+    }
+
+    /// The name to show for a call's far party: the pop's customer, the customer dialled from
+    /// a record, the colleague on an internal call, or the number.
+    pub fn peer_name(&self, call: &CallId, peer: &Pii<String>) -> String {
+        self.pops
+            .get(call)
+            .and_then(|p| p.customer.as_ref())
+            .map(|c| c.name.expose().clone())
+            .or_else(|| self.dialled.get(call).map(|n| n.expose().clone()))
+            .or_else(|| {
+                self.call(call)
+                    .and_then(|c| c.colleague.as_ref())
+                    .map(|c| self.colleague_label(c))
+            })
+            .unwrap_or_else(|| peer.expose().clone())
+    }
+
+    /// A colleague as the desktop names them: display name and extension.
+    pub fn colleague_label(&self, c: &Colleague) -> String {
+        match &c.extension {
+            Some(ext) => crate::i18n::format(
+                self.lang,
+                "colleague",
+                &[
+                    ("name", c.name.as_str().into()),
+                    ("extension", ext.as_str().into()),
+                ],
+            ),
+            None => c.name.clone(),
+        }
+    }
+
+    /// When a live call began (first seen), for its timer.
+    pub fn call_start(&self, call: &CallInfo) -> UnixMillis {
+        self.call_started
+            .get(&call.call)
+            .copied()
+            .unwrap_or(call.since)
     }
 
     /// The customer a call's outcome belongs to: a linked one, or the pop's.
@@ -657,6 +1093,7 @@ impl DeskState {
             .get(call)
             .and_then(|p| p.customer.as_ref())
             .map(|c| c.id.clone())
+            .or_else(|| self.dialled_customer.get(call).cloned())
     }
 
     /// Seconds the agent has been in the current state.
@@ -684,7 +1121,7 @@ impl DeskState {
 
     /// May the agent log out? Not with a live call or an unfinished wrap-up.
     pub fn can_logout(&self) -> bool {
-        self.session.is_some() && self.calls.is_empty() && self.wrap_up.is_none()
+        self.session.is_some() && self.calls.is_empty() && self.wrap_ups.is_empty()
     }
 
     /// Is the CTI connection up?
@@ -720,12 +1157,16 @@ impl DeskState {
         };
         match info.state {
             CallState::Ringing => {
-                a.answer = matches!(
-                    info.direction,
-                    CallDirection::Inbound | CallDirection::Internal
-                ) && self.agent.as_ref().is_some_and(|s| {
-                    s.state == AgentState::Ringing || s.state == AgentState::Ready
-                });
+                // Only a phone that can be answered remotely (the session says so) is answered
+                // from the desktop; others ring on the desk and are picked up there.
+                // The switch answers a queue's offer remotely; an internal call or a
+                // colleague's consultation is picked up on the phone.
+                a.answer = self.remote_answer()
+                    && self.is_offer(info)
+                    && self.agent.as_ref().is_some_and(|s| {
+                        s.state == AgentState::Ringing || s.state == AgentState::Ready
+                    });
+                a.reject = self.is_offer(info);
             }
             CallState::Dialing | CallState::Ended => {}
             CallState::Connected => {
@@ -749,14 +1190,58 @@ impl DeskState {
         a
     }
 
+    /// Can this session's phone be answered from the desktop (CTI `remote_answer`)?
+    pub fn remote_answer(&self) -> bool {
+        self.session
+            .as_ref()
+            .is_some_and(|s| s.profile.remote_answer)
+    }
+
+    /// Is `info` a call offered to this agent from a queue (the switch routed it here, so
+    /// `reject` can send it back)? Internal calls and calls the agent placed are not offers.
+    fn is_offer(&self, info: &CallInfo) -> bool {
+        let pop = self.pops.get(&info.call);
+        info.state == CallState::Ringing
+            && info.direction == CallDirection::Inbound
+            && (info.queue.is_some() || pop.is_some())
+            // A colleague's consultation is theirs to cancel, not a queue's to take back.
+            && pop.is_none_or(|p| p.context.is_none())
+    }
+
+    /// Why controls of `call` are disabled, where the state alone does not say it.
+    pub fn why_disabled(&self, call: &CallId) -> WhyDisabled {
+        let info = self.call(call);
+        let ringing = info.is_some_and(|c| {
+            c.state == CallState::Ringing && c.direction != CallDirection::Outbound
+        });
+        let reject = match info {
+            _ if !self.connected() => Some("why-offline"),
+            Some(c) if self.is_offer(c) => None,
+            Some(c) if c.state == CallState::Ringing => Some("why-reject-not-offered"),
+            _ => Some("why-reject-not-ringing"),
+        };
+        let answer = match info {
+            _ if !ringing => None,
+            _ if !self.remote_answer() => Some("why-answer-desk-phone"),
+            Some(c) if !self.is_offer(c) => Some("why-answer-not-offered"),
+            _ => None,
+        };
+        WhyDisabled { answer, reject }
+    }
+
     fn clear_session(&mut self) {
         self.session = None;
         self.agent = None;
         self.calls.clear();
         self.pops.clear();
         self.focus = None;
-        self.wrap_up = None;
+        self.wrap_ups.clear();
         self.payments.clear();
+        self.call_started.clear();
+        self.dialled.clear();
+        self.dialled_customer.clear();
+        self.dial_pending = None;
+        self.help_sent = None;
         self.wallboard = None;
         self.links.clear();
         self.wallboard_subscribed = false;
@@ -772,13 +1257,12 @@ impl DeskState {
     /// newest live customer call.
     fn refocus(&mut self) {
         let valid = |id: &CallId, s: &DeskState| {
-            s.calls.iter().any(|c| &c.call == id)
-                || s.wrap_up.as_ref().is_some_and(|w| &w.call == id)
+            s.calls.iter().any(|c| &c.call == id) || s.wrap_up_of(id).is_some()
         };
         if self.focus.as_ref().is_some_and(|f| valid(f, self)) {
             return;
         }
-        self.focus = self.wrap_up.as_ref().map(|w| w.call.clone()).or_else(|| {
+        self.focus = self.wrap_ups.first().map(|w| w.call.clone()).or_else(|| {
             self.calls
                 .iter()
                 .rev()
@@ -788,28 +1272,102 @@ impl DeskState {
     }
 }
 
-/// The notification for a refused command.
-fn reply_error_text(kind: &str, err: &ErrorBody) -> String {
-    let what = kind.replace('_', " ");
-    match err.code {
-        ErrorCode::RateLimited => format!(
-            "{what} was not done: too many requests in a short time. Wait a moment and try again."
-        ),
-        _ => format!("{what} failed: {}", err.message),
+/// Where the answer to a command of `kind` is shown: next to the control that sent it.
+pub fn place_of(kind: &str) -> Place {
+    match kind {
+        "ready" | "not_ready" | "logout" => Place::State,
+        "answer" | "reject" | "hangup" | "hold" | "resume" | "mute" | "unmute" | "send_dtmf"
+        | "blind_transfer" | "consult" | "complete_transfer" | "cancel_consult" | "conference"
+        | "start_payment" => Place::Calls,
+        "outbound_call" | "internal_call" => Place::Dial,
+        "wrap_up" | "end_wrap_up" => Place::WrapUp,
+        "request_help" => Place::Help,
+        "monitor"
+        | "stop_monitor"
+        | "take_over"
+        | "force_not_ready"
+        | "force_logout"
+        | "set_skills"
+        | "subscribe_wallboard"
+        | "unsubscribe_wallboard" => Place::Wallboard,
+        _ => Place::General,
     }
 }
 
-fn login_error_text(err: &ErrorBody) -> String {
+/// The catalogue id of a command's name ("Consult", "Hold"), for messages about it.
+pub fn action_key(kind: &str) -> &'static str {
+    match kind {
+        "ready" => "action-ready",
+        "not_ready" => "action-not-ready",
+        "logout" => "action-logout",
+        "answer" => "action-answer",
+        "reject" => "action-reject",
+        "hangup" => "action-hangup",
+        "hold" => "action-hold",
+        "resume" => "action-resume",
+        "mute" => "action-mute",
+        "unmute" => "action-unmute",
+        "send_dtmf" => "action-dtmf",
+        "blind_transfer" => "action-transfer",
+        "consult" => "action-consult",
+        "complete_transfer" => "action-complete",
+        "cancel_consult" => "action-cancel-consult",
+        "conference" => "action-conference",
+        "start_payment" => "action-payment",
+        "outbound_call" => "action-outbound",
+        "internal_call" => "action-internal",
+        "wrap_up" => "action-wrap-up",
+        "end_wrap_up" => "action-end-wrap-up",
+        "request_help" => "action-help",
+        "monitor" => "action-monitor",
+        "stop_monitor" => "action-stop-monitor",
+        "take_over" => "action-take-over",
+        "force_not_ready" => "action-force-not-ready",
+        "force_logout" => "action-force-logout",
+        "set_skills" => "action-set-skills",
+        _ => "action-other",
+    }
+}
+
+/// The message for a refused command: what was not done and why, in words.
+fn reply_error_msg(kind: &str, err: &ErrorBody) -> Msg {
+    let action = action_key(kind);
+    let key = match err.code {
+        ErrorCode::RateLimited => "refused-rate",
+        ErrorCode::TargetUnavailable => "refused-target-unavailable",
+        ErrorCode::UnknownTarget => "refused-unknown-target",
+        ErrorCode::InvalidState => "refused-invalid-state",
+        ErrorCode::UnknownCall => "refused-unknown-call",
+        ErrorCode::UnknownAgent => "refused-unknown-agent",
+        ErrorCode::Forbidden => "refused-forbidden",
+        ErrorCode::PaymentFailed => "refused-payment",
+        ErrorCode::NotLoggedIn | ErrorCode::SessionUnknown => "refused-not-logged-in",
+        ErrorCode::Internal => "refused-internal",
+        _ => {
+            return Msg::new("refused-other")
+                .arg("action", crate::i18n::Arg::Key(action))
+                .arg("reason", err.message.as_str());
+        }
+    };
+    Msg::new(key).arg("action", crate::i18n::Arg::Key(action))
+}
+
+/// The message for an `error` event from the switch.
+fn event_error_msg(code: ErrorCode, message: String) -> Msg {
+    match code {
+        ErrorCode::PaymentFailed => msg!("payment-failed", reason = message),
+        ErrorCode::Internal => msg!("switch-internal-error"),
+        _ => msg!("switch-error", reason = message),
+    }
+}
+
+fn login_error_msg(err: &ErrorBody) -> Msg {
     match err.code {
-        ErrorCode::AuthFailed => "Wrong agent id or password".to_owned(),
-        ErrorCode::LockedOut => "Too many failed logins: try again later".to_owned(),
-        ErrorCode::RateLimited => {
-            "Too many login attempts at once: wait a moment and try again".to_owned()
-        }
-        ErrorCode::UnsupportedVersion => {
-            "This desktop is too old or too new for the switch".to_owned()
-        }
-        _ => format!("Login failed: {}", err.message),
+        ErrorCode::AuthFailed => msg!("login-auth-failed"),
+        ErrorCode::LockedOut => msg!("login-locked-out"),
+        ErrorCode::RateLimited => msg!("login-rate-limited"),
+        ErrorCode::UnsupportedVersion => msg!("login-version"),
+        _ => msg!("login-failed", reason = err.message.as_str()),
     }
 }
 
@@ -834,16 +1392,20 @@ mod tests {
         );
         let n = s.notifications.last().expect("a notification");
         assert_eq!(n.level, Level::Error);
+        assert_eq!(n.place, Place::Help, "shown next to the help request");
         assert_eq!(
-            n.text,
-            "request help was not done: too many requests in a short time. Wait a moment and try again."
+            n.text(Lang::En),
+            "Ask for help was not done: too many requests in a short time. Wait a moment and try again."
         );
         s.apply(
             ClientUpdate::LoginFailed(ErrorBody::new(ErrorCode::RateLimited, "busy")),
             UnixMillis(2),
         );
         assert_eq!(
-            s.login_error.as_deref(),
+            s.login_error
+                .as_ref()
+                .map(|m| m.render(Lang::En))
+                .as_deref(),
             Some("Too many login attempts at once: wait a moment and try again")
         );
     }

@@ -222,6 +222,7 @@ pub struct StoreDirectory {
     runtime: tokio::runtime::Runtime,
     url: String,
     store: Option<Store>,
+    country_code: Option<String>,
 }
 
 impl StoreDirectory {
@@ -236,7 +237,16 @@ impl StoreDirectory {
             runtime,
             url: url.to_owned(),
             store: None,
+            country_code: None,
         })
+    }
+
+    /// Searches numbers typed in national format (or in part) in country `cc` (digits).
+    #[must_use]
+    pub fn with_country_code(mut self, cc: &str) -> Self {
+        let cc = cc.trim().trim_start_matches('+');
+        self.country_code = (!cc.is_empty()).then(|| cc.to_owned());
+        self
     }
 
     fn ensure(&mut self) -> Result<(), String> {
@@ -268,7 +278,7 @@ impl crate::directory::Directory for StoreDirectory {
         };
         let hits = self
             .runtime
-            .block_on(store.search_customers(text, 20))
+            .block_on(store.search_customers_in(text, 20, self.country_code.as_deref()))
             .map_err(|e| e.to_string())?;
         Ok(hits
             .into_iter()

@@ -9,9 +9,13 @@ use hotline_cti::{
 };
 
 use crate::client::ConnState;
-use crate::clock::{format_duration, format_span};
-use crate::reports::{Report, ReportQuery, format_day, format_hhmm, parse_day};
+use crate::clock::format_duration;
+use crate::i18n::{Lang, span};
+use crate::quality::{self, Grade};
+use crate::reports::{DayCall, Report, ReportQuery, format_day, parse_day};
+use crate::state::Place;
 use crate::state::{CallActions, DeskState, Level};
+use crate::t;
 use hotline_store::reports::{KpiGroup, KpiRow};
 
 /// What the agent asked for during a frame.
@@ -30,6 +34,16 @@ pub enum UiCommand {
     },
     /// Log out.
     Logout,
+    /// Speak this language (saved for the agent).
+    SetLanguage(Lang),
+    /// Place a call (click-to-dial or the Dial box); the customer's name, when dialled from a
+    /// record, names the call until it ends.
+    Dial {
+        /// `outbound_call` or `internal_call`.
+        command: Command,
+        /// The customer dialled, if from a record.
+        customer_name: Option<Pii<String>>,
+    },
     /// Send a CTI command as is.
     Cti(Command),
     /// Complete wrap-up: write the outcome (outbox) and tell the switch.
@@ -109,6 +123,29 @@ pub enum Tab {
     Reports,
 }
 
+/// The table under a loaded report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportTable {
+    /// KPI rows per interval and queue.
+    #[default]
+    Queues,
+    /// KPI rows per interval and agent.
+    Agents,
+    /// The day's calls; a click shows a call's detail with its per leg quality.
+    Calls,
+}
+
+impl ReportTable {
+    /// The KPI rows the table shows (and *Export CSV* writes); `None` for the call list.
+    pub fn group(self) -> Option<KpiGroup> {
+        match self {
+            ReportTable::Queues => Some(KpiGroup::Queue),
+            ReportTable::Agents => Some(KpiGroup::Agent),
+            ReportTable::Calls => None,
+        }
+    }
+}
+
 /// Ticket choice in the wrap-up form.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum TicketChoice {
@@ -159,6 +196,8 @@ pub struct Forms {
     pub extension: String,
     /// Selected not-ready reason.
     pub reason: Option<ReasonCode>,
+    /// The agent-state change the reason picker last followed.
+    pub reason_seen: Option<UnixMillis>,
     /// Transfer target kind.
     pub target_kind: TargetKind,
     /// Transfer target.
@@ -179,16 +218,20 @@ pub struct Forms {
     pub tab: Tab,
     /// Supervisors: skills being edited, per agent (`billing:5, spanish:3`).
     pub skills: std::collections::HashMap<hotline_cti::AgentId, String>,
-    /// Wrap-up form.
+    /// Wrap-up form (of the focused wrap-up).
     pub wrap: WrapForm,
+    /// Buffers of other open wrap-ups, by call.
+    pub parked: std::collections::HashMap<CallId, WrapForm>,
     /// Reports: the day (`YYYY-MM-DD`, UTC); filled with today at first sight.
     pub report_day: String,
     /// Reports: interval length in minutes (15, 30 or 60).
     pub report_interval: u32,
     /// Reports: thresholds and the vendor-dependent choices (the interval is `report_interval`).
     pub report_settings: hotline_store::reports::KpiSettings,
-    /// Reports: the table shown and exported.
-    pub report_group: KpiGroup,
+    /// Reports: the table shown (and exported, for KPI rows).
+    pub report_table: ReportTable,
+    /// Reports: the call whose detail is open in the call list.
+    pub report_call: Option<String>,
     /// Reports: the CSV file to write.
     pub report_csv: String,
 }
@@ -202,6 +245,7 @@ impl Forms {
             password: String::new(),
             extension: String::new(),
             reason: None,
+            reason_seen: None,
             target_kind: TargetKind::Agent,
             target: String::new(),
             dtmf: String::new(),
@@ -213,10 +257,12 @@ impl Forms {
             tab: Tab::Calls,
             skills: std::collections::HashMap::new(),
             wrap: WrapForm::default(),
+            parked: std::collections::HashMap::new(),
             report_day: String::new(),
             report_interval: 30,
             report_settings: hotline_store::reports::KpiSettings::default(),
-            report_group: KpiGroup::Queue,
+            report_table: ReportTable::Queues,
+            report_call: None,
             report_csv: "kpi-report.csv".into(),
         }
     }
@@ -229,6 +275,8 @@ pub mod keys {
     pub const READY: Key = Key::F2;
     /// Go not ready with the selected reason.
     pub const NOT_READY: Key = Key::F3;
+    /// Reject the call offered (ringing): back to its queue, the agent not ready.
+    pub const REJECT: Key = Key::F4;
     /// Answer the ringing call.
     pub const ANSWER: Key = Key::F5;
     /// Hold or resume.
@@ -279,9 +327,7 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
             }));
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::both()
-                .id_salt("board_scroll")
-                .show(ui, |ui| wallboard(ui, state, forms, wall, &mut out));
+            wallboard(ui, state, forms, wall, &mut out);
         });
         return out;
     }
@@ -304,7 +350,7 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
         egui::ScrollArea::vertical()
             .id_salt("pop_scroll")
             .show(ui, |ui| {
-                if state.wrap_up.is_some() {
+                if state.focused_wrap_up().is_some() {
                     wrap_up_form(ui, state, forms, wall, &mut out);
                     ui.separator();
                 }
@@ -314,31 +360,79 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
     out
 }
 
+/// The language switch: each shipped language under its own name.
+fn language_switch(ui: &mut Ui, state: &DeskState, out: &mut Vec<UiCommand>) {
+    let l = state.lang;
+    ui.label(t!(l, "language"));
+    // A language's own name needs its script: without a CJK font it is named in ASCII.
+    let script_ok = matches!(state.fonts, crate::fonts::FontStatus::Loaded { .. });
+    for lang in Lang::ALL {
+        let name = if script_ok || lang.native_name().is_ascii() {
+            lang.native_name()
+        } else {
+            lang.ascii_name()
+        };
+        if ui.selectable_label(state.lang == lang, name).clicked() && lang != state.lang {
+            out.push(UiCommand::SetLanguage(lang));
+        }
+    }
+}
+
+/// A warning in words when no CJK font could be loaded (names would show as boxes).
+fn font_warning(ui: &mut Ui, state: &DeskState) {
+    if let crate::fonts::FontStatus::Missing { .. } = state.fonts {
+        ui.colored_label(Color32::ORANGE, t!(state.lang, "font-missing"));
+    }
+}
+
+/// Messages raised at `place`, one line per kind with its count, drawn where the agent acted.
+fn place_messages(ui: &mut Ui, state: &DeskState, place: Place) {
+    for n in state.messages_at(place) {
+        let color = match n.level {
+            Level::Info => Color32::LIGHT_BLUE,
+            Level::Offer => Color32::LIGHT_GREEN,
+            Level::Warning => Color32::ORANGE,
+            Level::Error => Color32::LIGHT_RED,
+        };
+        ui.add(egui::Label::new(RichText::new(n.text(state.lang)).color(color)).wrap());
+    }
+}
+
 fn login_screen(ui: &mut Ui, state: &DeskState, forms: &mut Forms, out: &mut Vec<UiCommand>) {
+    let l = state.lang;
     egui::CentralPanel::default().show(ui, |ui| {
-        ui.heading("Hotline agent desktop");
+        ui.horizontal(|ui| language_switch(ui, state, out));
+        ui.heading(t!(l, "app-title"));
+        font_warning(ui, state);
         ui.add_space(8.0);
         egui::Grid::new("login_grid").num_columns(2).show(ui, |ui| {
-            let l = ui.label("Switch URL");
+            let lb = ui.label(t!(l, "login-url"));
             ui.add(egui::TextEdit::singleline(&mut forms.url).hint_text("ws://host:8080/cti"))
-                .labelled_by(l.id);
+                .labelled_by(lb.id);
             ui.end_row();
-            let l = ui.label("Agent id");
-            ui.add(egui::TextEdit::singleline(&mut forms.agent).hint_text("1001"))
-                .labelled_by(l.id);
+            let lb = ui.label(t!(l, "login-agent"));
+            ui.add(
+                egui::TextEdit::singleline(&mut forms.agent).hint_text(t!(l, "login-agent-hint")),
+            )
+            .labelled_by(lb.id);
             ui.end_row();
-            let l = ui.label("Password");
+            let lb = ui.label(t!(l, "login-password"));
             ui.add(egui::TextEdit::singleline(&mut forms.password).password(true))
-                .labelled_by(l.id);
+                .labelled_by(lb.id);
             ui.end_row();
-            let l = ui.label("Extension");
-            ui.add(egui::TextEdit::singleline(&mut forms.extension).hint_text("own phone"))
-                .labelled_by(l.id);
+            let lb = ui.label(t!(l, "login-extension"));
+            ui.add(
+                egui::TextEdit::singleline(&mut forms.extension)
+                    .hint_text(t!(l, "login-extension-hint")),
+            )
+            .labelled_by(lb.id);
             ui.end_row();
         });
         let busy = matches!(state.connection, ConnState::Connecting);
         let ready = !forms.agent.trim().is_empty() && !forms.password.is_empty() && !busy;
-        let submit = ui.add_enabled(ready, egui::Button::new("Log in")).clicked()
+        let submit = ui
+            .add_enabled(ready, egui::Button::new(t!(l, "login-button")))
+            .clicked()
             || (ready && ui.input(|i| i.key_pressed(Key::Enter)));
         if submit {
             out.push(UiCommand::Login {
@@ -348,41 +442,55 @@ fn login_screen(ui: &mut Ui, state: &DeskState, forms: &mut Forms, out: &mut Vec
                 extension: forms.extension.trim().to_owned(),
             });
         }
-        connection_label(ui, &state.connection);
+        connection_label(ui, l, &state.connection);
         if let Some(err) = &state.login_error {
-            ui.colored_label(Color32::LIGHT_RED, err);
+            ui.colored_label(Color32::LIGHT_RED, err.render(l));
         }
     });
 }
 
-fn connection_label(ui: &mut Ui, conn: &ConnState) {
+fn connection_label(ui: &mut Ui, l: Lang, conn: &ConnState) {
     let (color, text) = match conn {
-        ConnState::Offline => (Color32::GRAY, "Offline".to_owned()),
-        ConnState::Connecting => (Color32::YELLOW, "Connecting...".to_owned()),
-        ConnState::Connected => (Color32::LIGHT_GREEN, "Connected".to_owned()),
+        ConnState::Offline => (Color32::GRAY, t!(l, "conn-offline")),
+        ConnState::Connecting => (Color32::YELLOW, t!(l, "conn-connecting")),
+        ConnState::Connected => (Color32::LIGHT_GREEN, t!(l, "conn-connected")),
         ConnState::Reconnecting {
             attempt,
             retry_in,
             reason,
         } => (
             Color32::ORANGE,
-            format!(
-                "Reconnecting (attempt {attempt}, next in {:.0} s): {reason}",
-                retry_in.as_secs_f32().ceil()
+            t!(
+                l,
+                "conn-reconnecting",
+                attempt = *attempt,
+                secs = u64::try_from(retry_in.as_millis().div_ceil(1000)).unwrap_or(u64::MAX),
+                reason = reason.as_str()
             ),
         ),
     };
     ui.colored_label(color, text);
 }
 
-fn state_name(state: AgentState) -> &'static str {
+/// A not-ready reason in words: the switch's own reasons (an offer the agent rejected or did
+/// not answer) are translated; the centre's reason codes are shown as configured.
+pub fn reason_name(l: Lang, reason: &ReasonCode) -> String {
+    match reason.as_str() {
+        "rejected" => t!(l, "reason-rejected"),
+        "missed" => t!(l, "reason-missed"),
+        other => other.to_owned(),
+    }
+}
+
+/// An agent state in words.
+pub fn state_name(l: Lang, state: AgentState) -> String {
     match state {
-        AgentState::LoggedOut => "Logged out",
-        AgentState::NotReady => "Not ready",
-        AgentState::Ready => "Ready",
-        AgentState::Ringing => "Ringing",
-        AgentState::OnCall => "On call",
-        AgentState::WrapUp => "Wrap-up",
+        AgentState::LoggedOut => t!(l, "state-logged-out"),
+        AgentState::NotReady => t!(l, "state-not-ready"),
+        AgentState::Ready => t!(l, "state-ready"),
+        AgentState::Ringing => t!(l, "state-ringing"),
+        AgentState::OnCall => t!(l, "state-on-call"),
+        AgentState::WrapUp => t!(l, "state-wrap-up"),
     }
 }
 
@@ -393,7 +501,8 @@ fn state_bar(
     wall: UnixMillis,
     out: &mut Vec<UiCommand>,
 ) {
-    ui.horizontal(|ui| {
+    let l = state.lang;
+    ui.horizontal_wrapped(|ui| {
         if let Some(session) = &state.session {
             ui.label(
                 RichText::new(format!(
@@ -405,32 +514,54 @@ fn state_bar(
         }
         if state.is_supervisor() {
             ui.separator();
-            ui.selectable_value(&mut forms.tab, Tab::Calls, "Calls");
-            ui.selectable_value(&mut forms.tab, Tab::Wallboard, "Wallboard");
-            ui.selectable_value(&mut forms.tab, Tab::Reports, "Reports");
+            ui.selectable_value(&mut forms.tab, Tab::Calls, t!(l, "tab-calls"));
+            ui.selectable_value(&mut forms.tab, Tab::Wallboard, t!(l, "tab-wallboard"));
+            ui.selectable_value(&mut forms.tab, Tab::Reports, t!(l, "tab-reports"));
         }
         match &state.agent {
             Some(agent) => {
-                let mut text = format!("State: {}", state_name(agent.state));
-                if let Some(reason) = &agent.reason {
-                    text.push_str(&format!(" ({reason})"));
-                }
+                let name = state_name(l, agent.state);
+                let text = match &agent.reason {
+                    Some(reason) => t!(
+                        l,
+                        "state-line-reason",
+                        state = name,
+                        reason = reason_name(l, reason)
+                    ),
+                    None => t!(l, "state-line", state = name),
+                };
                 ui.label(RichText::new(text).strong());
-                ui.label(format!(
-                    "for {}",
-                    format_duration(state.time_in_state(wall).unwrap_or(0))
+                ui.label(t!(
+                    l,
+                    "state-for",
+                    time = format_duration(state.time_in_state(wall).unwrap_or(0))
                 ));
+                // The picker follows the state: after a change (also one made by a supervisor
+                // or at another desk) it shows the reason actually in force.
+                if forms.reason_seen != Some(agent.since) {
+                    forms.reason_seen = Some(agent.since);
+                    if let Some(reason) = &agent.reason {
+                        forms.reason = Some(reason.clone());
+                    }
+                }
             }
             None => {
-                ui.label("State: unknown");
+                ui.label(t!(l, "state-unknown"));
             }
         }
         ui.separator();
-        if ui
-            .add_enabled(state.can_ready(), egui::Button::new("Ready"))
-            .on_hover_text("F2")
-            .clicked()
-        {
+        let why_not_ready = ready_blocker(state);
+        let r = ui
+            .add_enabled(
+                why_not_ready.is_none(),
+                egui::Button::new(t!(l, "ready-button")),
+            )
+            .on_hover_text("F2");
+        let r = match why_not_ready {
+            Some(key) => r.on_disabled_hover_text(crate::i18n::format(l, key, &[])),
+            None => r,
+        };
+        if r.clicked() {
             out.push(UiCommand::Cti(Command::Ready));
         }
         let reasons = state
@@ -441,53 +572,86 @@ fn state_bar(
         if forms.reason.is_none() {
             forms.reason = reasons.first().cloned();
         }
-        egui::ComboBox::from_label("Reason")
-            .selected_text(forms.reason.as_ref().map_or("", |r| r.as_str()).to_owned())
+        egui::ComboBox::from_label(t!(l, "reason"))
+            .selected_text(
+                forms
+                    .reason
+                    .as_ref()
+                    .map_or_else(String::new, |r| reason_name(l, r)),
+            )
             .show_ui(ui, |ui| {
                 for r in &reasons {
                     ui.selectable_value(&mut forms.reason, Some(r.clone()), r.as_str());
                 }
             });
-        let can_nr = state.can_not_ready() && forms.reason.is_some();
-        if ui
-            .add_enabled(can_nr, egui::Button::new("Not ready"))
-            .on_hover_text("F3")
-            .clicked()
+        let same_reason = state.agent.as_ref().is_some_and(|a| {
+            a.state == AgentState::NotReady && a.reason.is_some() && a.reason == forms.reason
+        });
+        let can_nr = state.can_not_ready() && forms.reason.is_some() && !same_reason;
+        let r = ui
+            .add_enabled(can_nr, egui::Button::new(t!(l, "not-ready-button")))
+            .on_hover_text("F3");
+        let r = if same_reason {
+            r.on_disabled_hover_text(t!(l, "why-same-reason"))
+        } else if !state.can_not_ready() {
+            r.on_disabled_hover_text(t!(l, "why-not-ready-busy"))
+        } else {
+            r
+        };
+        if r.clicked()
             && let Some(reason) = forms.reason.clone()
         {
             out.push(UiCommand::Cti(Command::NotReady { reason }));
         }
+        place_messages(ui, state, Place::State);
         ui.separator();
-        connection_label(ui, &state.connection);
+        connection_label(ui, l, &state.connection);
         if state.outbox.pending > 0 {
             ui.colored_label(
                 Color32::ORANGE,
-                format!(
-                    "{} outcome(s) waiting for the database",
-                    state.outbox.pending
-                ),
+                t!(l, "outbox-waiting", count = state.outbox.pending),
             )
             .on_hover_text(state.outbox.last_error.clone().unwrap_or_default());
         }
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui
-                .add_enabled(state.can_logout(), egui::Button::new("Log out"))
-                .clicked()
-            {
-                out.push(UiCommand::Logout);
-            }
-        });
+        font_warning(ui, state);
+        ui.separator();
+        language_switch(ui, state, out);
+        ui.separator();
+        let r = ui.add_enabled(state.can_logout(), egui::Button::new(t!(l, "logout")));
+        let r = if state.can_logout() {
+            r
+        } else {
+            r.on_disabled_hover_text(t!(l, "why-logout"))
+        };
+        if r.clicked() {
+            out.push(UiCommand::Logout);
+        }
     });
 }
 
+/// Why Ready is disabled now (a catalogue id), or `None` when it is enabled.
+fn ready_blocker(state: &DeskState) -> Option<&'static str> {
+    if state.can_ready() {
+        return None;
+    }
+    Some(match state.agent.as_ref().map(|a| a.state) {
+        _ if !state.connected() => "why-offline",
+        Some(AgentState::Ready) => "why-already-ready",
+        Some(AgentState::WrapUp) => "why-ready-wrap-up",
+        _ => "why-ready-on-call",
+    })
+}
+
 fn notifications(ui: &mut Ui, state: &DeskState, out: &mut Vec<UiCommand>) {
+    let l = state.lang;
+    let general: Vec<_> = state.messages_at(Place::General).take(4).collect();
     ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new("Notifications").strong());
-        if state.notifications.is_empty() {
-            ui.label("none");
+        ui.label(RichText::new(t!(l, "notifications")).strong());
+        if general.is_empty() {
+            ui.label(t!(l, "none"));
         }
     });
-    for n in state.notifications.iter().rev().take(4) {
+    for n in general {
         ui.horizontal(|ui| {
             let color = match n.level {
                 Level::Info => Color32::LIGHT_BLUE,
@@ -495,21 +659,45 @@ fn notifications(ui: &mut Ui, state: &DeskState, out: &mut Vec<UiCommand>) {
                 Level::Warning => Color32::ORANGE,
                 Level::Error => Color32::LIGHT_RED,
             };
-            ui.colored_label(color, &n.text);
-            if ui.small_button("Dismiss").clicked() {
+            ui.colored_label(color, n.text(l));
+            if ui.small_button(t!(l, "dismiss")).clicked() {
                 out.push(UiCommand::Dismiss(n.id));
             }
         });
     }
 }
 
-fn call_state_name(s: CallState) -> &'static str {
+fn call_state_name(l: Lang, s: CallState) -> String {
     match s {
-        CallState::Dialing => "dialing",
-        CallState::Ringing => "ringing",
-        CallState::Connected => "connected",
-        CallState::Held => "on hold",
-        CallState::Ended => "ended",
+        CallState::Dialing => t!(l, "call-dialing"),
+        CallState::Ringing => t!(l, "call-ringing"),
+        CallState::Connected => t!(l, "call-connected"),
+        CallState::Held => t!(l, "call-held"),
+        CallState::Ended => t!(l, "call-ended"),
+    }
+}
+
+fn direction_name(l: Lang, d: CallDirection) -> String {
+    match d {
+        CallDirection::Inbound => t!(l, "dir-in"),
+        CallDirection::Outbound => t!(l, "dir-out"),
+        CallDirection::Internal => t!(l, "dir-internal"),
+        CallDirection::Consult => t!(l, "dir-consult"),
+    }
+}
+
+/// How a call ended, in words.
+pub fn end_reason_name(l: Lang, r: Option<hotline_cti::EndReason>) -> String {
+    use hotline_cti::EndReason;
+    match r {
+        None => t!(l, "end-ended"),
+        Some(EndReason::RemoteHangup) => t!(l, "end-remote-hangup"),
+        Some(EndReason::AgentHangup) => t!(l, "end-agent-hangup"),
+        Some(EndReason::Transferred) => t!(l, "end-transferred"),
+        Some(EndReason::NotAnswered) => t!(l, "end-not-answered"),
+        Some(EndReason::Rejected) => t!(l, "end-rejected"),
+        Some(EndReason::Failed) => t!(l, "end-failed"),
+        Some(EndReason::TakenOver) => t!(l, "end-taken-over"),
     }
 }
 
@@ -530,7 +718,7 @@ fn control_call(state: &DeskState) -> Option<CallId> {
         })
 }
 
-fn transfer_target(forms: &Forms) -> Option<TransferTarget> {
+fn transfer_target(forms: &Forms, plan: &crate::numbers::DialPlan) -> Option<TransferTarget> {
     let t = forms.target.trim();
     if t.is_empty() {
         return None;
@@ -539,7 +727,7 @@ fn transfer_target(forms: &Forms) -> Option<TransferTarget> {
         TargetKind::Agent => TransferTarget::Agent { agent: t.into() },
         TargetKind::Queue => TransferTarget::Queue { queue: t.into() },
         TargetKind::External => TransferTarget::External {
-            number: Pii::new(t.to_owned()),
+            number: Pii::new(crate::numbers::normalise(t, plan).unwrap_or_else(|| t.to_owned())),
         },
     })
 }
@@ -551,176 +739,252 @@ fn calls_panel(
     wall: UnixMillis,
     out: &mut Vec<UiCommand>,
 ) {
-    ui.heading("Calls");
+    let l = state.lang;
+    ui.heading(t!(l, "calls"));
     if state.calls.is_empty() {
-        ui.label("No calls");
+        ui.label(t!(l, "no-calls"));
     }
     for c in &state.calls {
-        let name = state
-            .pops
-            .get(&c.call)
-            .and_then(|p| p.customer.as_ref())
-            .map_or_else(|| c.peer.expose().clone(), |cu| cu.name.expose().clone());
-        let mut text = format!(
-            "{} {} · {} · {}",
-            match c.direction {
-                CallDirection::Inbound => "In",
-                CallDirection::Outbound => "Out",
-                CallDirection::Internal => "Internal",
-                CallDirection::Consult => "Consult",
-            },
-            name,
-            call_state_name(c.state),
-            format_duration(c.since.secs_until(wall))
+        let name = state.peer_name(&c.call, &c.peer);
+        let mut text = t!(
+            l,
+            "call-line",
+            direction = direction_name(l, c.direction),
+            who = name,
+            state = call_state_name(l, c.state),
+            time = format_duration(state.call_start(c).secs_until(wall))
         );
         if c.muted {
-            text.push_str(" · muted");
+            text.push_str(&t!(l, "call-muted-suffix"));
         }
         if c.conference {
-            text.push_str(" · conference");
+            text.push_str(&t!(l, "call-conference-suffix"));
         }
         let selected = state.focus.as_ref() == Some(&c.call);
         if ui.selectable_label(selected, text).clicked() {
             out.push(UiCommand::Focus(c.call.clone()));
         }
         if let Some(stage) = state.payments.get(&c.call) {
-            ui.label(payment_text(stage));
+            ui.label(payment_text(l, stage));
+        }
+    }
+    // Wrap-ups still open while the agent is on another call: each stays with its caller.
+    for w in &state.wrap_ups {
+        if state.focus.as_ref() == Some(&w.call) {
+            continue;
+        }
+        if ui
+            .button(t!(
+                l,
+                "wrap-up-waiting",
+                who = w.who.as_str(),
+                call = w.call.as_str()
+            ))
+            .clicked()
+        {
+            out.push(UiCommand::Focus(w.call.clone()));
         }
     }
     ui.separator();
     if let Some(call) = control_call(state) {
         let a = state.actions(&call);
-        call_controls(ui, &call, a, forms, out);
+        call_controls(ui, state, &call, a, forms, out);
     }
+    place_messages(ui, state, Place::Calls);
     ui.separator();
-    ui.label(RichText::new("Dial").strong());
+    ui.label(RichText::new(t!(l, "dial")).strong());
+    let dial_blocker = dial_blocker(state);
     ui.horizontal(|ui| {
-        ui.add(
-            egui::TextEdit::singleline(&mut forms.dial)
-                .hint_text("Number or extension")
-                .desired_width(150.0),
-        );
-        let can_dial = state.connected()
-            && !forms.dial.trim().is_empty()
-            && state
-                .agent
-                .as_ref()
-                .is_some_and(|a| matches!(a.state, AgentState::NotReady | AgentState::Ready));
-        if ui
-            .add_enabled(can_dial, egui::Button::new("Call"))
-            .clicked()
+        let lb = ui.label(t!(l, "dial-number"));
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut forms.dial)
+                    .hint_text(t!(l, "dial-hint"))
+                    .desired_width(150.0),
+            )
+            .labelled_by(lb.id);
+        let enter = r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        let typed = crate::numbers::dial_string(&forms.dial);
+        let can_dial = dial_blocker.is_none() && typed.is_some();
+        let b = ui.add_enabled(can_dial, egui::Button::new(t!(l, "dial-call")));
+        let b = match (dial_blocker, &typed) {
+            (Some(key), _) => b.on_disabled_hover_text(crate::i18n::format(l, key, &[])),
+            (None, None) => b.on_disabled_hover_text(t!(l, "why-dial-empty")),
+            _ => b.on_hover_text(t!(l, "dial-how")),
+        };
+        if (b.clicked() || (enter && can_dial))
+            && let Some(typed) = typed
         {
-            let t = forms.dial.trim().to_owned();
-            let cmd = if t.len() <= 5 && t.bytes().all(|b| b.is_ascii_digit()) {
-                Command::InternalCall {
+            let command = match typed {
+                crate::numbers::DialString::Extension(ext) => Command::InternalCall {
                     to: hotline_cti::InternalTarget::Extension {
-                        extension: t.as_str().into(),
+                        extension: ext.as_str().into(),
                     },
-                }
-            } else {
-                Command::OutboundCall {
-                    number: Pii::new(t),
+                },
+                crate::numbers::DialString::Number(n) => Command::OutboundCall {
+                    number: Pii::new(crate::numbers::normalise(&n, &state.dial_plan).unwrap_or(n)),
                     customer: None,
-                }
+                },
             };
-            out.push(UiCommand::Cti(cmd));
+            out.push(UiCommand::Dial {
+                command,
+                customer_name: None,
+            });
         }
     });
+    place_messages(ui, state, Place::Dial);
     ui.separator();
-    ui.label(RichText::new("Help").strong());
+    ui.label(RichText::new(t!(l, "help")).strong());
     ui.horizontal(|ui| {
+        let lb = ui.label(t!(l, "help-message"));
         ui.add(
             egui::TextEdit::singleline(&mut forms.help)
-                .hint_text("Message to supervisor")
+                .hint_text(t!(l, "help-hint"))
                 .desired_width(150.0),
-        );
-        if ui
-            .add_enabled(state.connected(), egui::Button::new("Ask for help"))
-            .clicked()
-        {
+        )
+        .labelled_by(lb.id);
+        let b = ui.add_enabled(state.connected(), egui::Button::new(t!(l, "help-button")));
+        let b = if state.connected() {
+            b
+        } else {
+            b.on_disabled_hover_text(t!(l, "why-offline"))
+        };
+        if b.clicked() {
             out.push(UiCommand::Cti(Command::RequestHelp {
                 call: control_call(state),
                 message: std::mem::take(&mut forms.help),
             }));
         }
     });
+    if let Some(at) = state.help_sent {
+        ui.colored_label(
+            Color32::LIGHT_GREEN,
+            t!(l, "help-sent", time = format_duration(at.secs_until(wall))),
+        );
+    }
+    place_messages(ui, state, Place::Help);
     ui.separator();
-    ui.collapsing("Call history", |ui| {
+    ui.collapsing(t!(l, "history"), |ui| {
         if state.history.is_empty() {
-            ui.label("No calls yet");
+            ui.label(t!(l, "history-empty"));
         }
         for h in &state.history {
-            let who = h
-                .customer
-                .as_ref()
-                .map_or_else(|| h.peer.expose().clone(), |n| n.expose().clone());
-            ui.label(format!(
-                "{} · {} · {}",
-                who,
-                h.end_reason
-                    .map_or("ended".to_owned(), |r| format!("{r:?}")),
-                h.disposition
+            let who = match (&h.customer, &h.colleague) {
+                (Some(n), _) => n.expose().clone(),
+                (None, Some(c)) => state.colleague_label(c),
+                (None, None) => h.peer.expose().clone(),
+            };
+            ui.label(t!(
+                l,
+                "history-line",
+                direction = direction_name(l, h.direction),
+                who = who,
+                how = end_reason_name(l, h.end_reason),
+                disposition = h
+                    .disposition
                     .as_ref()
-                    .map_or("not wrapped up", |d| d.as_str())
+                    .map_or_else(|| t!(l, "not-wrapped-up"), |d| d.as_str().to_owned())
             ));
         }
     });
 }
 
+/// Why no call can be placed now (a catalogue id), or `None`.
+fn dial_blocker(state: &DeskState) -> Option<&'static str> {
+    if !state.connected() {
+        return Some("why-offline");
+    }
+    match state.agent.as_ref().map(|a| a.state) {
+        Some(AgentState::NotReady | AgentState::Ready) => None,
+        Some(AgentState::WrapUp) => Some("why-dial-wrap-up"),
+        _ => Some("why-dial-on-call"),
+    }
+}
+
 fn call_controls(
     ui: &mut Ui,
+    state: &DeskState,
     call: &CallId,
     a: CallActions,
     forms: &mut Forms,
     out: &mut Vec<UiCommand>,
 ) {
+    let l = state.lang;
     let call_cmd = |f: fn(CallId) -> Command| UiCommand::Cti(f(call.clone()));
-    ui.label(RichText::new("Call controls").strong());
+    ui.label(RichText::new(t!(l, "controls")).strong());
+    let why = state.why_disabled(call);
     ui.horizontal_wrapped(|ui| {
-        let button = |ui: &mut Ui, enabled: bool, label: &str, key: &str| {
-            ui.add_enabled(enabled, egui::Button::new(label))
-                .on_hover_text(key)
-                .clicked()
+        let button = |ui: &mut Ui, enabled: bool, label: String, key: &str, why: Option<&str>| {
+            let r = ui
+                .add_enabled(enabled, egui::Button::new(label))
+                .on_hover_text(key);
+            match why {
+                Some(why) if !enabled => {
+                    r.on_disabled_hover_text(format!("{key}: {}", crate::i18n::format(l, why, &[])))
+                }
+                _ => r,
+            }
+            .clicked()
         };
-        if button(ui, a.answer, "Answer", "F5") {
+        if button(ui, a.answer, t!(l, "answer"), "F5", why.answer) {
             out.push(call_cmd(|call| Command::Answer { call }));
         }
-        if button(ui, a.hold, "Hold", "F6") {
+        if button(ui, a.reject, t!(l, "reject"), "F4", why.reject) {
+            out.push(call_cmd(|call| Command::Reject { call }));
+        }
+        if button(ui, a.hold, t!(l, "hold"), "F6", None) {
             out.push(call_cmd(|call| Command::Hold { call }));
         }
-        if button(ui, a.resume, "Resume", "F6") {
+        if button(ui, a.resume, t!(l, "resume"), "F6", None) {
             out.push(call_cmd(|call| Command::Resume { call }));
         }
-        if button(ui, a.mute, "Mute", "F7") {
+        if button(ui, a.mute, t!(l, "mute"), "F7", None) {
             out.push(call_cmd(|call| Command::Mute { call }));
         }
-        if button(ui, a.unmute, "Unmute", "F7") {
+        if button(ui, a.unmute, t!(l, "unmute"), "F7", None) {
             out.push(call_cmd(|call| Command::Unmute { call }));
         }
-        if button(ui, a.hangup, "Hang up", "F8") {
+        if button(ui, a.hangup, t!(l, "hangup"), "F8", None) {
             out.push(call_cmd(|call| Command::Hangup { call }));
         }
     });
+    if let Some(why) = why.answer
+        && !a.answer
+    {
+        ui.label(RichText::new(crate::i18n::format(l, why, &[])).weak());
+    }
     ui.horizontal(|ui| {
-        ui.radio_value(&mut forms.target_kind, TargetKind::Agent, "Agent");
-        ui.radio_value(&mut forms.target_kind, TargetKind::Queue, "Queue");
-        ui.radio_value(&mut forms.target_kind, TargetKind::External, "Number");
+        ui.radio_value(
+            &mut forms.target_kind,
+            TargetKind::Agent,
+            t!(l, "target-agent"),
+        );
+        ui.radio_value(
+            &mut forms.target_kind,
+            TargetKind::Queue,
+            t!(l, "target-queue"),
+        );
+        ui.radio_value(
+            &mut forms.target_kind,
+            TargetKind::External,
+            t!(l, "target-number"),
+        );
     });
     ui.horizontal(|ui| {
-        let l = ui.label("Transfer target");
+        let lb = ui.label(t!(l, "transfer-target"));
         ui.add(
             egui::TextEdit::singleline(&mut forms.target)
-                .hint_text("agent, queue or number")
+                .hint_text(t!(l, "transfer-target-hint"))
                 .desired_width(160.0),
         )
-        .labelled_by(l.id);
+        .labelled_by(lb.id);
     });
-    let target = transfer_target(forms);
+    let target = transfer_target(forms, &state.dial_plan);
     ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(
                 a.transfer && target.is_some(),
-                egui::Button::new("Transfer"),
+                egui::Button::new(t!(l, "transfer")),
             )
             .on_hover_text("F9")
             .clicked()
@@ -732,7 +996,10 @@ fn call_controls(
             }));
         }
         if ui
-            .add_enabled(a.consult && target.is_some(), egui::Button::new("Consult"))
+            .add_enabled(
+                a.consult && target.is_some(),
+                egui::Button::new(t!(l, "consult")),
+            )
             .on_hover_text("F10")
             .clicked()
             && let Some(to) = target.clone()
@@ -743,20 +1010,23 @@ fn call_controls(
             }));
         }
         if ui
-            .add_enabled(a.complete_transfer, egui::Button::new("Complete transfer"))
+            .add_enabled(
+                a.complete_transfer,
+                egui::Button::new(t!(l, "complete-transfer")),
+            )
             .on_hover_text("F11")
             .clicked()
         {
             out.push(call_cmd(|call| Command::CompleteTransfer { call }));
         }
         if ui
-            .add_enabled(a.cancel_consult, egui::Button::new("Cancel consult"))
+            .add_enabled(a.cancel_consult, egui::Button::new(t!(l, "cancel-consult")))
             .clicked()
         {
             out.push(call_cmd(|call| Command::CancelConsult { call }));
         }
         if ui
-            .add_enabled(a.conference, egui::Button::new("Conference"))
+            .add_enabled(a.conference, egui::Button::new(t!(l, "conference")))
             .on_hover_text("F12")
             .clicked()
         {
@@ -766,12 +1036,15 @@ fn call_controls(
     ui.horizontal(|ui| {
         ui.add(
             egui::TextEdit::singleline(&mut forms.dtmf)
-                .hint_text("DTMF digits")
+                .hint_text(t!(l, "dtmf-hint"))
                 .desired_width(100.0),
         );
         let digits = DtmfDigits::new(forms.dtmf.trim()).ok();
         if ui
-            .add_enabled(a.dtmf && digits.is_some(), egui::Button::new("Send DTMF"))
+            .add_enabled(
+                a.dtmf && digits.is_some(),
+                egui::Button::new(t!(l, "dtmf-send")),
+            )
             .clicked()
             && let Some(digits) = digits
         {
@@ -785,18 +1058,18 @@ fn call_controls(
     ui.horizontal(|ui| {
         ui.add(
             egui::TextEdit::singleline(&mut forms.pay_amount)
-                .hint_text("Amount")
+                .hint_text(t!(l, "pay-amount"))
                 .desired_width(70.0),
         );
         ui.add(
             egui::TextEdit::singleline(&mut forms.pay_reference)
-                .hint_text("Reference")
+                .hint_text(t!(l, "pay-reference"))
                 .desired_width(90.0),
         );
         let amount = parse_amount(&forms.pay_amount);
         let ok = a.payment && amount.is_some() && !forms.pay_reference.trim().is_empty();
         if ui
-            .add_enabled(ok, egui::Button::new("Take payment"))
+            .add_enabled(ok, egui::Button::new(t!(l, "pay-button")))
             .clicked()
             && let Some(minor) = amount
         {
@@ -847,97 +1120,128 @@ pub fn parse_amount(text: &str) -> Option<u64> {
     whole.checked_mul(100)?.checked_add(frac).filter(|m| *m > 0)
 }
 
-fn payment_text(stage: &PaymentStage) -> String {
+fn payment_text(l: Lang, stage: &PaymentStage) -> String {
     match stage {
-        PaymentStage::Started => "Payment: caller is in the payment flow".into(),
+        PaymentStage::Started => t!(l, "pay-started"),
         PaymentStage::Collecting {
             field,
             entered,
             expected,
         } => {
             let f = match field {
-                PaymentField::CardNumber => "card number",
-                PaymentField::Expiry => "expiry",
-                PaymentField::SecurityCode => "security code",
+                PaymentField::CardNumber => t!(l, "pay-field-card"),
+                PaymentField::Expiry => t!(l, "pay-field-expiry"),
+                PaymentField::SecurityCode => t!(l, "pay-field-code"),
             };
             match expected {
-                Some(n) => format!("Payment: {f}, {entered} of {n} digits"),
-                None => format!("Payment: {f}, {entered} digits"),
+                Some(n) => t!(
+                    l,
+                    "pay-collecting-of",
+                    field = f,
+                    entered = *entered,
+                    expected = *n
+                ),
+                None => t!(l, "pay-collecting", field = f, entered = *entered),
             }
         }
-        PaymentStage::Processing => "Payment: processing".into(),
-        PaymentStage::Approved { reference } => format!("Payment approved ({reference})"),
-        PaymentStage::Declined { reason } => format!("Payment declined: {reason}"),
-        PaymentStage::Cancelled => "Payment cancelled".into(),
+        PaymentStage::Processing => t!(l, "pay-processing"),
+        PaymentStage::Approved { reference } => {
+            t!(l, "pay-approved", reference = reference.as_str())
+        }
+        PaymentStage::Declined { reason } => t!(l, "payment-declined", reason = reason.as_str()),
+        PaymentStage::Cancelled => t!(l, "pay-cancelled"),
     }
 }
 
 fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<UiCommand>) {
+    let l = state.lang;
     let Some(pop) = state.focused_pop() else {
-        ui.heading("No call");
-        ui.label("The caller's record appears here when a call is offered.");
+        ui.heading(t!(l, "no-pop"));
+        ui.label(t!(l, "no-pop-hint"));
         return;
     };
     let ringing = state
         .call(&pop.call)
         .is_some_and(|c| c.state == CallState::Ringing);
-    ui.heading(if ringing { "Incoming call" } else { "Caller" });
+    ui.heading(match (&pop.context, ringing) {
+        (Some(hotline_cti::PopContext::Consult { .. }), _) => t!(l, "pop-consult"),
+        (_, true) => t!(l, "pop-incoming"),
+        (_, false) => t!(l, "pop-caller"),
+    });
+    // Why this caller's record is here when no queue offered the call.
+    match &pop.context {
+        Some(hotline_cti::PopContext::Consult { by }) => {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(t!(l, "pop-consulted-by", who = state.colleague_label(by)))
+                        .strong(),
+                )
+                .wrap(),
+            );
+        }
+        Some(hotline_cti::PopContext::TakeOver { from }) => {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(t!(
+                        l,
+                        "pop-taken-over-from",
+                        who = state.colleague_label(from)
+                    ))
+                    .strong(),
+                )
+                .wrap(),
+            );
+        }
+        None => {}
+    }
     egui::Grid::new("pop_grid").num_columns(2).show(ui, |ui| {
-        ui.label("Number");
+        ui.label(t!(l, "pop-number"));
         ui.label(pop.ani.expose());
         ui.end_row();
-        ui.label("Dialed");
+        ui.label(t!(l, "pop-dialed"));
         ui.label(&pop.dnis);
         ui.end_row();
-        ui.label("Queue");
+        ui.label(t!(l, "pop-queue"));
         ui.label(&pop.queue_name);
         ui.end_row();
-        ui.label("Waited");
+        ui.label(t!(l, "pop-waited"));
         ui.label(format_duration(u64::from(pop.waited_secs)));
         ui.end_row();
         if ringing {
-            ui.label("Ringing for");
+            ui.label(t!(l, "pop-ringing-for"));
             ui.label(format_duration(pop.offered_at.secs_until(wall)));
             ui.end_row();
         }
-        ui.label("IVR path");
+        ui.label(t!(l, "pop-ivr-path"));
         ui.add(egui::Label::new(pop.ivr_path.join(" > ")).wrap());
         ui.end_row();
         for input in &pop.ivr_inputs {
-            ui.label(format!("Entered {}", input.name));
+            ui.label(t!(l, "pop-entered", name = input.name.as_str()));
             ui.label(input.value.expose());
             ui.end_row();
         }
     });
     ui.separator();
     let Some(customer) = &pop.customer else {
-        ui.heading("Unknown caller");
+        ui.heading(t!(l, "unknown-caller"));
         match state.links.get(&pop.call) {
             Some((_, name)) => {
-                ui.label(format!("The number will be linked to {}", name.expose()));
+                ui.label(t!(l, "link-note", name = name.expose()));
             }
             None => {
-                ui.label("No customer has this number. Find the customer on the right and link the number, or enter a name in the wrap-up form to create one.");
+                ui.add(egui::Label::new(t!(l, "unknown-caller-hint")).wrap());
             }
         }
         return;
     };
-    ui.label(match pop.caller_proof {
-        hotline_cti::CallerProof::Pin => "Identity verified: the caller keyed the customer's PIN.",
-        hotline_cti::CallerProof::Claimed => {
-            "Identity not verified: matched by number only, which can be forged. Check who is calling before changing the account."
-        }
-    });
+    ui.add(
+        egui::Label::new(match pop.caller_proof {
+            hotline_cti::CallerProof::Pin => t!(l, "proof-pin"),
+            hotline_cti::CallerProof::Claimed => t!(l, "proof-claimed"),
+        })
+        .wrap(),
+    );
     customer_record(ui, state, customer, wall, out);
-}
-
-/// May the agent start a call now (click-to-dial)?
-fn can_dial(state: &DeskState) -> bool {
-    state.connected()
-        && state
-            .agent
-            .as_ref()
-            .is_some_and(|a| matches!(a.state, AgentState::NotReady | AgentState::Ready))
 }
 
 /// A customer record: identities (phone numbers dial on click), open tickets (with history),
@@ -949,76 +1253,135 @@ fn customer_record(
     wall: UnixMillis,
     out: &mut Vec<UiCommand>,
 ) {
+    let l = state.lang;
     ui.heading(customer.name.expose());
-    ui.label(format!("Tier: {}", customer.tier));
-    let dial_ok = can_dial(state);
+    ui.label(t!(l, "tier", tier = customer.tier.as_str()));
+    let blocker = dial_blocker(state);
     for id in &customer.identities {
         ui.horizontal(|ui| {
-            ui.label(format!(
-                "{}: {}{}",
-                id.kind,
-                id.value.expose(),
-                if id.verified { " (verified)" } else { "" }
-            ));
-            if id.kind == "phone"
-                && ui
-                    .add_enabled(
-                        dial_ok,
-                        egui::Button::new(format!("Call {}", id.value.expose())),
-                    )
-                    .clicked()
-            {
-                out.push(UiCommand::Cti(Command::OutboundCall {
-                    number: id.value.clone(),
-                    customer: Some(customer.id.clone()),
-                }));
+            let kind = match id.kind.as_str() {
+                "phone" => t!(l, "id-phone"),
+                "email" => t!(l, "id-email"),
+                "account" => t!(l, "id-account"),
+                other => other.to_owned(),
+            };
+            ui.label(if id.verified {
+                t!(
+                    l,
+                    "identity-verified",
+                    kind = kind,
+                    value = id.value.expose()
+                )
+            } else {
+                t!(l, "identity", kind = kind, value = id.value.expose())
+            });
+            if id.kind == "phone" {
+                let b = ui.add_enabled(
+                    blocker.is_none(),
+                    egui::Button::new(t!(l, "call-number", number = id.value.expose())),
+                );
+                let b = match blocker {
+                    Some(key) => b.on_disabled_hover_text(crate::i18n::format(l, key, &[])),
+                    None => b,
+                };
+                if b.clicked() {
+                    out.push(UiCommand::Dial {
+                        command: Command::OutboundCall {
+                            number: id.value.clone(),
+                            customer: Some(customer.id.clone()),
+                        },
+                        customer_name: Some(customer.name.clone()),
+                    });
+                }
             }
         });
     }
     ui.add_space(6.0);
-    ui.label(RichText::new("Open tickets").strong());
+    ui.label(RichText::new(t!(l, "open-tickets")).strong());
     if customer.open_tickets.is_empty() {
-        ui.label("none");
+        ui.label(t!(l, "none"));
     }
-    for t in &customer.open_tickets {
+    for tk in &customer.open_tickets {
         ui.horizontal(|ui| {
-            ui.label(format!(
-                "{} {} [{:?}, {:?}]",
-                t.id, t.subject, t.status, t.priority
+            ui.label(t!(
+                l,
+                "ticket-line",
+                id = tk.id.as_str(),
+                subject = tk.subject.as_str(),
+                status = ticket_status_name(l, tk.status),
+                priority = priority_name(l, tk.priority)
             ));
-            if ui.small_button(format!("History {}", t.id)).clicked() {
-                out.push(UiCommand::ShowTicketHistory(t.id.clone()));
+            if ui
+                .small_button(t!(l, "ticket-history-button", id = tk.id.as_str()))
+                .clicked()
+            {
+                out.push(UiCommand::ShowTicketHistory(tk.id.clone()));
             }
         });
     }
     ui.add_space(6.0);
-    ui.label(RichText::new("Last contacts").strong());
+    ui.label(RichText::new(t!(l, "last-contacts")).strong());
     if customer.last_contacts.is_empty() {
-        ui.label("none");
+        ui.label(t!(l, "none"));
     }
     for c in &customer.last_contacts {
-        ui.label(format!(
-            "{} ago · {} · {}{}",
-            format_span(c.at.secs_until(wall)),
-            c.queue.as_ref().map_or("-", |q| q.as_str()),
-            c.disposition.as_ref().map_or("no outcome", |d| d.as_str()),
-            c.summary
-                .as_ref()
-                .map_or(String::new(), |s| format!(" · {}", s.expose()))
-        ));
+        let disposition = c
+            .disposition
+            .as_ref()
+            .map_or_else(|| t!(l, "no-outcome"), |d| d.as_str().to_owned());
+        let ago = t!(l, "ago", time = span(l, c.at.secs_until(wall)));
+        let queue = c.queue.as_ref().map_or("-", |q| q.as_str());
+        ui.add(
+            egui::Label::new(match &c.summary {
+                Some(summary) => t!(
+                    l,
+                    "contact-line-summary",
+                    ago = ago,
+                    queue = queue,
+                    disposition = disposition,
+                    summary = summary.expose()
+                ),
+                None => t!(
+                    l,
+                    "contact-line",
+                    ago = ago,
+                    queue = queue,
+                    disposition = disposition
+                ),
+            })
+            .wrap(),
+        );
     }
     ui.add_space(6.0);
-    ui.label(RichText::new("Bookings").strong());
+    ui.label(RichText::new(t!(l, "bookings")).strong());
     if customer.bookings.is_empty() {
-        ui.label("none");
+        ui.label(t!(l, "none"));
     }
     for b in &customer.bookings {
         let when = if b.at > wall {
-            format!("in {}", format_span(wall.secs_until(b.at)))
+            t!(l, "in-time", time = span(l, wall.secs_until(b.at)))
         } else {
-            format!("{} ago", format_span(b.at.secs_until(wall)))
+            t!(l, "ago", time = span(l, b.at.secs_until(wall)))
         };
         ui.label(format!("{} {} · {} · {}", b.id, b.what, when, b.status));
+    }
+}
+
+fn ticket_status_name(l: Lang, s: TicketStatus) -> String {
+    match s {
+        TicketStatus::Open => t!(l, "ticket-open"),
+        TicketStatus::Pending => t!(l, "ticket-pending"),
+        TicketStatus::Solved => t!(l, "ticket-solved"),
+        TicketStatus::Closed => t!(l, "ticket-closed"),
+    }
+}
+
+fn priority_name(l: Lang, p: TicketPriority) -> String {
+    match p {
+        TicketPriority::Low => t!(l, "prio-low"),
+        TicketPriority::Normal => t!(l, "prio-normal"),
+        TicketPriority::High => t!(l, "prio-high"),
+        TicketPriority::Urgent => t!(l, "prio-urgent"),
     }
 }
 
@@ -1030,32 +1393,38 @@ fn customers_panel(
     wall: UnixMillis,
     out: &mut Vec<UiCommand>,
 ) {
-    ui.heading("Customers");
+    let l = state.lang;
+    ui.heading(t!(l, "customers"));
     ui.horizontal(|ui| {
-        let l = ui.label("Find customer");
+        let lb = ui.label(t!(l, "find-customer"));
         let r = ui
             .add(
                 egui::TextEdit::singleline(&mut forms.search)
-                    .hint_text("name, number, e-mail")
+                    .hint_text(t!(l, "find-hint"))
                     .desired_width(150.0),
             )
-            .labelled_by(l.id);
+            .labelled_by(lb.id);
         let enter = r.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
         let ok = !forms.search.trim().is_empty();
-        if (ui.add_enabled(ok, egui::Button::new("Search")).clicked() || enter) && ok {
+        if (ui
+            .add_enabled(ok, egui::Button::new(t!(l, "search")))
+            .clicked()
+            || enter)
+            && ok
+        {
             out.push(UiCommand::Search(forms.search.trim().to_owned()));
         }
     });
     if state.search.pending {
-        ui.label("Searching...");
+        ui.label(t!(l, "searching"));
     }
     if let Some(err) = &state.search.error {
-        ui.colored_label(Color32::LIGHT_RED, err);
+        ui.colored_label(Color32::LIGHT_RED, err.render(l));
     } else if !state.search.pending
         && !state.search.query.is_empty()
         && state.search.hits.is_empty()
     {
-        ui.label("No customer found");
+        ui.label(t!(l, "no-customer-found"));
     }
     // An unknown caller being handled can be linked to a search result.
     let unknown_call = state
@@ -1072,7 +1441,7 @@ fn customers_panel(
             }
             if let Some(call) = &unknown_call
                 && ui
-                    .small_button(format!("Link {} to caller", hit.name.expose()))
+                    .small_button(t!(l, "link-button", name = hit.name.expose()))
                     .clicked()
             {
                 out.push(UiCommand::LinkCaller {
@@ -1085,17 +1454,17 @@ fn customers_panel(
     }
     if let Some(view) = &state.opened {
         ui.separator();
-        if ui.small_button("Close record").clicked() {
+        if ui.small_button(t!(l, "close-record")).clicked() {
             out.push(UiCommand::CloseCustomer);
         }
         customer_record(ui, state, view, wall, out);
     }
     if let Some((id, changes)) = &state.ticket_history {
         ui.separator();
-        ui.label(RichText::new(format!("Ticket {id} history")).strong());
+        ui.label(RichText::new(t!(l, "ticket-history", id = id.as_str())).strong());
         match changes {
             Ok(list) if list.is_empty() => {
-                ui.label("No changes recorded");
+                ui.label(t!(l, "no-changes"));
             }
             Ok(list) => {
                 for c in list {
@@ -1105,17 +1474,33 @@ fn customers_panel(
                         _ => c.field.clone(),
                     };
                     ui.label(format!(
-                        "{} ago · {} · {what}",
-                        format_span(c.at.secs_until(wall)),
+                        "{} · {} · {what}",
+                        t!(l, "ago", time = span(l, c.at.secs_until(wall))),
                         c.actor.as_deref().unwrap_or("-")
                     ));
                 }
             }
             Err(e) => {
-                ui.colored_label(Color32::LIGHT_RED, format!("Cannot load the history: {e}"));
+                ui.colored_label(
+                    Color32::LIGHT_RED,
+                    t!(l, "history-load-failed", reason = e.as_str()),
+                );
             }
         }
     }
+}
+
+/// What the wrap-up form still needs before it can be submitted (catalogue ids), in the order
+/// of the form.
+pub fn wrap_up_missing(wrap: &WrapForm) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if wrap.disposition.is_none() {
+        missing.push("missing-disposition");
+    }
+    if wrap.ticket != TicketChoice::None && wrap.subject.trim().is_empty() {
+        missing.push("missing-subject");
+    }
+    missing
 }
 
 fn wrap_up_form(
@@ -1125,28 +1510,54 @@ fn wrap_up_form(
     wall: UnixMillis,
     out: &mut Vec<UiCommand>,
 ) {
-    let Some(wrap) = &state.wrap_up else { return };
+    let l = state.lang;
+    let Some(wrap) = state.focused_wrap_up() else {
+        return;
+    };
     if forms.wrap.call.as_ref() != Some(&wrap.call) {
-        forms.wrap = WrapForm {
+        // Each call keeps its own buffers: switching between two open wrap-ups loses nothing.
+        let old = std::mem::take(&mut forms.wrap);
+        if let Some(old_call) = old.call.clone()
+            && state.wrap_up_of(&old_call).is_some()
+        {
+            forms.parked.insert(old_call, old);
+        }
+        forms.wrap = forms.parked.remove(&wrap.call).unwrap_or_else(|| WrapForm {
             call: Some(wrap.call.clone()),
             ..WrapForm::default()
-        };
+        });
     }
     let pop = state.pops.get(&wrap.call);
-    ui.heading("Wrap-up");
+    // The form names its caller and its call, so it can never be taken for another's.
+    ui.heading(t!(
+        l,
+        "wrap-up-title",
+        who = wrap.who.as_str(),
+        call = wrap.call.as_str()
+    ));
     let elapsed = wrap.since.secs_until(wall);
     let timer = match wrap.limit_secs {
-        Some(limit) => format!(
-            "Wrap-up time {} of {}",
-            format_duration(elapsed),
-            format_duration(u64::from(limit))
+        Some(limit) => t!(
+            l,
+            "wrap-up-time-of",
+            time = format_duration(elapsed),
+            limit = format_duration(u64::from(limit))
         ),
-        None => format!("Wrap-up time {}", format_duration(elapsed)),
+        None => t!(l, "wrap-up-time", time = format_duration(elapsed)),
     };
-    let over = wrap.limit_secs.is_some_and(|l| elapsed > u64::from(l));
+    let over = wrap.limit_secs.is_some_and(|x| elapsed > u64::from(x));
     ui.colored_label(if over { Color32::ORANGE } else { Color32::GRAY }, timer);
+    match wrap.hold {
+        crate::state::WrapHold::Switch => {}
+        crate::state::WrapHold::EndedBySwitch => {
+            ui.label(t!(l, "wrap-up-ended-by-switch"));
+        }
+        crate::state::WrapHold::Desktop => {
+            ui.label(t!(l, "wrap-up-desktop"));
+        }
+    }
 
-    ui.label(RichText::new("Disposition (required)").strong());
+    ui.label(RichText::new(t!(l, "disposition-required")).strong());
     let dispositions = state
         .session
         .as_ref()
@@ -1157,78 +1568,95 @@ fn wrap_up_form(
             ui.radio_value(&mut forms.wrap.disposition, Some(d.clone()), d.as_str());
         }
     });
-    let l = ui.label("Notes");
+    let lb = ui.label(t!(l, "notes"));
     ui.add(
         egui::TextEdit::multiline(&mut forms.wrap.notes)
-            .hint_text("What happened, what was promised")
+            .hint_text(t!(l, "notes-hint"))
             .desired_rows(3),
     )
-    .labelled_by(l.id);
+    .labelled_by(lb.id);
 
     if pop.is_some_and(|p| p.new_customer_form) {
-        let l = ui.label("New customer name");
+        let lb = ui.label(t!(l, "new-customer-name"));
         ui.add(
             egui::TextEdit::singleline(&mut forms.wrap.new_customer)
-                .hint_text("Leave empty to skip"),
+                .hint_text(t!(l, "new-customer-hint")),
         )
-        .labelled_by(l.id);
+        .labelled_by(lb.id);
     }
 
-    ui.label(RichText::new("Ticket").strong());
+    ui.label(RichText::new(t!(l, "ticket")).strong());
     let open: Vec<(TicketId, String)> = pop
         .and_then(|p| p.customer.as_ref())
         .map(|c| {
             c.open_tickets
                 .iter()
-                .map(|t| (t.id.clone(), t.subject.clone()))
+                .map(|tk| (tk.id.clone(), tk.subject.clone()))
                 .collect()
         })
         .unwrap_or_default();
     ui.horizontal_wrapped(|ui| {
-        ui.radio_value(&mut forms.wrap.ticket, TicketChoice::None, "No ticket");
-        ui.radio_value(&mut forms.wrap.ticket, TicketChoice::New, "New ticket");
+        ui.radio_value(
+            &mut forms.wrap.ticket,
+            TicketChoice::None,
+            t!(l, "no-ticket"),
+        );
+        ui.radio_value(
+            &mut forms.wrap.ticket,
+            TicketChoice::New,
+            t!(l, "new-ticket"),
+        );
         for (id, subject) in &open {
             ui.radio_value(
                 &mut forms.wrap.ticket,
                 TicketChoice::Update(id.clone()),
-                format!("Update {id}: {subject}"),
+                t!(
+                    l,
+                    "update-ticket",
+                    id = id.as_str(),
+                    subject = subject.as_str()
+                ),
             );
         }
     });
     if forms.wrap.ticket != TicketChoice::None {
         if let TicketChoice::Update(id) = &forms.wrap.ticket
             && forms.wrap.subject.is_empty()
-            && let Some((_, subject)) = open.iter().find(|(t, _)| t == id)
+            && let Some((_, subject)) = open.iter().find(|(tk, _)| tk == id)
         {
             forms.wrap.subject = subject.clone();
         }
-        ui.add(egui::TextEdit::singleline(&mut forms.wrap.subject).hint_text("Ticket subject"));
+        let lb = ui.label(t!(l, "ticket-subject"));
+        ui.add(
+            egui::TextEdit::singleline(&mut forms.wrap.subject).hint_text(t!(l, "ticket-subject")),
+        )
+        .labelled_by(lb.id);
         ui.add(
             egui::TextEdit::multiline(&mut forms.wrap.body)
-                .hint_text("Ticket text")
+                .hint_text(t!(l, "ticket-text"))
                 .desired_rows(2),
         );
         let status = forms.wrap.status.get_or_insert(TicketStatus::Open);
-        ui.horizontal(|ui| {
-            ui.label("Status");
-            for (s, name) in [
-                (TicketStatus::Open, "open"),
-                (TicketStatus::Pending, "pending"),
-                (TicketStatus::Solved, "solved"),
+        ui.horizontal_wrapped(|ui| {
+            ui.label(t!(l, "ticket-status"));
+            for st in [
+                TicketStatus::Open,
+                TicketStatus::Pending,
+                TicketStatus::Solved,
             ] {
-                ui.radio_value(status, s, name);
+                ui.radio_value(status, st, ticket_status_name(l, st));
             }
         });
         let priority = forms.wrap.priority.get_or_insert(TicketPriority::Normal);
-        ui.horizontal(|ui| {
-            ui.label("Priority");
-            for (p, name) in [
-                (TicketPriority::Low, "low"),
-                (TicketPriority::Normal, "normal"),
-                (TicketPriority::High, "high"),
-                (TicketPriority::Urgent, "urgent"),
+        ui.horizontal_wrapped(|ui| {
+            ui.label(t!(l, "ticket-priority"));
+            for p in [
+                TicketPriority::Low,
+                TicketPriority::Normal,
+                TicketPriority::High,
+                TicketPriority::Urgent,
             ] {
-                ui.radio_value(priority, p, name);
+                ui.radio_value(priority, p, priority_name(l, p));
             }
         });
     }
@@ -1238,29 +1666,30 @@ fn wrap_up_form(
         .as_ref()
         .map(|s| s.not_ready_reasons.clone())
         .unwrap_or_default();
-    ui.horizontal(|ui| {
-        ui.label("Afterwards");
-        ui.radio_value(&mut forms.wrap.then_not_ready, None, "ready");
+    // Wrapped: with many reasons the row continues on the next line instead of being cut off.
+    ui.horizontal_wrapped(|ui| {
+        ui.label(t!(l, "afterwards"));
+        ui.radio_value(&mut forms.wrap.then_not_ready, None, t!(l, "then-ready"));
         for r in &reasons {
             ui.radio_value(
                 &mut forms.wrap.then_not_ready,
                 Some(r.clone()),
-                format!("not ready: {r}"),
+                t!(l, "then-not-ready", reason = r.as_str()),
             );
         }
     });
 
-    let ticket_ok =
-        forms.wrap.ticket == TicketChoice::None || !forms.wrap.subject.trim().is_empty();
-    let can_submit = forms.wrap.disposition.is_some() && ticket_ok;
+    let missing = wrap_up_missing(&forms.wrap);
+    let can_submit = missing.is_empty();
     let clicked = ui
-        .add_enabled(can_submit, egui::Button::new("Submit wrap-up"))
+        .add_enabled(can_submit, egui::Button::new(t!(l, "submit-wrap-up")))
         .on_hover_text("Ctrl+Enter")
         .clicked()
         || (can_submit && ui.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Enter)));
-    if !can_submit {
-        ui.label("Pick a disposition to finish wrap-up.");
+    for key in &missing {
+        ui.colored_label(Color32::ORANGE, crate::i18n::format(l, key, &[]));
     }
+    place_messages(ui, state, Place::WrapUp);
     if clicked && let Some(disposition) = forms.wrap.disposition.clone() {
         let ticket = match &forms.wrap.ticket {
             TicketChoice::None => None,
@@ -1292,11 +1721,11 @@ fn wrap_up_form(
     }
 }
 
-fn mode_name(mode: hotline_cti::MonitorMode) -> &'static str {
+fn mode_name(l: Lang, mode: hotline_cti::MonitorMode) -> String {
     match mode {
-        hotline_cti::MonitorMode::Listen => "listening",
-        hotline_cti::MonitorMode::Whisper => "whispering",
-        hotline_cti::MonitorMode::Barge => "barged in",
+        hotline_cti::MonitorMode::Listen => t!(l, "mode-listening"),
+        hotline_cti::MonitorMode::Whisper => t!(l, "mode-whispering"),
+        hotline_cti::MonitorMode::Barge => t!(l, "mode-barged"),
     }
 }
 
@@ -1309,194 +1738,98 @@ fn wallboard(
     out: &mut Vec<UiCommand>,
 ) {
     use hotline_cti::MonitorMode;
-    ui.heading("Wallboard");
+    let l = state.lang;
+    ui.heading(t!(l, "tab-wallboard"));
+    place_messages(ui, state, Place::Wallboard);
     let Some(board) = &state.wallboard else {
         ui.label(if state.connected() {
-            "Waiting for the first wallboard..."
+            t!(l, "wallboard-waiting")
         } else {
-            "Not connected"
+            t!(l, "conn-offline")
         });
         return;
     };
-    ui.label(format!(
-        "Updated {} ago",
-        format_duration(board.at.secs_until(wall))
+    ui.label(t!(
+        l,
+        "wallboard-updated",
+        time = format_duration(board.at.secs_until(wall))
     ));
-    egui::Grid::new("queues_grid")
-        .striped(true)
-        .num_columns(9)
+    // The queues: a table that scrolls on its own when a centre has many.
+    egui::ScrollArea::both()
+        .id_salt("queues_scroll")
+        .max_height(220.0)
         .show(ui, |ui| {
-            for h in [
-                "Queue",
-                "Waiting",
-                "Longest",
-                "Service level",
-                "ASA",
-                "Answered",
-                "Abandoned",
-                "Callbacks",
-                "Agents r/b/w/n",
-            ] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
-            for q in &board.queues {
-                ui.label(&q.name);
-                ui.label(format!("{} waiting", q.waiting));
-                ui.label(format_duration(u64::from(q.longest_wait_secs)));
-                ui.label(format!(
-                    "{}.{} % in {} s",
-                    q.service_level_permille / 10,
-                    q.service_level_permille % 10,
-                    q.service_level_secs
-                ));
-                ui.label(format!("{} s", q.asa_secs));
-                ui.label(format!("{} of {}", q.answered, q.offered));
-                ui.label(q.abandoned.to_string());
-                ui.label(q.callbacks_pending.to_string());
-                ui.label(format!(
-                    "{}/{}/{}/{}",
-                    q.agents.ready, q.agents.busy, q.agents.wrap_up, q.agents.not_ready
-                ));
-                ui.end_row();
-            }
+            egui::Grid::new("queues_grid")
+                .striped(true)
+                .num_columns(12)
+                .show(ui, |ui| {
+                    for h in [
+                        "wb-queue",
+                        "wb-waiting",
+                        "wb-longest",
+                        "wb-service-level",
+                        "wb-asa",
+                        "wb-answered",
+                        "wb-abandoned",
+                        "wb-callbacks",
+                        "wb-agents-ready",
+                        "wb-agents-busy",
+                        "wb-agents-wrap-up",
+                        "wb-agents-not-ready",
+                    ] {
+                        ui.label(RichText::new(crate::i18n::format(l, h, &[])).strong());
+                    }
+                    ui.end_row();
+                    for q in &board.queues {
+                        ui.label(&q.name);
+                        ui.label(q.waiting.to_string());
+                        ui.label(format_duration(u64::from(q.longest_wait_secs)));
+                        ui.label(t!(
+                            l,
+                            "wb-sl-value",
+                            value = format!(
+                                "{}.{}",
+                                q.service_level_permille / 10,
+                                q.service_level_permille % 10
+                            ),
+                            secs = q.service_level_secs
+                        ));
+                        ui.label(t!(l, "secs", n = q.asa_secs));
+                        ui.label(t!(l, "wb-of", n = q.answered, total = q.offered));
+                        ui.label(q.abandoned.to_string());
+                        ui.label(q.callbacks_pending.to_string());
+                        for n in [
+                            q.agents.ready,
+                            q.agents.busy,
+                            q.agents.wrap_up,
+                            q.agents.not_ready,
+                        ] {
+                            ui.label(n.to_string());
+                        }
+                        ui.end_row();
+                    }
+                });
         });
-    ui.separator();
-    ui.heading("Agents");
     let connected = state.connected();
-    for row in &board.agents {
-        let agent = &row.status.agent;
-        let mut text = format!(
-            "{} ({}) · {}",
-            row.name,
-            agent,
-            state_name(row.status.state)
-        );
-        if let Some(r) = &row.status.reason {
-            text.push_str(&format!(" ({r})"));
-        }
-        text.push_str(&format!(
-            " · {} · {} handled",
-            format_duration(row.status.since.secs_until(wall)),
-            row.handled_today
-        ));
-        if let Some(c) = &row.customer {
-            text.push_str(&format!(" · with {}", c.expose()));
-        }
-        let me = state
-            .session
-            .as_ref()
-            .is_some_and(|s| &s.profile.agent == agent);
-        if me {
-            ui.label(format!("{text} (you)"));
-            ui.add_space(4.0);
-            continue;
-        }
-        ui.label(text);
-        ui.horizontal_wrapped(|ui| {
-            let call = row.call.clone();
-            let mine = call.as_ref().and_then(|c| state.monitoring.get(c)).copied();
-            for (mode, verb) in [
-                (MonitorMode::Listen, "Listen"),
-                (MonitorMode::Whisper, "Whisper"),
-                (MonitorMode::Barge, "Barge"),
-            ] {
-                let enabled = connected && call.is_some() && mine != Some(mode);
-                if ui
-                    .add_enabled(enabled, egui::Button::new(format!("{verb} {agent}")))
-                    .clicked()
-                    && let Some(call) = call.clone()
-                {
-                    out.push(UiCommand::Cti(Command::Monitor { call, mode }));
-                }
-            }
-            if let (Some(c), Some(mode)) = (&call, mine) {
-                ui.label(format!("You are {}", mode_name(mode)));
-                if ui.button(format!("Stop monitoring {agent}")).clicked() {
-                    out.push(UiCommand::Cti(Command::StopMonitor { call: c.clone() }));
-                }
-            }
-            if ui
-                .add_enabled(
-                    connected && call.is_some(),
-                    egui::Button::new(format!("Take over {agent}")),
-                )
-                .clicked()
-                && let Some(call) = call.clone()
-            {
-                out.push(UiCommand::Cti(Command::TakeOver { call }));
-            }
-            let can_force_nr = connected
-                && forms.reason.is_some()
-                && matches!(row.status.state, AgentState::Ready);
-            if ui
-                .add_enabled(
-                    can_force_nr,
-                    egui::Button::new(format!("Not ready {agent}")),
-                )
-                .on_hover_text("with the reason selected in the state bar")
-                .clicked()
-                && let Some(reason) = forms.reason.clone()
-            {
-                out.push(UiCommand::Cti(Command::ForceNotReady {
-                    agent: agent.clone(),
-                    reason,
-                }));
-            }
-            if ui
-                .add_enabled(connected, egui::Button::new(format!("Log out {agent}")))
-                .clicked()
-            {
-                out.push(UiCommand::Cti(Command::ForceLogout {
-                    agent: agent.clone(),
-                }));
-            }
-        });
-        ui.horizontal(|ui| {
-            let text = forms.skills.entry(agent.clone()).or_default();
-            let l = ui.label(format!("Skills {agent}"));
-            ui.add(
-                egui::TextEdit::singleline(text)
-                    .hint_text("billing:5, spanish:3")
-                    .desired_width(200.0),
-            )
-            .labelled_by(l.id);
-            let parsed = parse_skills(text);
-            if ui
-                .add_enabled(
-                    connected && parsed.is_some(),
-                    egui::Button::new(format!("Set skills {agent}")),
-                )
-                .on_hover_text("replaces the agent's skills; routing uses them at once")
-                .clicked()
-                && let Some(skills) = parsed
-            {
-                out.push(UiCommand::Cti(Command::SetSkills {
-                    agent: agent.clone(),
-                    skills,
-                }));
-            }
-        });
-        ui.add_space(4.0);
-    }
     ui.separator();
-    ui.heading("Help requests");
+    ui.heading(t!(l, "help-requests"));
     if state.help_requests.is_empty() {
-        ui.label("none");
+        ui.label(t!(l, "none"));
     }
     for h in &state.help_requests {
         ui.horizontal_wrapped(|ui| {
-            ui.label(format!(
-                "{} asks: {} ({} ago)",
-                h.agent,
-                h.message,
-                format_duration(h.at.secs_until(wall))
+            ui.label(t!(
+                l,
+                "help-request-line",
+                agent = h.agent.as_str(),
+                message = h.message.as_str(),
+                time = format_duration(h.at.secs_until(wall))
             ));
             if let Some(call) = &h.call
                 && ui
                     .add_enabled(
                         connected,
-                        egui::Button::new(format!("Whisper to {}", h.agent)),
+                        egui::Button::new(t!(l, "wb-whisper-to", agent = h.agent.as_str())),
                     )
                     .clicked()
             {
@@ -1505,21 +1838,203 @@ fn wallboard(
                     mode: MonitorMode::Whisper,
                 }));
             }
-            if ui.small_button(format!("Done {}", h.agent)).clicked() {
+            if ui
+                .small_button(t!(l, "wb-done", agent = h.agent.as_str()))
+                .clicked()
+            {
                 out.push(UiCommand::DismissHelp(h.agent.clone()));
             }
         });
     }
-}
-
-/// `81.2 %`, or a dash when there is no value.
-fn percent(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{:.1} %", v * 100.0))
+    ui.separator();
+    ui.heading(t!(l, "wb-agents"));
+    // A stable order (by name, then id): rows do not jump as states change.
+    let mut agents: Vec<&hotline_cti::AgentRow> = board.agents.iter().collect();
+    agents.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| a.status.agent.as_str().cmp(b.status.agent.as_str()))
+    });
+    // Only the rows on screen are laid out (show_rows): 300 agents cost what a screenful does.
+    // Each row has a fixed height: name line, buttons, skills.
+    let line = ui
+        .spacing()
+        .interact_size
+        .y
+        .max(ui.text_style_height(&egui::TextStyle::Body));
+    let row_h = 3.0 * line + 2.0 * ui.spacing().item_spacing.y + 4.0;
+    egui::ScrollArea::both()
+        .id_salt("agents_scroll")
+        .auto_shrink([false, false])
+        .show_rows(ui, row_h, agents.len(), |ui, range| {
+            for row in &agents[range] {
+                ui.allocate_ui_with_layout(
+                    egui::vec2(ui.available_width(), row_h),
+                    egui::Layout::top_down(egui::Align::Min),
+                    |ui| {
+                        ui.set_min_height(row_h);
+                        let agent = &row.status.agent;
+                        let mut text = format!(
+                            "{} ({}) · {}",
+                            row.name,
+                            agent,
+                            state_name(l, row.status.state)
+                        );
+                        if let Some(r) = &row.status.reason {
+                            text.push_str(&format!(" ({})", reason_name(l, r)));
+                        }
+                        text.push_str(&format!(
+                            " · {} · {}",
+                            format_duration(row.status.since.secs_until(wall)),
+                            t!(l, "wb-handled", n = row.handled_today)
+                        ));
+                        if let Some(c) = &row.customer {
+                            text.push_str(&format!(" · {}", t!(l, "wb-with", who = c.expose())));
+                        }
+                        let me = state
+                            .session
+                            .as_ref()
+                            .is_some_and(|s| &s.profile.agent == agent);
+                        if me {
+                            ui.label(t!(l, "wb-you", text = text));
+                            return;
+                        }
+                        ui.label(text);
+                        ui.horizontal(|ui| {
+                            let call = row.call.clone();
+                            let mine = call.as_ref().and_then(|c| state.monitoring.get(c)).copied();
+                            let no_call = t!(l, "why-no-call");
+                            for (mode, verb) in [
+                                (MonitorMode::Listen, "wb-listen"),
+                                (MonitorMode::Whisper, "wb-whisper"),
+                                (MonitorMode::Barge, "wb-barge"),
+                            ] {
+                                let enabled = connected && call.is_some() && mine != Some(mode);
+                                let label = crate::i18n::format(
+                                    l,
+                                    verb,
+                                    &[("agent", crate::i18n::Arg::from(agent.as_str()))],
+                                );
+                                let r = ui.add_enabled(enabled, egui::Button::new(label));
+                                let r = if call.is_none() {
+                                    r.on_disabled_hover_text(&no_call)
+                                } else if mine == Some(mode) {
+                                    r.on_disabled_hover_text(t!(l, "why-mode-current"))
+                                } else {
+                                    r
+                                };
+                                if r.clicked()
+                                    && let Some(call) = call.clone()
+                                {
+                                    out.push(UiCommand::Cti(Command::Monitor { call, mode }));
+                                }
+                            }
+                            if let (Some(c), Some(mode)) = (&call, mine) {
+                                ui.label(t!(l, "wb-you-are", mode = mode_name(l, mode)));
+                                if ui
+                                    .button(t!(l, "wb-stop", agent = agent.as_str()))
+                                    .clicked()
+                                {
+                                    out.push(UiCommand::Cti(Command::StopMonitor {
+                                        call: c.clone(),
+                                    }));
+                                }
+                            }
+                            // Take over joins from a monitor session: enabled once the supervisor listens,
+                            // whispers or barges on this call.
+                            let can_take = connected && call.is_some() && mine.is_some();
+                            let r = ui.add_enabled(
+                                can_take,
+                                egui::Button::new(t!(l, "wb-take-over", agent = agent.as_str())),
+                            );
+                            let r = if call.is_none() {
+                                r.on_disabled_hover_text(&no_call)
+                            } else if mine.is_none() {
+                                r.on_disabled_hover_text(t!(l, "why-take-over"))
+                            } else {
+                                r
+                            };
+                            if r.clicked()
+                                && let Some(call) = call.clone()
+                            {
+                                out.push(UiCommand::Cti(Command::TakeOver { call }));
+                            }
+                            let can_force_nr = connected
+                                && forms.reason.is_some()
+                                && matches!(row.status.state, AgentState::Ready);
+                            if ui
+                                .add_enabled(
+                                    can_force_nr,
+                                    egui::Button::new(t!(
+                                        l,
+                                        "wb-not-ready",
+                                        agent = agent.as_str()
+                                    )),
+                                )
+                                .on_hover_text(t!(l, "wb-not-ready-how"))
+                                .clicked()
+                                && let Some(reason) = forms.reason.clone()
+                            {
+                                out.push(UiCommand::Cti(Command::ForceNotReady {
+                                    agent: agent.clone(),
+                                    reason,
+                                }));
+                            }
+                            if ui
+                                .add_enabled(
+                                    connected,
+                                    egui::Button::new(t!(l, "wb-logout", agent = agent.as_str())),
+                                )
+                                .clicked()
+                            {
+                                out.push(UiCommand::Cti(Command::ForceLogout {
+                                    agent: agent.clone(),
+                                }));
+                            }
+                        });
+                        ui.horizontal(|ui| {
+                            let text = forms.skills.entry(agent.clone()).or_default();
+                            let lb = ui.label(t!(l, "wb-skills", agent = agent.as_str()));
+                            ui.add(
+                                egui::TextEdit::singleline(text)
+                                    .hint_text("billing:5, spanish:3")
+                                    .desired_width(200.0),
+                            )
+                            .labelled_by(lb.id);
+                            let parsed = parse_skills(text);
+                            let r = ui
+                                .add_enabled(
+                                    connected && parsed.is_some(),
+                                    egui::Button::new(t!(
+                                        l,
+                                        "wb-set-skills",
+                                        agent = agent.as_str()
+                                    )),
+                                )
+                                .on_hover_text(t!(l, "wb-set-skills-how"));
+                            let r = if parsed.is_none() {
+                                r.on_disabled_hover_text(t!(l, "why-skills"))
+                            } else {
+                                r
+                            };
+                            if r.clicked()
+                                && let Some(skills) = parsed
+                            {
+                                out.push(UiCommand::Cti(Command::SetSkills {
+                                    agent: agent.clone(),
+                                    skills,
+                                }));
+                            }
+                        });
+                    },
+                );
+            }
+        });
 }
 
 /// Whole seconds, or a dash.
-fn secs(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "-".into(), |ms| format!("{} s", (ms + 500) / 1000))
+fn secs(l: Lang, ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".into(), |ms| t!(l, "secs", n = (ms + 500) / 1000))
 }
 
 /// Supervisors: KPI report for a day, per interval: totals, charts, the queue or agent table and
@@ -1531,139 +2046,395 @@ fn reports(
     wall: UnixMillis,
     out: &mut Vec<UiCommand>,
 ) {
-    ui.heading("Reports");
+    let l = state.lang;
+    ui.heading(t!(l, "tab-reports"));
     if forms.report_day.is_empty() {
-        forms.report_day = format_day(i64::try_from(wall.0).unwrap_or(0));
+        forms.report_day = format_day(i64::try_from(wall.0).unwrap_or(0) + state.centre_offset_ms);
     }
     let r = &state.reports;
     ui.horizontal(|ui| {
-        let l = ui.label("Day");
+        let lb = ui.label(t!(l, "rep-day"));
         ui.add(egui::TextEdit::singleline(&mut forms.report_day).desired_width(100.0))
-            .labelled_by(l.id)
-            .on_hover_text("YYYY-MM-DD, UTC");
-        ui.label("Interval");
+            .labelled_by(lb.id)
+            .on_hover_text(t!(l, "rep-day-hint"));
+        ui.label(t!(l, "rep-interval"));
         for mins in [15, 30, 60] {
-            ui.selectable_value(&mut forms.report_interval, mins, format!("{mins} min"));
+            ui.selectable_value(&mut forms.report_interval, mins, t!(l, "minutes", n = mins));
         }
-        let day = parse_day(&forms.report_day);
+        // The centre's day: from its midnight, in its time zone.
+        let day = parse_day(&forms.report_day).map(|d| d - state.centre_offset_ms);
         if ui
             .add_enabled(
                 day.is_some() && r.pending.is_none(),
-                egui::Button::new("Load report"),
+                egui::Button::new(t!(l, "rep-load")),
             )
             .clicked()
             && let Some(day) = day
         {
             out.push(UiCommand::LoadReport(ReportQuery {
                 day,
+                offset_ms: state.centre_offset_ms,
                 settings: hotline_store::reports::KpiSettings {
                     interval_mins: forms.report_interval,
+                    // No data after now: today's later intervals stay empty.
+                    until: i64::try_from(wall.0).ok(),
                     ..forms.report_settings.clone()
                 },
             }));
         }
         if day.is_none() {
-            ui.colored_label(Color32::RED, "Not a date (YYYY-MM-DD)");
+            ui.colored_label(Color32::RED, t!(l, "rep-bad-day"));
         }
         if r.pending.is_some() {
             ui.spinner();
-            ui.label("Loading...");
+            ui.label(t!(l, "loading"));
         }
     });
     // Where vendors disagree it is a setting (docs/kpis.md); applied at the next load.
     ui.horizontal_wrapped(|ui| {
         let set = &mut forms.report_settings;
         let mut sl = set.service_level_ms / 1000;
-        let l = ui.label("Service level within");
-        ui.add(egui::DragValue::new(&mut sl).range(1..=600).suffix(" s"))
-            .labelled_by(l.id);
+        let lb = ui.label(t!(l, "rep-sl-within"));
+        ui.add(
+            egui::DragValue::new(&mut sl)
+                .range(1..=600)
+                .suffix(t!(l, "secs-suffix")),
+        )
+        .labelled_by(lb.id);
         set.service_level_ms = sl * 1000;
         let mut short = set.short_abandon_ms / 1000;
-        let l = ui.label("Short abandon under");
-        ui.add(egui::DragValue::new(&mut short).range(0..=120).suffix(" s"))
-            .labelled_by(l.id);
+        let lb = ui.label(t!(l, "rep-short-under"));
+        ui.add(
+            egui::DragValue::new(&mut short)
+                .range(0..=120)
+                .suffix(t!(l, "secs-suffix")),
+        )
+        .labelled_by(lb.id);
         set.short_abandon_ms = short * 1000;
-        ui.checkbox(
-            &mut set.sl_counts_abandons,
-            "Abandons count against service level",
-        );
-        ui.checkbox(&mut set.exclude_short_abandons, "Leave out short abandons");
+        ui.checkbox(&mut set.sl_counts_abandons, t!(l, "rep-abandons-count"));
+        ui.checkbox(&mut set.exclude_short_abandons, t!(l, "rep-exclude-short"));
     });
     if let Some(e) = &r.error {
-        ui.colored_label(Color32::RED, format!("Cannot load the report: {e}"));
+        ui.colored_label(Color32::RED, t!(l, "rep-load-failed", reason = e.as_str()));
     }
     let Some(report) = &r.report else {
-        ui.label("No report loaded");
+        ui.label(t!(l, "rep-none"));
         return;
     };
     let s = &report.query.settings;
-    ui.label(format!(
-        "{} in {} minute intervals (UTC); service level: answered within {} s{}; short abandons (under {} s) {}",
-        format_day(report.query.day),
-        s.interval_mins,
-        s.service_level_ms / 1000,
-        if s.sl_counts_abandons {
-            ", abandons count against it"
-        } else {
-            ""
-        },
-        s.short_abandon_ms / 1000,
-        if s.exclude_short_abandons {
-            "left out"
-        } else {
-            "counted"
-        },
-    ));
-    let t = &report.total;
+    ui.add(
+        egui::Label::new(t!(
+            l,
+            "rep-settings",
+            day = report.query.day_text(),
+            mins = s.interval_mins,
+            sl = s.service_level_ms / 1000,
+            abandons = if s.sl_counts_abandons {
+                t!(l, "rep-abandons-against")
+            } else {
+                String::new()
+            },
+            short = s.short_abandon_ms / 1000,
+            treatment = if s.exclude_short_abandons {
+                t!(l, "rep-left-out")
+            } else {
+                t!(l, "rep-counted")
+            },
+            zone = report.query.zone()
+        ))
+        .wrap(),
+    );
+    let tot = &report.total;
     ui.label(
-        RichText::new(format!(
-            "Day total: offered {} · answered {} · abandoned {} · service level {}",
-            t.offered,
-            t.answered,
-            t.abandoned,
-            percent(t.service_level)
+        RichText::new(t!(
+            l,
+            "rep-day-total",
+            offered = tot.offered,
+            answered = tot.answered,
+            abandoned = tot.abandoned,
+            sl = crate::i18n::percent(l, tot.service_level)
         ))
         .strong(),
     );
-    report_charts(ui, report);
+    report_charts(ui, l, report);
     ui.separator();
     ui.horizontal(|ui| {
-        ui.selectable_value(&mut forms.report_group, KpiGroup::Queue, "By queue");
-        ui.selectable_value(&mut forms.report_group, KpiGroup::Agent, "By agent");
+        ui.selectable_value(
+            &mut forms.report_table,
+            ReportTable::Queues,
+            t!(l, "rep-by-queue"),
+        );
+        ui.selectable_value(
+            &mut forms.report_table,
+            ReportTable::Agents,
+            t!(l, "rep-by-agent"),
+        );
+        ui.selectable_value(
+            &mut forms.report_table,
+            ReportTable::Calls,
+            t!(l, "rep-calls"),
+        );
         ui.separator();
-        let l = ui.label("CSV file");
+        let lb = ui.label(t!(l, "rep-csv-file"));
         ui.add(egui::TextEdit::singleline(&mut forms.report_csv).desired_width(260.0))
-            .labelled_by(l.id);
+            .labelled_by(lb.id);
         let path = forms.report_csv.trim();
-        if ui
-            .add_enabled(!path.is_empty(), egui::Button::new("Export CSV"))
-            .on_hover_text("writes the rows of the table below")
-            .clicked()
+        let group = forms.report_table.group();
+        let b = ui
+            .add_enabled(
+                !path.is_empty() && group.is_some(),
+                egui::Button::new(t!(l, "rep-export")),
+            )
+            .on_hover_text(t!(l, "rep-export-how"));
+        let b = if group.is_none() {
+            b.on_disabled_hover_text(t!(l, "rep-why-export-calls"))
+        } else {
+            b.on_disabled_hover_text(t!(l, "rep-why-export-file"))
+        };
+        if b.clicked()
+            && let Some(group) = group
         {
             out.push(UiCommand::ExportCsv {
                 path: path.into(),
-                group: forms.report_group,
+                group,
             });
         }
         match &r.export {
             Some(Ok((path, n))) => {
-                ui.label(format!("Wrote {n} rows to {}", path.display()));
+                ui.label(t!(
+                    l,
+                    "rep-wrote",
+                    n = *n,
+                    path = path.display().to_string()
+                ));
             }
             Some(Err(e)) => {
-                ui.colored_label(Color32::RED, format!("Export failed: {e}"));
+                ui.colored_label(
+                    Color32::RED,
+                    t!(l, "rep-export-failed", reason = e.as_str()),
+                );
             }
             None => {}
         }
     });
-    report_table(ui, report, forms.report_group);
+    match forms.report_table.group() {
+        Some(group) => report_table(ui, l, report, group),
+        None => day_calls(ui, l, report, &mut forms.report_call),
+    }
+}
+
+/// A grade in words ("good", "fair", "poor").
+fn grade_word(l: Lang, grade: Grade) -> String {
+    let key = match grade {
+        Grade::Good => "rep-q-good",
+        Grade::Fair => "rep-q-fair",
+        Grade::Poor => "rep-q-poor",
+    };
+    crate::i18n::format(l, key, &[])
+}
+
+/// A grade's colour: green, amber, red.
+fn grade_color(grade: Grade) -> Color32 {
+    match grade {
+        Grade::Good => Color32::from_rgb(0x2e, 0xa0, 0x43),
+        Grade::Fair => Color32::from_rgb(0xd0, 0x8a, 0x00),
+        Grade::Poor => Color32::from_rgb(0xd0, 0x30, 0x30),
+    }
+}
+
+/// A grade in words, in its colour.
+fn grade_text(l: Lang, grade: Grade) -> RichText {
+    RichText::new(grade_word(l, grade))
+        .color(grade_color(grade))
+        .strong()
+}
+
+/// A figure in the colour of its grade, the grade in words as its tooltip.
+fn graded(ui: &mut Ui, l: Lang, text: String, grade: Grade) {
+    ui.label(RichText::new(text).color(grade_color(grade)))
+        .on_hover_text(grade_word(l, grade));
+}
+
+/// A stored call direction in words (as the switch writes it; other values as they are).
+fn stored_direction(l: Lang, d: &str) -> String {
+    match d {
+        "inbound" => t!(l, "dir-in"),
+        "outbound" => t!(l, "dir-out"),
+        "internal" => t!(l, "dir-internal"),
+        other => other.to_owned(),
+    }
+}
+
+/// The report's day as a list of calls (newest first); clicking a caller opens the call's
+/// detail above the list: who and when, then per leg packet loss, jitter and MOS, graded.
+fn day_calls(ui: &mut Ui, l: Lang, report: &Report, selected: &mut Option<String>) {
+    if report.calls.is_empty() {
+        ui.label(t!(l, "rep-no-rows"));
+        return;
+    }
+    if let Some(call) = selected
+        .as_ref()
+        .and_then(|id| report.calls.iter().find(|c| &c.id == id))
+    {
+        call_detail(ui, l, report, call);
+        ui.separator();
+    }
+    let shown = report.calls.len();
+    ui.label(if report.more_calls {
+        t!(l, "rep-calls-latest", n = shown)
+    } else {
+        t!(l, "rep-calls-all", n = shown)
+    });
+    let dash = || "-".to_owned();
+    egui::Grid::new("day_calls").striped(true).show(ui, |ui| {
+        for h in [
+            "rep-col-time",
+            "rep-col-direction",
+            "rep-col-caller",
+            "rep-col-queue",
+            "rep-col-agent",
+            "rep-col-end",
+            "rep-col-quality",
+        ] {
+            ui.label(RichText::new(crate::i18n::format(l, h, &[])).strong());
+        }
+        ui.end_row();
+        for c in &report.calls {
+            ui.label(report.query.hhmm(c.arrived_at));
+            ui.label(stored_direction(l, &c.direction));
+            let open = selected.as_ref() == Some(&c.id);
+            let r = ui
+                .selectable_label(open, c.caller.expose().as_str())
+                .on_hover_text(t!(l, "rep-call-open", call = c.id.as_str()));
+            if r.clicked() {
+                *selected = if open { None } else { Some(c.id.clone()) };
+            }
+            ui.label(c.queue.clone().unwrap_or_else(dash));
+            ui.label(c.agent.clone().unwrap_or_else(dash));
+            ui.label(c.end_reason.clone().unwrap_or_else(dash));
+            match Grade::of_call(&c.legs) {
+                Some(g) => ui.label(grade_text(l, g)),
+                None => ui.label("-"),
+            };
+            ui.end_row();
+        }
+    });
+}
+
+/// One call of the day: who, when, how it ended, and each leg's media quality.
+fn call_detail(ui: &mut Ui, l: Lang, report: &Report, c: &DayCall) {
+    let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), |t| report.query.hhmm(t));
+    ui.label(
+        RichText::new(t!(
+            l,
+            "rep-call-title",
+            call = c.id.as_str(),
+            caller = c.caller.expose().as_str()
+        ))
+        .strong(),
+    );
+    ui.label(t!(
+        l,
+        "rep-call-line",
+        queue = c.queue.clone().unwrap_or_else(|| "-".into()),
+        agent = c.agent.clone().unwrap_or_else(|| "-".into()),
+        arrived = report.query.hhmm(c.arrived_at),
+        answered = time(c.answered_at),
+        ended = time(c.ended_at),
+        how = c.end_reason.clone().unwrap_or_else(|| "-".into())
+    ));
+    if c.legs.is_empty() {
+        ui.label(t!(l, "rep-q-none"));
+        return;
+    }
+    egui::Grid::new("call_quality")
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "rep-col-leg",
+                "rep-col-agent",
+                "rep-col-loss",
+                "rep-col-jitter",
+                "rep-col-mos",
+                "rep-col-rating",
+                "rep-col-far",
+            ] {
+                ui.label(RichText::new(crate::i18n::format(l, h, &[])).strong());
+            }
+            ui.end_row();
+            for leg in &c.legs {
+                ui.label(leg_name(l, &leg.leg));
+                ui.label(leg.agent_id.clone().unwrap_or_else(|| "-".into()));
+                graded(
+                    ui,
+                    l,
+                    crate::i18n::percent(l, Some(leg.loss_percent / 100.0)),
+                    Grade::of_loss(leg.loss_percent),
+                );
+                graded(
+                    ui,
+                    l,
+                    t!(l, "rep-ms", value = format!("{:.1}", leg.jitter_ms)),
+                    Grade::of_jitter(leg.jitter_ms),
+                );
+                graded(ui, l, format!("{:.2}", leg.mos), Grade::of_mos(leg.mos));
+                ui.label(grade_text(l, Grade::of_leg(leg)));
+                // What the phone reported about the audio the switch sent it, when it did.
+                let mut far = Vec::new();
+                if let Some(p) = leg.remote_loss_percent {
+                    far.push(t!(
+                        l,
+                        "rep-far-loss",
+                        value = crate::i18n::percent(l, Some(p / 100.0))
+                    ));
+                }
+                if let Some(j) = leg.remote_jitter_ms {
+                    far.push(t!(l, "rep-far-jitter", value = format!("{j:.1}")));
+                }
+                if let Some(rtt) = leg.rtt_ms {
+                    far.push(t!(l, "rep-far-rtt", value = format!("{rtt:.0}")));
+                }
+                ui.label(if far.is_empty() {
+                    "-".to_owned()
+                } else {
+                    far.join(" · ")
+                });
+                ui.end_row();
+            }
+        });
+    ui.label(
+        RichText::new(t!(
+            l,
+            "rep-q-legend",
+            mos_good = format!("{:.1}", quality::MOS_GOOD),
+            mos_fair = format!("{:.1}", quality::MOS_FAIR),
+            loss_good = format!("{}", quality::LOSS_GOOD),
+            loss_fair = format!("{}", quality::LOSS_FAIR),
+            jitter_good = format!("{}", quality::JITTER_GOOD),
+            jitter_fair = format!("{}", quality::JITTER_FAIR)
+        ))
+        .weak(),
+    );
+}
+
+/// A leg of a call record in words (`caller`, `agent`, ...; others as stored).
+fn leg_name(l: Lang, leg: &str) -> String {
+    match leg {
+        "caller" => t!(l, "rep-leg-caller"),
+        "agent" => t!(l, "rep-leg-agent"),
+        "callee" => t!(l, "rep-leg-callee"),
+        "supervisor" => t!(l, "rep-leg-supervisor"),
+        "third" => t!(l, "rep-leg-third"),
+        other => other.to_owned(),
+    }
 }
 
 /// Offered/answered/abandoned bars and the service-level line, per interval, over the busy part
 /// of the day.
-fn report_charts(ui: &mut Ui, report: &Report) {
+fn report_charts(ui: &mut Ui, l: Lang, report: &Report) {
     use egui_plot::{Bar, BarChart, Legend, Line, Plot};
     let Some((first, last)) = report.busy_span() else {
-        ui.label("No calls on this day");
+        ui.label(t!(l, "rep-no-calls"));
         return;
     };
     let step_h = f64::from(report.query.settings.interval_mins) / 60.0;
@@ -1700,10 +2471,20 @@ fn report_charts(ui: &mut Ui, report: &Report) {
     let width = (ui.available_width() / 2.0 - 12.0).max(200.0);
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
-            ui.label(RichText::new("Calls per interval").strong());
+            ui.label(RichText::new(t!(l, "rep-chart-calls")).strong());
             Plot::new("calls_plot")
                 .height(height)
                 .width(width)
+                // A value scale: whole calls on the y axis, titled, and the time zone on x.
+                .y_axis_label(t!(l, "rep-axis-calls"))
+                .x_axis_label(report.query.zone())
+                .y_axis_formatter(|m, _| {
+                    if m.value.fract() == 0.0 {
+                        format!("{:.0}", m.value)
+                    } else {
+                        String::new()
+                    }
+                })
                 .legend(Legend::default().position(egui_plot::Corner::LeftTop))
                 .allow_drag(false)
                 .allow_zoom(false)
@@ -1715,22 +2496,28 @@ fn report_charts(ui: &mut Ui, report: &Report) {
                 .include_x(x_min)
                 .include_x(x_max)
                 .show(ui, |p| {
-                    p.bar_chart(bars("Offered", -w, Color32::from_rgb(90, 140, 220), &|i| {
-                        i.offered
-                    }));
                     p.bar_chart(bars(
-                        "Answered",
+                        &t!(l, "rep-offered"),
+                        -w,
+                        Color32::from_rgb(90, 140, 220),
+                        &|i| i.offered,
+                    ));
+                    p.bar_chart(bars(
+                        &t!(l, "rep-answered"),
                         0.0,
                         Color32::from_rgb(80, 170, 90),
                         &|i| i.answered,
                     ));
-                    p.bar_chart(bars("Abandoned", w, Color32::from_rgb(220, 90, 80), &|i| {
-                        i.abandoned
-                    }));
+                    p.bar_chart(bars(
+                        &t!(l, "rep-abandoned"),
+                        w,
+                        Color32::from_rgb(220, 90, 80),
+                        &|i| i.abandoned,
+                    ));
                 });
         });
         ui.vertical(|ui| {
-            ui.label(RichText::new("Service level per interval (%)").strong());
+            ui.label(RichText::new(t!(l, "rep-chart-sl")).strong());
             let points: Vec<[f64; 2]> = shown
                 .iter()
                 .filter_map(|i| {
@@ -1742,6 +2529,9 @@ fn report_charts(ui: &mut Ui, report: &Report) {
             Plot::new("sl_plot")
                 .height(height)
                 .width(width)
+                .y_axis_label(t!(l, "rep-axis-percent"))
+                .x_axis_label(report.query.zone())
+                .y_axis_formatter(|m, _| format!("{:.0} %", m.value))
                 .legend(Legend::default().position(egui_plot::Corner::RightBottom))
                 .allow_drag(false)
                 .allow_zoom(false)
@@ -1755,16 +2545,19 @@ fn report_charts(ui: &mut Ui, report: &Report) {
                 .show(ui, |p| {
                     let amber = Color32::from_rgb(230, 170, 60);
                     p.line(
-                        Line::new("Service level", points.clone())
+                        Line::new(t!(l, "rep-service-level"), points.clone())
                             .width(2.0)
                             .color(amber),
                     );
                     p.points(
-                        egui_plot::Points::new("Service level", points)
+                        egui_plot::Points::new(t!(l, "rep-service-level"), points)
                             .radius(3.0)
                             .color(amber),
                     );
-                    p.hline(egui_plot::HLine::new("Target 80 %", target).color(Color32::GRAY));
+                    p.hline(
+                        egui_plot::HLine::new(t!(l, "rep-target", value = 80), target)
+                            .color(Color32::GRAY),
+                    );
                 });
         });
     });
@@ -1782,10 +2575,10 @@ fn hour_grid() -> Box<dyn Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark>> 
 }
 
 /// One row per interval and queue (or agent).
-fn report_table(ui: &mut Ui, report: &Report, group: KpiGroup) {
+fn report_table(ui: &mut Ui, l: Lang, report: &Report, group: KpiGroup) {
     let rows: &[KpiRow] = report.rows(group);
     if rows.is_empty() {
-        ui.label("No rows");
+        ui.label(t!(l, "rep-no-rows"));
         return;
     }
     let agents = group == KpiGroup::Agent;
@@ -1793,45 +2586,49 @@ fn report_table(ui: &mut Ui, report: &Report, group: KpiGroup) {
         .striped(true)
         .show(ui, |ui| {
             let mut headers = vec![
-                "Interval",
-                if agents { "Agent" } else { "Queue" },
-                "Offered",
-                "Answered",
-                "Abandoned",
-                "Short ab.",
-                "Service level",
-                "ASA",
-                "AHT",
-                "Transfers",
-                "Callbacks",
-                "FCR",
+                "rep-col-interval",
+                if agents {
+                    "rep-col-agent"
+                } else {
+                    "rep-col-queue"
+                },
+                "rep-offered",
+                "rep-answered",
+                "rep-abandoned",
+                "rep-col-short",
+                "rep-service-level",
+                "wb-asa",
+                "rep-col-aht",
+                "rep-col-transfers",
+                "wb-callbacks",
+                "rep-col-fcr",
             ];
             if agents {
-                headers.push("Occupancy");
+                headers.push("rep-col-occupancy");
             }
             for h in headers {
-                ui.label(RichText::new(h).strong());
+                ui.label(RichText::new(crate::i18n::format(l, h, &[])).strong());
             }
             ui.end_row();
             for r in rows {
                 let step = i64::from(report.query.settings.interval_mins) * 60_000;
                 ui.label(format!(
                     "{}-{}",
-                    format_hhmm(r.interval_start),
-                    format_hhmm(r.interval_start + step)
+                    report.query.hhmm(r.interval_start),
+                    report.query.hhmm(r.interval_start + step)
                 ));
                 ui.label(&r.key);
                 for n in [r.offered, r.answered, r.abandoned, r.short_abandoned] {
                     ui.label(n.to_string());
                 }
-                ui.label(percent(r.service_level));
-                ui.label(secs(r.asa_ms));
-                ui.label(secs(r.aht_ms));
+                ui.label(crate::i18n::percent(l, r.service_level));
+                ui.label(secs(l, r.asa_ms));
+                ui.label(secs(l, r.aht_ms));
                 ui.label(r.transfers.to_string());
                 ui.label(r.callbacks.to_string());
-                ui.label(percent(r.fcr));
+                ui.label(crate::i18n::percent(l, r.fcr));
                 if agents {
-                    ui.label(percent(r.occupancy));
+                    ui.label(crate::i18n::percent(l, r.occupancy));
                 }
                 ui.end_row();
             }
@@ -1858,6 +2655,9 @@ fn shortcuts(ui: &mut Ui, state: &DeskState, forms: &Forms, out: &mut Vec<UiComm
     if pressed(ui, keys::ANSWER) && a.answer {
         out.push(UiCommand::Cti(Command::Answer { call: c() }));
     }
+    if pressed(ui, keys::REJECT) && a.reject {
+        out.push(UiCommand::Cti(Command::Reject { call: c() }));
+    }
     if pressed(ui, keys::HOLD) {
         if a.hold {
             out.push(UiCommand::Cti(Command::Hold { call: c() }));
@@ -1875,7 +2675,7 @@ fn shortcuts(ui: &mut Ui, state: &DeskState, forms: &Forms, out: &mut Vec<UiComm
     if pressed(ui, keys::HANGUP) && a.hangup {
         out.push(UiCommand::Cti(Command::Hangup { call: c() }));
     }
-    let target = transfer_target(forms);
+    let target = transfer_target(forms, &state.dial_plan);
     if pressed(ui, keys::TRANSFER)
         && a.transfer
         && let Some(to) = target.clone()

@@ -40,6 +40,7 @@ async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
                         name: "Alice".into(),
                         extension: "2001".into(),
                         skills: vec![],
+                        remote_answer: false,
                     },
                     not_ready_reasons: vec![],
                     dispositions: vec![],

@@ -95,6 +95,7 @@ fn an_unknown_caller_is_linked_to_an_existing_customer() {
             conference: false,
             queue: Some("billing".into()),
             consult_of: None,
+            colleague: None,
             end_reason: end,
             since: wall,
         })

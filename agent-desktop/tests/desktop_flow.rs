@@ -28,6 +28,7 @@ fn call_changed(state: CallState, end: Option<EndReason>, since: UnixMillis) -> 
         conference: false,
         queue: Some("billing".into()),
         consult_of: None,
+        colleague: None,
         end_reason: end,
         since,
     })
@@ -200,7 +201,7 @@ fn login_ready_pop_answer_wrap_up_writes_the_outcome() {
     desk.harness.get_by_label("Call history").click();
     desk.harness.run();
     desk.harness
-        .get_by_label_contains("Ada Lovelace · RemoteHangup · resolved");
+        .get_by_label_contains("In · Ada Lovelace · caller hung up · resolved");
     assert!(
         std::fs::read_to_string(&desk.outbox_path)
             .unwrap_or_default()
@@ -295,6 +296,7 @@ fn call_controls_follow_the_call_state() {
         conference: false,
         queue: None,
         consult_of: Some(sample::call()),
+        colleague: None,
         end_reason: None,
         since: wall,
     }));
@@ -368,7 +370,7 @@ fn unknown_caller_pops_the_new_customer_form() {
     desk.event(Event::CallOffered(Box::new(pop)));
     desk.harness.get_by_label("Unknown caller");
     desk.harness
-        .get_by_label("Incoming call from unknown caller (Billing)");
+        .get_by_label("Incoming call from unknown caller +441632960777 (Billing)");
     talk_and_end(&mut desk, 10);
     desk.harness
         .get_by_role_and_label(Role::TextInput, "New customer name")

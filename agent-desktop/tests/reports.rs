@@ -2,7 +2,8 @@
 //! through `hotline-store` (as the switch and the desktop write it) is loaded on the reports
 //! worker thread, and the view shows the hand-computed figures per queue and per agent; Export
 //! CSV writes the store's CSV with the same rows. Agents have no Reports tab; without a database
-//! the load fails with a message.
+//! the load fails with a message. The call list shows the day's calls, and a call's detail its
+//! per leg media quality (packet loss, jitter, MOS) graded good, fair or poor.
 //!
 //! The log, 2026-11-23 (UTC), queue `sales`, all in the 09:00-09:30 interval:
 //! c1 waits 10 s, alice talks 120 s, 30 s wrap-up, resolved;
@@ -12,6 +13,8 @@
 //! So: offered 4, answered 3, abandoned 1, service level 2 / (3 + 1) = 50 %, ASA 45 / 3 = 15 s,
 //! AHT (150 + 190 + 80) / 3 = 140 s, FCR 2 / 3. Alice is busy 155 + 83 s of the 1800 s
 //! interval (occupancy 13.2 %), Bob 195 s (10.8 %).
+//! c1's media: the caller's leg clean (0.2 % loss, 3.4 ms jitter, MOS 4.35: good), alice's
+//! leg lossy (2.5 %, 41 ms, MOS 3.41: poor); the other calls have no figures.
 
 mod common;
 
@@ -25,7 +28,8 @@ use hotline_desktop::reports::{ReportsLink, StoreReports};
 use hotline_desktop::sample;
 use hotline_store::reports::kpi_csv;
 use hotline_store::{
-    AgentStateEvent, CallEvent, CallEventKind, Direction, Disposition, Outcome, Store, StoreOptions,
+    AgentStateEvent, CallEvent, CallEventKind, Direction, Disposition, LegQuality, Outcome, Store,
+    StoreOptions,
 };
 
 /// 2026-11-23 09:00 UTC.
@@ -130,6 +134,32 @@ async fn fixture(url: &str) {
     call(&store, "c2", 2, 300, Some(("bob", 330)), 500).await;
     call(&store, "c3", 3, 600, Some(("alice", 605)), 665).await;
     call(&store, "c4", 4, 1200, None, 1240).await;
+    let caller = LegQuality {
+        leg: "caller".into(),
+        agent_id: None,
+        packets: 6000,
+        lost: 12,
+        loss_percent: 0.2,
+        jitter_ms: 3.4,
+        mos: 4.35,
+        remote_loss_percent: None,
+        remote_jitter_ms: None,
+        rtt_ms: None,
+    };
+    let alice = LegQuality {
+        leg: "agent".into(),
+        agent_id: Some("alice".into()),
+        packets: 5850,
+        lost: 150,
+        loss_percent: 2.5,
+        jitter_ms: 41.0,
+        mos: 3.41,
+        remote_loss_percent: Some(0.4),
+        remote_jitter_ms: Some(2.0),
+        rtt_ms: Some(18.0),
+    };
+    ev(&store, "c1", 5, 130, CallEventKind::Quality(alice)).await;
+    ev(&store, "c1", 6, 130, CallEventKind::Quality(caller)).await;
     outcome(&store, "c1", "alice", "resolved").await;
     outcome(&store, "c2", "bob", "resolved").await;
     outcome(&store, "c3", "alice", "callback").await;
@@ -172,6 +202,9 @@ fn desk_over_log(dir: &std::path::Path) -> Desk {
     let source = StoreReports::open(&url).expect("reports source");
     let link = ReportsLink::spawn(Box::new(source), Box::new(|| {})).expect("reports thread");
     let mut desk = Desk::with_reports(link);
+    // The evening of the logged day (20:40 UTC): the log is in the past, reports count no data
+    // after "now".
+    desk.clock.advance(Duration::from_secs(19 * 3600 + 20 * 60));
     let wall = desk.wall();
     desk.feed(sample::login_as(Role::Supervisor, wall));
     desk
@@ -382,8 +415,8 @@ fn reports_show_hand_computed_kpis_and_export_csv() {
 }
 
 /// The preview's sample day (`--preview-reports`) goes through the same store writers and
-/// reports: calls between 08:00 and 18:00, every figure consistent, and the same day twice
-/// gives the same report.
+/// reports: calls between 08:00 and 18:00, every figure consistent, answered calls with both
+/// legs' quality (some poor), and the same day twice gives the same report.
 #[test]
 fn sample_day_makes_a_consistent_report() {
     let load = || {
@@ -434,5 +467,127 @@ fn sample_day_makes_a_consistent_report() {
     }
     let agent_answered: u32 = report.agents.iter().map(|r| r.answered).sum();
     assert_eq!(agent_answered, report.total.answered);
+    // The call list: the latest 200 of the day, each answered call with both legs' figures.
+    assert_eq!(report.calls.len(), hotline_desktop::reports::MAX_DAY_CALLS);
+    assert!(report.more_calls);
+    assert!(
+        report
+            .calls
+            .windows(2)
+            .all(|w| w[0].arrived_at >= w[1].arrived_at)
+    );
+    for c in &report.calls {
+        let legs = if c.answered_at.is_some() { 2 } else { 0 };
+        assert_eq!(c.legs.len(), legs, "{}", c.id);
+    }
+    let grades: Vec<_> = report
+        .calls
+        .iter()
+        .filter_map(|c| hotline_desktop::quality::Grade::of_call(&c.legs))
+        .collect();
+    assert!(grades.contains(&hotline_desktop::quality::Grade::Good));
+    assert!(grades.contains(&hotline_desktop::quality::Grade::Poor));
     assert_eq!(report, load(), "deterministic");
+}
+
+/// Issue 14: days and times in the centre's time zone (here UTC+08:00, a Chinese centre): the
+/// log's 09:00 UTC is 17:00 there, the report says which zone, and "today" is the centre's.
+#[test]
+fn reports_use_the_centres_time_zone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut desk = desk_over_log(dir.path());
+    desk.harness.state_mut().state.centre_offset_ms = 8 * 3_600_000;
+    desk.harness.get_by_label("Reports").click();
+    desk.harness.run();
+    // 20:40 UTC is already 04:40 the next day in the centre.
+    assert_eq!(
+        desk.harness.get_by_label("Day").value().as_deref(),
+        Some("2026-11-24")
+    );
+    retype(&mut desk, "Day", "2026-11-23");
+    desk.harness.get_by_label("Load report").click();
+    settle(&mut desk, |d| {
+        d.harness.state().state.reports.report.is_some()
+    });
+    desk.harness
+        .get_by_label_contains("2026-11-23 in 30 minute intervals (UTC+08:00)");
+    desk.harness.get_by_label("17:00-17:30");
+    assert!(desk.harness.query_by_label("09:00-09:30").is_none());
+    desk.harness
+        .get_by_label("Day total: offered 4 · answered 3 · abandoned 1 · service level 50.0 %");
+}
+
+/// Issue 13: the call list shows the day's calls, newest first, each rated by its worst leg; a
+/// click on a caller's number opens the call's detail with each leg's packet loss, jitter and
+/// MOS from the stored `quality`, graded, and what the phone reported. Export is for KPI rows.
+#[test]
+fn the_call_list_shows_each_legs_quality() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut desk = desk_over_log(dir.path());
+    desk.harness.get_by_label("Reports").click();
+    desk.harness.run();
+    desk.harness.get_by_label("Load report").click();
+    settle(&mut desk, |d| {
+        d.harness.state().state.reports.report.is_some()
+    });
+    desk.harness.get_by_label("Call list").click();
+    desk.harness.run();
+    desk.harness.get_by_label(
+        "Calls on this day: 4. Click a caller's number for the call's detail and quality.",
+    );
+    let report = desk
+        .harness
+        .state()
+        .state
+        .reports
+        .report
+        .clone()
+        .expect("report");
+    let ids: Vec<&str> = report.calls.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, vec!["c4", "c3", "c2", "c1"], "newest first");
+    assert!(!report.more_calls);
+    // Only c1 has figures: its worst leg (alice's) rates the call.
+    assert_eq!(desk.harness.query_all_by_label("poor").count(), 1);
+    assert!(
+        desk.harness.query_by_label("4.35").is_none(),
+        "detail not open yet"
+    );
+    assert!(
+        egui_kittest::kittest::NodeT::accesskit_node(&desk.harness.get_by_label("Export CSV"))
+            .is_disabled(),
+        "the call list is not a KPI table"
+    );
+
+    desk.harness.get_by_label("+15550001").click();
+    desk.harness.run();
+    desk.harness.get_by_label("Call c1 · +15550001");
+    desk.harness.get_by_label(
+        "Queue sales · agent alice · arrived 09:00 · answered 09:00 · ended 09:02 (remote_hangup)",
+    );
+    // The caller's leg: clean.
+    desk.harness.get_by_label("0.2 %");
+    desk.harness.get_by_label("3.4 ms");
+    desk.harness.get_by_label("4.35");
+    desk.harness.get_by_label("good");
+    // Alice's leg: lossy, jittery, poor; with what her phone reported about our audio.
+    desk.harness.get_by_label("2.5 %");
+    desk.harness.get_by_label("41.0 ms");
+    desk.harness.get_by_label("3.41");
+    assert_eq!(
+        desk.harness.query_all_by_label("poor").count(),
+        2,
+        "the call's row and alice's leg"
+    );
+    desk.harness
+        .get_by_label("loss 0.4 % · jitter 2.0 ms · round trip 18 ms");
+    desk.harness.get_by_label_contains("Good: MOS 4.0 or more");
+
+    // A call without media figures says so.
+    desk.harness.get_by_label("+15550002").click();
+    desk.harness.run();
+    desk.harness.get_by_label("Call c2 · +15550002");
+    desk.harness.get_by_label(
+        "No call quality figures for this call (its audio did not pass through the switch)",
+    );
+    assert!(desk.harness.query_by_label("4.35").is_none());
 }

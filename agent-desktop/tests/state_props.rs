@@ -62,6 +62,7 @@ fn update() -> impl Strategy<Value = ClientUpdate> {
                     conference: false,
                     queue: None,
                     consult_of: consult.map(|i| CallId::new(CALLS[i])),
+                    colleague: None,
                     end_reason: (state == CallState::Ended).then_some(EndReason::RemoteHangup),
                     since: UnixMillis(2000),
                 })
@@ -106,7 +107,7 @@ proptest! {
             state.apply(u, UnixMillis(10_000 + i as u64));
             if let Some(f) = &state.focus {
                 prop_assert!(
-                    state.call(f).is_some() || state.wrap_up.as_ref().is_some_and(|w| &w.call == f),
+                    state.call(f).is_some() || state.wrap_up_of(f).is_some(),
                     "focus {f} names nothing"
                 );
             }

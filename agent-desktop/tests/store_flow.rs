@@ -102,6 +102,7 @@ fn wrap_up_in_the_ui_writes_outcome_and_ticket_to_the_database() {
         conference: false,
         queue: Some("billing".into()),
         consult_of: None,
+        colleague: None,
         end_reason: Some(EndReason::RemoteHangup),
         since: ended,
     }));
@@ -275,5 +276,39 @@ fn the_directory_reads_customers_and_ticket_history_and_links_numbers() {
             .iter()
             .any(|c| c.field == "status" && c.new.as_deref() == Some("solved")),
         "{history:?}"
+    );
+}
+
+/// Numbers as agents type them (issue 14): a UK centre (+44) searching Ada's number in national
+/// format with spaces, and by its last digits, through the desktop's directory over SQLite.
+#[test]
+fn the_directory_finds_numbers_in_national_format_and_in_part() {
+    use hotline_desktop::directory::Directory;
+    use hotline_desktop::store_sink::StoreDirectory;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (url, _) = seeded(dir.path());
+    let mut directory = StoreDirectory::open(&url)
+        .expect("directory")
+        .with_country_code("44");
+    for typed in ["01632 960001", "01632-960-001", "960001", "960 001"] {
+        let hits = directory.search(typed).expect("search");
+        assert_eq!(
+            hits.iter()
+                .map(|h| h.name.expose().as_str())
+                .collect::<Vec<_>>(),
+            vec!["Ada Lovelace"],
+            "{typed}"
+        );
+    }
+    // Before (no country code, exact E.164 only) none of these found anyone.
+    let mut plain = StoreDirectory::open(&url).expect("directory");
+    assert!(
+        plain.search("960 001").expect("search").len() == 1,
+        "suffix works without a country"
+    );
+    assert!(
+        plain.search("01632 960001").expect("search").is_empty(),
+        "national needs the country"
     );
 }

@@ -2,7 +2,7 @@
 //! subscribes, queue figures and agent rows are shown and updated by deltas, a monitor is
 //! started from the agent list and switched (listen -> barge), whisper, take-over and force
 //! log-out work from an agent row, help requests are listed and answered with a whisper, and a
-//! call ringing at the supervisor brings the pop back.
+//! call ringing at the supervisor brings the pop back; a taken-over call shows the caller's record.
 
 mod common;
 
@@ -45,7 +45,12 @@ fn wallboard_shows_queues_and_agents_and_starts_a_monitor() {
     let wall = desk.wall();
     desk.event(Event::Wallboard(sample::wallboard(wall)));
     desk.harness.get_by_label("Billing");
-    desk.harness.get_by_label("3 waiting");
+    // Each figure has its own column, headed in words (not "Agents r/b/w/n").
+    desk.harness.get_by_label("Waiting");
+    desk.harness.get_by_label("3");
+    desk.harness.get_by_label("Agents ready");
+    desk.harness.get_by_label("Agents not ready");
+    assert!(desk.harness.query_by_label("Agents r/b/w/n").is_none());
     desk.harness.get_by_label("81.2 % in 20 s");
     desk.harness
         .get_by_label("Bob Agent (1002) · On call · 2:05 · 17 handled · with Ada Lovelace");
@@ -284,5 +289,48 @@ fn agent_row_whispers_takes_over_and_logs_out() {
             .get_by_label("Whisper 1002")
             .accesskit_node()
             .is_disabled()
+    );
+}
+
+/// A take-over brings the caller's record to the supervisor's desk, saying whose call it was.
+#[test]
+fn a_taken_over_call_shows_the_callers_record() {
+    let mut desk = supervisor();
+    let wall = desk.wall();
+    let mut pop = sample::screen_pop(wall);
+    pop.ring_timeout_secs = 0;
+    pop.context = Some(hotline_cti::PopContext::TakeOver {
+        from: hotline_cti::Colleague {
+            agent: "1002".into(),
+            name: "Bob Brown".into(),
+            extension: Some(hotline_cti::Extension::new("1002")),
+        },
+    });
+    let call = pop.call.clone();
+    desk.event(Event::MonitorChanged {
+        call: call.clone(),
+        mode: None,
+    });
+    desk.event(Event::CallOffered(Box::new(pop)));
+    desk.event(Event::CallChanged(hotline_cti::CallInfo {
+        call: call.clone(),
+        direction: hotline_cti::CallDirection::Inbound,
+        state: hotline_cti::CallState::Connected,
+        peer: hotline_cti::Pii::new("+441632960001".into()),
+        muted: false,
+        conference: false,
+        queue: Some("billing".into()),
+        consult_of: None,
+        colleague: None,
+        end_reason: None,
+        since: wall,
+    }));
+    desk.harness
+        .get_by_label("You took this call over from Bob Brown (ext. 1002).");
+    desk.harness.get_by_label("Caller");
+    desk.harness.get_by_label("Tier: gold");
+    desk.harness.get_by_label_contains("Late fee dispute");
+    desk.harness.get_by_label_contains(
+        "You took over the call with Ada Lovelace from Bob Brown (ext. 1002)",
     );
 }

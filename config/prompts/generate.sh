@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
-# Regenerates Hotline's default prompt set with espeak-ng and sox (Debian: apt-get install -y
-# espeak-ng sox). Output: 8 kHz, 16-bit, mono WAV, leading/trailing silence trimmed, normalised to
-# -3 dBFS, without dither so that a rerun gives the same bytes. File names are what
-# crates/media/src/say.rs and the IVR flows refer to.
+# Regenerates Hotline's default prompt sets with espeak-ng and sox.
+#   ./generate.sh       the English set (this folder)
+#   ./generate.sh zh    the Mandarin set (zh/, same names where English has the same thing)
+# Needs: espeak-ng (1.51 or later, with its Mandarin data: Debian's espeak-ng-data has it) and
+# sox. Debian: apt-get install -y espeak-ng sox.
+# Output: 8 kHz, 16-bit, mono WAV, leading/trailing silence trimmed, normalised to -3 dBFS,
+# without dither so that a rerun gives the same bytes. File names are what crates/media/src/say.rs,
+# crates/ivr/src/say/ (en.rs, zh.rs) and the IVR flows refer to.
 set -euo pipefail
 cd "$(dirname "$0")"
 command -v espeak-ng >/dev/null || { echo "need espeak-ng (apt-get install -y espeak-ng)" >&2; exit 1; }
 command -v sox >/dev/null || { echo "need sox (apt-get install -y sox)" >&2; exit 1; }
-VOICE="${VOICE:-en-us}"
+SET="${1:-en}"
+case "$SET" in
+  en) VOICE="${VOICE:-en-us}" ;;
+  # Mandarin. espeak-ng 1.51's "cmn" voice reads Chinese characters through its English rules
+  # (espeak-ng issues #1028, #1236); "cmn-latn-pinyin" is the same Mandarin voice and reads
+  # them right. Check a voice with: espeak-ng -v cmn -x 你好 (English phonemes mean "(en)").
+  zh) VOICE="${VOICE:-cmn-latn-pinyin}" ;;
+  *) echo "usage: $0 [en|zh]" >&2; exit 2 ;;
+esac
+espeak-ng --voices | awk '{print $2}' | grep -qx "$VOICE" ||
+  { echo "espeak-ng has no voice $VOICE (apt-get install -y espeak-ng-data)" >&2; exit 1; }
 SPEED="${SPEED:-155}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -19,6 +33,81 @@ say() { # say <file without .wav> <text>
   sox -D "$tmp/raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$out" \
     silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse norm -3 pad 0 0.08
 }
+
+if [ "$SET" = zh ]; then
+  # Names and grammar: crates/ivr/src/say/zh.rs. Numbers are built from these pieces
+  # (一百零五 = digits/1 numbers/hundred digits/0 digits/5). The texts avoid characters
+  # espeak-ng reads with the wrong tone (重听, 银行, 时间为, 应付): check a new text with
+  # espeak-ng -v "$VOICE" -x '...'. Recorded files can replace any of these (same name and format).
+  mkdir -p zh && cd zh
+  zh=(零 一 二 三 四 五 六 七 八 九)
+  for i in "${!zh[@]}"; do say "digits/$i" "${zh[$i]}"; done
+  say digits/star "星号"
+  say digits/pound "井号"
+  say numbers/10 "十"
+  for i in 1 2 3 4 5 6 7 8 9; do say "numbers/$((10 + i))" "十${zh[$i]}"; done
+  for i in 2 3 4 5 6 7 8 9; do say "numbers/$((10 * i))" "${zh[$i]}十"; done
+  say numbers/hundred "百"
+  say numbers/thousand "千"
+  say numbers/ten-thousand "万"
+  say numbers/hundred-million "亿"
+  say numbers/liang "两"
+  say numbers/point "点"
+
+  # 1..12 in characters, for the months.
+  cn() { local n=$1
+    if [ "$n" -lt 10 ]; then echo "${zh[$n]}"
+    elif [ "$n" -eq 10 ]; then echo "十"
+    elif [ "$n" -lt 20 ]; then echo "十${zh[$((n - 10))]}"
+    elif [ $((n % 10)) -eq 0 ]; then echo "${zh[$((n / 10))]}十"
+    else echo "${zh[$((n / 10))]}十${zh[$((n % 10))]}"; fi; }
+  for m in $(seq 1 12); do say "$(printf 'months/%02d' "$m")" "$(cn "$m")月"; done
+  say dates/day "日"
+  days=(monday tuesday wednesday thursday friday saturday sunday)
+  weekday=(星期一 星期二 星期三 星期四 星期五 星期六 星期日)
+  for i in "${!days[@]}"; do say "days/${days[$i]}" "${weekday[$i]}"; done
+  say time/oclock "点"
+  say time/minute "分"
+  say time/sharp "整"
+
+  say currency/yuan "元"
+  say currency/jiao "角"
+  say currency/fen "分"
+  say currency/dollar "美元"
+  say currency/cent "美分"
+  say currency/euro "欧元"
+  say currency/euro-cent "欧分"
+
+  say phrases/welcome "欢迎致电热线。"
+  say phrases/please-hold "请稍候，您的来电将很快被接听。"
+  say phrases/you-are-caller-number "您现在排在第"
+  say phrases/in-line "位"
+  say phrases/estimated-wait "您预计需要等待"
+  say phrases/minute "分钟"
+  say phrases/minutes "分钟"
+  say phrases/press "请按"
+  say phrases/main-menu "销售请按一，技术支持请按二，账单查询请按三，再听一遍请按星号键。"
+  say phrases/sales "销售"
+  say phrases/support "技术支持"
+  say phrases/billing "账单查询"
+  say phrases/invalid-option "对不起，您的选择无效。"
+  say phrases/try-again "请重试。"
+  say phrases/goodbye "感谢您的来电，再见。"
+  say phrases/enter-card-number "请输入您的卡号，以井号键结束。"
+  say phrases/enter-expiry "请输入卡片有效期，共四位数字。"
+  say phrases/enter-cvv "请输入卡片背面的三位安全码。"
+  say phrases/amount-due "您需要支付的金额是"
+  say phrases/payment-approved "您的付款已成功。"
+  say phrases/payment-declined "对不起，您的付款未成功。"
+  say phrases/thank-you "谢谢。"
+  say phrases/all-agents-busy "我们的客服人员正在为其他客户服务。"
+  say phrases/call-recorded "为了保证服务质量，您的通话可能会被录音。"
+  say phrases/one-moment "请稍等。"
+  say phrases/transferring "正在为您转接，请稍候。"
+  say phrases/closed "现在是非工作时间，请在工作时间再来电。"
+  echo "zh prompts written: $(find . -name '*.wav' | wc -l) files, $(du -sh . | cut -f1)"
+  exit 0
+fi
 
 ones=(zero one two three four five six seven eight nine)
 for i in "${!ones[@]}"; do say "digits/$i" "${ones[$i]}"; done
@@ -89,4 +178,4 @@ for n in "${notes[@]}"; do
 done
 sox -D "${parts[@]}" moh/default.wav norm -12
 
-echo "prompts written: $(find . -name '*.wav' | wc -l) files, $(du -sh . | cut -f1)"
+echo "prompts written: $(find . -path ./zh -prune -o -name '*.wav' -print | wc -l) files"

@@ -175,6 +175,7 @@ fn pop(call: &str) -> ScreenPop {
         }),
         new_customer_form: false,
         caller_proof: hotline_cti::CallerProof::Claimed,
+        context: None,
     }
 }
 

@@ -131,7 +131,7 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
     // The CTI server subscribes to the bus and routing before anything can happen on them.
     let cti = cfg.cti.enabled.then(|| {
         crate::cti::CtiServer::start(
-            crate::cti::CtiSettings::from_config(&cfg.cti),
+            crate::cti::CtiSettings::from_switch_config(&cfg),
             store.clone(),
             routing.clone(),
             bus.clone(),
@@ -157,8 +157,19 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
         media: calls.as_ref().and_then(|c| c.media_engine()),
         cti: cti.as_ref().map(|c| c.shared_metrics()),
         listeners,
+        routing: Some(routing.clone()),
     };
     let mut router = http::router(state);
+    router = router.merge(crate::api::router(
+        crate::api::ApiState::new(
+            store.clone(),
+            crate::api::auth::RateLimit {
+                burst: cfg.http.api_burst,
+                per_second: cfg.http.api_per_second,
+            },
+        )
+        .with_country_code(&cfg.node.country_code),
+    ));
     if let Some(cti) = &cti {
         router = router.merge(cti.router());
     }

@@ -108,14 +108,21 @@ impl Default for NodeConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// Address of the HTTP server (`/health`, `/metrics`).
+    /// Address of the HTTP server (`/health`, `/metrics`, `/cti`, `/api/v1`).
     pub listen: SocketAddr,
+    /// REST API requests one token may send at once before the rate limit (docs/api.md).
+    pub api_burst: u32,
+    /// REST API requests a second one token may send, sustained.
+    pub api_per_second: f64,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
+        let limit = crate::api::auth::RateLimit::default();
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            api_burst: limit.burst,
+            api_per_second: limit.per_second,
         }
     }
 }
@@ -445,6 +452,15 @@ impl Config {
         }
         if self.database.max_connections == 0 {
             return Err(err("database.max_connections", "must be at least 1".into()));
+        }
+        if self.http.api_burst == 0 {
+            return Err(err("http.api_burst", "must be at least 1".into()));
+        }
+        if !(self.http.api_per_second.is_finite() && self.http.api_per_second > 0.0) {
+            return Err(err(
+                "http.api_per_second",
+                "must be a number above 0".into(),
+            ));
         }
         let cc = &self.node.country_code;
         if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
@@ -804,6 +820,20 @@ mod tests {
             shown.starts_with("switch.toml:5: key `http.listen`: "),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn api_rate_limit_is_checked() {
+        let c = parse("").expect("defaults");
+        assert_eq!((c.http.api_burst, c.http.api_per_second), (100, 20.0));
+        let e = parse("[http]\napi_burst = 0\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("http.api_burst")),
+            "{e}"
+        );
+        let e = parse("[http]\napi_per_second = 0.0\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("http.api_per_second"), "{e}");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct AppState {
     pub media: Option<hotline_media::MediaEngine>,
     /// The stream listeners whose connections `/metrics` shows (HTTP, TLS, SIP over TCP).
     pub listeners: Vec<Arc<Listener>>,
+    /// Routing (queues and agents for `/metrics`), when it runs.
+    pub routing: Option<crate::routing::RoutingHandle>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -203,6 +205,14 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             "New calls refused with 503 because their source, extension or trunk had too many calls.",
             c.refused_over_quota().to_string(),
         );
+        write_call_metrics(&mut out, c);
+        write_sip_metrics(&mut out, c);
+        write_quality_metrics(&mut out, &c.quality());
+    }
+    if let Some(r) = &s.routing
+        && let Ok(Ok(board)) = tokio::time::timeout(Duration::from_secs(1), r.board()).await
+    {
+        write_routing_metrics(&mut out, &board);
     }
     if let Some(w) = &s.call_records {
         metric(
@@ -218,6 +228,20 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             "counter",
             "Call-record events dropped because the writer's bounded queue was full (database away too long).",
             w.dropped().to_string(),
+        );
+        metric(
+            &mut out,
+            "hotline_call_record_events_written_total",
+            "counter",
+            "Call-record events written to the database (or found already written).",
+            w.written().to_string(),
+        );
+        metric(
+            &mut out,
+            "hotline_call_record_batches_total",
+            "counter",
+            "Call-record batches written, one transaction each (events written / batches = mean batch size).",
+            w.batches().to_string(),
         );
     }
     if let Some(m) = s.media.as_ref().map(hotline_media::MediaEngine::metrics) {
@@ -253,6 +277,49 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             "CTI login lock-outs started: a source banned, or an agent id locked for new addresses.",
             &[("source", &cti.source_bans), ("agent", &cti.agent_locks)],
         ));
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
+        metric(
+            &mut out,
+            "hotline_cti_connections_open",
+            "gauge",
+            "CTI WebSocket connections open now.",
+            get(&cti.open),
+        );
+        metric(
+            &mut out,
+            "hotline_cti_connections_total",
+            "counter",
+            "CTI WebSocket connections accepted.",
+            get(&cti.connections),
+        );
+        metric(
+            &mut out,
+            "hotline_cti_logins_total",
+            "counter",
+            "Successful CTI logins (desktops signed in).",
+            get(&cti.logins),
+        );
+        metric(
+            &mut out,
+            "hotline_cti_login_failures_total",
+            "counter",
+            "Failed CTI logins (wrong agent id or password, locked out).",
+            get(&cti.login_failures),
+        );
+        metric(
+            &mut out,
+            "hotline_cti_login_timeouts_total",
+            "counter",
+            "CTI connections closed because they did not log in in time.",
+            get(&cti.login_timeouts),
+        );
+        metric(
+            &mut out,
+            "hotline_cti_refusals_total",
+            "counter",
+            "CTI commands refused for the session's role (audited).",
+            get(&cti.refusals),
+        );
         let _ = writeln!(
             out,
             "# HELP hotline_cti_rate_limited_total CTI commands refused as rate_limited.\n# TYPE hotline_cti_rate_limited_total counter\nhotline_cti_rate_limited_total {}",
@@ -260,11 +327,358 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         );
     }
     crate::netlimits::write_metrics(&mut out, &s.listeners);
+    write_process_metrics(&mut out);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         out,
     )
+}
+
+/// Calls started, active and ended by direction and outcome (labels from fixed sets only).
+fn write_call_metrics(out: &mut String, c: &hotline_calls::CallCounters) {
+    use hotline_calls::CallOutcome;
+    use hotline_calls::counters::DIRECTIONS;
+    let _ = writeln!(
+        out,
+        "# HELP hotline_calls_started_total Calls started, by direction.\n# TYPE hotline_calls_started_total counter"
+    );
+    for d in DIRECTIONS {
+        let _ = writeln!(
+            out,
+            "hotline_calls_started_total{{direction=\"{}\"}} {}",
+            d.as_str(),
+            c.started(d)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hotline_calls_active Calls in progress, by direction.\n# TYPE hotline_calls_active gauge"
+    );
+    for d in DIRECTIONS {
+        let _ = writeln!(
+            out,
+            "hotline_calls_active{{direction=\"{}\"}} {}",
+            d.as_str(),
+            c.active(d)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hotline_calls_ended_total Calls ended, by direction and outcome (answered, abandoned by the caller before an answer, unanswered for another reason).\n# TYPE hotline_calls_ended_total counter"
+    );
+    for d in DIRECTIONS {
+        for o in CallOutcome::ALL {
+            let _ = writeln!(
+                out,
+                "hotline_calls_ended_total{{direction=\"{}\",outcome=\"{}\"}} {}",
+                d.as_str(),
+                o.as_str(),
+                c.ended(d, o)
+            );
+        }
+    }
+}
+
+/// The standard `process_*` series (Linux `/proc`): CPU time, resident memory, open and
+/// allowed file descriptors. Missing files leave the series out.
+fn write_process_metrics(out: &mut String) {
+    // utime and stime are fields 14 and 15 of /proc/self/stat, counted after the command
+    // name's closing parenthesis (the name may hold spaces).
+    let ticks = 100.0; // USER_HZ on Linux
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+        && let Some((_, rest)) = stat.rsplit_once(')')
+    {
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if let (Some(u), Some(sy)) = (
+            f.get(11).and_then(|v| v.parse::<f64>().ok()),
+            f.get(12).and_then(|v| v.parse::<f64>().ok()),
+        ) {
+            metric(
+                out,
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time spent in seconds.",
+                format!("{:.2}", (u + sy) / ticks),
+            );
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    {
+        metric(
+            out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            (kb * 1024).to_string(),
+        );
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        metric(
+            out,
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            dir.count().to_string(),
+        );
+    }
+    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
+        && let Some(max) = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|v| v.parse::<u64>().ok())
+    {
+        metric(
+            out,
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            max.to_string(),
+        );
+    }
+}
+
+/// Media quality of the legs that ended (anchored media only), as histograms.
+fn write_quality_metrics(out: &mut String, q: &hotline_calls::counters::QualityHistograms) {
+    for (name, help, h) in [
+        (
+            "hotline_media_leg_mos",
+            "Estimated MOS of what the switch received from each leg, observed when the leg's media ends.",
+            &q.mos,
+        ),
+        (
+            "hotline_media_leg_jitter_seconds",
+            "RFC 3550 interarrival jitter of each leg at its end.",
+            &q.jitter_seconds,
+        ),
+        (
+            "hotline_media_leg_loss_ratio",
+            "Packets lost / expected from each leg over its life.",
+            &q.loss_ratio,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, n) in h.cumulative() {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
+        let _ = writeln!(out, "{name}_sum {}", h.sum);
+        let _ = writeln!(out, "{name}_count {}", h.count());
+    }
+}
+
+/// SIP requests by method, responses by class (both directions), retransmissions, garbage
+/// and live transactions, as call control's endpoint counted them (at most 1 s old).
+fn write_sip_metrics(out: &mut String, c: &hotline_calls::CallCounters) {
+    use hotline_sip::Stats;
+    let (st, transactions) = c.sip();
+    let classes = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"];
+    let _ = writeln!(
+        out,
+        "# HELP hotline_sip_requests_total SIP requests by direction (received, sent) and method; retransmissions we send are not new requests.\n# TYPE hotline_sip_requests_total counter"
+    );
+    for (dir, counts) in [
+        ("received", st.requests_received),
+        ("sent", st.requests_sent),
+    ] {
+        for (method, n) in Stats::METHODS.iter().zip(counts) {
+            let _ = writeln!(
+                out,
+                "hotline_sip_requests_total{{direction=\"{dir}\",method=\"{method}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hotline_sip_responses_total SIP responses by direction (received, sent) and class.\n# TYPE hotline_sip_responses_total counter"
+    );
+    for (dir, counts) in [
+        ("received", st.responses_received),
+        ("sent", st.responses_sent),
+    ] {
+        for (class, n) in classes.iter().zip(counts) {
+            let _ = writeln!(
+                out,
+                "hotline_sip_responses_total{{direction=\"{dir}\",class=\"{class}\"}} {n}"
+            );
+        }
+    }
+    metric(
+        out,
+        "hotline_sip_retransmissions_total",
+        "counter",
+        "SIP retransmissions we sent (requests, responses, ACKs).",
+        st.retransmissions.to_string(),
+    );
+    metric(
+        out,
+        "hotline_sip_retransmissions_absorbed_total",
+        "counter",
+        "Retransmitted SIP messages received and absorbed by their transaction.",
+        st.absorbed.to_string(),
+    );
+    metric(
+        out,
+        "hotline_sip_parse_errors_total",
+        "counter",
+        "SIP messages that did not parse or validate.",
+        st.parse_errors.to_string(),
+    );
+    metric(
+        out,
+        "hotline_sip_stray_responses_total",
+        "counter",
+        "SIP responses that matched no transaction.",
+        st.stray_responses.to_string(),
+    );
+    metric(
+        out,
+        "hotline_sip_transactions",
+        "gauge",
+        "SIP transactions alive now.",
+        transactions.to_string(),
+    );
+}
+
+/// Per queue waiting calls, longest wait, today's figures and agents by state; agents by
+/// state over the centre. Queue names come from configuration; no agent is a label.
+fn write_routing_metrics(out: &mut String, b: &crate::routing::Board) {
+    let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    let per_queue =
+        |out: &mut String, name: &str, value: &dyn Fn(&crate::routing::QueueBoard) -> String| {
+            for q in &b.queues {
+                let _ = writeln!(
+                    out,
+                    "{name}{{queue={}}} {}",
+                    json_str(q.queue.as_str()),
+                    value(q)
+                );
+            }
+        };
+    family(
+        out,
+        "hotline_queue_calls_waiting",
+        "gauge",
+        "Calls and callback requests waiting in the queue (not ringing an agent).",
+    );
+    per_queue(out, "hotline_queue_calls_waiting", &|q| {
+        q.stats.waiting.to_string()
+    });
+    family(
+        out,
+        "hotline_queue_callbacks_waiting",
+        "gauge",
+        "Callback requests waiting in the queue.",
+    );
+    per_queue(out, "hotline_queue_callbacks_waiting", &|q| {
+        q.stats.callbacks.to_string()
+    });
+    family(
+        out,
+        "hotline_queue_longest_wait_seconds",
+        "gauge",
+        "The longest wait among the calls waiting now.",
+    );
+    per_queue(out, "hotline_queue_longest_wait_seconds", &|q| {
+        format!("{:.3}", q.longest_wait.as_secs_f64())
+    });
+    family(
+        out,
+        "hotline_queue_offered_today",
+        "gauge",
+        "Calls offered to the queue since the start of the UTC day.",
+    );
+    per_queue(out, "hotline_queue_offered_today", &|q| {
+        q.offered.to_string()
+    });
+    family(
+        out,
+        "hotline_queue_answered_today",
+        "gauge",
+        "Calls of the queue answered by an agent since the start of the UTC day.",
+    );
+    per_queue(out, "hotline_queue_answered_today", &|q| {
+        q.answered.to_string()
+    });
+    family(
+        out,
+        "hotline_queue_abandoned_today",
+        "gauge",
+        "Callers who left the queue before an answer since the start of the UTC day.",
+    );
+    per_queue(out, "hotline_queue_abandoned_today", &|q| {
+        q.abandoned.to_string()
+    });
+    family(
+        out,
+        "hotline_queue_service_level_ratio",
+        "gauge",
+        "Answered within the queue's threshold / (answered + abandoned) since the start of the UTC day; 1 when nothing ended yet.",
+    );
+    per_queue(out, "hotline_queue_service_level_ratio", &|q| {
+        format!("{:.3}", f64::from(q.service_level_permille()) / 1000.0)
+    });
+    family(
+        out,
+        "hotline_queue_estimated_wait_seconds",
+        "gauge",
+        "Estimated wait for a normal-priority call arriving now (absent when no agent can serve the queue).",
+    );
+    for q in &b.queues {
+        if let Some(w) = q.stats.estimated_wait_new {
+            let _ = writeln!(
+                out,
+                "hotline_queue_estimated_wait_seconds{{queue={}}} {:.3}",
+                json_str(q.queue.as_str()),
+                w.as_secs_f64()
+            );
+        }
+    }
+    family(
+        out,
+        "hotline_queue_agents",
+        "gauge",
+        "Agents qualifying for the queue, by state (ready, busy, wrap_up, not_ready).",
+    );
+    for q in &b.queues {
+        for (state, n) in [
+            ("ready", q.ready),
+            ("busy", q.busy),
+            ("wrap_up", q.wrap_up),
+            ("not_ready", q.not_ready),
+        ] {
+            let _ = writeln!(
+                out,
+                "hotline_queue_agents{{queue={},state=\"{state}\"}} {n}",
+                json_str(q.queue.as_str())
+            );
+        }
+    }
+    family(out, "hotline_agents", "gauge", "Logged-in agents by state.");
+    let states = [
+        "ready",
+        "not_ready",
+        "reserved",
+        "on_call",
+        "on_hold",
+        "consulting",
+        "wrap_up",
+    ];
+    for state in states {
+        let n = b
+            .agents
+            .iter()
+            .filter(|a| crate::routing::state_name(&a.state).0 == state)
+            .count();
+        let _ = writeln!(out, "hotline_agents{{state=\"{state}\"}} {n}");
+    }
 }
 
 /// Limits of an HTTP listener (`[connections.http]`).

@@ -2,6 +2,7 @@
 //! crates land) SIP transports, call control, IVR, routing and the CTI server. The
 //! `hotline-switch` binary is a thin wrapper over [`app::run`].
 
+pub mod api;
 pub mod app;
 pub mod bus;
 pub mod calls;
@@ -10,7 +11,7 @@ pub mod cti;
 pub mod demo;
 pub mod http;
 pub mod netlimits;
-pub mod pii;
+pub use hotline_calls::pii;
 pub mod routing;
 pub mod seed;
 pub mod sip;

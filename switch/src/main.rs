@@ -40,6 +40,11 @@ enum Command {
     CheckConfig,
     /// Print an argon2 hash for a password read from standard input (for agent accounts).
     HashPassword,
+    /// Create, list or revoke REST API tokens in the configured database (docs/api.md).
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
     /// Run the switch with simulated callers, agent phones and agents (docs/demo.md).
     Demo {
         /// Mean rate of simulated callers (Poisson arrivals); 0 for none.
@@ -54,7 +59,127 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create a token and print its secret (shown this once).
+    Create {
+        /// supervisor, admin or integration.
+        #[arg(long)]
+        role: String,
+        /// What the token is for (e.g. ops, crm-sync).
+        #[arg(long)]
+        name: String,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id (from `token list`).
+        id: i64,
+    },
+}
+
+/// Runs a `token` subcommand against the configured database (migrating it first, like the
+/// switch). Every change is audit-logged with the actor `cli`.
+async fn token_command(cfg: &Config, action: TokenCommand) -> Result<(), String> {
+    use hotline_store::{ApiRole, AuditEntry, Store, StoreOptions};
+    let store = Store::open(&cfg.database.url, StoreOptions::default())
+        .await
+        .map_err(|e| {
+            format!(
+                "database {}: {e}",
+                hotline_switch::app::redact_url(&cfg.database.url)
+            )
+        })?;
+    let now = hotline_switch::app::now_millis();
+    let result = match action {
+        TokenCommand::Create { role, name } => {
+            let role = ApiRole::parse(&role).map_err(|e| e.to_string())?;
+            let created = hotline_switch::api::tokens::issue(&store, &name, role, "cli")
+                .await
+                .map_err(|e| e.problem().detail)?;
+            let audit = AuditEntry {
+                at: now,
+                actor: "cli".into(),
+                action: "api.token.create".into(),
+                target: Some(created.token.id.to_string()),
+                call_id: None,
+                allowed: true,
+                detail: serde_json::json!({ "name": created.token.name, "role": role.as_str() }),
+            };
+            store.audit(&audit).await.map_err(|e| e.to_string())?;
+            println!(
+                "token {} ({}, role {}): {}",
+                created.token.id,
+                created.token.name,
+                role.as_str(),
+                created.secret
+            );
+            eprintln!("keep the secret now: only its hash is stored, it cannot be shown again");
+            Ok(())
+        }
+        TokenCommand::List => {
+            let tokens = store.api_tokens().await.map_err(|e| e.to_string())?;
+            println!("id\trole\tname\tcreated_by\trevoked");
+            for t in tokens {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.role.as_str(),
+                    t.name,
+                    t.created_by,
+                    if t.revoked_at.is_some() { "yes" } else { "no" }
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => {
+            let t = store
+                .revoke_api_token(id, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let audit = AuditEntry {
+                at: now,
+                actor: "cli".into(),
+                action: "api.token.revoke".into(),
+                target: Some(id.to_string()),
+                call_id: None,
+                allowed: true,
+                detail: serde_json::json!({ "name": t.name }),
+            };
+            store.audit(&audit).await.map_err(|e| e.to_string())?;
+            println!("token {id} ({}) revoked", t.name);
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
+
+/// glibc's malloc, with its default number of arenas (up to 8 per core, one taken by each
+/// thread that finds the others busy), grows the switch's resident memory under agent load and
+/// never hands it back although the live heap stays flat (docs/robustness.md). glibc reads
+/// `MALLOC_ARENA_MAX` only when a process starts, and changing the environment of a running
+/// process is unsafe, so the switch re-executes itself once with `MALLOC_ARENA_MAX=2` unless the
+/// environment already says how many (any value, e.g. to measure the default). The process id
+/// stays the same.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none()
+        && let Ok(exe) = std::env::current_exe()
+    {
+        use std::os::unix::process::CommandExt;
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("MALLOC_ARENA_MAX", "2")
+            .exec();
+        // Only reached when exec failed: run on with glibc's default.
+        eprintln!("hotline-switch: not restarted with MALLOC_ARENA_MAX=2 ({err}); running on");
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let cfg = match Config::load(&cli.config) {
         Ok(c) => c,
@@ -78,6 +203,12 @@ fn main() -> ExitCode {
                 eprintln!("configuration error: {e}");
                 return ExitCode::from(2);
             }
+            // Prompts missing in a flow's other languages play in English: say so, not fail.
+            if let Ok(Some(flows)) = cfg.load_flows() {
+                for w in flows.warnings() {
+                    eprintln!("warning: {w}");
+                }
+            }
             println!("{}: ok", cli.config.display());
             ExitCode::SUCCESS
         }
@@ -94,6 +225,25 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Token { action } => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(token_command(&cfg, action)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hotline-switch token: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -23,7 +23,7 @@
 //!   [`request_callback`](RoutingHandle::request_callback),
 //!   [`callback_connected`](RoutingHandle::callback_connected),
 //!   [`callback_failed`](RoutingHandle::callback_failed), [`answer`](RoutingHandle::answer),
-//!   [`no_answer`](RoutingHandle::no_answer),
+//!   [`no_answer`](RoutingHandle::no_answer), [`reject`](RoutingHandle::reject),
 //!   [`set_call_sub_state`](RoutingHandle::set_call_sub_state),
 //!   [`hangup`](RoutingHandle::hangup) / [`abandon`](RoutingHandle::abandon),
 //!   [`wrapup_done`](RoutingHandle::wrapup_done).
@@ -329,10 +329,12 @@ enum Cmd {
     CallbackFailed(CallId, Reply<()>),
     Answer(CallId, AgentId, Reply<()>),
     NoAnswer(AgentId, Reply<()>),
+    Reject(AgentId, Reply<()>),
     SubState(AgentId, CallSubState, Reply<()>),
     Hangup(CallId, Reply<()>),
     DirectStarted(AgentId, CallId, Reply<()>),
     DirectEnded(AgentId, CallId, Reply<()>),
+    DirectMissed(AgentId, CallId, Reply<()>),
     ContinueDirect(CallId, CallId, Reply<()>),
     WrapupDone(AgentId, Reply<()>),
     AgentState(AgentId, oneshot::Sender<Option<AgentState>>),
@@ -534,6 +536,12 @@ impl RoutingHandle {
         ask!(self, NoAnswer, agent.clone())
     }
 
+    /// The reserved agent rejected the offer (desktop Reject, or the phone declined): the
+    /// call goes back to its place, the agent becomes not ready `rejected`.
+    pub async fn reject(&self, agent: &AgentId) -> Result<(), RoutingError> {
+        ask!(self, Reject, agent.clone())
+    }
+
     /// Talking / hold / consulting.
     pub async fn set_call_sub_state(
         &self,
@@ -564,6 +572,15 @@ impl RoutingHandle {
         call: &CallId,
     ) -> Result<(), RoutingError> {
         ask!(self, DirectEnded, agent.clone(), call.clone())
+    }
+
+    /// That direct call rang the agent and ended unanswered: back as before, no wrap-up.
+    pub async fn direct_call_missed(
+        &self,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<(), RoutingError> {
+        ask!(self, DirectMissed, agent.clone(), call.clone())
     }
 
     /// A connected queue call (a consultation through a queue) goes on as the agent's direct
@@ -721,6 +738,9 @@ impl Actor {
             Cmd::NoAnswer(a, r) => {
                 let _ = r.send(self.acd.no_answer(t, &a));
             }
+            Cmd::Reject(a, r) => {
+                let _ = r.send(self.acd.reject(t, &a));
+            }
             Cmd::SubState(a, s, r) => {
                 let _ = r.send(self.acd.set_call_sub_state(t, &a, s));
             }
@@ -732,6 +752,9 @@ impl Actor {
             }
             Cmd::DirectEnded(a, c, r) => {
                 let _ = r.send(self.acd.direct_call_ended(t, &a, &c));
+            }
+            Cmd::DirectMissed(a, c, r) => {
+                let _ = r.send(self.acd.direct_call_missed(t, &a, &c));
             }
             Cmd::ContinueDirect(c, d, r) => {
                 let _ = r.send(self.acd.continue_as_direct(t, &c, &d));

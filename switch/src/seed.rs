@@ -201,7 +201,8 @@ pub async fn seed(store: &Store, data: &DemoData, now: Millis) -> Result<SeedRep
             )
             .await?;
         for ident in &c.identities {
-            let identity = Identity::new(ident.kind, &ident.value)?;
+            let identity =
+                Identity::new(ident.kind, &ident.value).map_err(hotline_store::Error::from)?;
             store
                 .link_identity(id, &identity, "import", true, now)
                 .await?;

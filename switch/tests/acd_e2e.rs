@@ -19,6 +19,10 @@
 //! - `phone_ring_timer_also_sends_the_call_back_to_the_head_as_missed`: the same, but the
 //!   switch's own SIP ring timer (`sip.ring_timeout_secs`) is shorter than the queue's, so call
 //!   control cancels the INVITE and reports "no answer" to routing: same outcome.
+//! - `rejected_offer_from_the_desktop_goes_back_to_the_head_and_the_agent_to_rejected`: the
+//!   same, but bob presses Reject on the desktop while his phone rings (issue 13): the switch
+//!   cancels the INVITE, bob's desktop shows not ready "rejected", a second reject is refused,
+//!   and the call is back at the head for alice.
 //!
 //! Every child process (switch, sipp) is killed when its handle drops. No wall-clock
 //! assertions; the timeouts are generous guards only.
@@ -368,23 +372,141 @@ fn five_callers_alternate_by_longest_idle() {
         assert!(!rec.abandoned, "{rec:?}");
         assert_eq!(rec.end_reason.as_deref(), Some("agent hung up"), "{rec:?}");
     }
+
+    // /metrics counts the same calls, and no label carries a number or a name.
+    let text = sw.metrics();
+    let m = |series: &str| Switch::metric(&text, series);
+    assert_eq!(
+        m(r#"hotline_calls_started_total{direction="inbound"}"#),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        m(r#"hotline_calls_ended_total{direction="inbound",outcome="answered"}"#),
+        Some(5.0)
+    );
+    assert_eq!(m(r#"hotline_calls_active{direction="inbound"}"#), Some(0.0));
+    assert_eq!(
+        m(r#"hotline_queue_answered_today{queue="sales"}"#),
+        Some(5.0)
+    );
+    assert_eq!(
+        m(r#"hotline_queue_offered_today{queue="sales"}"#),
+        Some(5.0)
+    );
+    assert_eq!(
+        m(r#"hotline_queue_calls_waiting{queue="sales"}"#),
+        Some(0.0)
+    );
+    let agents: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("hotline_agents{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(agents, 2.0, "alice and bob are logged in: {text}");
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            !l.contains("555000000") && !l.contains("alice") && !l.contains("bob"),
+            "personal data in a label: {l}"
+        );
+    }
+    // SIP counters are copied from call control once a second: wait (bounded, generously for
+    // a loaded machine) for the fifth INVITE to show.
+    let mut sip = String::new();
+    for _ in 0..200 {
+        sip = sw.metrics();
+        if Switch::metric(
+            &sip,
+            r#"hotline_sip_requests_total{direction="received",method="INVITE"}"#,
+        )
+        .is_some_and(|n| n >= 5.0)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let s = |series: &str| Switch::metric(&sip, series).unwrap_or(-1.0);
+    assert!(
+        s(r#"hotline_sip_requests_total{direction="received",method="INVITE"}"#) >= 5.0,
+        "{sip}"
+    );
+    assert!(
+        s(r#"hotline_sip_requests_total{direction="sent",method="INVITE"}"#) >= 5.0,
+        "to the phones"
+    );
+    assert!(s(r#"hotline_sip_responses_total{direction="sent",class="2xx"}"#) >= 5.0);
+    assert!(s("hotline_sip_transactions") >= 0.0);
+    assert!(s("process_resident_memory_bytes") > 1e6, "{sip}");
+    assert!(s("process_open_fds") > 3.0 && s("process_max_fds") >= s("process_open_fds"));
+    assert!(s("process_cpu_seconds_total") > 0.0);
+    assert!(
+        s("hotline_cti_logins_total") >= 2.0,
+        "alice and bob signed in"
+    );
+    assert!(s("hotline_cti_connections_total") >= s("hotline_cti_logins_total"));
+    assert!(s("hotline_cti_connections_open") >= 0.0);
+    assert_eq!(s("hotline_cti_login_failures_total"), 0.0);
+    // Every series the shipped alert rules and dashboard read exists.
+    for file in [
+        "config/ops/hotline-alerts.yml",
+        "config/ops/grafana-dashboard.json",
+    ] {
+        let ops = std::fs::read_to_string(sip_util::root().join(file)).expect("ops file");
+        let mut names: Vec<&str> = ops
+            .match_indices("hotline_")
+            .map(|(i, _)| {
+                let rest = &ops[i..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .filter(|n| n.len() > "hotline_".len())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(names.len() >= 5, "{file}: {names:?}");
+        for name in names {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' '])),
+                "{file} reads {name}, which /metrics does not export"
+            );
+        }
+    }
 }
 
 #[test]
 fn unanswered_offer_goes_back_to_the_head_and_the_agent_to_missed() {
     // The queue's ring timeout (routing's reservation timer) fires first; the switch cancels
     // the phone's INVITE.
-    missed_offer(3, 30);
+    missed_offer(3, 30, Miss::Timer);
 }
 
 #[test]
 fn phone_ring_timer_also_sends_the_call_back_to_the_head_as_missed() {
     // Call control's SIP ring timer fires first: it cancels the INVITE and tells routing "no
     // answer", with the same result.
-    missed_offer(20, 3);
+    missed_offer(20, 3, Miss::Timer);
 }
 
-fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64) {
+#[test]
+fn rejected_offer_from_the_desktop_goes_back_to_the_head_and_the_agent_to_rejected() {
+    // Bob presses Reject while his phone rings (both ring timers far away): the switch cancels
+    // the INVITE, the call goes back to the head, bob is not ready "rejected".
+    missed_offer(60, 60, Miss::Reject);
+}
+
+/// How bob's offer ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Miss {
+    /// A ring timer (the queue's or the switch's, whichever is shorter).
+    Timer,
+    /// Bob's desktop sends `reject`.
+    Reject,
+}
+
+fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64, how: Miss) {
     let (sw, _queues) = start_switch(queue_ring_timeout_secs, sip_ring_timeout_secs);
     let alice_phone = phone(&sw, "1001", "alice-phone", "uas.xml", 2);
     // Rings (180) and never answers; expects the switch's CANCEL (200, 487, ACK).
@@ -420,8 +542,33 @@ fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64) {
             "the pop's countdown ({} s) is the shorter of the queue's and the switch's ring time ({expected_ring} s)",
             pop.ring_timeout_secs
         );
+        let expected = match how {
+            Miss::Timer => "missed",
+            Miss::Reject => {
+                let r = bob
+                    .desk
+                    .request(Cti::Reject {
+                        call: pop.call.clone(),
+                    })
+                    .await;
+                assert!(r.is_ok(), "reject: {r:?}");
+                // Rejecting again (nothing is offered any more) is refused, changing nothing.
+                let again = bob
+                    .desk
+                    .request(Cti::Reject {
+                        call: pop.call.clone(),
+                    })
+                    .await;
+                // ... as not this agent's call any more (its own error code, not a state).
+                assert!(
+                    matches!(&again, Err(e) if e.code == hotline_cti::ErrorCode::UnknownCall),
+                    "a second reject is refused: {again:?}"
+                );
+                "rejected"
+            }
+        };
         let reason = state(&mut bob, AgentState::NotReady).await;
-        assert_eq!(reason.as_deref(), Some("missed"), "bob missed the offer");
+        assert_eq!(reason.as_deref(), Some(expected), "bob's offer ended {how:?}");
 
         // The missed call is back at the head: alice gets it before the second caller.
         make_ready(&mut alice).await;
@@ -453,8 +600,12 @@ fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64) {
     // Which timer ended bob's ringing: call control logs "no answer" only for its own.
     assert_eq!(
         sw.logged("no answer"),
-        sip_ring_timeout_secs < u64::from(queue_ring_timeout_secs),
+        how == Miss::Timer && sip_ring_timeout_secs < u64::from(queue_ring_timeout_secs),
         "the intended ring timer fired"
+    );
+    assert_eq!(
+        sw.logged("offer rejected from the desktop"),
+        how == Miss::Reject
     );
     let records = sw.call_records(&[first_id.clone(), second_id.clone()]);
     for rec in &records {
@@ -481,7 +632,7 @@ fn missed_offer(queue_ring_timeout_secs: u32, sip_ring_timeout_secs: u64) {
     assert_eq!(
         kinds.iter().filter(|k| *k == "note").count(),
         1,
-        "the missed offer leaves one note, whichever timer fired: {kinds:?}"
+        "the missed offer leaves one note, whichever way it ended: {kinds:?}"
     );
 }
 

@@ -3,7 +3,8 @@
 //! in the `sales` queue; routing offers the call to agent alice, whose phone (a sipp UAS
 //! registered as extension 1001 with digest auth) rings while the screen pop is published on
 //! the bus; alice answers, caller and agent are bridged, the caller hangs up, and the call
-//! record in the SQLite database shows the IVR path, the queue, the agent and the end.
+//! record in the SQLite database shows the IVR path, the queue, the agent, the end and the
+//! caller leg's media quality.
 //!
 //! The switch runs in this process (configuration, store, routing, call control exactly as
 //! `app` wires them) so the test can log alice in through routing and watch the bus; the peers
@@ -163,6 +164,22 @@ async fn slice() {
     );
     assert_eq!(rec.end_reason.as_deref(), Some("caller hung up"));
     assert!(!rec.abandoned);
+    // The caller's RTP (the DTMF packets of its pcap) was measured on the anchored leg: the
+    // `quality` column holds the caller's figures. (Alice's sipp sends no RTP, so her leg has
+    // none.) The pcap's sequence numbers jump between the two key presses, so its loss is high
+    // and its MOS low: only the range is checked.
+    let caller_q = rec
+        .quality
+        .iter()
+        .find(|q| q.leg == "caller")
+        .unwrap_or_else(|| panic!("no caller quality in {:?}", rec.quality));
+    assert!(caller_q.packets > 0, "{caller_q:?}");
+    assert!((1.0..=4.5).contains(&caller_q.mos), "{caller_q:?}");
+    assert!(
+        rec.quality.iter().all(|q| q.packets > 0),
+        "{:?}",
+        rec.quality
+    );
     let kinds = store.call_event_kinds(&call).await.expect("events");
     for k in [
         "arrived",

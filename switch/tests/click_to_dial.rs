@@ -5,7 +5,7 @@
 //! the trunk, presenting the trunk's configured caller ID (the carrier, a demo phone at the
 //! trunk's address, checks the From). The desktop sees dialing, then connected; alice and the
 //! customer hear each other; alice hangs up from the desktop and the call record says outbound,
-//! from alice's extension, answered by alice. Routing keeps alice on call meanwhile and puts
+//! from alice's extension, answered by alice, with both legs' media quality. Routing keeps alice on call meanwhile and puts
 //! her in wrap-up for that call after it. A number with no route is refused with a reason and
 //! nothing rings.
 
@@ -109,4 +109,24 @@ caller_id = "+4930901820"
     assert_eq!(rec.dnis, "+4930555012345");
     assert_eq!(rec.agent_id.as_deref(), Some("alice"));
     assert!(rec.answered_at.is_some());
+    // Both phones talked through the anchored media: the customer's leg (A, "caller") and
+    // alice's have their figures in the `quality` column.
+    let legs: Vec<(&str, Option<&str>)> = rec
+        .quality
+        .iter()
+        .map(|q| (q.leg.as_str(), q.agent_id.as_deref()))
+        .collect();
+    assert!(legs.contains(&("caller", None)), "{:?}", rec.quality);
+    assert!(
+        legs.contains(&("agent", Some("alice"))),
+        "{:?}",
+        rec.quality
+    );
+    assert!(
+        rec.quality
+            .iter()
+            .all(|q| q.packets > 0 && (1.0..=4.5).contains(&q.mos)),
+        "{:?}",
+        rec.quality
+    );
 }

@@ -4,7 +4,8 @@
 //! events it missed (or a snapshot when they are no longer remembered); a silent connection is
 //! closed by the heartbeat timeout while routing keeps the agent's call; wrap-up writes the
 //! outcome once (idempotent) and ends wrap-up in routing; a desktop that does not come back is
-//! logged out after the linger time; payment progress and the shutdown notice reach the desktop.
+//! logged out after the linger time; payment progress and the shutdown notice reach the desktop;
+//! an internal call names the colleague on both desks.
 
 mod cti_util;
 
@@ -42,6 +43,7 @@ fn pop(call: &str, customer: Option<&str>) -> ScreenPop {
         }),
         new_customer_form: customer.is_none(),
         caller_proof: hotline_cti::CallerProof::Claimed,
+        context: None,
     }
 }
 
@@ -243,6 +245,7 @@ async fn a_gap_older_than_the_log_gets_a_snapshot_with_the_current_call() {
         t.sw.bus.notify(CallNotice::Ringing {
             call: "call-9".into(),
             agent: "alice".into(),
+            remote_answer: false,
         });
         t.sw.bus.notify(CallNotice::Connected {
             call: "call-9".into(),
@@ -489,4 +492,73 @@ async fn payment_progress_and_shutdown_reach_the_desktop() {
         }
     ));
     d.closed().await;
+}
+
+/// An internal call: the dialling desk and the colleague's desk both see an internal call
+/// naming the other side (name and extension from the agent directory).
+#[tokio::test]
+async fn an_internal_call_names_the_colleague_on_both_desks() {
+    let t = TestSwitch::start("").await;
+    let mut alice = logged_in(&t, "alice", "alice-demo").await;
+    let mut bob = logged_in(&t, "bob", "bob-demo").await;
+    let colleague = |agent: &str, name: &str, ext: &str| hotline_cti::Colleague {
+        agent: hotline_cti::AgentId::new(agent),
+        name: name.into(),
+        extension: Some(hotline_cti::Extension::new(ext)),
+    };
+    t.sw.bus.notify(CallNotice::Dialing {
+        call: "int-1".into(),
+        agent: "alice".into(),
+        peer: "1002".into(),
+        colleague: Some(colleague("bob", "Bob Brown", "1002")),
+    });
+    t.sw.bus.notify(CallNotice::Incoming {
+        call: "int-1".into(),
+        agent: "bob".into(),
+        peer: "1001".into(),
+        colleague: Some(colleague("alice", "Alice Archer", "1001")),
+    });
+    let a = alice
+        .event_where(|e| matches!(e, Event::CallChanged(_)))
+        .await;
+    match a.event {
+        Event::CallChanged(i) => {
+            assert_eq!(i.direction, hotline_cti::CallDirection::Internal);
+            assert_eq!(i.state, CallState::Dialing);
+            assert_eq!(i.colleague.map(|c| c.name), Some("Bob Brown".to_string()));
+        }
+        other => panic!("{other:?}"),
+    }
+    let b = bob
+        .event_where(|e| matches!(e, Event::CallChanged(_)))
+        .await;
+    match b.event {
+        Event::CallChanged(i) => {
+            assert_eq!(i.direction, hotline_cti::CallDirection::Internal);
+            assert_eq!(i.state, CallState::Ringing);
+            assert_eq!(i.peer.expose(), "1001");
+            assert_eq!(
+                i.colleague.map(|c| c.name),
+                Some("Alice Archer".to_string())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Connected and ended follow on bob's desk.
+    t.sw.bus.notify(CallNotice::Connected {
+        call: "int-1".into(),
+        agent: "bob".into(),
+    });
+    t.sw.bus.notify(CallNotice::Ended {
+        call: "int-1".into(),
+        agent: Some("bob".into()),
+        reason: "caller hung up".into(),
+    });
+    let e = bob
+        .event_where(|e| matches!(e, Event::CallChanged(i) if i.state == CallState::Ended))
+        .await;
+    assert!(
+        matches!(&e.event, Event::CallChanged(i) if i.colleague.is_some()),
+        "{e:?}"
+    );
 }

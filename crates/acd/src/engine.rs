@@ -44,6 +44,8 @@ const HANDLE_SAMPLES: usize = 32;
 
 /// Reason code set when a reservation is not answered in time or the phone refuses it.
 pub const REASON_MISSED: &str = "missed";
+/// Reason code set when the agent rejects an offer (from the desktop or the phone's decline key).
+pub const REASON_REJECTED: &str = "rejected";
 /// Reason code set on login.
 pub const REASON_LOGIN: &str = "login";
 /// Reason code set when the agent's desktop connection is lost.
@@ -644,6 +646,26 @@ impl Acd {
         Ok(())
     }
 
+    /// The agent rejected the offer (the desktop's Reject, or the phone declined with `603`):
+    /// the call goes back to its place in the queue, as for a missed offer, and the agent
+    /// becomes not ready with reason `"rejected"` (not offered again until they choose).
+    pub fn reject(&mut self, now: Instant, agent: &AgentId) -> Result<(), AcdError> {
+        self.advance(now);
+        let a = self.agent(agent)?;
+        if !matches!(self.agents[a as usize].state, AgentState::Reserved { .. }) {
+            return Err(self.bad_agent(a, "reject an offer"));
+        }
+        self.metrics.rejected_offers += 1;
+        self.release_reservation(
+            a,
+            AgentState::NotReady {
+                reason: REASON_REJECTED.into(),
+            },
+        );
+        self.run_sweeps();
+        Ok(())
+    }
+
     /// Puts the agent's call on hold, back to talking, or into a consultation.
     pub fn set_call_sub_state(
         &mut self,
@@ -664,10 +686,11 @@ impl Acd {
     }
 
     /// The agent is on a call the queues did not route (click-to-dial, an internal call, being
-    /// consulted by a colleague): on call, so nothing is offered to them meanwhile. Only a ready
-    /// or not-ready agent can start one; a not-ready agent returns to the same reason after it.
-    /// An agent already on a direct call gets the new id (a consultation completed into a
-    /// transfer keeps the agent on call under the caller's call id).
+    /// consulted by a colleague): on call, so nothing is offered to them meanwhile. A ready,
+    /// not-ready or wrapping-up agent can start one; a not-ready agent returns to the same
+    /// reason after it, and wrap-up is cut short (its handle time counted; the direct call gets
+    /// a wrap-up of its own). An agent already on a direct call gets the new id (a consultation
+    /// completed into a transfer keeps the agent on call under the caller's call id).
     pub fn direct_call_started(
         &mut self,
         now: Instant,
@@ -682,6 +705,14 @@ impl Acd {
             AgentState::NotReady { reason } => {
                 let reason = reason.clone();
                 self.agents[a as usize].pending = Some(After::NotReady(reason));
+            }
+            AgentState::WrapUp { .. } => {
+                let key = self.agents[a as usize].timer.take();
+                self.cancel(key);
+                if let Some((q, answered)) = self.agents[a as usize].handling.take() {
+                    let ht = self.now.saturating_sub(answered);
+                    self.queues[q as usize].record_handle(ht);
+                }
             }
             _ => return Err(self.bad_agent(a, "start a direct call")),
         }
@@ -750,6 +781,31 @@ impl Acd {
         Ok(())
     }
 
+    /// The agent's direct call `call` ended before they answered it (a colleague's
+    /// consultation or transfer that rang them): no wrap-up; they are as they were before it
+    /// (ready, or not ready with the same reason).
+    pub fn direct_call_missed(
+        &mut self,
+        now: Instant,
+        agent: &AgentId,
+        call: &CallId,
+    ) -> Result<(), AcdError> {
+        self.advance(now);
+        let a = self.agent(agent)?;
+        match &self.agents[a as usize].state {
+            AgentState::OnCall { call: c, .. } if c == call && self.agents[a as usize].direct => {}
+            _ => return Err(self.bad_agent(a, "miss a direct call")),
+        }
+        self.agents[a as usize].direct = false;
+        if self.agents[a as usize].pending.is_some() {
+            self.finish_wrapup(a);
+        } else {
+            self.make_ready(a);
+        }
+        self.run_sweeps();
+        Ok(())
+    }
+
     /// The agent ends wrap-up early.
     pub fn wrapup_done(&mut self, now: Instant, agent: &AgentId) -> Result<(), AcdError> {
         self.advance(now);
@@ -813,7 +869,7 @@ impl Acd {
         self.advance(now);
         let c = self.call(call)?;
         let cl = self.call_ref(c);
-        if cl.callback.is_some() || !matches!(cl.place, Place::Waiting(_)) {
+        if cl.callback.is_some() || !matches!(cl.place, Place::Waiting(_) | Place::Offered(_)) {
             return Err(self.bad_call(c, "become a callback"));
         }
         let q = cl.queue;
@@ -829,6 +885,29 @@ impl Acd {
             at: self.at(),
             call: call.clone(),
         });
+        // Asked while agents' phones rang for it: the offers are withdrawn (no fault of the
+        // agents: they are ready again) and the request takes the call's place in the queue.
+        match std::mem::replace(&mut self.call_mut(c).place, Place::Limbo) {
+            Place::Offered(agents) => {
+                // Withdrawn first, so that call control hears of it before any new offer of
+                // the request.
+                for &a in &agents {
+                    let key = self.agents[a as usize].timer.take();
+                    self.cancel(key);
+                    self.decisions.push_back(Decision::CancelOffer {
+                        call: call.clone(),
+                        agent: self.agents[a as usize].id.clone(),
+                    });
+                }
+                self.requeue(c);
+                for a in agents {
+                    self.make_ready(a);
+                }
+                self.run_sweeps();
+            }
+            // Still waiting: the place it had.
+            place => self.call_mut(c).place = place,
+        }
         Ok(())
     }
 

@@ -75,7 +75,7 @@ pub use config::{
     AcdConfig, OverflowCondition, OverflowRule, OverflowTarget, QueueConfig, SkillRequirement,
     Strategy, WideningStep,
 };
-pub use engine::{Acd, REASON_DISCONNECTED, REASON_LOGIN, REASON_MISSED};
+pub use engine::{Acd, REASON_DISCONNECTED, REASON_LOGIN, REASON_MISSED, REASON_REJECTED};
 pub use error::AcdError;
 pub use ids::{
     AgentId, CallId, MAX_PROFICIENCY, MIN_PROFICIENCY, Priority, Proficiency, QueueId, SkillId,

@@ -248,6 +248,8 @@ pub struct Metrics {
     pub overflowed: u64,
     /// Reservations missed (timeout or phone refused).
     pub missed_reservations: u64,
+    /// Offers the agent rejected.
+    pub rejected_offers: u64,
     /// Callback dial attempts.
     pub callback_dials: u64,
     /// Connected calls that had a wait estimate at enqueue.

@@ -115,6 +115,37 @@ fn phone_refusing_the_offer_is_a_miss_too() {
 }
 
 #[test]
+fn a_rejected_offer_goes_back_to_the_head_and_the_agent_is_not_ready_rejected() {
+    let mut h = H::new(vec![queue()]);
+    h.login_ready("alice", &[]);
+    h.enqueue("c1", "sales", 0);
+    h.advance(secs(1));
+    h.enqueue("c2", "sales", 0);
+    h.advance(secs(1));
+    assert_eq!(h.offers(), vec![("c1".into(), "alice".into())]);
+    h.acd.reject(h.now, &a("alice")).unwrap();
+    h.drain();
+    assert_eq!(
+        h.state("alice"),
+        AgentState::NotReady {
+            reason: "rejected".into()
+        }
+    );
+    // c1 keeps its place ahead of the newer c2, and goes to the next agent.
+    assert_eq!(h.acd.position(&c("c1")), Some(1));
+    assert_eq!(h.acd.position(&c("c2")), Some(2));
+    h.login_ready("bob", &[]);
+    assert_eq!(h.offers(), vec![("c1".into(), "bob".into())]);
+    let m = h.acd.metrics();
+    assert_eq!((m.rejected_offers, m.missed_reservations), (1, 0));
+    // Rejecting when nothing is offered is refused and changes nothing.
+    assert!(matches!(
+        h.acd.reject(h.now, &a("alice")),
+        Err(AcdError::InvalidAgentState { .. })
+    ));
+}
+
+#[test]
 fn wrap_up_is_enforced_visible_and_may_end_early() {
     let mut h = H::new(vec![queue()]);
     h.login_ready("alice", &[]);
@@ -391,4 +422,43 @@ fn a_consultation_routed_through_a_queue_continues_as_a_direct_call() {
             h.state(agent)
         );
     }
+}
+
+#[test]
+fn a_direct_call_missed_leaves_the_agent_as_before_without_wrap_up() {
+    let mut h = H::new(vec![queue()]);
+    h.login_ready("alice", &[]);
+    // A colleague's consultation rings alice: on a direct call while it rings.
+    h.acd
+        .direct_call_started(h.now, &a("alice"), &c("x1"))
+        .unwrap();
+    assert!(matches!(h.state("alice"), AgentState::OnCall { .. }));
+    h.acd
+        .direct_call_missed(h.now, &a("alice"), &c("x1"))
+        .unwrap();
+    assert_eq!(
+        h.state("alice"),
+        AgentState::Ready,
+        "no wrap-up for a call never answered"
+    );
+    // Not ready before: not ready after, with the same reason.
+    h.acd.not_ready(h.now, &a("alice"), "lunch").unwrap();
+    h.acd
+        .direct_call_started(h.now, &a("alice"), &c("x2"))
+        .unwrap();
+    h.acd
+        .direct_call_missed(h.now, &a("alice"), &c("x2"))
+        .unwrap();
+    assert_eq!(
+        h.state("alice"),
+        AgentState::NotReady {
+            reason: "lunch".into()
+        }
+    );
+    // Only the direct call the agent is on.
+    assert!(
+        h.acd
+            .direct_call_missed(h.now, &a("alice"), &c("x2"))
+            .is_err()
+    );
 }

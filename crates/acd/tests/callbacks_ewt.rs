@@ -183,3 +183,27 @@ fn no_staffing_means_no_estimate() {
     assert_eq!(h.acd.estimated_wait(&c("c1")), None);
     assert_eq!(h.acd.queue_stats(&q("q")).unwrap().estimated_wait_new, None);
 }
+
+#[test]
+fn a_callback_asked_for_while_the_agent_is_rung_withdraws_the_offer_without_blame() {
+    let mut h = H::new(vec![queue()]);
+    h.login_ready("alice", &[]);
+    h.enqueue("c1", "q", 0);
+    assert_eq!(h.offers(), vec![("c1".into(), "alice".into())]);
+    // The caller presses the callback key while alice's phone rings.
+    h.acd.request_callback(h.now, &c("c1")).unwrap();
+    let d = h.take();
+    // The offer is withdrawn first, then the request is offered (alice is ready again, not
+    // "missed") as a callback.
+    let cancel = d
+        .iter()
+        .position(|x| matches!(x, Decision::CancelOffer { call, agent } if call.0 == "c1" && agent.0 == "alice"));
+    let again = d
+        .iter()
+        .position(|x| matches!(x, Decision::Offer { call, .. } if call.0 == "c1"));
+    assert!(
+        cancel.is_some() && again.is_some() && cancel < again,
+        "{d:?}"
+    );
+    assert_eq!(h.acd.metrics().missed_reservations, 0);
+}

@@ -61,6 +61,12 @@ pub enum Command {
         /// The offered call.
         call: CallId,
     },
+    /// Reject an offered call while the phone rings: it goes back to its place in the queue
+    /// and the agent becomes not ready with reason `rejected`.
+    Reject {
+        /// The offered call.
+        call: CallId,
+    },
     /// Hang up the agent's leg.
     Hangup {
         /// The call.
@@ -346,6 +352,7 @@ impl Command {
         "ready",
         "not_ready",
         "answer",
+        "reject",
         "hangup",
         "hold",
         "resume",
@@ -384,6 +391,7 @@ impl Command {
             Command::Ready => "ready",
             Command::NotReady { .. } => "not_ready",
             Command::Answer { .. } => "answer",
+            Command::Reject { .. } => "reject",
             Command::Hangup { .. } => "hangup",
             Command::Hold { .. } => "hold",
             Command::Resume { .. } => "resume",
@@ -445,6 +453,7 @@ impl Command {
     pub fn call(&self) -> Option<&CallId> {
         match self {
             Command::Answer { call }
+            | Command::Reject { call }
             | Command::Hangup { call }
             | Command::Hold { call }
             | Command::Resume { call }

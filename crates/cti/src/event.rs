@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::command::{MonitorMode, SkillLevel, TicketPriority, TicketStatus};
 use crate::frame::ErrorCode;
 use crate::ids::{
-    AgentId, BookingId, CallId, CustomerId, Disposition, QueueId, ReasonCode, TicketId, UnixMillis,
+    AgentId, BookingId, CallId, CustomerId, Disposition, Extension, QueueId, ReasonCode, TicketId,
+    UnixMillis,
 };
 use crate::pii::Pii;
 
@@ -232,6 +233,11 @@ pub struct CallInfo {
     /// For a consultation leg: the caller's call it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consult_of: Option<CallId>,
+    /// On an internal call: the colleague at the other end; on a consultation leg: the
+    /// colleague consulted, once known (absent: not a colleague, or a switch that does not
+    /// say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colleague: Option<Colleague>,
     /// Why it ended (only with `ended`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<EndReason>,
@@ -270,6 +276,39 @@ pub struct ScreenPop {
     /// How the caller was matched to `customer` (absent on the wire: claimed).
     #[serde(default, skip_serializing_if = "CallerProof::is_claimed")]
     pub caller_proof: CallerProof,
+    /// Why this pop reaches the agent other than as a queue's offer: a colleague consulting
+    /// them about this caller, or a call they took over (absent: an offer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<PopContext>,
+}
+
+/// Why a screen pop reaches an agent other than as an offer from a queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PopContext {
+    /// A colleague is consulting this agent about the caller (the caller waits on hold; the
+    /// colleague may transfer the caller here or make it a conference).
+    Consult {
+        /// The consulting colleague.
+        by: Colleague,
+    },
+    /// This supervisor took the call over from an agent.
+    TakeOver {
+        /// The agent whose call it was.
+        from: Colleague,
+    },
+}
+
+/// A colleague (agent or supervisor) as the switch's agent directory names them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Colleague {
+    /// Their login id.
+    pub agent: AgentId,
+    /// Display name (the login id when the directory has no name).
+    pub name: String,
+    /// Their phone extension, when they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<Extension>,
 }
 
 /// How the caller of a screen pop was matched to the customer record.

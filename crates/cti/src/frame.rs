@@ -146,6 +146,11 @@ pub struct AgentProfile {
     pub extension: Extension,
     /// Skills with proficiency.
     pub skills: Vec<crate::command::SkillLevel>,
+    /// Can the session's phone be answered from the desktop (`answer`)? `false` (the default,
+    /// also when a server does not send it) means the agent answers on the phone itself, or
+    /// the phone auto-answers; the desktop then shows Answer disabled with that reason.
+    #[serde(default)]
+    pub remote_answer: bool,
 }
 
 /// The body of an error response (`"error"`).

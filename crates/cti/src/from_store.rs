@@ -1,10 +1,11 @@
-//! Conversions from the shared database's types (`hotline-store`) to the wire types, for the two
-//! programs that have both: the switch (screen pops) and the desktop (customer search). Behind
-//! the `store` feature, so the protocol crate itself stays free of SQL.
+//! Conversions from the shared database's records (`hotline-records`, the plain values that
+//! `hotline-store` reads and writes) to the wire types, for call control (screen pops) and the
+//! desktop (customer search). Behind the `records` feature, so the protocol crate alone knows
+//! nothing of the database's shapes.
 
 /// The store's unified customer view as the CTI's: what the switch puts in a screen pop and the
 /// desktop draws for a searched customer.
-pub fn customer_view(v: &hotline_store::CustomerView) -> crate::CustomerView {
+pub fn customer_view(v: &hotline_records::CustomerView) -> crate::CustomerView {
     use crate::{
         AgentId, BookingSummary, CallId, ContactSummary, CustomerId, Disposition, Identity, Pii,
         QueueId, TicketId, TicketPriority, TicketStatus, TicketSummary, UnixMillis,

@@ -86,9 +86,9 @@ pub use command::{
 };
 pub use event::{
     AgentCounts, AgentRow, AgentState, AgentStatus, BookingSummary, CallDirection, CallInfo,
-    CallState, CallerProof, ContactSummary, CustomerView, EndReason, Event, Identity, IvrInput,
-    LogoutReason, PaymentField, PaymentStage, QueueStats, ScreenPop, Snapshot, TicketSummary,
-    Wallboard, WallboardDelta, WrapUpInfo,
+    CallState, CallerProof, Colleague, ContactSummary, CustomerView, EndReason, Event, Identity,
+    IvrInput, LogoutReason, PaymentField, PaymentStage, PopContext, QueueStats, ScreenPop,
+    Snapshot, TicketSummary, Wallboard, WallboardDelta, WrapUpInfo,
 };
 pub use frame::{
     AgentProfile, ClientFrame, ErrorBody, ErrorCode, EventFrame, MAX_FRAME_BYTES, Phase, Reply,
@@ -99,7 +99,7 @@ pub use ids::{
     AgentId, BookingId, CallId, CustomerId, Disposition, DtmfDigits, Extension, Money, QueueId,
     ReasonCode, RequestId, Seq, Skill, TicketId, UnixMillis,
 };
-#[cfg(feature = "store")]
+#[cfg(feature = "records")]
 pub mod from_store;
 pub use pii::{Pii, Secret};
 pub use resync::{EventLog, ResyncPlan, SeqCheck, SeqTracker};

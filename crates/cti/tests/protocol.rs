@@ -35,6 +35,7 @@ fn agents_cannot_use_supervisor_commands() {
     let agent_level = [
         r#"{"type":"ready"}"#,
         r#"{"type":"answer","call":"c1"}"#,
+        r#"{"type":"reject","call":"c1"}"#,
         r#"{"type":"wrap_up","call":"c1","disposition":"resolved","notes":""}"#,
         r#"{"type":"request_help","message":"help"}"#,
     ];
@@ -44,7 +45,7 @@ fn agents_cannot_use_supervisor_commands() {
         assert!(allowed(Role::Supervisor, &c), "{json}");
     }
     // The type list the doc coverage test walks has every command.
-    assert_eq!(Command::TYPES.len(), 33);
+    assert_eq!(Command::TYPES.len(), 34);
 }
 
 #[test]

@@ -104,6 +104,21 @@ pub enum Problem {
         /// The path that was looked for.
         expected: String,
     },
+    /// A prompt has no file in one of the flow's languages other than English: the English
+    /// prompt plays instead. A warning ([`crate::Flow::warnings`]), not an error.
+    #[error(
+        "prompt '{prompt}' in field '{field}' has no {language} file {expected}; the English prompt plays instead"
+    )]
+    MissingTranslation {
+        /// The language.
+        language: crate::Language,
+        /// The prompt name as written.
+        prompt: String,
+        /// The field naming it.
+        field: String,
+        /// The path that was looked for.
+        expected: String,
+    },
     /// A node is defined twice.
     #[error("node '{0}' is defined twice")]
     DuplicateNode(String),

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::digits::Digit;
+use crate::error::FlowError;
+use crate::language::Language;
 use crate::time::BusinessHours;
 
 /// Index of a node inside its [`Flow`].
@@ -44,6 +46,26 @@ pub struct Flow {
     pub(crate) start: NodeId,
     pub(crate) nodes: Vec<Node>,
     pub(crate) by_name: HashMap<String, NodeId>,
+    /// The language a call starts in (`[flow] language`).
+    pub(crate) language: Language,
+    /// Every language the flow speaks: its own and those its set nodes switch to.
+    pub(crate) languages: Vec<Language>,
+    /// What the flow has in each language other than the base set.
+    pub(crate) layers: Vec<Layer>,
+    /// Problems that do not stop the flow (prompts missing in a language; English plays).
+    pub(crate) warnings: Vec<FlowError>,
+}
+
+/// The flow's prompts in one language other than the base set, fixed at load time.
+#[derive(Debug)]
+pub(crate) struct Layer {
+    pub(crate) language: Language,
+    /// Prompt name to the name that plays it in this language, for the prompts (flow
+    /// prompts and value prompts) that have a file in it.
+    pub(crate) prompts: HashMap<Arc<str>, Prompt>,
+    /// Whether the flow can say its numbers, dates and prices in this language: it says
+    /// none, or every value prompt of the language exists.
+    pub(crate) values: bool,
 }
 
 impl Flow {
@@ -69,6 +91,37 @@ impl Flow {
                 Some((&*n.name, queue.as_str()))
             })
             .collect()
+    }
+    /// The language a call starts in (`[flow] language`, English when absent).
+    pub fn language(&self) -> Language {
+        self.language
+    }
+    /// Every language the flow speaks: its own first, then those its set nodes switch to.
+    pub fn languages(&self) -> &[Language] {
+        &self.languages
+    }
+    /// Whether a call of this flow can be switched to `language`: English always; another
+    /// language when the flow says no numbers, dates or prices, or has all of that
+    /// language's prompts for them. (Single prompts missing in it play in English.)
+    pub fn can_speak(&self, language: Language) -> bool {
+        language.is_base() || self.layer(language).is_some_and(|l| l.values)
+    }
+    /// Problems that do not stop the flow from loading: a prompt without a file in one of
+    /// the flow's languages (the English prompt plays instead). Each names file, line and
+    /// column like the errors of [`Flow::parse`].
+    pub fn warnings(&self) -> &[FlowError] {
+        &self.warnings
+    }
+    /// The prompt that plays `prompt` in `language`, or None when that language has no
+    /// file for it (the English one plays).
+    pub fn localise(&self, language: Language, prompt: &Prompt) -> Option<Prompt> {
+        if language.is_base() {
+            return Some(prompt.clone());
+        }
+        self.layer(language)?.prompts.get(prompt.name()).cloned()
+    }
+    fn layer(&self, language: Language) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.language == language)
     }
     /// The file it was loaded from.
     pub fn file(&self) -> &Path {
@@ -335,6 +388,8 @@ pub(crate) enum NodeKind {
         skills: Vec<String>,
         /// Variables for the screen pop.
         variables: Vec<(String, String)>,
+        /// Switch the call to this language: every later prompt and spoken value uses it.
+        language: Option<Language>,
         /// Next node.
         next: NodeId,
     },
@@ -620,6 +675,13 @@ impl FlowSet {
         } else {
             Err(crate::Error::Flow(errors))
         }
+    }
+
+    /// The warnings of every flow ([`Flow::warnings`]), by file and line.
+    pub fn warnings(&self) -> Vec<&FlowError> {
+        let mut v: Vec<&FlowError> = self.flows.values().flat_map(|f| f.warnings()).collect();
+        v.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        v
     }
 
     /// A flow by name.

@@ -16,6 +16,15 @@
 //! [`Session::handle_timeout`]. Wall-clock time (business hours, card expiry) comes in once
 //! with [`Event::CallStarted`]; the session adds the `Instant` time elapsed since.
 //!
+//! ## Languages
+//!
+//! Prompts are English by default; a call can be switched to Mandarin ([`Language`]) by the
+//! flow (`[flow] language`), a set node (`language = "zh"`, e.g. behind a menu key), the
+//! identified caller's record or call control ([`Session::set_language`]). The session then
+//! plays each prompt from the `zh/` set (an English one when that is missing, reported with
+//! [`Action::PromptFallback`]) and says numbers, amounts, dates and times by the Mandarin rules
+//! ([`say::zh`]). Load time reports missing Mandarin prompts as warnings ([`Flow::warnings`]).
+//!
 //! ## Drive contract
 //!
 //! After **any** input (`handle_event` or `handle_timeout`), drain `poll_action` until it
@@ -72,6 +81,7 @@
 mod digits;
 mod error;
 mod flow;
+mod language;
 mod parse;
 pub mod payment;
 pub mod say;
@@ -84,6 +94,7 @@ pub use flow::{
     AnyPrompt, Flow, FlowSet, IdentifyBy, Node, Prompt, PromptCatalog, PromptDir, TransferTarget,
     Validation,
 };
+pub use language::Language;
 pub use parse::default_prompts;
 pub use payment::{
     CardData, CardField, ChargeRequest, ChargeResult, ChargeStatus, HttpCall, HttpGatewayConfig,

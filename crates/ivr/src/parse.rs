@@ -12,6 +12,7 @@ use toml::de::{DeTable, DeValue};
 use crate::digits::Digit;
 use crate::error::{Error, FlowError, Problem};
 use crate::flow::*;
+use crate::language::Language;
 use crate::say;
 use crate::time::{BusinessHours, CivilDate, Weekday, parse_range, parse_utc_offset};
 
@@ -47,6 +48,11 @@ struct Parser<'s> {
     catalog: &'s dyn PromptCatalog,
     errors: Vec<FlowError>,
     ids: HashMap<String, NodeId>,
+    /// Every prompt the flow plays (not music), with its field and span, for the check of
+    /// the flow's other languages once they are all known.
+    refs: Vec<(String, &'static str, Range<usize>)>,
+    /// Languages set nodes switch to.
+    switched_to: Vec<Language>,
 }
 
 impl Parser<'_> {
@@ -70,7 +76,15 @@ impl Parser<'_> {
         );
     }
 
-    fn check_prompt(&mut self, name: &str, span: Range<usize>) -> Prompt {
+    /// Checks a prompt the flow plays in the caller's language (`field` names it in
+    /// warnings about other languages).
+    fn check_prompt(&mut self, name: &str, span: Range<usize>, field: &'static str) -> Prompt {
+        self.refs.push((name.to_string(), field, span.clone()));
+        self.check_file(name, span)
+    }
+
+    /// Checks that a prompt (or music) exists in the base set.
+    fn check_file(&mut self, name: &str, span: Range<usize>) -> Prompt {
         if name.is_empty() || name.contains("..") || name.starts_with('/') {
             self.bad(
                 span.clone(),
@@ -248,26 +262,26 @@ impl<'t, 'i> Fields<'t, 'i> {
 
     /// A list of prompts; a single string is accepted too. Defaults are checked as well,
     /// reported at the node header.
-    fn prompts(&mut self, p: &mut Parser<'_>, key: &str, default: &[&str]) -> Vec<Prompt> {
+    fn prompts(&mut self, p: &mut Parser<'_>, key: &'static str, default: &[&str]) -> Vec<Prompt> {
         if let Some(v) = self.table.get(key)
             && let Some(s) = v.get_ref().as_str()
         {
             self.get(key);
-            return vec![p.check_prompt(s, v.span())];
+            return vec![p.check_prompt(s, v.span(), key)];
         }
         match self.str_list(p, key) {
             Some(list) => list
                 .into_iter()
-                .map(|(s, span)| p.check_prompt(&s, span))
+                .map(|(s, span)| p.check_prompt(&s, span, key))
                 .collect(),
             None => default
                 .iter()
-                .map(|s| p.check_prompt(s, self.span.clone()))
+                .map(|s| p.check_prompt(s, self.span.clone(), key))
                 .collect(),
         }
     }
 
-    fn req_prompts(&mut self, p: &mut Parser<'_>, key: &str) -> Vec<Prompt> {
+    fn req_prompts(&mut self, p: &mut Parser<'_>, key: &'static str) -> Vec<Prompt> {
         if self.table.get(key).is_none() {
             self.missing(p, key);
         }
@@ -301,6 +315,21 @@ impl<'t, 'i> Fields<'t, 'i> {
                 NodeId(0)
             }
         }
+    }
+
+    /// An optional `language = "zh"`.
+    fn language(&mut self, p: &mut Parser<'_>) -> Option<Language> {
+        let (code, span) = self.opt_str(p, "language")?;
+        let l = Language::parse(&code);
+        if l.is_none() {
+            let known: Vec<&str> = Language::ALL.iter().map(|l| l.code()).collect();
+            p.bad(
+                span,
+                "language",
+                format!("'{code}' is not one of {}", known.join(", ")),
+            );
+        }
+        l
     }
 
     fn opt_digit(&mut self, p: &mut Parser<'_>, key: &str) -> Option<Digit> {
@@ -403,6 +432,8 @@ impl Flow {
             catalog: prompts,
             errors: Vec::new(),
             ids: HashMap::new(),
+            refs: Vec::new(),
+            switched_to: Vec::new(),
         };
         let root = match DeTable::parse(text) {
             Ok(t) => t,
@@ -423,6 +454,7 @@ impl Flow {
             .map_or_else(|| "flow".to_string(), |s| s.to_string_lossy().into_owned());
         let mut start: Option<(String, Range<usize>)> = None;
         let mut flow_span = 0..0;
+        let mut language = Language::English;
         match top.get("flow") {
             Some(v) => match v.get_ref().as_table() {
                 Some(t) => {
@@ -434,6 +466,9 @@ impl Flow {
                     start = f.opt_str(&mut p, "start");
                     if start.is_none() && t.get("start").is_none() {
                         f.missing(&mut p, "start");
+                    }
+                    if let Some(l) = f.language(&mut p) {
+                        language = l;
                     }
                     f.get("description");
                     f.finish(&mut p);
@@ -511,7 +546,7 @@ impl Flow {
             }
         }
         if number_prompts_needed {
-            for prompt in say::REQUIRED_PROMPTS {
+            for prompt in say::required_prompts(Language::English) {
                 if !p.catalog.contains(prompt) {
                     let expected = p.catalog.expected_path(prompt);
                     p.err(
@@ -524,6 +559,27 @@ impl Flow {
                 }
             }
         }
+        let mut languages = vec![language];
+        for l in std::mem::take(&mut p.switched_to) {
+            if !languages.contains(&l) {
+                languages.push(l);
+            }
+        }
+        let mut warnings = Vec::new();
+        let layers: Vec<Layer> = Language::ALL
+            .into_iter()
+            .filter(|l| !l.is_base())
+            .map(|l| {
+                layer(
+                    &mut p,
+                    l,
+                    languages.contains(&l),
+                    number_prompts_needed,
+                    flow_span.clone(),
+                    &mut warnings,
+                )
+            })
+            .collect();
 
         if nodes.len() == node_tables.len() && !nodes.is_empty() && p.errors.is_empty() {
             // Reachability from the start node.
@@ -547,6 +603,7 @@ impl Flow {
             p.errors.sort_by_key(|e| (e.line, e.column));
             return Err(Error::Flow(p.errors));
         }
+        warnings.sort_by_key(|e: &FlowError| (e.line, e.column));
         let by_name = p.ids;
         Ok(Flow {
             name: flow_name,
@@ -554,7 +611,76 @@ impl Flow {
             start: start_id,
             nodes,
             by_name,
+            language,
+            languages,
+            layers,
+            warnings,
         })
+    }
+}
+
+/// The flow's prompts in `language` (not the base set). When the flow speaks it (`used`),
+/// each prompt missing in it is a warning at the place that names it (the English one
+/// plays), and each missing value prompt is an error: a number cannot be said half in one
+/// language and half in another.
+fn layer(
+    p: &mut Parser<'_>,
+    language: Language,
+    used: bool,
+    says_values: bool,
+    flow_span: Range<usize>,
+    warnings: &mut Vec<FlowError>,
+) -> Layer {
+    let mut prompts = HashMap::new();
+    for (name, field, span) in std::mem::take(&mut p.refs) {
+        let local = language.prompt(&Prompt::new(&name));
+        if p.catalog.contains(local.name()) {
+            prompts.insert(Arc::from(name.as_str()), local);
+        } else if used {
+            let (line, column) = line_col(p.src, span.start);
+            warnings.push(FlowError {
+                file: p.file.to_path_buf(),
+                line,
+                column,
+                problem: Problem::MissingTranslation {
+                    language,
+                    expected: p.catalog.expected_path(local.name()),
+                    prompt: name.clone(),
+                    field: field.to_string(),
+                },
+            });
+        }
+        // Kept for the next language.
+        p.refs.push((name, field, span));
+    }
+    let mut values = true;
+    if says_values {
+        for name in say::required_prompts(language) {
+            let local = language.prompt(&Prompt::new(name));
+            if p.catalog.contains(local.name()) {
+                prompts.insert(Arc::from(*name), local);
+            } else {
+                values = false;
+                if used {
+                    let expected = p.catalog.expected_path(local.name());
+                    p.err(
+                        flow_span.clone(),
+                        Problem::MissingPrompt {
+                            prompt: format!(
+                                "{} (needed to say numbers and dates in {language})",
+                                local.name()
+                            ),
+                            expected,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Layer {
+        language,
+        prompts,
+        values,
     }
 }
 
@@ -809,10 +935,13 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
                     ),
                 }
             }
+            let language = f.language(p);
+            p.switched_to.extend(language);
             NodeKind::Set {
                 priority,
                 skills,
                 variables,
+                language,
                 next: f.node(p, "next"),
             }
         }
@@ -822,7 +951,8 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
             let announce_wait = f.boolean(p, "announce_wait_time", true);
             let announce_every = f.secs(p, "announce_every_secs", 30);
             let periodic_prompts = f.prompts(p, "periodic_prompts", &[]);
-            let music = f.opt_str(p, "music").map(|(m, sp)| p.check_prompt(&m, sp));
+            // Music has no words: the same file in every language.
+            let music = f.opt_str(p, "music").map(|(m, sp)| p.check_file(&m, sp));
             let callback_digit = f.opt_digit(p, "callback_digit");
             let callback_prompts = f.prompts(p, "callback_prompts", &[]);
             let on_callback = f.opt_node(p, "on_callback");

@@ -1,6 +1,6 @@
 //! One call's walk through a [`Flow`]: events in, actions out, time as an argument.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::digits::{CardBrand, Digit, DigitBuf, expiry_not_past, luhn_valid, parse_expiry};
 use crate::flow::*;
+use crate::language::Language;
 use crate::payment::{
     CardData, CardField, ChargeRequest, ChargeResult, ChargeStatus, IdempotencyKey, PaymentProgress,
 };
@@ -297,6 +298,15 @@ pub enum Action {
     },
     /// Stop what is playing now.
     StopPlayback,
+    /// A prompt has no file in the caller's language, so the next `Play` has the English
+    /// one instead. Sent once per prompt and call, before that `Play`; call control logs it
+    /// as a warning (load time lists them too: [`Flow::warnings`]).
+    PromptFallback {
+        /// The caller's language.
+        language: Language,
+        /// The prompt played in English.
+        prompt: Prompt,
+    },
     /// The session is now taking digits (advisory: the session keeps the timers itself).
     CollectDigits {
         /// At most this many.
@@ -655,6 +665,10 @@ pub struct Session {
     hops: u32,
     ignored_events: u64,
     callback: CallbackOffer,
+    /// The language prompts and spoken values are played in.
+    language: Language,
+    /// Prompts already reported with [`Action::PromptFallback`].
+    fallbacks: HashSet<Prompt>,
 }
 
 /// Whether queue nodes may offer this caller a callback (call control decides: the number
@@ -684,6 +698,7 @@ impl fmt::Debug for Session {
             .field("card", &self.card)
             .field("customer", &self.customer)
             .field("payment", &self.payment)
+            .field("language", &self.language)
             .finish_non_exhaustive()
     }
 }
@@ -692,6 +707,8 @@ impl Session {
     /// A session for one call. Nothing happens until [`Event::CallStarted`].
     pub fn new(flow: Arc<Flow>, call_id: &str) -> Session {
         Session {
+            language: flow.language(),
+            fallbacks: HashSet::new(),
             flow,
             call_id: Arc::from(call_id),
             wait: Wait::NotStarted,
@@ -729,6 +746,23 @@ impl Session {
         self.callback = offer;
     }
 
+    /// Switches the call's language before or during the flow (e.g. from the caller's record
+    /// or the number dialled): every later prompt and spoken value uses it. Returns false,
+    /// changing nothing, when the flow cannot say its values in it ([`Flow::can_speak`]).
+    #[must_use]
+    pub fn set_language(&mut self, language: Language) -> bool {
+        if !self.flow.can_speak(language) {
+            return false;
+        }
+        self.switch_language(language);
+        true
+    }
+
+    /// The language prompts and spoken values are played in now.
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
     /// Sets a call variable before or during the flow (e.g. the amount an agent entered
     /// before handing the caller to a payment flow). Emits no action.
     pub fn set_variable(&mut self, name: &str, value: &str) {
@@ -759,6 +793,9 @@ impl Session {
                 self.dnis = dnis;
                 self.wall_at_start = wall_clock;
                 self.started = Some(now);
+                if !self.language.is_base() && !self.variables.contains_key("language") {
+                    self.set_var("language", self.language.code().to_string());
+                }
                 let start = self.flow.start;
                 self.enter(now, start);
             }
@@ -1007,6 +1044,36 @@ impl Session {
         });
     }
 
+    /// Every later prompt and value in `language`; the call variable `language` says which
+    /// (for the screen pop, routing and conditions).
+    fn switch_language(&mut self, language: Language) {
+        self.language = language;
+        self.set_var("language", language.code().to_string());
+    }
+
+    /// The prompts to play in the caller's language: each one's file in that language, or
+    /// the English one (reported once per call with [`Action::PromptFallback`]).
+    fn localised(&mut self, prompts: Vec<Prompt>) -> Vec<Prompt> {
+        if self.language.is_base() {
+            return prompts;
+        }
+        prompts
+            .into_iter()
+            .map(|p| match self.flow.localise(self.language, &p) {
+                Some(local) => local,
+                None => {
+                    if self.fallbacks.insert(p.clone()) {
+                        self.actions.push_back(Action::PromptFallback {
+                            language: self.language,
+                            prompt: p.clone(),
+                        });
+                    }
+                    p
+                }
+            })
+            .collect()
+    }
+
     fn finish(&mut self, outcome: Outcome) {
         self.gathering = None;
         self.buf.clear();
@@ -1064,6 +1131,7 @@ impl Session {
             }
             return;
         }
+        let prompts = self.localised(prompts);
         let id = PlaybackId(self.next_id());
         self.actions.push_back(Action::Play {
             id,
@@ -1282,6 +1350,7 @@ impl Session {
                 priority,
                 skills,
                 variables,
+                language,
                 next,
             } => {
                 if let Some(p) = priority {
@@ -1294,6 +1363,13 @@ impl Session {
                 }
                 for (k, v) in variables {
                     self.set_var(k, v.clone());
+                }
+                // Checked at load time: the flow can say its values in every language its
+                // set nodes name.
+                if let Some(l) = language
+                    && self.flow.can_speak(*l)
+                {
+                    self.switch_language(*l);
                 }
                 self.goto(now, *next);
             }
@@ -1707,6 +1783,17 @@ impl Session {
         for (k, v) in &c.attributes {
             self.set_var(&format!("customer.{k}"), v.clone());
         }
+        // The caller's own language, when the record has one the flow speaks.
+        if let Some(l) = c
+            .attributes
+            .get("language")
+            .and_then(|l| Language::parse(l))
+            && l != self.language
+            && self.flow.languages().contains(&l)
+            && self.flow.can_speak(l)
+        {
+            self.switch_language(l);
+        }
         self.customer = Some(c);
         self.goto(now, i.found);
     }
@@ -1845,6 +1932,7 @@ impl Session {
     }
 
     fn queue_play(&mut self, prompts: Vec<Prompt>) {
+        let prompts = self.localised(prompts);
         let pid = PlaybackId(self.next_id());
         self.actions.push_back(Action::Play {
             id: pid,
@@ -1866,11 +1954,10 @@ impl Session {
         let status = self.queue_status.clone().unwrap_or_default();
         let mut prompts = Vec::new();
         if q.announce_position && status.position > 0 {
-            prompts.push(Prompt::new("phrases/you-are-caller-number"));
-            say::number(u64::from(status.position), &mut prompts);
+            say::queue_position(self.language, u64::from(status.position), &mut prompts);
         }
         if q.announce_wait {
-            say::wait(status.estimated_wait.as_secs(), &mut prompts);
+            say::wait(self.language, status.estimated_wait.as_secs(), &mut prompts);
         }
         prompts.extend(q.periodic_prompts.iter().cloned());
         prompts.extend(self.callback_prompts(q).iter().cloned());
@@ -1984,11 +2071,14 @@ impl Session {
     fn booking_prompts(&self, b: &BookingSpec, items: &[BookableItem]) -> Vec<Prompt> {
         let mut prompts = b.intro_prompts.clone();
         for (i, item) in items.iter().enumerate() {
-            prompts.push(Prompt::new("phrases/for"));
-            say::date_time(item.starts_at, &mut prompts);
-            say::price(item.price_minor, &item.currency, &mut prompts);
-            prompts.push(Prompt::new("phrases/press"));
-            say::number(i as u64 + 1, &mut prompts);
+            say::booking_option(
+                self.language,
+                item.starts_at,
+                item.price_minor,
+                &item.currency,
+                i as u64 + 1,
+                &mut prompts,
+            );
         }
         prompts
     }
@@ -2120,8 +2210,7 @@ impl Session {
             && let Some((minor, currency)) = self.pay_amount(p)
         {
             // "The amount due is ..." before the first card prompt.
-            prompts.push(Prompt::new("phrases/amount-due"));
-            say::price(minor, &currency, &mut prompts);
+            say::amount_due(self.language, minor, &currency, &mut prompts);
         }
         prompts.extend(base.iter().cloned());
         let g = Gathering {

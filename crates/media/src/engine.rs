@@ -16,6 +16,7 @@ use crate::g711::Law;
 use crate::mixer::HearMatrix;
 use crate::net::IpNet;
 use crate::recorder::{self, RecMsg};
+use crate::snapshot::StatsCell;
 use crate::tone::ToneSpec;
 use crate::wav::{Pcm, read_prompt};
 use crate::worker::{Command, Worker};
@@ -230,21 +231,30 @@ pub enum DigitSource {
     Inband,
 }
 
-/// Per-leg quality, for the call record.
+/// Per-leg quality, for the call record: what we measure on the stream we receive (RFC 3550
+/// appendix A.1, A.3 and A.8 over the RTP sequence numbers and timestamps), what the far end
+/// reports about our stream in its RTCP receiver reports, and an E-model estimate of how the
+/// received stream sounds (see [`crate::rtcp::e_model`] and `docs/media.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SessionStats {
     /// RTP packets sent.
     pub packets_sent: u64,
-    /// RTP packets received.
+    /// RTP packets received (duplicates included, as in RFC 3550).
     pub packets_received: u64,
-    /// Packets lost on the way to us (RFC 3550 cumulative lost).
+    /// RTP packets expected from the sequence numbers: extended highest minus first plus one.
+    pub packets_expected: u64,
+    /// Packets lost on the way to us (RFC 3550 cumulative lost: expected minus received;
+    /// negative when duplicates outnumber losses).
     pub packets_lost: i64,
-    /// Loss toward us in percent.
+    /// Loss toward us in percent (0 when `packets_lost` is negative).
     pub loss_percent: f32,
-    /// Interarrival jitter toward us, ms.
+    /// Interarrival jitter toward us (RFC 3550 A.8), ms.
     pub jitter_ms: f32,
     /// What the far end reported in its RTCP: packets it lost from us.
     pub remote_packets_lost: Option<i32>,
+    /// What the far end reported in its last report: the fraction of our packets it lost in
+    /// that report's interval, in percent.
+    pub remote_fraction_lost: Option<f32>,
     /// What the far end reported: jitter of our stream, ms.
     pub remote_jitter_ms: Option<f32>,
     /// Round trip from RTCP, ms.
@@ -256,6 +266,8 @@ pub struct SessionStats {
     /// RTP packets not sent because the SDP address is unrelated to the signalling source and
     /// the far end has not sent an admitted packet yet.
     pub packets_withheld: u64,
+    /// The mouth-to-ear delay the MOS assumes ([`crate::rtcp::one_way_delay_ms`]), ms.
+    pub one_way_delay_ms: f32,
     /// E-model R-factor (G.107, simplified for G.711).
     pub r_factor: f32,
     /// Estimated MOS.
@@ -466,6 +478,10 @@ struct Inner {
     rec_tx: Sender<RecMsg>,
     rec_join: Mutex<Option<JoinHandle<()>>>,
     config: EngineConfig,
+    /// Each live session's latest figures, published by its worker every tick (see
+    /// [`MediaEngine::session_stats`]). Locked by callers creating, destroying or reading a
+    /// session, never by a media thread.
+    snapshots: Mutex<HashMap<SessionId, Arc<StatsCell>>>,
 }
 
 /// The media engine: a handle to the worker threads. Cheap to clone; all methods take `&self`
@@ -546,6 +562,7 @@ impl MediaEngine {
                 rec_tx,
                 rec_join: Mutex::new(Some(rec_join)),
                 config,
+                snapshots: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -595,15 +612,19 @@ impl MediaEngine {
             .local_addr()
             .map_err(|e| MediaError::io("reading local address", e))?;
         let w = &self.inner.workers[worker];
+        let snapshot = Arc::new(StatsCell::new());
+        lock(&self.inner.snapshots).insert(id, snapshot.clone());
         let cmd = Command::Add {
             id,
             rtp,
             rtcp,
             port,
+            snapshot,
         };
         if w.tx.send(cmd).is_err() {
             // The sockets went down with the command; the port pair is free again.
             release_port(&self.inner.ports, port);
+            lock(&self.inner.snapshots).remove(&id);
             return Err(MediaError::Stopped);
         }
         w.waker
@@ -875,8 +896,17 @@ impl MediaEngine {
         self.send(id.worker(), Command::Stats(id))
     }
 
+    /// The session's quality figures as its worker last published them (at most one 20 ms
+    /// tick old), at once and without asking the media thread: for call control, which puts
+    /// them in the call record just before it destroys the leg. `None` for a session that was
+    /// never created or is destroyed.
+    pub fn session_stats(&self, id: SessionId) -> Option<SessionStats> {
+        lock(&self.inner.snapshots).get(&id).map(|cell| cell.load())
+    }
+
     /// Destroys a session: closes its sockets, frees the ports, emits the final stats.
     pub fn destroy(&self, id: SessionId) -> Result<(), MediaError> {
+        lock(&self.inner.snapshots).remove(&id);
         self.send(id.worker(), Command::Destroy(id))
     }
 

@@ -80,6 +80,7 @@ mod recorder;
 pub mod rfc4733;
 pub mod rtcp;
 pub mod say;
+mod snapshot;
 pub mod tone;
 pub mod wav;
 mod worker;

@@ -34,6 +34,7 @@ use crate::mixer::HearMatrix;
 use crate::recorder::RecMsg;
 use crate::rfc4733::{Rfc4733Receiver, Rfc4733Sender};
 use crate::rtcp::{self, ReceiverStats, ReportBlock, SenderInfo};
+use crate::snapshot::StatsCell;
 use crate::tone::{ToneGenerator, ToneSpec, dtmf_tone};
 use crate::wav::Pcm;
 
@@ -50,6 +51,8 @@ pub(crate) enum Command {
         rtp: std::net::UdpSocket,
         rtcp: std::net::UdpSocket,
         port: u16,
+        /// Where the session publishes its figures (read by [`crate::MediaEngine::session_stats`]).
+        snapshot: Arc<StatsCell>,
     },
     SetRemote(SessionId, RemoteParams),
     Play(SessionId, Vec<Pcm>, PlayOptions),
@@ -238,6 +241,8 @@ struct Session {
     last_sr: Option<(u32, Instant)>,
     next_rtcp: Instant,
     next_stats: Option<Instant>,
+    /// The figures published every tick for [`crate::MediaEngine::session_stats`].
+    snapshot: Arc<StatsCell>,
     // media routing
     peer: Option<usize>,
     mixer: Option<MixerId>,
@@ -275,19 +280,22 @@ impl Session {
             0.0
         };
         let jitter_ms = self.stats.jitter_ms();
-        // Mouth-to-ear estimate: half the round trip (or 10 ms on a LAN without RTCP yet),
-        // 20 ms packetization and a jitter buffer of twice the jitter.
-        let delay = self.rtt_ms.map_or(10.0, |r| r / 2.0) + 20.0 + 2.0 * jitter_ms;
+        let delay = rtcp::one_way_delay_ms(self.rtt_ms, jitter_ms);
         let (r_factor, mos) = rtcp::e_model(loss_percent, delay);
         SessionStats {
             packets_sent: self.packets_sent,
             packets_received: self.stats.received,
+            packets_expected: expected,
             packets_lost: lost,
             loss_percent,
             jitter_ms,
             remote_packets_lost: self.remote_report.map(|r| r.cumulative_lost),
+            remote_fraction_lost: self
+                .remote_report
+                .map(|r| f32::from(r.fraction_lost) * 100.0 / 256.0),
             remote_jitter_ms: self.remote_report.map(|r| r.jitter as f32 / 8.0),
             rtt_ms: self.rtt_ms,
+            one_way_delay_ms: delay,
             r_factor,
             mos,
             packets_rejected: self.packets_rejected,
@@ -811,6 +819,7 @@ impl Worker {
         let Some(remote) = s.remote else {
             return;
         };
+        s.snapshot.publish(&s.stats());
         // RTP timeout.
         let timeout = s.timeout_override.unwrap_or(Some(rtp_timeout));
         if !s.timed_out
@@ -947,7 +956,8 @@ impl Worker {
                 rtp,
                 rtcp,
                 port,
-            } => self.add(id, rtp, rtcp, port, now),
+                snapshot,
+            } => self.add(id, rtp, rtcp, port, snapshot, now),
             Command::SetRemote(id, p) => {
                 let Some(law) = Law::from_payload_type(p.payload_type) else {
                     return;
@@ -1131,6 +1141,7 @@ impl Worker {
         rtp: std::net::UdpSocket,
         rtcp: std::net::UdpSocket,
         port: u16,
+        snapshot: Arc<StatsCell>,
         now: Instant,
     ) {
         let slot = self.free_slots.pop().unwrap_or_else(|| {
@@ -1181,6 +1192,7 @@ impl Worker {
             last_sr: None,
             next_rtcp: first_rtcp,
             next_stats: self.stats_interval.map(|i| now + i),
+            snapshot,
             peer: None,
             mixer: None,
             suppress_dtmf: false,

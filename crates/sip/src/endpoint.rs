@@ -151,6 +151,62 @@ pub struct Stats {
     pub absorbed: u64,
     /// Responses that matched no transaction.
     pub stray_responses: u64,
+    /// Requests received (parsed), by method: see [`Stats::METHODS`] for the order.
+    pub requests_received: [u64; 15],
+    /// Requests we sent (new client transactions, ACKs and CANCELs), by method.
+    pub requests_sent: [u64; 15],
+    /// Responses received (parsed), by class: index 0 is 1xx ... 5 is 6xx.
+    pub responses_received: [u64; 6],
+    /// Responses we sent from a transaction (not counting retransmissions), by class.
+    pub responses_sent: [u64; 6],
+}
+
+impl Stats {
+    /// The method labels of `requests_received` and `requests_sent`, in order; `other`
+    /// counts every extension method (so a flood of made-up methods cannot grow anything).
+    pub const METHODS: [&'static str; 15] = [
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "REGISTER",
+        "OPTIONS",
+        "INFO",
+        "UPDATE",
+        "REFER",
+        "NOTIFY",
+        "SUBSCRIBE",
+        "MESSAGE",
+        "PRACK",
+        "PUBLISH",
+        "other",
+    ];
+
+    /// The slot of `method` in the per-method arrays.
+    pub fn method_index(method: &Method) -> usize {
+        match method {
+            Method::Invite => 0,
+            Method::Ack => 1,
+            Method::Bye => 2,
+            Method::Cancel => 3,
+            Method::Register => 4,
+            Method::Options => 5,
+            Method::Info => 6,
+            Method::Update => 7,
+            Method::Refer => 8,
+            Method::Notify => 9,
+            Method::Subscribe => 10,
+            Method::Message => 11,
+            Method::Prack => 12,
+            Method::Publish => 13,
+            Method::Other(_) => 14,
+        }
+    }
+
+    /// The slot of a status code in the per-class arrays.
+    pub fn class_index(code: StatusCode) -> usize {
+        usize::from((code.0 / 100).clamp(1, 6) - 1)
+    }
 }
 
 struct Tsx {
@@ -391,6 +447,11 @@ impl Endpoint {
                 return;
             }
         };
+        if let Some(m) = msg.method() {
+            self.stats.requests_received[Stats::method_index(m)] += 1;
+        } else if let Some(code) = msg.status() {
+            self.stats.responses_received[Stats::class_index(code)] += 1;
+        }
         if msg.is_request() {
             self.on_request(now, src, transport, msg);
         } else {
@@ -465,6 +526,7 @@ impl Endpoint {
         transport: Transport,
         internal: bool,
     ) -> TsxId {
+        self.stats.requests_sent[Stats::method_index(&key.method)] += 1;
         let bytes = request.to_bytes();
         self.transmits.push_back(Transmit {
             dst,
@@ -534,6 +596,7 @@ impl Endpoint {
             return Err(Error::InvalidState("a final response was already sent"));
         }
         let bytes = response.to_bytes();
+        self.stats.responses_sent[Stats::class_index(code)] += 1;
         let t1 = self.config.timers.t1;
         let mut x = self.tsxs.remove(&tsx).ok_or(Error::UnknownTransaction)?;
         self.transmits.push_back(Transmit {
@@ -674,6 +737,7 @@ impl Endpoint {
             .ok()
             .and_then(|t| t.tag().map(str::to_string));
         let bytes = ack.to_bytes();
+        self.stats.requests_sent[Stats::method_index(&Method::Ack)] += 1;
         self.transmits.push_back(Transmit {
             dst,
             transport,

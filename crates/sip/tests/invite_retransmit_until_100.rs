@@ -71,3 +71,48 @@ fn no_retransmission_over_tcp() {
     sim.run_until(secs(31.0));
     assert_eq!(sim.sent(A, |w| w.is_request("INVITE")).len(), 1);
 }
+
+/// The per-method and per-class counters (`/metrics` reads them): a request is counted once
+/// however often it is retransmitted, responses by class on both sides.
+#[test]
+fn counters_by_method_and_class() {
+    use hotline_sip::Stats;
+    let mut b = config(B, 2);
+    b.auto_trying = false;
+    let mut sim = Sim::with_configs(config(A, 1), b);
+    let now = sim.now;
+    sim.a()
+        .ep
+        .send_request(now, invite("c9", "a9"), addr(B), Transport::Udp)
+        .unwrap();
+    sim.run_until(secs(2.0));
+    let (tsx, req) = take_request(sim.b()).expect("B reports the INVITE");
+    let now = sim.now;
+    sim.b()
+        .ep
+        .respond(
+            now,
+            tsx,
+            req.make_response(StatusCode::BUSY_HERE, Some("t9")),
+        )
+        .unwrap();
+    sim.run_until(secs(4.0));
+    let invite = Stats::method_index(&hotline_sip::Method::Invite);
+    let (a, b) = (sim.a().ep.stats(), sim.b().ep.stats());
+    assert_eq!(Stats::METHODS[invite], "INVITE");
+    assert_eq!(
+        a.requests_sent[invite], 1,
+        "retransmissions are not new requests"
+    );
+    assert_eq!(b.requests_received[invite], 3, "every copy that arrived");
+    assert_eq!(
+        b.responses_sent[Stats::class_index(StatusCode::BUSY_HERE)],
+        1
+    );
+    assert_eq!(a.responses_received[3], 1, "one 486 (4xx)");
+    assert_eq!(
+        a.requests_sent[Stats::method_index(&hotline_sip::Method::Ack)],
+        0,
+        "the ACK of a failure belongs to the transaction and is not counted as a request"
+    );
+}

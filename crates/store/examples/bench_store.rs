@@ -29,6 +29,9 @@ struct Args {
     /// Outcomes to write.
     #[arg(long, default_value_t = 20_000)]
     outcomes: usize,
+    /// Customer searches to time per kind.
+    #[arg(long, default_value_t = 20)]
+    searches: usize,
     /// Concurrent outcome writers.
     #[arg(long, default_value_t = 8)]
     writers: usize,
@@ -228,6 +231,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         hist.value_at_quantile(0.99) as f64 / 1000.0,
         hist.max() as f64 / 1000.0
     );
+
+    // Customer search as agents type (issue 14): a name fragment, a whole national number, the
+    // last digits of a number; each a scan (no index serves a leading wildcard).
+    for (what, text) in [
+        ("name fragment", "ustomer 4242".to_owned()),
+        (
+            "national number",
+            phone(4242).trim_start_matches("+1").to_owned(),
+        ),
+        (
+            "last 7 digits",
+            phone(4242)[phone(4242).len() - 7..].to_owned(),
+        ),
+    ] {
+        let mut hist = Histogram::<u64>::new(3)?;
+        let mut found = 0;
+        for n in 0..args.searches + 3 {
+            let t = Instant::now();
+            let hits = store.search_customers_in(&text, 20, Some("1")).await?;
+            let us = t.elapsed().as_micros() as u64;
+            if n >= 3 {
+                hist.record(us.max(1))?;
+            }
+            found = hits.len();
+        }
+        println!(
+            "search by {what} ({:?}, {} hits, {} searches): p50 {:.1} ms, max {:.1} ms",
+            text,
+            found,
+            args.searches,
+            hist.value_at_quantile(0.5) as f64 / 1000.0,
+            hist.max() as f64 / 1000.0
+        );
+    }
 
     // Outcome writes: concurrent writers (a floor of desktops), each write its own transaction.
     let run = Instant::now().elapsed().as_nanos() ^ (std::process::id() as u128) << 20;

@@ -3,8 +3,8 @@
 use sqlx::Row;
 
 use crate::{
-    AgentCredentials, AgentStateEvent, AuditEntry, Disposition, Error, Millis, NewAgent, Outcome,
-    Result, Role, SkillLevel, Store, flag,
+    AgentCredentials, AgentRecord, AgentStateEvent, AuditEntry, Disposition, Error, Millis,
+    NewAgent, Outcome, Result, Role, Skill, SkillLevel, Store, flag,
 };
 
 impl Store {
@@ -285,5 +285,218 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+const AGENT_COLUMNS: &str = "id, name, extension, role, active, created_at, updated_at";
+
+fn agent_from_row(r: &sqlx::any::AnyRow) -> Result<AgentRecord> {
+    Ok(AgentRecord {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        extension: r.try_get("extension")?,
+        role: Role::parse(&r.try_get::<String, _>("role")?)?,
+        active: flag(r.try_get("active")?),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// A unique index refused the write: say which value was taken.
+fn taken(e: sqlx::Error, what: &str) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            Error::Conflict(format!("{what} is already taken"))
+        }
+        _ => Error::Database(e),
+    }
+}
+
+/// Agent administration (the REST API): create without overwriting, read, page, update,
+/// disable, set a new password.
+impl Store {
+    /// Creates a new agent. An id or an extension already in use is [`Error::Conflict`]
+    /// (unlike [`Store::upsert_agent`], which the seed uses and which overwrites).
+    pub async fn create_agent(&self, a: &NewAgent, now: Millis) -> Result<AgentRecord> {
+        if a.id.trim().is_empty() || a.extension.trim().is_empty() {
+            return Err(Error::Invalid("agent id and extension are required".into()));
+        }
+        if !a.password_hash.starts_with("$argon2") {
+            return Err(Error::Invalid(
+                "password_hash must be an argon2 PHC string".into(),
+            ));
+        }
+        if self.agent(&a.id).await?.is_some() {
+            return Err(Error::Conflict(format!(
+                "agent id {:?} is already taken",
+                a.id
+            )));
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO agents (id, name, extension, role, password_hash, active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING {AGENT_COLUMNS}"
+        )))
+        .bind(a.id.as_str())
+        .bind(a.name.as_str())
+        .bind(a.extension.as_str())
+        .bind(a.role.as_str())
+        .bind(a.password_hash.as_str())
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| taken(e, &format!("agent id {:?} or extension {:?}", a.id, a.extension)))?;
+        agent_from_row(&row)
+    }
+
+    /// One agent, active or disabled, without the password hash.
+    pub async fn agent(&self, id: &str) -> Result<Option<AgentRecord>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    /// A page of agents by id: those after `after` (keyset pagination), at most `limit`
+    /// (clamped to 1..=500), disabled ones only when `include_disabled`.
+    pub async fn agents_page(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+        include_disabled: bool,
+    ) -> Result<Vec<AgentRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE id > $1 AND (active = 1 OR $2 = 1)
+             ORDER BY id LIMIT $3"
+        )))
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(include_disabled))
+        .bind(limit.clamp(1, 500))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    /// Changes an agent's display name and/or extension (`None` keeps it). An unknown agent is
+    /// [`Error::NotFound`]; an extension in use by another agent is [`Error::Conflict`].
+    pub async fn update_agent(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        extension: Option<&str>,
+        now: Millis,
+    ) -> Result<AgentRecord> {
+        if name.is_some_and(|n| n.trim().is_empty()) {
+            return Err(Error::Invalid("agent name is empty".into()));
+        }
+        if extension.is_some_and(|x| x.trim().is_empty()) {
+            return Err(Error::Invalid("agent extension is empty".into()));
+        }
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE agents SET name = COALESCE($1, name), extension = COALESCE($2, extension),
+               updated_at = $3 WHERE id = $4 RETURNING {AGENT_COLUMNS}"
+        )))
+        .bind(name)
+        .bind(extension)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| taken(e, &format!("extension {:?}", extension.unwrap_or(""))))?;
+        match row {
+            Some(r) => agent_from_row(&r),
+            None => Err(Error::NotFound(format!("agent {id:?}"))),
+        }
+    }
+
+    /// Enables or disables an agent (a disabled agent cannot log in on CTI).
+    pub async fn set_agent_active(
+        &self,
+        id: &str,
+        active: bool,
+        now: Millis,
+    ) -> Result<AgentRecord> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE agents SET active = $1, updated_at = $2 WHERE id = $3 RETURNING {AGENT_COLUMNS}"
+        )))
+        .bind(i64::from(active))
+        .bind(now)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(r) => agent_from_row(&r),
+            None => Err(Error::NotFound(format!("agent {id:?}"))),
+        }
+    }
+
+    /// Replaces an agent's password hash (an argon2 PHC string).
+    pub async fn set_agent_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        now: Millis,
+    ) -> Result<()> {
+        if !password_hash.starts_with("$argon2") {
+            return Err(Error::Invalid(
+                "password_hash must be an argon2 PHC string".into(),
+            ));
+        }
+        let done =
+            sqlx::query("UPDATE agents SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("agent {id:?}")));
+        }
+        Ok(())
+    }
+
+    /// The skills of the agents whose ids lie between `first` and `last` (inclusive), by agent
+    /// and skill: one query for a page of [`Store::agents_page`], which is ordered by id.
+    pub async fn agent_skills_between(
+        &self,
+        first: &str,
+        last: &str,
+    ) -> Result<Vec<(String, SkillLevel)>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, skill, proficiency FROM agent_skills
+             WHERE agent_id >= $1 AND agent_id <= $2 ORDER BY agent_id, skill",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("agent_id")?,
+                    SkillLevel {
+                        skill: r.try_get("skill")?,
+                        proficiency: r.try_get("proficiency")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Every defined skill, by name.
+    pub async fn skills(&self) -> Result<Vec<Skill>> {
+        let rows = sqlx::query("SELECT name, description FROM skills ORDER BY name")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Skill {
+                    name: r.try_get("name")?,
+                    description: r.try_get("description")?,
+                })
+            })
+            .collect()
     }
 }

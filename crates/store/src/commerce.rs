@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use crate::{
     BookableItem, Booking, BookingId, CustomerId, Error, ItemId, Millis, NewItem, Payment, Result,
-    Store,
+    Store, contains_card_number,
 };
 
 fn item_from_row(r: &AnyRow) -> Result<BookableItem> {
@@ -25,23 +25,6 @@ fn item_from_row(r: &AnyRow) -> Result<BookableItem> {
 
 const ITEM_COLUMNS: &str =
     "id, sku, name, description, starts_at, price_minor, currency, capacity, held, sold";
-
-/// Whether `s` looks like a card number: 12 or more digits in a row (spaces and dashes allowed).
-/// Used to refuse such text anywhere a payment's free-form fields are written.
-pub fn contains_card_number(s: &str) -> bool {
-    let mut run = 0;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            run += 1;
-            if run >= 12 {
-                return true;
-            }
-        } else if c != ' ' && c != '-' {
-            run = 0;
-        }
-    }
-    false
-}
 
 impl Store {
     /// Creates or updates a bookable item by sku (capacity may not drop below held + sold).

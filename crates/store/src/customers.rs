@@ -273,6 +273,18 @@ impl Store {
         if keep == absorb {
             return Err(Error::Invalid("cannot merge a customer into itself".into()));
         }
+        // Reads first: retried as a whole when SQLite refuses the upgrade to a write
+        // (another writer committed in between).
+        self.retrying(|| self.merge_customers_once(keep, absorb, now))
+            .await
+    }
+
+    async fn merge_customers_once(
+        &self,
+        keep: CustomerId,
+        absorb: CustomerId,
+        now: Millis,
+    ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
         let rows = sqlx::query(
             "SELECT id, tier, notes, value_score FROM customers WHERE id IN ($1, $2) AND merged_into IS NULL",
@@ -344,28 +356,92 @@ impl Store {
     }
 
     /// Customers whose name contains `text` (case-insensitive) or who own an identity equal to
-    /// it, best tier first.
+    /// it, best tier first. Numbers must be international (`+`); see
+    /// [`Store::search_customers_in`] for national and partial numbers.
     pub async fn search_customers(&self, text: &str, limit: i64) -> Result<Vec<CustomerSummary>> {
+        self.search_customers_in(text, limit, None).await
+    }
+
+    /// [`Store::search_customers`] for a centre in country `default_cc` (digits, no `+`): a
+    /// number may also be typed in national format, with spaces and dashes, or in part (at
+    /// least [`crate::phone::MIN_PARTIAL_DIGITS`] digits): a phone number matches when it is
+    /// the same number, ends with the typed digits, or starts with the typed beginning
+    /// (`crate::phone::phone_query`). A number is looked up whole first (the identities'
+    /// index); only when nobody has it does the partial match scan the phone identities (no
+    /// index serves a suffix). A text that is a number is not searched among names.
+    pub async fn search_customers_in(
+        &self,
+        text: &str,
+        limit: i64,
+        default_cc: Option<&str>,
+    ) -> Result<Vec<CustomerSummary>> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(Vec::new());
         }
         let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
         let exact_upper = text.to_uppercase().replace(' ', "");
-        let phone = crate::phone::normalize(text, None).unwrap_or_default();
-        let rows = sqlx::query(
-            "SELECT id, display_name, tier, priority FROM customers
-             WHERE merged_into IS NULL AND (LOWER(display_name) LIKE $1
-                OR id IN (SELECT customer_id FROM customer_identities WHERE value IN ($2, $3, $4)))
-             ORDER BY priority DESC, display_name LIMIT $5",
-        )
-        .bind(pattern)
-        .bind(exact_upper)
-        .bind(text.to_lowercase())
-        .bind(phone)
-        .bind(limit.clamp(1, 200))
-        .fetch_all(self.pool())
-        .await?;
+        let query = crate::phone::phone_query(text, default_cc);
+        let phone = query
+            .as_ref()
+            .and_then(|q| q.exact.clone())
+            .or_else(|| crate::phone::normalize(text, default_cc).ok())
+            .unwrap_or_default();
+        // A number: first the whole number through the identities' index; only when that finds
+        // nobody, the partial match, which scans the phone identities (digits and `+` only:
+        // phone_query refuses anything else, so no LIKE wildcards inside). A text with letters
+        // searches names and exact identities as before.
+        let rows = match &query {
+            Some(q) => {
+                let exact = sqlx::query(
+                    "SELECT id, display_name, tier, priority FROM customers
+                     WHERE merged_into IS NULL
+                       AND id IN (SELECT customer_id FROM customer_identities
+                                  WHERE kind = 'phone' AND value = $1)
+                     ORDER BY priority DESC, display_name LIMIT $2",
+                )
+                // (kind, value) is the identities' unique index: a lookup, not a scan.
+                .bind(&phone)
+                .bind(limit.clamp(1, 200))
+                .fetch_all(self.pool())
+                .await?;
+                if exact.is_empty() {
+                    let prefix = q
+                        .prefix
+                        .as_ref()
+                        .map_or_else(|| format!("%{}", q.suffix), |p| format!("{p}%"));
+                    sqlx::query(
+                        "SELECT id, display_name, tier, priority FROM customers
+                         WHERE merged_into IS NULL
+                           AND id IN (SELECT customer_id FROM customer_identities
+                                      WHERE kind = 'phone' AND (value LIKE $1 OR value LIKE $2))
+                         ORDER BY priority DESC, display_name LIMIT $3",
+                    )
+                    .bind(format!("%{}", q.suffix))
+                    .bind(prefix)
+                    .bind(limit.clamp(1, 200))
+                    .fetch_all(self.pool())
+                    .await?
+                } else {
+                    exact
+                }
+            }
+            None => {
+                sqlx::query(
+                    "SELECT id, display_name, tier, priority FROM customers
+                     WHERE merged_into IS NULL AND (LOWER(display_name) LIKE $1
+                        OR id IN (SELECT customer_id FROM customer_identities WHERE value IN ($2, $3, $4)))
+                     ORDER BY priority DESC, display_name LIMIT $5",
+                )
+                .bind(pattern)
+                .bind(exact_upper)
+                .bind(text.to_lowercase())
+                .bind(phone)
+                .bind(limit.clamp(1, 200))
+                .fetch_all(self.pool())
+                .await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 Ok(CustomerSummary {
@@ -498,5 +574,62 @@ impl Store {
         }
         tx.commit().await?;
         Ok(ids)
+    }
+}
+
+/// The tiers a customer may have, most valued first.
+pub const TIERS: [&str; 4] = ["vip", "gold", "silver", "standard"];
+
+impl Store {
+    /// Changes a customer's display name, tier (and with it the routing priority) and/or notes;
+    /// `None` keeps a field. Returns the customer before and after. An unknown or merged-away
+    /// customer is [`Error::NotFound`].
+    pub async fn update_customer(
+        &self,
+        id: CustomerId,
+        display_name: Option<&str>,
+        tier: Option<&str>,
+        notes: Option<&str>,
+        now: Millis,
+    ) -> Result<(Customer, Customer)> {
+        if display_name.is_some_and(|n| n.trim().is_empty()) {
+            return Err(Error::Invalid("display_name is empty".into()));
+        }
+        if let Some(t) = tier
+            && !TIERS.contains(&t)
+        {
+            return Err(Error::Invalid(format!(
+                "unknown tier {t:?} (vip, gold, silver or standard)"
+            )));
+        }
+        let columns =
+            "id, display_name, tier, value_score, priority, birthday, language, notes, created_at";
+        let mut tx = self.pool().begin().await?;
+        let before = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM customers WHERE id = $1 AND merged_into IS NULL"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(customer_from_row)
+        .transpose()?
+        .ok_or_else(|| Error::NotFound(format!("customer {id}")))?;
+        let after = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE customers SET display_name = COALESCE($1, display_name), tier = COALESCE($2, tier),
+               priority = COALESCE($3, priority), notes = COALESCE($4, notes), updated_at = $5
+             WHERE id = $6 RETURNING {columns}"
+        )))
+        .bind(display_name.map(str::trim))
+        .bind(tier)
+        .bind(tier.map(tier_priority))
+        .bind(notes)
+        .bind(now)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let after = customer_from_row(&after)?;
+        tx.commit().await?;
+        Ok((before, after))
     }
 }

@@ -1,3 +1,5 @@
+//! The store's error: whose fault a failed read or write was, and whether a retry can cure it.
+
 use thiserror::Error;
 
 /// Everything that can go wrong in the store, said from the caller's point of view.
@@ -26,6 +28,17 @@ pub enum Error {
     /// Stored JSON could not be read back.
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
+}
+
+impl From<hotline_records::Error> for Error {
+    /// A record refused by `hotline-records` is the same fault here, with the same message.
+    fn from(e: hotline_records::Error) -> Error {
+        match e {
+            hotline_records::Error::Invalid(m) => Error::Invalid(m),
+            hotline_records::Error::Corrupt(m) => Error::Corrupt(m),
+            other => Error::Invalid(other.to_string()),
+        }
+    }
 }
 
 impl Error {

@@ -16,6 +16,11 @@
 //! are idempotent (keyed by call id and sequence, call id and agent, idempotency key) and are
 //! retried on transient errors (see [`Store::retrying`]), so a writer may safely repeat them.
 //!
+//! The records themselves (customers, identities, call events, tickets, bookings, payments) are
+//! plain values defined in `hotline-records`, which has no SQL, so that the sans-IO cores can use
+//! them; this crate re-exports every one of them at its own root (`hotline_store::CustomerView`,
+//! `hotline_store::phone::normalize`), and turns their [`hotline_records::Error`] into [`Error`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), hotline_store::Error> {
 //! use hotline_store::{Identity, Store, StoreOptions};
@@ -31,12 +36,11 @@ mod calls;
 mod commerce;
 mod customers;
 mod error;
-mod model;
 pub mod password;
-pub mod phone;
 pub mod pins;
 pub mod reports;
 mod tickets;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -44,15 +48,15 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use commerce::contains_card_number;
+pub use calls::RefusedEvent;
+pub use customers::TIERS;
 pub use error::Error;
-pub use model::*;
+// Every record type, `phone`, `contains_card_number` and `Millis`. The records crate's own
+// `Error` and `Result` are shadowed by this crate's, declared here by name.
+pub use hotline_records::*;
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Unix epoch milliseconds. Every timestamp the store keeps has this unit.
-pub type Millis = i64;
 
 /// Which database is behind a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

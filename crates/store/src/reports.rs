@@ -31,6 +31,40 @@ impl Store {
             })
             .collect()
     }
+
+    /// A page of the audit log in the order written: entries after row `after` (keyset
+    /// pagination), at most `limit` (1..=500), each with its row id (the next page's `after`).
+    pub async fn audit_page(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(i64, AuditEntry)>> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, target, call_id, allowed, detail FROM audit_log
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(0))
+        .bind(limit.clamp(1, 500))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok((
+                    r.try_get("id")?,
+                    AuditEntry {
+                        at: r.try_get("at")?,
+                        actor: r.try_get("actor")?,
+                        action: r.try_get("action")?,
+                        target: r.try_get("target")?,
+                        call_id: r.try_get("call_id")?,
+                        allowed: flag(r.try_get("allowed")?),
+                        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                    },
+                ))
+            })
+            .collect()
+    }
 }
 
 // ----- KPI reports ----------------------------------------------------------------------------
@@ -56,6 +90,10 @@ pub struct KpiSettings {
     /// A resolved contact only counts as first-contact resolution if the same customer (or
     /// number) does not call again within this window.
     pub fcr_window_ms: Millis,
+    /// The moment the data ends (the report's "now"): an agent state still open counts only up
+    /// to it, so a report for today has no occupancy in intervals still to come. `None`: the
+    /// end of the period.
+    pub until: Option<Millis>,
 }
 
 impl Default for KpiSettings {
@@ -67,6 +105,7 @@ impl Default for KpiSettings {
             exclude_short_abandons: true,
             sl_counts_abandons: true,
             fcr_window_ms: 7 * 24 * 3_600_000,
+            until: None,
         }
     }
 }
@@ -334,10 +373,14 @@ impl Store {
             }
         }
         if group == KpiGroup::Agent {
+            let to = s.until.map_or(to, |u| u.clamp(from, to));
             occupancy(&states, from, to, step, &mut acc);
         }
         Ok(acc
             .into_iter()
+            // Agent rows are agents: a trunk or a bare extension that answered (`trunk:pstn`,
+            // `ext:2001`) is not one (see `is_agent_key`).
+            .filter(|((_, key), _)| group != KpiGroup::Agent || is_agent_key(key))
             .map(|((interval_start, key), a)| a.row(interval_start, key, s))
             .collect())
     }
@@ -391,6 +434,12 @@ impl Acc {
                 .then(|| self.busy_ms as f64 / (self.busy_ms + self.ready_ms) as f64),
         }
     }
+}
+
+/// Is `key` an agent id, not a trunk or extension that call records name in the agent column
+/// (`trunk:pstn`, `ext:2001`)? Agent ids have no `:`.
+pub fn is_agent_key(key: &str) -> bool {
+    !key.contains(':')
 }
 
 /// Adds each agent's busy and ready time, clipped to `[from, to)` and split by interval.

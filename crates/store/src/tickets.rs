@@ -91,6 +91,12 @@ impl Store {
         {
             return Err(Error::Invalid(format!("unknown ticket priority {p:?}")));
         }
+        // Read, then write: on SQLite another writer committing in between makes the upgrade
+        // fail (SQLITE_BUSY_SNAPSHOT), and the whole transaction is tried again.
+        self.retrying(|| self.update_ticket_once(id, u)).await
+    }
+
+    async fn update_ticket_once(&self, id: TicketId, u: &TicketUpdate) -> Result<Ticket> {
         let mut tx = self.pool().begin().await?;
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"
@@ -205,5 +211,37 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// A page of tickets by id (oldest first), of one customer and/or in one status when
+    /// given: those after ticket `after` (keyset pagination), at most `limit` (1..=500).
+    pub async fn tickets_page(
+        &self,
+        customer: Option<crate::CustomerId>,
+        status: Option<&str>,
+        after: Option<TicketId>,
+        limit: i64,
+    ) -> Result<Vec<Ticket>> {
+        if let Some(s) = status
+            && !STATUSES.contains(&s)
+        {
+            return Err(Error::Invalid(format!("unknown ticket status {s:?}")));
+        }
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets
+             WHERE id > $1 AND ($2 = 0 OR customer_id = $3) AND ($4 = '' OR status = $4)
+             ORDER BY id LIMIT $5"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(after.unwrap_or(0))
+            .bind(i64::from(customer.is_some()))
+            .bind(customer.unwrap_or(0))
+            .bind(status.unwrap_or(""))
+            .bind(limit.clamp(1, 500))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(ticket_from_row).collect()
     }
 }

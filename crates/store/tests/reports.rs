@@ -401,3 +401,61 @@ both_backends!(
         );
     }
 );
+
+// Issue 14: a report for today has no occupancy in intervals still to come (an agent on a call
+// "now" is not busy until midnight), logged-out time is not in occupancy, and a trunk that an
+// offer names in the agent column is not listed as an agent.
+both_backends!(
+    occupancy_stops_now_and_trunks_are_not_agents,
+    async |db: &TestDb| {
+        // carol: ready 0-600 s, on a call from 600 s and still on it at "now" (1800 s);
+        // dave: ready 0-900 s, logged out from 900 s.
+        st(db, "carol", 0, "ready", None).await;
+        st(db, "carol", 600, "on_call", Some("c9")).await;
+        st(db, "dave", 0, "ready", None).await;
+        st(db, "dave", 900, "logged_out", None).await;
+        ev(
+            db,
+            "c9",
+            1,
+            580,
+            CallEventKind::Arrived {
+                direction: Direction::Outbound,
+                ani: "+15550100".into(),
+                dnis: "+12125550113".into(),
+            },
+        )
+        .await;
+        ev(
+            db,
+            "c9",
+            2,
+            590,
+            CallEventKind::Offered {
+                agent_id: "trunk:pstn".into(),
+            },
+        )
+        .await;
+        let settings = KpiSettings {
+            interval_mins: 30,
+            until: Some(T0 + 1800 * S),
+            ..KpiSettings::default()
+        };
+        let rows = db
+            .store
+            .kpis(T0, T0 + 7200 * S, KpiGroup::Agent, &settings)
+            .await
+            .expect("report");
+        let keys: Vec<(i64, &str)> = rows
+            .iter()
+            .map(|r| ((r.interval_start - T0) / S, r.key.as_str()))
+            .collect();
+        // Only the first half hour has rows: nothing after "now", no trunk row.
+        assert_eq!(keys, vec![(0, "carol"), (0, "dave")], "{rows:?}");
+        let carol = &rows[0];
+        // 600 s ready, 1200 s busy up to now: 2/3.
+        assert!((carol.occupancy.expect("occupancy") - 2.0 / 3.0).abs() < 1e-9);
+        // dave was ready then logged out: 0 % over his logged-in time, not 100 %.
+        assert_eq!(rows[1].occupancy, Some(0.0));
+    }
+);

@@ -212,6 +212,88 @@ both_backends!(unified_view_merges_two_channels, async |db: &TestDb| {
     );
 });
 
+// Numbers as agents type them (issue 14): national format, spaces and dashes, or a part of
+// the number, in a +1 and in a +86 centre.
+both_backends!(
+    search_finds_numbers_typed_as_people_type_them,
+    async |db: &TestDb| {
+        let s = &db.store;
+        let ny = customer(s, "Grace Liskov", "standard").await;
+        s.link_identity(
+            ny,
+            &Identity::phone("+12125550113").unwrap(),
+            "ivr",
+            true,
+            T0,
+        )
+        .await
+        .unwrap();
+        let bj = customer(s, "张伟", "gold").await;
+        s.link_identity(
+            bj,
+            &Identity::phone("+861065529988").unwrap(),
+            "ivr",
+            true,
+            T0,
+        )
+        .await
+        .unwrap();
+        let mobile = customer(s, "李娜", "standard").await;
+        s.link_identity(
+            mobile,
+            &Identity::phone("+8613800138000").unwrap(),
+            "ivr",
+            true,
+            T0,
+        )
+        .await
+        .unwrap();
+        let ids = |v: Vec<CustomerSummary>| v.iter().map(|c| c.id).collect::<Vec<_>>();
+        // +1 centre: national, dashed, partial (end of the number).
+        for typed in [
+            "2125550113",
+            "212-555-0113",
+            "(212) 555 0113",
+            "5550113",
+            "555-0113",
+            "0113",
+        ] {
+            let found = s.search_customers_in(typed, 10, Some("1")).await.unwrap();
+            assert_eq!(ids(found), vec![ny], "{typed}");
+        }
+        // Without a country, a national number still matches at its end.
+        assert_eq!(
+            ids(s.search_customers_in("2125550113", 10, None).await.unwrap()),
+            vec![ny]
+        );
+        // +86 centre: landline with trunk 0, its beginning, a mobile in groups, its last digits.
+        for (typed, want) in [
+            ("010 6552 9988", bj),
+            ("010-6552", bj),
+            ("6552 9988", bj),
+            ("138 0013 8000", mobile),
+            ("138-0013", mobile),
+            ("8000", mobile),
+        ] {
+            let found = s.search_customers_in(typed, 10, Some("86")).await.unwrap();
+            assert_eq!(ids(found), vec![want], "{typed}");
+        }
+        // Too few digits, or letters, are not a number search.
+        assert!(
+            s.search_customers_in("113", 10, Some("1"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            s.search_customers_in("555-01x3", 10, Some("1"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
 both_backends!(outcome_written_twice_keeps_one_row, async |db: &TestDb| {
     let s = &db.store;
     disposition(s, "resolved").await;

@@ -239,8 +239,9 @@ mod tests {
     use hotline_ivr::{CardData, ChargeRequest, ChargeStatus, IdempotencyKey};
     use hotline_store::Store;
 
-    use super::super::slice::{ChargeContext, charge_card};
+    use super::super::work::charge_card;
     use super::{Gateway, HttpGateway};
+    use hotline_calls::work::ChargeContext;
 
     const CARD: &str = "4111111111111111";
     const DECLINED: &str = "4000000000000002";

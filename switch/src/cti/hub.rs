@@ -12,9 +12,9 @@ use std::net::IpAddr;
 
 use axum::extract::ws::Utf8Bytes;
 use hotline_cti::{
-    AgentId, AgentState, AgentStatus, CallDirection, CallId, CallInfo, CallState, CustomerId,
-    EndReason, Event, EventLog, LogoutReason, Pii, QueueId, ReasonCode, Role, ScreenPop, Snapshot,
-    UnixMillis, WrapUpInfo, encode_server,
+    AgentId, AgentState, AgentStatus, CallDirection, CallId, CallInfo, CallState, Colleague,
+    CustomerId, EndReason, Event, EventLog, LogoutReason, Pii, QueueId, ReasonCode, Role,
+    ScreenPop, Snapshot, UnixMillis, WrapUpInfo, encode_server,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -116,6 +116,14 @@ impl Desk {
     }
 }
 
+/// Whom a consultation leg consults, as far as a notice says: the target as typed, the
+/// colleague once known.
+#[derive(Debug, Clone, Default)]
+pub struct ConsultParty {
+    pub peer: Option<String>,
+    pub colleague: Option<Colleague>,
+}
+
 /// The customer a call is about (from its screen pop), for the wallboard and tickets.
 #[derive(Debug, Clone)]
 pub struct CallCustomer {
@@ -213,6 +221,7 @@ impl Hub {
             conference: false,
             queue: Some(pop.queue.clone()),
             consult_of: None,
+            colleague: None,
             end_reason: None,
             since: pop.offered_at,
         };
@@ -248,24 +257,58 @@ impl Hub {
         self.push_to_agent(agent, Event::CallChanged(info));
     }
 
-    /// Click-to-dial: the switch is calling the agent's phone, then `peer`.
-    pub fn dialing(&mut self, agent: &AgentId, call: &CallId, peer: String, now: UnixMillis) {
+    /// Click-to-dial: the switch is calling the agent's phone, then `peer` (a colleague's
+    /// agent id or extension makes it an internal call to them).
+    pub fn dialing(
+        &mut self,
+        agent: &AgentId,
+        call: &CallId,
+        peer: String,
+        colleague: Option<Colleague>,
+        now: UnixMillis,
+    ) {
         self.call_agent.insert(call.clone(), agent.clone());
+        let direction = match colleague {
+            Some(_) => CallDirection::Internal,
+            None => CallDirection::Outbound,
+        };
         let info = CallInfo {
             peer: Pii::new(peer),
-            ..new_call_info(call, CallDirection::Outbound, CallState::Dialing, now)
+            colleague,
+            ..new_call_info(call, direction, CallState::Dialing, now)
         };
         self.desk(agent).calls.insert(call.clone(), info.clone());
         self.push_to_agent(agent, Event::CallChanged(info));
     }
 
-    /// The agent's consultation leg `consult` of call `of` changed state.
+    /// An internal call rings the agent's own phone: `peer` calls, `colleague` names them.
+    pub fn incoming(
+        &mut self,
+        agent: &AgentId,
+        call: &CallId,
+        peer: String,
+        colleague: Option<Colleague>,
+        now: UnixMillis,
+    ) {
+        self.call_agent.insert(call.clone(), agent.clone());
+        let info = CallInfo {
+            peer: Pii::new(peer),
+            colleague,
+            ..new_call_info(call, CallDirection::Internal, CallState::Ringing, now)
+        };
+        self.desk(agent).calls.insert(call.clone(), info.clone());
+        self.push_to_agent(agent, Event::CallChanged(info));
+    }
+
+    /// The agent's consultation leg `consult` of call `of` changed state (and, when `party`
+    /// says, whom it consults).
     pub fn consult_state(
         &mut self,
         agent: &AgentId,
         consult: &CallId,
         of: &CallId,
         state: CallState,
+        party: ConsultParty,
         now: UnixMillis,
     ) {
         let desk = self.desk(agent);
@@ -279,6 +322,12 @@ impl Hub {
         if info.state != state {
             info.state = state;
             info.since = now;
+        }
+        if let Some(peer) = party.peer {
+            info.peer = Pii::new(peer);
+        }
+        if party.colleague.is_some() {
+            info.colleague = party.colleague;
         }
         let info = info.clone();
         self.push_to_agent(agent, Event::CallChanged(info));
@@ -378,16 +427,25 @@ pub fn status_of(agent: &AgentId, s: &hotline_acd::AgentState, since: UnixMillis
 
 /// Call control's free-text end reason, as the protocol's enum.
 pub fn end_reason(reason: &str) -> EndReason {
-    let r = reason.to_ascii_lowercase();
+    // Call control says "no answer", SIP-side names say "no_answer": one spelling here.
+    let r = reason.to_ascii_lowercase().replace([' ', '-'], "_");
     if r.contains("transfer") {
         EndReason::Transferred
     } else if r.contains("agent") {
         EndReason::AgentHangup
-    } else if r.contains("no_answer") || r.contains("not_answered") || r.contains("timeout") {
+    } else if r.contains("no_answer")
+        || r.contains("not_answered")
+        || r.contains("timeout")
+        || r.contains("withdrawn")
+    {
         EndReason::NotAnswered
     } else if r.contains("busy") || r.contains("reject") || r.contains("declin") {
         EndReason::Rejected
-    } else if r.contains("fail") || r.contains("error") {
+    } else if r.contains("fail")
+        || r.contains("error")
+        || r.contains("not_registered")
+        || r.contains("unavailable")
+    {
         EndReason::Failed
     } else if r.contains("taken") || r.contains("takeover") {
         EndReason::TakenOver
@@ -412,7 +470,31 @@ fn new_call_info(
         conference: false,
         queue: None,
         consult_of: None,
+        colleague: None,
         end_reason: None,
         since: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_reasons_of_call_control_map_to_their_kind() {
+        for (reason, want) in [
+            ("no answer", EndReason::NotAnswered),
+            ("no_answer", EndReason::NotAnswered),
+            ("offer withdrawn", EndReason::NotAnswered),
+            ("rejected", EndReason::Rejected),
+            ("busy", EndReason::Rejected),
+            ("not registered", EndReason::Failed),
+            ("transferred", EndReason::Transferred),
+            ("agent hung up", EndReason::AgentHangup),
+            ("taken over", EndReason::TakenOver),
+            ("caller hung up", EndReason::RemoteHangup),
+        ] {
+            assert_eq!(end_reason(reason), want, "{reason}");
+        }
     }
 }

@@ -114,9 +114,25 @@ pub struct CtiSettings {
     pub event_log_capacity: usize,
     pub wallboard_interval: Duration,
     pub not_ready_reasons: Vec<String>,
+    /// Extensions whose phones take the desktop's Answer for sure (`remote_answer = "talk"`):
+    /// their agents' profiles say `remote_answer`. (With `"auto"` it depends on the phone's
+    /// ringing response; call control refuses Answer with the reason when it cannot.)
+    pub remote_answer_extensions: std::collections::HashSet<String>,
 }
 
 impl CtiSettings {
+    /// The settings of `[cti]`, and which extensions take the desktop's Answer.
+    pub fn from_switch_config(cfg: &crate::config::Config) -> Self {
+        let mut s = CtiSettings::from_config(&cfg.cti);
+        s.remote_answer_extensions = cfg
+            .extensions
+            .iter()
+            .filter(|e| e.remote_answer == hotline_calls::config::RemoteAnswer::Talk)
+            .map(|e| e.number.clone())
+            .collect();
+        s
+    }
+
     pub fn from_config(c: &CtiConfig) -> Self {
         let heartbeat = Duration::from_secs(u64::from(c.heartbeat_secs.max(1)));
         CtiSettings {
@@ -148,6 +164,7 @@ impl CtiSettings {
             event_log_capacity: c.event_log_capacity.max(1),
             wallboard_interval: Duration::from_millis(c.wallboard_interval_ms.clamp(100, 1000)),
             not_ready_reasons: c.not_ready_reasons.clone(),
+            remote_answer_extensions: Default::default(),
         }
     }
 }
@@ -173,6 +190,24 @@ pub struct CtiMetrics {
     pub rate_limited: AtomicU64,
     /// Connections closed because they had not logged in by `login_timeout_ms`.
     pub login_timeouts: AtomicU64,
+    /// WebSocket connections open now.
+    pub open: AtomicU64,
+}
+
+/// Counts a connection as open for as long as it lives.
+struct OpenConnection<'a>(&'a AtomicU64);
+
+impl<'a> OpenConnection<'a> {
+    fn new(open: &'a AtomicU64) -> OpenConnection<'a> {
+        open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(open)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Inner {
@@ -431,6 +466,8 @@ enum Flow {
 async fn connection(inner: Arc<Inner>, socket: WebSocket, peer: SocketAddr) {
     let id = inner.next_conn.fetch_add(1, Ordering::Relaxed);
     inner.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    let metrics = inner.metrics.clone();
+    let _open = OpenConnection::new(&metrics.open);
     tracing::debug!(conn = id, %peer, "CTI connection");
     let (mut sink, mut stream) = socket.split();
     let (out, mut out_rx) = mpsc::channel::<Outgoing>(OUT_QUEUE);
@@ -861,6 +898,11 @@ async fn login(
                 name: creds.name.clone(),
                 extension: extension.unwrap_or_else(|| Extension::new(creds.extension.clone())),
                 skills,
+                // The phone takes the desktop's Answer (NOTIFY `Event: talk`) for sure.
+                remote_answer: inner
+                    .settings
+                    .remote_answer_extensions
+                    .contains(creds.extension.as_str()),
             },
             not_ready_reasons: inner
                 .settings
@@ -1059,12 +1101,24 @@ async fn call_control(inner: &Inner, agent: &AgentId, action: CallAction) -> Cmd
         Ok(Ok(Ok(Some(call)))) => Ok(Reply::Dialing {
             call: CallId::new(call),
         }),
-        Ok(Ok(Err(why))) => Err((ErrorCode::InvalidState, why)),
+        Ok(Ok(Err(why))) => Err((call_error_code(&why), why.to_string())),
         Ok(Err(_)) => Err((
             ErrorCode::Internal,
             "call control dropped the request".into(),
         )),
         Err(_) => Err((ErrorCode::Internal, "call control did not answer".into())),
+    }
+}
+
+/// Whose fault a refused call command is, for the desktop.
+fn call_error_code(e: &crate::bus::CallError) -> ErrorCode {
+    use crate::bus::CallError as E;
+    match e {
+        E::UnknownCall(_) | E::NotYours(_) => ErrorCode::UnknownCall,
+        E::InvalidState(_) | E::Unsupported(_) => ErrorCode::InvalidState,
+        E::UnknownTarget(_) => ErrorCode::UnknownTarget,
+        E::TargetUnavailable(_) => ErrorCode::TargetUnavailable,
+        E::BadRequest(_) => ErrorCode::BadRequest,
     }
 }
 
@@ -1135,12 +1189,12 @@ async fn session_command(
                 .map(|()| Reply::Done)
                 .map_err(routing_err)
         }
-        Command::Answer { .. } => Err((
-            ErrorCode::InvalidState,
-            "answer on the phone (auto-answer is offered to it); the switch cannot answer a \
-             desk phone from the desktop"
-                .into(),
-        )),
+        Command::Answer { call } => {
+            call_control(inner, agent, CallAction::Answer { call: call.0 }).await
+        }
+        Command::Reject { call } => {
+            call_control(inner, agent, CallAction::Reject { call: call.0 }).await
+        }
         Command::Hangup { call } => {
             call_control(inner, agent, CallAction::Hangup { call: call.0 }).await
         }
@@ -1517,7 +1571,7 @@ async fn wrap_up(
                     at: now,
                 })
                 .await
-                .map_err(|e| (ErrorCode::BadRequest, e.to_string()))?,
+                .map_err(store_error)?,
             Some(id) => id
                 .as_str()
                 .parse::<i64>()
@@ -1538,7 +1592,7 @@ async fn wrap_up(
                 },
             )
             .await
-            .map_err(|e| (ErrorCode::BadRequest, e.to_string()))?;
+            .map_err(store_error)?;
         ticket_id = Some(id);
     }
     inner
@@ -1553,11 +1607,18 @@ async fn wrap_up(
             at: now,
         })
         .await
-        .map_err(|e| match e {
-            hotline_store::Error::Invalid(m) => (ErrorCode::BadRequest, m),
-            other => (ErrorCode::Internal, other.to_string()),
-        })?;
+        .map_err(store_error)?;
     Ok(Reply::Done)
+}
+
+/// Whose fault a store refusal is: the agent's input (a bad value, an unknown ticket) or the
+/// server's (the database failed even after its retries).
+fn store_error(e: hotline_store::Error) -> (ErrorCode, String) {
+    match e {
+        hotline_store::Error::Invalid(m) => (ErrorCode::BadRequest, m),
+        hotline_store::Error::NotFound(m) => (ErrorCode::BadRequest, format!("not found: {m}")),
+        other => (ErrorCode::Internal, other.to_string()),
+    }
 }
 
 /// Turns bus notices and routing events into session events.
@@ -1598,7 +1659,7 @@ fn apply_notice(inner: &Inner, n: CallNotice) {
     let mut hub = inner.hub();
     match n {
         CallNotice::Offered { agent, pop } => hub.offered(&AgentId::new(agent), *pop),
-        CallNotice::Ringing { call, agent } => {
+        CallNotice::Ringing { call, agent, .. } => {
             hub.call_state(
                 &AgentId::new(agent),
                 &CallId::new(call),
@@ -1635,8 +1696,33 @@ fn apply_notice(inner: &Inner, n: CallNotice) {
                 hub.ended(&agent, &call, &reason, now);
             }
         }
-        CallNotice::Dialing { call, agent, peer } => {
-            hub.dialing(&AgentId::new(agent), &CallId::new(call), peer, now);
+        CallNotice::Dialing {
+            call,
+            agent,
+            peer,
+            colleague,
+        } => {
+            hub.dialing(
+                &AgentId::new(agent),
+                &CallId::new(call),
+                peer,
+                colleague,
+                now,
+            );
+        }
+        CallNotice::Incoming {
+            call,
+            agent,
+            peer,
+            colleague,
+        } => {
+            hub.incoming(
+                &AgentId::new(agent),
+                &CallId::new(call),
+                peer,
+                colleague,
+                now,
+            );
         }
         CallNotice::Consult {
             call,
@@ -1644,13 +1730,16 @@ fn apply_notice(inner: &Inner, n: CallNotice) {
             agent,
             state,
             reason,
+            peer,
+            colleague,
         } => {
             let (agent, consult) = (AgentId::new(agent), CallId::new(consult));
             if state == CallState::Ended {
                 let reason = reason.unwrap_or_else(|| "ended".into());
                 hub.ended(&agent, &consult, &reason, now);
             } else {
-                hub.consult_state(&agent, &consult, &CallId::new(call), state, now);
+                let party = hub::ConsultParty { peer, colleague };
+                hub.consult_state(&agent, &consult, &CallId::new(call), state, party, now);
             }
         }
         CallNotice::Flags {

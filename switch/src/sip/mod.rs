@@ -2,5 +2,5 @@
 //! protocol itself is `hotline-sip` (sans-IO); call control is [`crate::calls`].
 
 pub mod config;
-pub mod registrar;
+pub use hotline_calls::registrar;
 pub mod transport;

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hotline_sip::{Message, StatusCode, Transmit, Transport};
+use hotline_sip::{Transmit, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
@@ -386,28 +386,17 @@ impl Transports {
         tokio::spawn(connect(dst, rx, conn, tcp.clone()));
     }
 
-    /// Tells the transport how a REGISTER from `src` was answered: a TCP connection that
-    /// carries a registration is not closed for idleness while the registration lasts.
-    pub fn note_registration(
-        &self,
-        now: Instant,
-        src: SocketAddr,
-        transport: Transport,
-        response: &Message<'_>,
-    ) {
-        if transport == Transport::Udp || response.status() != Some(StatusCode::OK) {
+    /// A REGISTER over the connection from `src` was answered `200`: it carries a
+    /// registration until `until` (`None`: none), so it is not closed as idle before then.
+    pub fn note_registration(&self, src: SocketAddr, transport: Transport, until: Option<Instant>) {
+        if transport == Transport::Udp {
             return;
         }
-        let longest = response
-            .contacts()
-            .ok()
-            .and_then(|cs| cs.iter().filter_map(|c| c.expires()).max());
         if let Some(conn) = self.tcp.conns().get(&src) {
             *conn
                 .registered_until
                 .lock()
-                .unwrap_or_else(|p| p.into_inner()) =
-                longest.map(|secs| now + Duration::from_secs(u64::from(secs)));
+                .unwrap_or_else(|p| p.into_inner()) = until;
         }
     }
 

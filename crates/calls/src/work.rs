@@ -1,0 +1,71 @@
+//! Work call control hands to its driver because it waits on a database or a payment
+//! processor: caller look-ups, PIN checks, bookings and card charges. Each is an
+//! [`crate::Output::Work`]; the driver does it off the call-control thread and feeds the
+//! result back as a [`crate::Completion`] (except [`Work::ReleaseHold`], which has none).
+//! Secrets (a PIN, card data) travel in types that redact their `Debug` and wipe on drop.
+
+use hotline_ivr::{ChargeRequest, RequestId, Secret};
+use hotline_records::Identity;
+
+/// What a charge belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeContext {
+    pub call_id: String,
+    /// Stored against the customer only when the caller proved to be them (PIN).
+    pub customer: Option<i64>,
+    /// The booking this charge pays for.
+    pub booking: Option<i64>,
+    /// The merchant reference of an agent-assisted payment (the desktop's `StartPayment`).
+    pub reference: Option<String>,
+}
+
+/// One piece of work for the driver.
+#[derive(Debug)]
+pub enum Work {
+    /// Look the caller of a queue number up by number, then queue the call
+    /// ([`crate::Completion::QueueLookup`]). `identity` is `None` when the number is unusable.
+    LookupForQueue {
+        call: String,
+        queue: String,
+        identity: Option<Identity>,
+    },
+    /// The IVR's caller look-up ([`crate::Completion::Lookup`]).
+    Lookup {
+        call: String,
+        request: RequestId,
+        identity: Option<Identity>,
+    },
+    /// Check a caller's PIN against the customer's hash ([`crate::Completion::Verified`]).
+    /// Never log `code`.
+    VerifyPin {
+        call: String,
+        request: RequestId,
+        customer_id: String,
+        code: Secret,
+    },
+    /// Bookable items for the IVR ([`crate::Completion::Bookable`]); only a verified
+    /// customer may book.
+    ListBookable {
+        call: String,
+        request: RequestId,
+        customer: Option<i64>,
+        max_items: usize,
+    },
+    /// Hold one unit of an item ([`crate::Completion::Held`]).
+    HoldItem {
+        call: String,
+        request: RequestId,
+        customer: Option<i64>,
+        item_id: String,
+    },
+    /// Release an unpaid booking hold (no completion).
+    ReleaseHold { call: String, hold_id: String },
+    /// Charge a card once per idempotency key ([`crate::Completion::Charged`]).
+    Charge {
+        request: RequestId,
+        ctx: ChargeContext,
+        charge: ChargeRequest,
+    },
+    /// An agent's extension not known at start-up ([`crate::Completion::AgentExtension`]).
+    AgentExtension { call: String, agent: String },
+}
