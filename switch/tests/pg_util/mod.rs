@@ -5,6 +5,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../ports/mod.rs"]
+mod ports;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,10 +30,7 @@ fn find_bin() -> Option<PathBuf> {
 }
 
 fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    ports::take(1)
 }
 
 impl PrivatePg {

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../ports/mod.rs"]
+mod ports;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -321,10 +324,9 @@ pub async fn request(desk: &mut Desk, cmd: Command) -> Result<(), String> {
     }
 }
 
-/// A UDP port that is free now, on 127.0.0.1.
+/// A port that is free now on UDP and TCP, on 127.0.0.1, outside the ephemeral range.
 pub fn free_port() -> u16 {
-    let u = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-    u.local_addr().expect("addr").port()
+    ports::take(1)
 }
 
 impl Lab {

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../ports/mod.rs"]
+mod ports;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -22,16 +25,9 @@ pub fn scenario(name: &str) -> PathBuf {
     root().join("tests/sipp").join(name)
 }
 
-/// A UDP port that is free now (and free on TCP too), on 127.0.0.1.
+/// A port that is free now on UDP and TCP, on 127.0.0.1, outside the ephemeral range.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let u = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = u.local_addr().expect("addr").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port");
+    ports::take(1)
 }
 
 static MEDIA_BASE: AtomicU16 = AtomicU16::new(0);
@@ -44,29 +40,10 @@ pub fn port_block(size: u16) -> u16 {
     34_000 + pid_spread + n
 }
 
-static SIPP_MEDIA: AtomicU16 = AtomicU16::new(0);
-
 /// An even port where the four ports sipp binds for media (audio and video RTP/RTCP) are
 /// free now.
 pub fn sipp_media_port() -> u16 {
-    let start = 50_000 + (std::process::id() % 50) as u16 * 100;
-    for _ in 0..500 {
-        let n = SIPP_MEDIA.fetch_add(4, Ordering::SeqCst) % 9_000;
-        let base = start + n;
-        let base = if base >= 59_990 {
-            50_000 + base % 9_000
-        } else {
-            base
-        };
-        let base = base & !1;
-        let socks: Vec<_> = (0..4)
-            .map_while(|i| UdpSocket::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if socks.len() == 4 {
-            return base;
-        }
-    }
-    panic!("no free media ports for sipp");
+    ports::take(4)
 }
 
 /// The switch as a child process.
@@ -112,6 +89,8 @@ pub struct Setup {
     /// `database.busy_timeout_ms` (default: the switch's): also how long a write waits for a
     /// pooled connection, so a short one makes an outage visible to the writer sooner.
     pub database_busy_timeout_ms: Option<u64>,
+    /// `media.workers` (default 1).
+    pub media_workers: usize,
 }
 
 impl Default for Setup {
@@ -128,6 +107,7 @@ impl Default for Setup {
             flows: Vec::new(),
             database_url: None,
             database_busy_timeout_ms: None,
+            media_workers: 1,
         }
     }
 }
@@ -207,7 +187,7 @@ t1_ms = 200
 anchor = {anchor}
 port_min = {pmin}
 port_max = {pmax}
-workers = 1
+workers = {workers}
 
 {ivr_route}
 [[extensions]]
@@ -230,6 +210,7 @@ name = "Bob"
             uri_check = setup.uri_check,
             algs = setup.algorithms.as_deref().unwrap_or("[\"MD5\"]"),
             anchor = setup.anchor,
+            workers = setup.media_workers,
             pmin = media,
             pmax = media + 400,
             extra = setup.extra,
@@ -294,6 +275,36 @@ name = "Bob"
     }
 
     /// True when a log line's message contains `text`.
+    /// The body of `GET /metrics` (Prometheus text format).
+    pub fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.http).expect("connect to http");
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        out.split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The value of one series in `/metrics` text (`name{labels}` exactly as printed).
+    pub fn metric(text: &str, series: &str) -> Option<f64> {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
     pub fn logged(&self, text: &str) -> bool {
         self.logs.lock().expect("logs").iter().any(|v| {
             v["fields"]["message"]
@@ -641,7 +652,10 @@ impl InProcess {
             })
             .await
             .expect("call control listens");
-        rx.await.expect("a reply").map(|_| ())
+        rx.await
+            .expect("a reply")
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Stops call control (all call records written).
