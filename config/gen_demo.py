@@ -11,9 +11,12 @@ out = ["# Demo data for Hotline, loaded into an EMPTY database at start-up when 
        "# Demo passwords are printed here on purpose: change or remove these accounts in production.",
        "# Account numbers are digits (callers key them in the IVR); the first four customers and Hedy",
        "# Perlman have a demo caller PIN (pin = ..., stored as an argon2id hash; the IVR asks for it",
-       "# in the billing menu and before a booking).", ""]
+       "# in the billing menu and before a booking). Grace Liskov and Hedy Perlman owe a balance",
+       "# (balance = ...), which the billing menu (3) offers to pay by card.", ""]
 # Customer index -> demo PIN.
 pins = {0: "7391", 1: "2846", 2: "5920", 3: "6173", 13: "4052"}
+# Customer index -> balance due (minor units, currency).
+balances = {1: (12550, "USD"), 13: (4275, "USD")}
 out += ["[[dispositions]]\ncode = \"%s\"\nlabel = \"%s\"\nresolved = %s\n" % d for d in [
     ("resolved", "Resolved", "true"), ("sale", "Sale / booking made", "true"), ("callback", "Callback promised", "false"),
     ("escalated", "Escalated (ticket)", "false"), ("info", "Information given", "true"), ("wrong_number", "Wrong number", "true")]]
@@ -49,6 +52,8 @@ for i in range(50):
     out.append(f"[[customers]]\nname = \"{name}\"\ntier = \"{tier}\"\nbirthday = \"{y}-{m:02d}-{d:02d}\"")
     if i in pins:
         out.append(f'pin = "{pins[i]}"')
+    if i in balances:
+        out.append(f'balance = {{ amount_minor = {balances[i][0]}, currency = "{balances[i][1]}" }}')
     if tier == "vip":
         out.append('notes = "Platinum frequent flyer; offer lounge access."')
     ids = [f'{{ kind = "phone", value = "{phone}" }}', f'{{ kind = "account", value = "{100000 + i * 13}" }}']

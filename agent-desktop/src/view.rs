@@ -1104,6 +1104,12 @@ pub fn parse_skills(text: &str) -> Option<Vec<hotline_cti::SkillLevel>> {
     (!out.is_empty()).then_some(out)
 }
 
+/// `125.50 USD`: minor units with two decimals (the currencies the demo and the IVR's Mandarin
+/// amounts use) and the ISO code.
+fn money(m: &hotline_cti::Money) -> String {
+    format!("{}.{:02} {}", m.minor / 100, m.minor % 100, m.currency)
+}
+
 /// Parses `49.99` or `49` into minor units.
 pub fn parse_amount(text: &str) -> Option<u64> {
     let t = text.trim();
@@ -1256,6 +1262,9 @@ fn customer_record(
     let l = state.lang;
     ui.heading(customer.name.expose());
     ui.label(t!(l, "tier", tier = customer.tier.as_str()));
+    if let Some(due) = &customer.balance_due {
+        ui.label(t!(l, "balance-due", amount = money(due)));
+    }
     let blocker = dial_blocker(state);
     for id in &customer.identities {
         ui.horizontal(|ui| {

@@ -172,6 +172,7 @@ fn pop(call: &str) -> ScreenPop {
             last_contacts: vec![],
             open_tickets: vec![],
             bookings: vec![],
+            balance_due: None,
         }),
         new_customer_form: false,
         caller_proof: hotline_cti::CallerProof::Claimed,

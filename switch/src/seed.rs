@@ -86,12 +86,21 @@ pub struct DemoCustomer {
     pub birthday: Option<String>,
     /// A demo caller PIN (4 to 12 digits) for the IVR's verification; stored as a hash.
     pub pin: Option<String>,
+    /// What the customer owes, payable by phone in the billing menu.
+    pub balance: Option<DemoBalance>,
     #[serde(default)]
     pub notes: String,
     #[serde(default)]
     pub identities: Vec<DemoIdentity>,
     #[serde(default)]
     pub tickets: Vec<DemoTicket>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoBalance {
+    pub amount_minor: i64,
+    pub currency: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +218,11 @@ pub async fn seed(store: &Store, data: &DemoData, now: Millis) -> Result<SeedRep
         }
         if let Some(pin) = &c.pin {
             store.set_customer_pin(id, pin, now).await?;
+        }
+        if let Some(b) = &c.balance {
+            store
+                .set_balance(id, b.amount_minor, &b.currency, "import", now)
+                .await?;
         }
         for t in &c.tickets {
             store

@@ -841,6 +841,64 @@ async fn integration_flow(app: App) {
         Some("display_name"),
     );
 
+    // What she owes: set by the billing system (integration token), not by a supervisor;
+    // a bad currency names the field; the change is audited.
+    let bal = format!("/api/v1/customers/{ada}/balance");
+    let r = app.get(&path, crm).await;
+    assert_eq!(r.body["balance"], Value::Null, "{}", r.body);
+    let r = app
+        .send(
+            Method::PUT,
+            &bal,
+            Some(crm),
+            Some(r#"{"amount_minor": 4275, "currency": "USD"}"#),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["balance"]["amount_minor"], 4275);
+    assert_eq!(r.body["balance"]["currency"], "USD");
+    let r = app
+        .send(
+            Method::PUT,
+            &bal,
+            Some(crm),
+            Some(r#"{"amount_minor": 1, "currency": "dollars"}"#),
+        )
+        .await;
+    assert_problem(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "invalid-field",
+        Some("currency"),
+    );
+    let r = app
+        .send(
+            Method::PUT,
+            &bal,
+            Some(&app.supervisor),
+            Some(r#"{"amount_minor": 0, "currency": "USD"}"#),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        app.store
+            .balance(ada)
+            .await
+            .unwrap()
+            .map(|b| b.amount_minor),
+        Some(4275)
+    );
+    let audit = app
+        .store
+        .audit_entries(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "api.customer.balance")
+        .map(|e| e.allowed)
+        .collect::<Vec<_>>();
+    assert!(audit.contains(&true) && audit.contains(&false), "{audit:?}");
+
     // Tickets: create, list by customer and status, change status, comment.
     let r = app
         .post(
@@ -981,6 +1039,7 @@ async fn integration_flow(app: App) {
         actions,
         [
             "api.customer.update",
+            "api.customer.balance",
             "api.ticket.create",
             "api.ticket.create",
             "api.ticket.update",

@@ -40,6 +40,7 @@ fn pop(call: &str, customer: Option<&str>) -> ScreenPop {
             last_contacts: vec![],
             open_tickets: vec![],
             bookings: vec![],
+            balance_due: None,
         }),
         new_customer_form: customer.is_none(),
         caller_proof: hotline_cti::CallerProof::Claimed,

@@ -243,6 +243,7 @@ unknown-caller-hint = No customer has this number. Find the customer on the righ
 proof-pin = Identity verified: the caller keyed the customer's PIN.
 proof-claimed = Identity not verified: matched by number only, which can be forged. Check who is calling before changing the account.
 tier = Tier: { $tier }
+balance-due = Balance due: { $amount }
 id-phone = phone
 id-email = e-mail
 id-account = account

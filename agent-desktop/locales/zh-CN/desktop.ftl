@@ -242,6 +242,7 @@ unknown-caller-hint = 没有客户使用此号码。请在右侧查找客户并�
 proof-pin = 身份已验证：来电者输入了该客户的密码。
 proof-claimed = 身份未验证：仅按号码匹配，号码可能被伪造。修改账户前请先核实来电者身份。
 tier = 等级：{ $tier }
+balance-due = 应付余额：{ $amount }
 id-phone = 电话
 id-email = 电子邮箱
 id-account = 账号

@@ -25,7 +25,7 @@ use hotline_records::{CallEventKind, Identity, IdentityKind};
 
 use crate::media::MediaControl;
 use crate::messages::{CallError, CallNotice};
-use crate::work::{ChargeContext, Work};
+use crate::work::{ChargeContext, Pays, Work};
 use crate::{Core, LegTarget, Mode, Role};
 
 /// What the service role needs; all optional so a signalling-only switch (benchmarks, direct
@@ -331,17 +331,24 @@ fn own_number(customer: &Option<hotline_records::CustomerView>, number: &str, cc
 }
 
 fn ivr_customer(v: &hotline_records::CustomerView) -> hotline_ivr::Customer {
+    // The record's language (a flow that speaks it switches the call to it) and the balance
+    // due, which a pay node with `amount = "balance"` offers to pay. Amounts, not personal
+    // data: the name stays out of the attributes.
+    let mut attributes: std::collections::BTreeMap<String, String> = v
+        .customer
+        .language
+        .iter()
+        .map(|l| ("language".to_string(), l.clone()))
+        .collect();
+    if let Some(b) = v.balance.as_ref().filter(|b| b.amount_minor > 0) {
+        attributes.insert("balance_minor".into(), b.amount_minor.to_string());
+        attributes.insert("currency".into(), b.currency.clone());
+    }
     hotline_ivr::Customer {
         id: v.customer.id.to_string(),
         tier: v.customer.tier.clone(),
         name: Some(v.customer.display_name.clone()),
-        // The record's language: a flow that speaks it switches the call to it.
-        attributes: v
-            .customer
-            .language
-            .iter()
-            .map(|l| ("language".to_string(), l.clone()))
-            .collect(),
+        attributes,
     }
 }
 
@@ -851,19 +858,29 @@ impl Core {
                 });
                 None
             }
-            Action::Charge { request, charge } => {
-                let ctx = ChargeContext {
-                    call_id: call_id.clone(),
-                    // Stored against the customer only when the caller proved to be them.
-                    customer: c.service.verified_customer(),
-                    // A booking held by this session and not paid yet is what this charge pays.
-                    booking: c
+            Action::Charge {
+                request,
+                charge,
+                settles,
+            } => {
+                let pays = match settles {
+                    hotline_ivr::Settles::Amount => Pays::Amount,
+                    // The booking held by this session and not paid yet.
+                    hotline_ivr::Settles::Booking => c
                         .service
                         .ivr
                         .as_ref()
                         .filter(|s| s.payment().is_none())
                         .and_then(|s| s.held_item())
-                        .and_then(|h| h.hold_id.parse::<i64>().ok()),
+                        .and_then(|h| h.hold_id.parse::<i64>().ok())
+                        .map_or(Pays::Amount, Pays::Booking),
+                    hotline_ivr::Settles::Balance => Pays::Balance,
+                };
+                let ctx = ChargeContext {
+                    call_id: call_id.clone(),
+                    // Stored against the customer only when the caller proved to be them.
+                    customer: c.service.verified_customer(),
+                    pays,
                     reference: c.service.assist.as_ref().map(|a| a.reference.clone()),
                 };
                 self.out.work(Work::Charge {

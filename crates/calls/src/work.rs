@@ -13,10 +13,31 @@ pub struct ChargeContext {
     pub call_id: String,
     /// Stored against the customer only when the caller proved to be them (PIN).
     pub customer: Option<i64>,
-    /// The booking this charge pays for.
-    pub booking: Option<i64>,
+    /// What an approved charge pays off.
+    pub pays: Pays,
     /// The merchant reference of an agent-assisted payment (the desktop's `StartPayment`).
     pub reference: Option<String>,
+}
+
+/// What an approved charge pays off, for the driver to record once the money moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pays {
+    /// A set amount (an agent-assisted payment, a fee): nothing else to do.
+    Amount,
+    /// The booking this session holds: confirm it.
+    Booking(i64),
+    /// The verified customer's balance due: lower it by the amount paid.
+    Balance,
+}
+
+impl Pays {
+    /// The booking a charge pays for, stored with the payment row.
+    pub fn booking(self) -> Option<i64> {
+        match self {
+            Pays::Booking(b) => Some(b),
+            Pays::Amount | Pays::Balance => None,
+        }
+    }
 }
 
 /// One piece of work for the driver.

@@ -363,6 +363,9 @@ pub struct CustomerView {
     pub open_tickets: Vec<TicketSummary>,
     /// Upcoming and recent bookings.
     pub bookings: Vec<BookingSummary>,
+    /// What the customer owes, when a balance is on record and something is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_due: Option<crate::Money>,
 }
 
 /// One way to recognise a customer.

@@ -70,5 +70,13 @@ pub fn customer_view(v: &hotline_records::CustomerView) -> crate::CustomerView {
                 status: b.status.clone(),
             })
             .collect(),
+        balance_due: v
+            .balance
+            .as_ref()
+            .filter(|b| b.amount_minor > 0)
+            .map(|b| crate::Money {
+                minor: b.amount_minor.unsigned_abs(),
+                currency: b.currency.clone(),
+            }),
     }
 }

@@ -266,6 +266,9 @@ pub(crate) enum AmountFrom {
     },
     /// The price of the item held by the last booking node.
     Booking,
+    /// The identified customer's balance due (`customer.balance_minor` in
+    /// `customer.currency`, from the look-up); an approved charge settles it.
+    Balance,
     /// A call variable holding minor units (set by a lookup, a set node or call control).
     Variable {
         name: String,

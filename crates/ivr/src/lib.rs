@@ -103,7 +103,8 @@ pub use payment::{
 pub use session::{
     Action, Ani, BookableItem, CHARGE_TIMEOUT, CallbackOffer, Customer, Dnis, Event, HeldItem,
     Input, InputValue, IvrSummary, LookupKey, Outcome, PathStep, PaymentRecord, PlaybackId,
-    QueueAnnouncements, QueueStatus, RESULT_TIMEOUT, RequestId, Secret, Session, TRANSFER_TIMEOUT,
+    QueueAnnouncements, QueueStatus, RESULT_TIMEOUT, RequestId, Secret, Session, Settles,
+    TRANSFER_TIMEOUT,
 };
 pub use time::UnixTime;
 

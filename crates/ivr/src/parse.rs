@@ -1064,11 +1064,14 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
                 f.opt_str(p, "amount_variable"),
             ) {
                 (Some((a, _)), None, None) if a == "booking" => AmountFrom::Booking,
+                (Some((a, _)), None, None) if a == "balance" => AmountFrom::Balance,
                 (Some((a, sp)), None, None) => {
                     p.bad(
                         sp,
                         "amount",
-                        format!("'{a}' is not \"booking\" (use amount_minor or amount_variable)"),
+                        format!(
+                            "'{a}' is not \"booking\" or \"balance\" (use amount_minor or amount_variable)"
+                        ),
                     );
                     AmountFrom::Booking
                 }
@@ -1089,7 +1092,7 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
                     p.bad(
                         span.clone(),
                         "amount",
-                        "give one of amount = \"booking\", amount_minor or amount_variable",
+                        "give one of amount = \"booking\" or \"balance\", amount_minor or amount_variable",
                     );
                     AmountFrom::Booking
                 }

@@ -60,6 +60,25 @@ impl fmt::Display for Ani {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
 pub struct Dnis(pub String);
 
+/// What an approved charge pays off, for call control to record against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Settles {
+    /// A set amount: nothing to settle.
+    Amount,
+    /// The item held by the last booking node: confirm that booking.
+    Booking,
+    /// The identified customer's balance due: lower it by the amount paid.
+    Balance,
+}
+
+fn settles(p: &PaySpec) -> Settles {
+    match p.amount {
+        AmountFrom::Fixed { .. } | AmountFrom::Variable { .. } => Settles::Amount,
+        AmountFrom::Booking => Settles::Booking,
+        AmountFrom::Balance => Settles::Balance,
+    }
+}
+
 /// Matches an action that asks for something to the event that answers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct RequestId(pub u32);
@@ -434,6 +453,8 @@ pub enum Action {
         request: RequestId,
         /// The charge.
         charge: ChargeRequest,
+        /// What an approved charge pays off.
+        settles: Settles,
     },
     /// Forward to the agent desktop (counts and outcomes only).
     PaymentProgress(PaymentProgress),
@@ -2140,6 +2161,17 @@ impl Session {
                 .held
                 .as_ref()
                 .map(|h| (h.item.price_minor, h.item.currency.clone())),
+            AmountFrom::Balance => {
+                let currency = self
+                    .variables
+                    .get("customer.currency")
+                    .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()))?;
+                self.variables
+                    .get("customer.balance_minor")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .filter(|m| *m > 0)
+                    .map(|m| (m, currency.clone()))
+            }
             AmountFrom::Variable {
                 name,
                 currency,
@@ -2315,7 +2347,12 @@ impl Session {
         let request = self.request(now, CHARGE_TIMEOUT);
         self.actions
             .push_back(Action::PaymentProgress(PaymentProgress::Submitted));
-        self.actions.push_back(Action::Charge { request, charge });
+        let settles = settles(p);
+        self.actions.push_back(Action::Charge {
+            request,
+            charge,
+            settles,
+        });
     }
 
     fn on_payment(&mut self, now: Instant, result: Result<ChargeResult, String>) {
@@ -2382,7 +2419,11 @@ impl Session {
                 match retry {
                     Some(charge) => {
                         let request = self.request(now, CHARGE_TIMEOUT);
-                        self.actions.push_back(Action::Charge { request, charge });
+                        self.actions.push_back(Action::Charge {
+                            request,
+                            charge,
+                            settles: settles(p),
+                        });
                     }
                     None => {
                         self.card = None;

@@ -143,7 +143,9 @@ fn enter_card(sim: &mut Sim, number: &str, expiry: &str, cvv: &str) -> (RequestI
     let a = sim.digits(cvv);
     a.iter()
         .find_map(|a| match a {
-            Action::Charge { request, charge } => Some((*request, charge.clone())),
+            Action::Charge {
+                request, charge, ..
+            } => Some((*request, charge.clone())),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no charge in {a:?}"))
@@ -304,7 +306,9 @@ fn gateway_error_is_retried_with_the_same_key_and_charges_once() {
     let (req2, retry) = a
         .iter()
         .find_map(|a| match a {
-            Action::Charge { request, charge } => Some((*request, charge.clone())),
+            Action::Charge {
+                request, charge, ..
+            } => Some((*request, charge.clone())),
             _ => None,
         })
         .expect("retried");

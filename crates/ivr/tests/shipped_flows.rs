@@ -108,8 +108,9 @@ fn main_flow_vip_books_and_pays() {
     let a = sim.digits("4111111111111111#1230");
     assert!(played(&a).contains(&"phrases/enter-cvv".to_string()));
     let a = sim.digits("737");
-    let Some(Action::Charge { request, charge }) =
-        a.iter().find(|a| matches!(a, Action::Charge { .. }))
+    let Some(Action::Charge {
+        request, charge, ..
+    }) = a.iter().find(|a| matches!(a, Action::Charge { .. }))
     else {
         panic!("{a:?}")
     };
@@ -147,6 +148,112 @@ fn main_flow_vip_books_and_pays() {
     assert_eq!(gw.charges(), 1);
     let summary = serde_json::to_string(&sim.s.summary()).unwrap();
     assert!(!summary.contains("4111111111111111") && !summary.contains("737"));
+}
+
+#[test]
+fn main_flow_billing_pays_the_balance_due() {
+    let flow = flows().get("main").unwrap();
+    let mut sim = Sim::with_flow(Arc::clone(&flow));
+    sim.start_at("+12125550113", monday_10am());
+    sim.finish_prompt(); // welcome
+    let r = sim.last_request();
+    sim.event(Event::LookupResult {
+        request: r,
+        customer: None,
+    });
+    sim.digits("3"); // billing
+    sim.digits("100169#");
+    let r = sim.last_request();
+    let mut hedy = vip();
+    hedy.tier = "silver".into();
+    hedy.attributes = [
+        ("balance_minor".to_string(), "4275".to_string()),
+        ("currency".to_string(), "USD".to_string()),
+    ]
+    .into();
+    sim.event(Event::LookupResult {
+        request: r,
+        customer: Some(hedy),
+    });
+    let a = sim.digits("4052");
+    let Some(Action::VerifyCaller { request, .. }) =
+        a.iter().find(|a| matches!(a, Action::VerifyCaller { .. }))
+    else {
+        panic!("the PIN is checked before paying: {a:?}")
+    };
+    let request = *request;
+    let a = sim.event(Event::VerifyResult {
+        request,
+        verified: true,
+    });
+    assert!(
+        a.iter().any(|a| matches!(
+            a,
+            Action::PaymentProgress(PaymentProgress::Started { amount_minor: 4275, currency })
+                if currency == "USD"
+        )),
+        "{a:?}"
+    );
+    let a = sim.digits("4111111111111111#1230737");
+    let Some(Action::Charge {
+        request,
+        charge,
+        settles,
+    }) = a.iter().find(|a| matches!(a, Action::Charge { .. }))
+    else {
+        panic!("{a:?}")
+    };
+    assert_eq!(*settles, Settles::Balance);
+    assert_eq!(
+        (charge.amount_minor, charge.currency.as_str()),
+        (4275, "USD")
+    );
+    let mut gw = SandboxGateway::new();
+    let result = gw.charge(charge).map_err(|e| e.to_string());
+    let a = sim.event(Event::PaymentResult {
+        request: *request,
+        result,
+    });
+    assert_eq!(played(&a), ["phrases/payment-approved"]);
+    let a = sim.finish_prompt();
+    assert_eq!(played(&a), ["phrases/thank-you"]);
+    assert!(sim.path().contains(&"paid".to_string()), "{:?}", sim.path());
+}
+
+#[test]
+fn main_flow_billing_without_a_balance_goes_to_the_queue() {
+    let flow = flows().get("main").unwrap();
+    let mut sim = Sim::with_flow(Arc::clone(&flow));
+    sim.start_at("+12125550113", monday_10am());
+    sim.finish_prompt();
+    let r = sim.last_request();
+    sim.event(Event::LookupResult {
+        request: r,
+        customer: None,
+    });
+    sim.digits("3");
+    sim.digits("100169#");
+    let r = sim.last_request();
+    sim.event(Event::LookupResult {
+        request: r,
+        customer: Some(vip()),
+    });
+    let a = sim.digits("4052");
+    let Some(Action::VerifyCaller { request, .. }) =
+        a.iter().find(|a| matches!(a, Action::VerifyCaller { .. }))
+    else {
+        panic!("{a:?}")
+    };
+    let request = *request;
+    let a = sim.event(Event::VerifyResult {
+        request,
+        verified: true,
+    });
+    assert!(
+        a.iter()
+            .any(|a| matches!(a, Action::Enqueue { queue, .. } if queue == "billing")),
+        "{a:?}"
+    );
 }
 
 #[test]
@@ -189,8 +296,9 @@ fn agent_assisted_payment_returns_to_the_agent() {
     );
     sim.finish_prompt();
     let a = sim.digits("4000000000000002#1230737");
-    let Some(Action::Charge { request, charge }) =
-        a.iter().find(|a| matches!(a, Action::Charge { .. }))
+    let Some(Action::Charge {
+        request, charge, ..
+    }) = a.iter().find(|a| matches!(a, Action::Charge { .. }))
     else {
         panic!("{a:?}")
     };
@@ -213,8 +321,9 @@ fn agent_assisted_payment_returns_to_the_agent() {
     sim.digits("1");
     sim.finish_prompt();
     let a = sim.digits("4111111111111111#1230737");
-    let Some(Action::Charge { request, charge }) =
-        a.iter().find(|a| matches!(a, Action::Charge { .. }))
+    let Some(Action::Charge {
+        request, charge, ..
+    }) = a.iter().find(|a| matches!(a, Action::Charge { .. }))
     else {
         panic!("{a:?}")
     };

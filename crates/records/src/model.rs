@@ -179,6 +179,16 @@ pub struct Ticket {
     pub updated_at: Millis,
 }
 
+/// What a customer owes, as the billing system last set it (lowered by payments by phone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    /// Minor units (cents, fen); positive is due, zero or negative is nothing due.
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. `USD`, `CNY`.
+    pub currency: String,
+    pub updated_at: Millis,
+}
+
 /// A booking with its item, as shown in a screen pop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookingSummary {
@@ -202,6 +212,9 @@ pub struct CustomerView {
     pub open_tickets: Vec<Ticket>,
     /// Up to [`VIEW_BOOKINGS`] most recent bookings.
     pub bookings: Vec<BookingSummary>,
+    /// The account balance on record, if any.
+    #[serde(default)]
+    pub balance: Option<Balance>,
 }
 
 /// How many contacts a view carries.

@@ -3,10 +3,11 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::balances::merge_balances;
 use crate::{
-    BookingSummary, Contact, Customer, CustomerId, CustomerSummary, CustomerView, Error, Identity,
-    IdentityKind, Millis, NewCustomer, Result, Store, StoredIdentity, Ticket, VIEW_BOOKINGS,
-    VIEW_CONTACTS, flag, tier_priority,
+    Balance, BookingSummary, Contact, Customer, CustomerId, CustomerSummary, CustomerView, Error,
+    Identity, IdentityKind, Millis, NewCustomer, Result, Store, StoredIdentity, Ticket,
+    VIEW_BOOKINGS, VIEW_CONTACTS, flag, tier_priority,
 };
 
 pub(crate) const TICKET_COLUMNS: &str =
@@ -204,6 +205,12 @@ impl Store {
                       b.created_at AS n1, b.id AS n2, i.starts_at AS n3, b.quantity AS n4
                FROM bookings b JOIN bookable_items i ON i.id = b.item_id
                WHERE b.customer_id = $1 ORDER BY b.created_at DESC LIMIT $3) AS bookings
+             UNION ALL
+             SELECT 'a' AS k, a.currency AS s1, CAST(NULL AS TEXT) AS s2, CAST(NULL AS TEXT) AS s3,
+                    CAST(NULL AS TEXT) AS s4, CAST(NULL AS TEXT) AS s5, CAST(NULL AS TEXT) AS s6,
+                    CAST(NULL AS TEXT) AS s7, a.updated_at AS n1, a.amount_minor AS n2,
+                    CAST(NULL AS BIGINT) AS n3, CAST(NULL AS BIGINT) AS n4
+             FROM customer_balances a WHERE a.customer_id = $1
              ORDER BY k, n1 DESC",
         )
         .bind(customer.id)
@@ -214,6 +221,7 @@ impl Store {
         let mut recent_contacts = Vec::new();
         let mut open_tickets = Vec::new();
         let mut bookings = Vec::new();
+        let mut balance = None;
         for r in &history {
             let k: String = r.try_get("k")?;
             match k.as_str() {
@@ -249,6 +257,13 @@ impl Store {
                     quantity: r.try_get("n4")?,
                     created_at: r.try_get("n1")?,
                 }),
+                "a" => {
+                    balance = Some(Balance {
+                        currency: r.try_get("s1")?,
+                        updated_at: r.try_get("n1")?,
+                        amount_minor: r.try_get("n2")?,
+                    })
+                }
                 other => return Err(Error::Corrupt(format!("unexpected view part {other:?}"))),
             }
         }
@@ -258,11 +273,13 @@ impl Store {
             recent_contacts,
             open_tickets,
             bookings,
+            balance,
         }))
     }
 
     /// Merges `absorb` into `keep`: identities, calls, tickets, bookings and payments move to
-    /// `keep`; notes are appended; the higher tier wins; `absorb` is marked merged. One
+    /// `keep`; notes are appended; the higher tier wins; balances in one currency add up (in
+    /// two currencies the merge is refused); `absorb` is marked merged. One
     /// transaction: either everything moves or nothing does.
     pub async fn merge_customers(
         &self,
@@ -337,12 +354,14 @@ impl Store {
         .bind(keep)
         .execute(&mut *tx)
         .await?;
+        merge_balances(&mut tx, keep, absorb, now).await?;
         for sql in [
             "UPDATE customer_identities SET customer_id = $1 WHERE customer_id = $2",
             "UPDATE calls SET customer_id = $1 WHERE customer_id = $2",
             "UPDATE tickets SET customer_id = $1 WHERE customer_id = $2",
             "UPDATE bookings SET customer_id = $1 WHERE customer_id = $2",
             "UPDATE payments SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE balance_settlements SET customer_id = $1 WHERE customer_id = $2",
             "UPDATE customers SET merged_into = $1 WHERE id = $2",
         ] {
             sqlx::query(sql)

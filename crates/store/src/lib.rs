@@ -32,6 +32,7 @@
 //! ```
 
 mod agents;
+mod balances;
 mod calls;
 mod commerce;
 mod customers;
@@ -48,6 +49,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use balances::Settlement;
 pub use calls::RefusedEvent;
 pub use customers::TIERS;
 pub use error::Error;

@@ -68,6 +68,8 @@ impl Caller {
 pub const STAFF_READERS: &[ApiRole] = &[ApiRole::Admin, ApiRole::Supervisor];
 /// Every role: customers and tickets.
 pub const ANYONE: &[ApiRole] = &[ApiRole::Admin, ApiRole::Supervisor, ApiRole::Integration];
+/// Who may set what a customer owes: the billing system's token, or an admin.
+pub const BILLING: &[ApiRole] = &[ApiRole::Admin, ApiRole::Integration];
 /// Who may change accounts and tokens.
 pub const ADMIN: &[ApiRole] = &[ApiRole::Admin];
 

@@ -1,6 +1,8 @@
 //! `/api/v1/customers`: search by number or name (the store's search, the one the desktop
 //! uses), read one customer with her identities and open tickets, and change her display name,
-//! tier (which sets her routing priority) and notes. Every token role may use these.
+//! tier (which sets her routing priority) and notes: every token role may use these. The
+//! billing system (an integration token) or an admin sets what she owes, which the IVR offers
+//! to pay by card.
 
 use axum::Json;
 use axum::extract::{Extension, Path, RawQuery, State};
@@ -8,7 +10,7 @@ use hotline_store::{Customer, CustomerId, TIERS};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::{ANYONE, Caller};
+use super::auth::{ANYONE, BILLING, Caller};
 use super::problem::{ApiError, JsonBody, Problem};
 use super::tickets::TicketOut;
 use super::{ApiState, DEFAULT_LIMIT, MAX_LIMIT, Paging, query_map};
@@ -53,6 +55,29 @@ pub struct CustomerOut {
     pub created_at: i64,
     pub identities: Vec<IdentityOut>,
     pub open_tickets: Vec<TicketOut>,
+    /// What she owes, when a balance is on record.
+    pub balance: Option<BalanceOut>,
+}
+
+/// A balance: what the billing system last set, lowered by payments by phone.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalanceOut {
+    /// Minor units (cents); positive is due.
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. USD.
+    pub currency: String,
+    /// Unix epoch milliseconds.
+    pub updated_at: i64,
+}
+
+/// The balance the billing system says the customer owes now (it replaces the one on record).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetBalance {
+    /// Minor units (cents); positive is due, zero or less is nothing due.
+    pub amount_minor: i64,
+    /// ISO 4217 code, three capital letters.
+    pub currency: String,
 }
 
 /// Changes to a customer; an absent field is kept.
@@ -96,6 +121,11 @@ pub(crate) async fn customer_out(s: &ApiState, id: CustomerId) -> Result<Custome
             })
             .collect(),
         open_tickets: v.open_tickets.into_iter().map(TicketOut::from).collect(),
+        balance: v.balance.map(|b| BalanceOut {
+            amount_minor: b.amount_minor,
+            currency: b.currency,
+            updated_at: b.updated_at,
+        }),
     })
 }
 
@@ -245,6 +275,63 @@ pub async fn update(
         Some(&id),
         true,
         serde_json::json!({ "from": customer_json(&before), "to": customer_json(&after) }),
+    )
+    .await;
+    Ok(Json(customer_out(&s, cid).await?))
+}
+
+/// Sets what a customer owes (the billing system's figure). The IVR's billing menu offers to
+/// pay it by card; a payment lowers it.
+#[utoipa::path(put, path = "/api/v1/customers/{id}/balance", tag = "customers",
+    params(("id" = i64, Path, description = "The customer's id")),
+    request_body = SetBalance,
+    responses(
+        (status = 200, description = "Set; the customer as now", body = CustomerOut),
+        (status = 400, description = "Bad input (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin or integration token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn set_balance(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    raw: JsonBody,
+) -> Result<Json<CustomerOut>, ApiError> {
+    s.require_write(&caller, BILLING, "api.customer.balance", Some(&id))
+        .await?;
+    let body: SetBalance = raw.parse()?;
+    let cid = customer_id(&id)?;
+    if body.currency.len() != 3 || !body.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::field(
+            "currency",
+            format!(
+                "must be an ISO 4217 code (three capital letters, e.g. USD), not {:?}",
+                body.currency
+            ),
+        ));
+    }
+    let before = s.store.balance(cid).await?;
+    let after = s
+        .store
+        .set_balance(
+            cid,
+            body.amount_minor,
+            &body.currency,
+            &format!("api:{}", caller.token.name),
+            crate::app::now_millis(),
+        )
+        .await?;
+    s.audit(
+        &caller,
+        "api.customer.balance",
+        Some(&id),
+        true,
+        serde_json::json!({
+            "from": before.map(|b| serde_json::json!({ "amount_minor": b.amount_minor, "currency": b.currency })),
+            "to": { "amount_minor": after.amount_minor, "currency": after.currency },
+        }),
     )
     .await;
     Ok(Json(customer_out(&s, cid).await?))

@@ -128,6 +128,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/customers"),
     ("get", "/api/v1/customers/{id}"),
     ("patch", "/api/v1/customers/{id}"),
+    ("put", "/api/v1/customers/{id}/balance"),
     ("get", "/api/v1/tickets"),
     ("post", "/api/v1/tickets"),
     ("get", "/api/v1/tickets/{id}"),
@@ -153,6 +154,7 @@ pub fn router(state: ApiState) -> Router {
             "/customers/{id}",
             get(customers::get).patch(customers::update),
         )
+        .route("/customers/{id}/balance", put(customers::set_balance))
         .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/{id}", get(tickets::get).patch(tickets::update))
         .route("/tickets/{id}/comments", post(tickets::comment))

@@ -384,7 +384,7 @@ mod tests {
         let ctx = ChargeContext {
             call_id: "call-9".into(),
             customer: None,
-            booking: None,
+            pays: hotline_calls::work::Pays::Amount,
             reference: None,
         };
 

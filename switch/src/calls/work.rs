@@ -2,7 +2,7 @@
 //! call-control task; each result goes back to the core as a [`Completion`].
 
 use hotline_calls::Completion;
-use hotline_calls::work::{ChargeContext, Work};
+use hotline_calls::work::{ChargeContext, Pays, Work};
 use hotline_ivr::{CardBrand, ChargeRequest, ChargeResult, ChargeStatus, UnixTime};
 use hotline_store::Store;
 
@@ -285,6 +285,9 @@ pub(crate) async fn charge_card(
             if let Some(r) = stored_result(&p) {
                 tracing::info!(call = %ctx.call_id, key = %key, status = %p.status,
                     "charge already settled for this idempotency key: not charged again");
+                if r.status == ChargeStatus::Approved && ctx.pays == Pays::Balance {
+                    settle_balance(store, ctx, &key).await;
+                }
                 return (Ok(r), None);
             }
         }
@@ -296,7 +299,7 @@ pub(crate) async fn charge_card(
     }
     let mut row = hotline_store::Payment {
         idempotency_key: key.clone(),
-        booking_id: ctx.booking,
+        booking_id: ctx.pays.booking(),
         customer_id: ctx.customer,
         call_id: Some(ctx.call_id.clone()),
         amount_minor: i64::try_from(charge.amount_minor).unwrap_or(i64::MAX),
@@ -346,19 +349,36 @@ pub(crate) async fn charge_card(
             "payment result could not be recorded");
     }
     let mut confirmed = None;
-    if result.status == ChargeStatus::Approved
-        && let Some(b) = ctx.booking
-    {
-        match store.confirm_booking(b, now_millis()).await {
-            Ok(()) => {
-                tracing::info!(call = %ctx.call_id, booking = b, "booking confirmed");
-                confirmed = Some(b);
-            }
-            Err(e) => tracing::error!(call = %ctx.call_id, booking = b, error = %e,
-                "paid booking could not be confirmed"),
+    if result.status == ChargeStatus::Approved {
+        match ctx.pays {
+            Pays::Booking(b) => match store.confirm_booking(b, now_millis()).await {
+                Ok(()) => {
+                    tracing::info!(call = %ctx.call_id, booking = b, "booking confirmed");
+                    confirmed = Some(b);
+                }
+                Err(e) => tracing::error!(call = %ctx.call_id, booking = b, error = %e,
+                    "paid booking could not be confirmed"),
+            },
+            Pays::Balance => settle_balance(store, ctx, &key).await,
+            Pays::Amount => {}
         }
     }
     (Ok(result), confirmed)
+}
+
+/// Lowers the customer's balance by an approved payment, once per idempotency key (a retry
+/// of a settled key changes nothing, so this also runs when a charge is answered from the
+/// store).
+async fn settle_balance(store: &Store, ctx: &ChargeContext, key: &str) {
+    match store.settle_balance(key, now_millis()).await {
+        Ok(hotline_store::Settlement::Settled(b)) => {
+            tracing::info!(call = %ctx.call_id, key = %key, balance_minor = b.amount_minor,
+                currency = %b.currency, "balance settled")
+        }
+        Ok(hotline_store::Settlement::AlreadySettled) => {}
+        Err(e) => tracing::error!(call = %ctx.call_id, key = %key, error = %e,
+            "approved balance payment could not lower the balance"),
+    }
 }
 
 #[cfg(test)]
@@ -394,7 +414,7 @@ mod tests {
         let ctx = ChargeContext {
             call_id: "call-1".into(),
             customer: None,
-            booking: None,
+            pays: hotline_calls::work::Pays::Amount,
             reference: Some("INV-1".into()),
         };
         let sandbox = || Arc::new(Mutex::new(SandboxGateway::new()));

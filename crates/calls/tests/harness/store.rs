@@ -51,6 +51,7 @@ pub fn customer(id: i64, name: &str, phone: &str, account: &str, pin: &str) -> C
             recent_contacts: Vec::new(),
             open_tickets: Vec::new(),
             bookings: Vec::new(),
+            balance: None,
         },
         pin: pin.into(),
     }
