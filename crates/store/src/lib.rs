@@ -33,6 +33,7 @@
 
 mod agents;
 mod calls;
+mod campaigns;
 mod commerce;
 mod customers;
 mod error;
