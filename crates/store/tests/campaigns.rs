@@ -256,6 +256,26 @@ both_backends!(csv_import_reports_every_row, async |db: &TestDb| {
     .await
     .expect("manual contact");
 
+    // By hand: the same number again, a number on a list, an unknown customer are refused.
+    let by_hand = async |number: &str, customer| {
+        s.add_campaign_contact(
+            c.id,
+            &NewCampaignContact {
+                number: number.into(),
+                customer,
+                ..Default::default()
+            },
+            T0,
+        )
+        .await
+    };
+    let twice = by_hand("+49 30 5555555", None).await;
+    assert!(matches!(twice, Err(Error::Conflict(_))), "{twice:?}");
+    let listed = by_hand("+49 30 4444444", None).await;
+    assert!(matches!(listed, Err(Error::Conflict(_))), "{listed:?}");
+    let nobody = by_hand("+49 30 5555556", Some(999_999)).await;
+    assert!(matches!(nobody, Err(Error::NotFound(_))), "{nobody:?}");
+
     let csv = format!(
         "Number,Name,customer_id,time_zone,priority,Plan\r\n\
          +49 30 1111111,Ada,{ada},Europe/Berlin,5,gold\r\n\
@@ -934,4 +954,50 @@ both_backends!(attempts_are_idempotent_and_counted, async |db: &TestDb| {
         })
         .await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+});
+
+both_backends!(large_import_spans_batches, async |db: &TestDb| {
+    let s = &db.store;
+    let c = campaign(s, "Big").await;
+    // 1,201 rows: three insert batches; row r (line r + 1) has number +4930 1000000 + r.
+    let number = |r: usize| format!("+4930{}", 1_000_000 + r);
+    dnc(s, DncScope::Campaign(c.id), &number(700), DncSource::Import).await;
+    let mut csv = String::from("number,ref\n");
+    for r in 1..=1_201 {
+        csv.push_str(&format!("{},ref-{r}\n", number(r)));
+    }
+    let report = s.import_contacts_csv(c.id, &csv, T0).await.unwrap();
+    assert_eq!(report.loaded.len(), 1_200);
+    assert_eq!(
+        report.refused,
+        vec![RefusedRow {
+            row: 701,
+            reason: ImportRefusal::DoNotCall {
+                scope: DncScope::Campaign(c.id)
+            }
+        }]
+    );
+    // Each loaded row became the contact with its own number, across batch boundaries.
+    for i in [0, 499, 500, 501, 999, 1_000, 1_199] {
+        let loaded = report.loaded[i];
+        let contact = s.campaign_contact(loaded.contact).await.unwrap().unwrap();
+        let r = loaded.row - 1;
+        assert_eq!(contact.number.as_str(), number(r), "row {}", loaded.row);
+        assert_eq!(
+            contact.extra.get("ref"),
+            Some(&serde_json::json!(format!("ref-{r}")))
+        );
+    }
+    // The same file again: every row is now a duplicate in the campaign, or on the list.
+    let again = s.import_contacts_csv(c.id, &csv, T0).await.unwrap();
+    assert!(again.loaded.is_empty());
+    assert_eq!(again.refused.len(), 1_201);
+    assert_eq!(
+        again
+            .refused
+            .iter()
+            .filter(|r| r.reason == ImportRefusal::DuplicateInCampaign)
+            .count(),
+        1_200
+    );
 });

@@ -277,7 +277,8 @@ impl Store {
     }
 
     /// Adds one contact by hand. The number is read with the campaign's country code; a number
-    /// the campaign already has, or one on a do-not-call list, is [`Error::Conflict`].
+    /// the campaign already has, or one on a do-not-call list, is [`Error::Conflict`]; an
+    /// unknown (or merged-away) customer is [`Error::NotFound`].
     pub async fn add_campaign_contact(
         &self,
         campaign: CampaignId,
@@ -288,6 +289,17 @@ impl Store {
         let number = E164::parse(&c.number, settings.country_code.as_deref())?;
         if let Some(tz) = &c.time_zone {
             crate::check_time_zone(tz)?;
+        }
+        if let Some(customer) = c.customer {
+            let live: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM customers WHERE id = $1 AND merged_into IS NULL",
+            )
+            .bind(customer)
+            .fetch_optional(self.pool())
+            .await?;
+            if live.is_none() {
+                return Err(Error::NotFound(format!("customer {customer}")));
+            }
         }
         if let Some(scope) = self.dnc_match(Some(campaign), &number).await? {
             return Err(Error::Conflict(format!(
