@@ -119,6 +119,14 @@ fn state_columns(s: &ContactState) -> (&'static str, Option<Millis>, Option<&str
     }
 }
 
+/// How an error names a do-not-call list.
+fn list_name(scope: crate::DncScope) -> &'static str {
+    match scope {
+        crate::DncScope::Global => "global",
+        crate::DncScope::Campaign(_) => "campaign's",
+    }
+}
+
 fn check_name(name: &str) -> Result<&str> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
@@ -304,10 +312,7 @@ impl Store {
         if let Some(scope) = self.dnc_match(Some(campaign), &number).await? {
             return Err(Error::Conflict(format!(
                 "{number} is on the {} do-not-call list",
-                match scope {
-                    crate::DncScope::Global => "global",
-                    crate::DncScope::Campaign(_) => "campaign's",
-                }
+                list_name(scope)
             )));
         }
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -528,7 +533,8 @@ impl Store {
         }
         if let Some(scope) = dnc::match_in(&mut tx, Some(campaign), &number).await? {
             return Err(Error::Conflict(format!(
-                "{number} is on a do-not-call list ({scope:?})"
+                "{number} is on the {} do-not-call list",
+                list_name(scope)
             )));
         }
         let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
