@@ -4,7 +4,8 @@
 //! ([`CallEvent`], [`CallEventKind`]) and call rows, agents, tickets, bookings and payments,
 //! together with the pure functions that shape them: phone numbers to E.164
 //! ([`phone::normalize`]), identity normalisation ([`Identity::new`]) and the card-number guard
-//! ([`contains_card_number`]).
+//! ([`contains_card_number`]). Outbound campaigns, their contacts, dial attempts and
+//! do-not-call entries are here too ([`Campaign`], [`CampaignContact`], [`Attempt`], [`DncEntry`]).
 //!
 //! This crate has no SQL, no I/O, no tokio and no clock: timestamps are unix epoch milliseconds
 //! ([`Millis`]) supplied by the caller. It exists so that the sans-IO cores (`hotline-calls`)
@@ -21,11 +22,13 @@
 //! # Ok::<(), hotline_records::Error>(())
 //! ```
 
+mod campaign;
 mod card;
 mod error;
 mod model;
 pub mod phone;
 
+pub use campaign::*;
 pub use card::contains_card_number;
 pub use error::Error;
 pub use model::*;

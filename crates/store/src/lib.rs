@@ -16,6 +16,9 @@
 //! are idempotent (keyed by call id and sequence, call id and agent, idempotency key) and are
 //! retried on transient errors (see [`Store::retrying`]), so a writer may safely repeat them.
 //!
+//! Outbound campaigns (campaigns, their contacts, dial attempts, do-not-call lists, CSV imports
+//! and lists built from customers, live board counters) are kept by the `campaigns` module.
+//!
 //! The records themselves (customers, identities, call events, tickets, bookings, payments) are
 //! plain values defined in `hotline-records`, which has no SQL, so that the sans-IO cores can use
 //! them; this crate re-exports every one of them at its own root (`hotline_store::CustomerView`,
@@ -34,6 +37,7 @@
 mod agents;
 mod balances;
 mod calls;
+mod campaigns;
 mod commerce;
 mod customers;
 mod error;
