@@ -59,6 +59,7 @@ if [ "$SET" = zh ]; then
   say vip-welcome "欢迎回来。您是我们的贵宾客户，将获得优先接听。"
   say returning-to-agent "谢谢，正在为您转回座席。"
   say no-balance "您的账户目前无需付款。"
+  say reference-number "您的留言编号是"
   # The offer of the other language is said in that language.
   say_in "$EN_VOICE" other-language "For English, press nine."
   echo "prompts written: $(find zh -name '*.wav' | wc -l) files, $(du -sh zh | cut -f1)"
@@ -66,6 +67,7 @@ if [ "$SET" = zh ]; then
 fi
 
 say at "at"
+say reference-number "Your reference number is"
 say less-than-a-minute "less than one minute"
 say sales-menu "To make a booking, press 1. To speak with our sales team, press 2."
 say enter-account-number "Please enter your account number, followed by the pound key."

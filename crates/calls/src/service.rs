@@ -76,13 +76,26 @@ pub(crate) struct ServiceCall {
     /// the phone fails or routing withdraws it.
     offer: Option<Offer>,
     transfer: Option<RequestId>,
-    voicemail: Option<(RequestId, hotline_media::RecordingId, Instant)>,
+    voicemail: Option<VoicemailRecording>,
     /// The IVR's path and inputs are in the call record already.
     ivr_recorded: bool,
     /// An agent handed the caller to the payment flow (`payment.rs`).
     pub(crate) assist: Option<super::payment::Assist>,
     /// Agent-assisted payments started on this call (numbers their sessions).
     pub(crate) payments: u32,
+}
+
+/// A voicemail being recorded: what it is filed as when it ends (time up, the caller's end
+/// key, or the caller hanging up).
+#[derive(Debug)]
+struct VoicemailRecording {
+    request: RequestId,
+    recording: hotline_media::RecordingId,
+    started: Instant,
+    ends_at: Instant,
+    queue: String,
+    subject: String,
+    customer: Option<i64>,
 }
 
 /// The caller's place in a queue.
@@ -217,6 +230,12 @@ pub enum Completion {
         /// The booking id and its reference.
         booking: Option<(i64, String)>,
     },
+    /// A voicemail filed as a ticket (`None`: it could not be written).
+    VoicemailFiled {
+        call: String,
+        request: Option<RequestId>,
+        ticket: Option<i64>,
+    },
     Charged {
         call: String,
         request: RequestId,
@@ -311,6 +330,42 @@ pub enum RoutingOp {
     },
     /// The customer answered a callback dial.
     CallbackConnected { call: hotline_acd::CallId },
+}
+
+/// The recording's name for a call's voicemail (the media engine adds `.wav`).
+fn voicemail_name(call_id: &str) -> String {
+    format!("vm-{call_id}")
+}
+
+/// Stops a voicemail's recording and says how to file it; `answer` when the IVR still waits
+/// for [`IvrEvent::RecordingFinished`] (the caller is still on the line).
+fn file_voicemail(
+    media: &Option<Arc<dyn MediaControl>>,
+    call_id: &str,
+    caller: &str,
+    v: VoicemailRecording,
+    now: Instant,
+    wall_ms: i64,
+    answer: bool,
+) -> Work {
+    if let Some(m) = media {
+        let _ = m.stop_recording(v.recording);
+    }
+    let duration = now.saturating_duration_since(v.started);
+    Work::FileVoicemail {
+        call: call_id.to_string(),
+        request: answer.then_some(v.request),
+        voicemail: hotline_records::NewVoicemail {
+            call_id: call_id.to_string(),
+            queue: v.queue,
+            subject: v.subject,
+            caller: caller.to_string(),
+            customer_id: v.customer,
+            recording: format!("{}.wav", voicemail_name(call_id)),
+            duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            at: wall_ms,
+        },
+    }
 }
 
 /// Store customer view -> the CTI's.
@@ -477,17 +532,28 @@ impl Core {
         self.drive_ivr(now, key);
     }
 
+    /// Ends a voicemail recording with the caller still on the line (time up or her end key):
+    /// the message is filed and the IVR told the ticket when it is.
+    fn end_voicemail(&mut self, now: Instant, key: CallKey) {
+        let Some(c) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let Some(v) = c.service.voicemail.take() else {
+            return;
+        };
+        let work = file_voicemail(&self.deps.media, &c.id, &c.ani, v, now, self.wall_ms, true);
+        self.out.work(work);
+    }
+
     pub(crate) fn service_timeout(&mut self, now: Instant, key: CallKey) {
-        if let Some((rid, rec, _)) = self
+        if self
             .calls
-            .get_mut(&key)
-            .and_then(|c| c.service.voicemail.take_if(|v| now >= v.2))
+            .get(&key)
+            .and_then(|c| c.service.voicemail.as_ref())
+            .is_some_and(|v| now >= v.ends_at)
         {
             // Voicemail recording time is up.
-            if let Some(m) = &self.deps.media {
-                let _ = m.stop_recording(rec);
-            }
-            self.feed(now, key, IvrEvent::RecordingFinished { request: rid });
+            self.end_voicemail(now, key);
         }
         let Some(c) = self.calls.get_mut(&key) else {
             return;
@@ -812,20 +878,37 @@ impl Core {
             Action::RecordVoicemail {
                 request,
                 max_duration,
-                ..
+                ticket_queue,
+                subject,
+                customer_id,
             } => {
                 let rec = match (&media, a_media) {
-                    (Some(m), Some(a)) => m.start_recording(&format!("vm-{call_id}"), &[a]).ok(),
+                    (Some(m), Some(a)) => m.start_recording(&voicemail_name(&call_id), &[a]).ok(),
                     _ => None,
                 };
                 match rec {
-                    Some(r) => {
-                        c.service.voicemail = Some((request, r, now + max_duration));
+                    Some(recording) => {
+                        c.service.voicemail = Some(VoicemailRecording {
+                            request,
+                            recording,
+                            started: now,
+                            ends_at: now + max_duration,
+                            queue: ticket_queue,
+                            subject,
+                            customer: customer_id.and_then(|id| id.parse().ok()),
+                        });
                         self.schedule_service(now + max_duration, key);
                         None
                     }
-                    None => Some(IvrEvent::RecordingFinished { request }),
+                    None => Some(IvrEvent::RecordingFinished {
+                        request,
+                        ticket: None,
+                    }),
                 }
+            }
+            Action::EndRecording => {
+                self.end_voicemail(now, key);
+                None
             }
             Action::ListBookable {
                 request, max_items, ..
@@ -1032,6 +1115,35 @@ impl Core {
                     return;
                 };
                 self.feed(now, key, IvrEvent::BookableItems { request, items });
+            }
+            Completion::VoicemailFiled {
+                call,
+                request,
+                ticket,
+            } => {
+                let Some(&key) = self.by_id.get(&call) else {
+                    return;
+                };
+                if let (Some(c), Some(t)) = (self.calls.get_mut(&key), ticket) {
+                    let ev = c.log.event(
+                        self.wall_ms,
+                        CallEventKind::Note {
+                            what: "voicemail_filed".into(),
+                            detail: serde_json::json!({ "ticket": t }),
+                        },
+                    );
+                    self.out.record(ev);
+                }
+                if let Some(request) = request {
+                    self.feed(
+                        now,
+                        key,
+                        IvrEvent::RecordingFinished {
+                            request,
+                            ticket: ticket.map(|t| t.to_string()),
+                        },
+                    );
+                }
             }
             Completion::Held {
                 call,
@@ -1693,8 +1805,10 @@ impl Core {
         if let Some(ev) = ivr_record(c, self.wall_ms) {
             self.out.record(ev);
         }
-        if let (Some((_, rec, _)), Some(m)) = (c.service.voicemail.take(), &self.deps.media) {
-            let _ = m.stop_recording(rec);
+        if let Some(v) = c.service.voicemail.take() {
+            // The usual end of a message: the caller hangs up. Filed all the same.
+            let work = file_voicemail(&self.deps.media, &c.id, &c.ani, v, now, self.wall_ms, false);
+            self.out.work(work);
         }
         let agent = c
             .agent

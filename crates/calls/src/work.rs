@@ -87,6 +87,13 @@ pub enum Work {
         ctx: ChargeContext,
         charge: ChargeRequest,
     },
+    /// File a voicemail as a ticket in its queue ([`crate::Completion::VoicemailFiled`]);
+    /// `request` is the IVR's, when the caller is still on the line to hear the reference.
+    FileVoicemail {
+        call: String,
+        request: Option<RequestId>,
+        voicemail: hotline_records::NewVoicemail,
+    },
     /// An agent's extension not known at start-up ([`crate::Completion::AgentExtension`]).
     AgentExtension { call: String, agent: String },
 }

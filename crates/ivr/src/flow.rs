@@ -417,6 +417,11 @@ pub(crate) enum NodeKind {
         ticket_queue: String,
         /// Ticket subject.
         subject: String,
+        /// The key that ends the message (the caller may also just hang up).
+        end_digit: Option<Digit>,
+        /// Said before the ticket's reference number, digit by digit, once it is filed;
+        /// none: the reference is not said.
+        reference_prompts: Vec<Prompt>,
         /// Node after the recording.
         next: NodeId,
     },

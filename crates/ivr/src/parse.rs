@@ -1030,6 +1030,22 @@ fn parse_node(p: &mut Parser<'_>, table: &DeTable<'_>, span: Range<usize>) -> Op
             max_duration: f.secs(p, "max_duration_secs", 120),
             ticket_queue: f.str_or(p, "ticket_queue", "voicemail"),
             subject: f.str_or(p, "subject", "Voicemail"),
+            end_digit: match f.opt_str(p, "end_digit") {
+                Some((d, _)) if d == "none" => None,
+                Some((d, sp)) => match d.chars().next().and_then(Digit::from_char) {
+                    Some(digit) if d.chars().count() == 1 => Some(digit),
+                    _ => {
+                        p.bad(
+                            sp,
+                            "end_digit",
+                            format!("'{d}' is not one key (0-9, *, #) or \"none\""),
+                        );
+                        None
+                    }
+                },
+                None => Digit::from_char('#'),
+            },
+            reference_prompts: f.prompts(p, "reference_prompts", &[]),
             next: f.node(p, "next"),
         },
         "booking" => {

@@ -31,6 +31,14 @@ pub fn number(language: Language, n: u64, out: &mut Vec<Prompt>) {
     }
 }
 
+/// A reference (a ticket number) digit by digit.
+pub fn digits(language: Language, s: &str, out: &mut Vec<Prompt>) {
+    match language {
+        Language::English => en::digits(s, out),
+        Language::Mandarin => zh::digits(s, out),
+    }
+}
+
 /// The caller's place in a queue: "you are caller number 3", 您现在排在第三位.
 pub fn queue_position(language: Language, position: u64, out: &mut Vec<Prompt>) {
     match language {

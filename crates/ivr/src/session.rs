@@ -264,10 +264,14 @@ pub enum Event {
         /// Whether the transfer succeeded.
         ok: bool,
     },
-    /// Answer to [`Action::RecordVoicemail`]: the recording ended and the ticket was filed.
+    /// Answer to [`Action::RecordVoicemail`]: the recording ended (time up, or after
+    /// [`Action::EndRecording`]) and the message was filed.
     RecordingFinished {
         /// The request answered.
         request: RequestId,
+        /// The ticket the message was filed to, said to the caller as a reference; `None`
+        /// when nothing was recorded or the ticket could not be written.
+        ticket: Option<String>,
     },
     /// Answer to [`Action::ListBookable`].
     BookableItems {
@@ -410,6 +414,10 @@ pub enum Action {
         /// Where to.
         target: TransferTarget,
     },
+    /// The caller pressed the voicemail node's end key: stop the recording and file it (the
+    /// answer to the pending [`Action::RecordVoicemail`] is still
+    /// [`Event::RecordingFinished`]).
+    EndRecording,
     /// Record a message into a new ticket; answer with [`Event::RecordingFinished`].
     RecordVoicemail {
         /// Request id.
@@ -619,7 +627,11 @@ enum Step {
     TransferPrompt,
     Transferring,
     VoicemailPrompt,
-    Recording,
+    Recording {
+        end_digit: Option<Digit>,
+        ended: bool,
+    },
+    VoicemailReference,
     BookingList {
         attempt: u32,
     },
@@ -852,9 +864,9 @@ impl Session {
                     self.on_transfer_result(now, ok);
                 }
             }
-            Event::RecordingFinished { request } => {
+            Event::RecordingFinished { request, ticket } => {
                 if self.take_request(request) {
-                    self.after_recording(now);
+                    self.after_recording(now, ticket);
                 }
             }
             Event::BookableItems { request, items } => {
@@ -1206,7 +1218,16 @@ impl Session {
             }
             Wait::AwaitDigits { .. } => self.take_digit(now, d),
             Wait::InQueue { .. } => self.queue_digit(now, d),
-            _ => self.ignored_events += 1,
+            _ => match &mut self.step {
+                Step::Recording {
+                    end_digit: Some(end),
+                    ended,
+                } if *end == d && !*ended => {
+                    *ended = true;
+                    self.actions.push_back(Action::EndRecording);
+                }
+                _ => self.ignored_events += 1,
+            },
         }
     }
 
@@ -1462,10 +1483,14 @@ impl Session {
                     max_duration,
                     ticket_queue,
                     subject,
+                    end_digit,
                     ..
                 },
             ) => {
-                self.step = Step::Recording;
+                self.step = Step::Recording {
+                    end_digit: *end_digit,
+                    ended: false,
+                };
                 let request = self.request(now, *max_duration + RESULT_TIMEOUT);
                 self.actions.push_back(Action::RecordVoicemail {
                     request,
@@ -1474,6 +1499,9 @@ impl Session {
                     subject: subject.clone(),
                     customer_id: self.customer.as_ref().map(|c| c.id.clone()),
                 });
+            }
+            (Step::VoicemailReference, NodeKind::Voicemail { next, .. }) => {
+                self.goto(now, *next);
             }
             (Step::Hangup, _) => {
                 self.actions.push_back(Action::Hangup);
@@ -1827,7 +1855,7 @@ impl Session {
             Step::IdentifyVerifyCheck { .. } => self.on_verify(now, false),
             Step::ConditionQuery => self.on_condition_status(now, None),
             Step::Transferring => self.on_transfer_result(now, false),
-            Step::Recording => self.after_recording(now),
+            Step::Recording { .. } => self.after_recording(now, None),
             Step::BookingList { .. } => self.on_bookable(now, Vec::new()),
             Step::BookingHold { .. } => self.on_hold(now, None),
             Step::PayCharge => self.on_payment(now, Err("gateway timeout".to_string())),
@@ -2065,15 +2093,33 @@ impl Session {
         }
     }
 
-    fn after_recording(&mut self, now: Instant) {
+    fn after_recording(&mut self, now: Instant, ticket: Option<String>) {
         let Some(id) = self.node else { return };
         let flow = Arc::clone(&self.flow);
-        let NodeKind::Voicemail { next, .. } = &flow.get(id).kind else {
+        let NodeKind::Voicemail {
+            next,
+            reference_prompts,
+            ..
+        } = &flow.get(id).kind
+        else {
             return;
         };
         self.step = Step::None;
         self.set_var("voicemail", "recorded".to_string());
-        self.goto(now, *next);
+        match ticket {
+            Some(t) => {
+                self.set_var("ticket", t.clone());
+                if reference_prompts.is_empty() {
+                    self.goto(now, *next);
+                } else {
+                    let mut prompts = reference_prompts.clone();
+                    say::digits(self.language, &t, &mut prompts);
+                    self.step = Step::VoicemailReference;
+                    self.play(now, prompts, None);
+                }
+            }
+            None => self.goto(now, *next),
+        }
     }
 
     // ----- booking --------------------------------------------------------------------

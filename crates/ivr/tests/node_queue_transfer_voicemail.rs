@@ -207,9 +207,82 @@ fn max_wait_goes_to_voicemail_ticket() {
     );
     assert!(subject.contains("support queue"));
     let r = sim.last_request();
-    let a = sim.event(Event::RecordingFinished { request: r });
+    let a = sim.event(Event::RecordingFinished {
+        request: r,
+        ticket: Some("42".into()),
+    });
+    // No reference_prompts in this flow: the reference is kept, not said.
     assert_eq!(played(&a), ["goodbye"]);
     assert_eq!(sim.s.variables()["voicemail"], "recorded");
+    assert_eq!(sim.s.variables()["ticket"], "42");
+}
+
+const VOICEMAIL_WITH_REFERENCE: &str = r#"
+[flow]
+name = "vm"
+start = "vm"
+
+[nodes.vm]
+type = "voicemail"
+prompts = ["leave_a_message"]
+max_duration_secs = 60
+ticket_queue = "support"
+reference_prompts = ["your_reference_is"]
+next = "bye"
+
+[nodes.bye]
+type = "hangup"
+prompts = ["goodbye"]
+"#;
+
+#[test]
+fn pound_ends_the_message_and_the_reference_is_said_digit_by_digit() {
+    let mut sim = Sim::new(VOICEMAIL_WITH_REFERENCE);
+    let a = sim.start();
+    assert_eq!(played(&a), ["leave_a_message"]);
+    let a = sim.finish_prompt();
+    assert!(matches!(a[0], Action::RecordVoicemail { .. }), "{a:?}");
+    let r = sim.last_request();
+    // Digits in the message are part of it; # ends it, once.
+    assert!(sim.digits("12").is_empty());
+    let a = sim.digits("#");
+    assert_eq!(names(&a), ["EndRecording"]);
+    assert!(sim.digits("#").is_empty());
+    let a = sim.event(Event::RecordingFinished {
+        request: r,
+        ticket: Some("107".into()),
+    });
+    assert_eq!(
+        played(&a),
+        ["your_reference_is", "digits/1", "digits/0", "digits/7"]
+    );
+    let a = sim.finish_prompt();
+    assert_eq!(played(&a), ["goodbye"]);
+}
+
+#[test]
+fn a_message_not_filed_says_no_reference() {
+    let mut sim = Sim::new(VOICEMAIL_WITH_REFERENCE);
+    sim.start();
+    sim.finish_prompt();
+    let r = sim.last_request();
+    let a = sim.event(Event::RecordingFinished {
+        request: r,
+        ticket: None,
+    });
+    assert_eq!(played(&a), ["goodbye"]);
+}
+
+#[test]
+fn end_digit_must_be_one_key() {
+    let bad = VOICEMAIL_WITH_REFERENCE.replace(
+        "ticket_queue = \"support\"",
+        "ticket_queue = \"support\"\nend_digit = \"##\"",
+    );
+    let e = hotline_ivr::Flow::parse(std::path::Path::new("vm.toml"), &bad, &AnyPrompt)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("end_digit"), "{e}");
 }
 
 #[test]

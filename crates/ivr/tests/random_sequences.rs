@@ -165,7 +165,10 @@ fn random_event_sequences_never_panic_or_leak_card_digits() {
                             request,
                             ok: rng.below(2) == 0,
                         },
-                        3 => Event::RecordingFinished { request },
+                        3 => Event::RecordingFinished {
+                            request,
+                            ticket: (rng.below(2) == 0).then(|| "7".to_string()),
+                        },
                         _ => Event::VerifyResult {
                             request,
                             verified: rng.below(2) == 0,

@@ -563,6 +563,62 @@ pub struct NewTicket {
     pub at: Millis,
 }
 
+/// A voicemail to file as a ticket: who left it, for which queue, and the recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewVoicemail {
+    pub call_id: String,
+    /// The queue whose agents work it.
+    pub queue: String,
+    pub subject: String,
+    /// The calling number as presented (the ticket's body says it).
+    pub caller: String,
+    pub customer_id: Option<CustomerId>,
+    /// The recording's file name under the switch's recordings folder (`vm-<call>.wav`).
+    pub recording: String,
+    /// How long the message is.
+    pub duration_ms: i64,
+    pub at: Millis,
+}
+
+/// What kind of work a ticket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkKind {
+    Ticket,
+    Voicemail,
+    FollowUp,
+}
+
+impl WorkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkKind::Ticket => "ticket",
+            WorkKind::Voicemail => "voicemail",
+            WorkKind::FollowUp => "follow_up",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WorkKind> {
+        match s {
+            "ticket" => Some(WorkKind::Ticket),
+            "voicemail" => Some(WorkKind::Voicemail),
+            "follow_up" => Some(WorkKind::FollowUp),
+            _ => None,
+        }
+    }
+}
+
+/// A ticket on an agent's worklist: the ticket, the queue it waits in, its kind, when it is
+/// due and, for a voicemail, the recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkItem {
+    pub ticket: Ticket,
+    pub queue: Option<String>,
+    pub kind: WorkKind,
+    pub due_at: Option<Millis>,
+    pub recording: Option<String>,
+}
+
 /// Changes to a ticket; each field that is `Some` and differs is written to the history.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TicketUpdate {

@@ -46,6 +46,7 @@ pub mod pins;
 pub mod reports;
 mod tickets;
 mod tokens;
+mod work;
 
 use std::str::FromStr;
 use std::time::Duration;

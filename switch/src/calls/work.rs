@@ -105,6 +105,18 @@ pub(crate) async fn perform(store: &Store, gateway: &Gateway, work: Work) -> Opt
                 booking,
             }
         }
+        Work::FileVoicemail {
+            call,
+            request,
+            voicemail,
+        } => {
+            let ticket = file_voicemail(store, &voicemail).await;
+            Completion::VoicemailFiled {
+                call,
+                request,
+                ticket,
+            }
+        }
         Work::ReleaseHold { call, hold_id } => {
             release_hold(store, &call, &hold_id).await;
             return None;
@@ -266,6 +278,31 @@ fn stored_result(p: &hotline_store::Payment) -> Option<ChargeResult> {
         last_four: p.card_last4.clone().unwrap_or_default(),
         status,
     })
+}
+
+/// Files a voicemail as a ticket, retried while the database is away (a few times over about
+/// half a minute: the message is on disk, and the ticket is what tells anyone it is there).
+async fn file_voicemail(store: &Store, v: &hotline_store::NewVoicemail) -> Option<i64> {
+    let mut wait = std::time::Duration::from_millis(250);
+    for attempt in 1..=6 {
+        match store.file_voicemail(v).await {
+            Ok(t) => {
+                tracing::info!(call = %v.call_id, ticket = t, queue = %v.queue,
+                    recording = %v.recording, duration_ms = v.duration_ms, "voicemail filed");
+                return Some(t);
+            }
+            Err(e) if attempt < 6 => {
+                tracing::warn!(call = %v.call_id, attempt, error = %e, "voicemail not filed yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => {
+                tracing::error!(call = %v.call_id, recording = %v.recording, error = %e,
+                    "voicemail could not be filed as a ticket; the recording is kept");
+            }
+        }
+    }
+    None
 }
 
 /// Charges a card exactly once per idempotency key, across the gateway and the store: a key

@@ -75,6 +75,8 @@ pub struct FakeStore {
     pub next_booking: i64,
     /// Agent -> extension, for `AgentExtension`.
     pub extensions: BTreeMap<String, String>,
+    /// Voicemails filed, by call id (the ticket is the position + 1).
+    pub voicemails: Vec<hotline_records::NewVoicemail>,
 }
 
 fn kind_name(w: &Work) -> &'static str {
@@ -87,6 +89,7 @@ fn kind_name(w: &Work) -> &'static str {
         Work::ReleaseHold { .. } => "release_hold",
         Work::Charge { .. } => "charge",
         Work::AgentExtension { .. } => "agent_extension",
+        Work::FileVoicemail { .. } => "file_voicemail",
     }
 }
 
@@ -213,6 +216,32 @@ impl FakeStore {
                 }
             }
             Work::ReleaseHold { .. } => return None,
+            Work::FileVoicemail {
+                call,
+                request,
+                voicemail,
+            } => {
+                let ticket = if fail {
+                    None
+                } else {
+                    let known = self
+                        .voicemails
+                        .iter()
+                        .position(|v| v.call_id == voicemail.call_id);
+                    Some(match known {
+                        Some(i) => i as i64 + 1,
+                        None => {
+                            self.voicemails.push(voicemail);
+                            self.voicemails.len() as i64
+                        }
+                    })
+                };
+                Completion::VoicemailFiled {
+                    call,
+                    request,
+                    ticket,
+                }
+            }
             Work::Charge {
                 request,
                 ctx,
