@@ -28,12 +28,14 @@
 //! timers already due, each at its own deadline.
 //!
 //! ```no_run
-//! use chrono::Utc;
+//! use chrono::{DateTime, Utc};
 //! use hotline_dialler::{
 //!     AgentId, CampaignId, CampaignSettings, ContactSpec, Dialler, Number, Output, Progress,
 //! };
 //!
-//! let now = Utc::now(); // the driver's clock; the core never reads one
+//! // The driver's clock; the core never reads one (chrono is built without its clock feature).
+//! let clock = || -> DateTime<Utc> { std::time::SystemTime::now().into() };
+//! let now = clock();
 //! let mut d = Dialler::new(now);
 //! let id = CampaignId::new("renewals");
 //! let caller_id = Number::parse("+12125550100")?;
@@ -45,14 +47,14 @@
 //!     while let Some(out) = d.poll_output() {
 //!         match out {
 //!             Output::Dial { dial, number, .. } => { /* INVITE number; later: */
-//!                 d.progress(Utc::now(), dial, Progress::Person)?;
+//!                 d.progress(clock(), dial, Progress::Person)?;
 //!             }
 //!             other => { /* bridge, play, hang up, store the contact's result ... */ }
 //!         }
 //!     }
 //!     let _wake_at = d.poll_timeout();
 //!     // ... sleep until then or the next input, then:
-//!     d.tick(Utc::now());
+//!     d.tick(clock());
 //! #   break;
 //! }
 //! # Ok::<(), hotline_dialler::DiallerError>(())

@@ -378,7 +378,15 @@ mod tests {
 
     #[test]
     fn more_free_agents_more_lines_and_none_without_agents() {
-        let est = Estimates::new(&PredictiveSettings::default());
+        let mut est = Estimates::new(&PredictiveSettings::default());
+        assert!(
+            est.pacing_answer_rate() > 0.9,
+            "a new campaign assumes the worst"
+        );
+        for _ in 0..WARMUP {
+            est.attempt_seen();
+        }
+        assert!((est.pacing_answer_rate() - 0.25).abs() < 1e-9);
         let snap = |free| Snapshot {
             free,
             talking: 0.0,
@@ -396,12 +404,21 @@ mod tests {
 
     #[test]
     fn old_lines_count_less_than_new_ones() {
-        let est = Estimates::new(&PredictiveSettings::default());
+        let mut est = Estimates::new(&PredictiveSettings::default());
+        for _ in 0..WARMUP {
+            est.attempt_seen();
+        }
         let t = est.curve.hazard_table(0.25);
         assert!((t[0] - 0.25).abs() < 1e-9, "{}", t[0]);
         // Busy lines end early, so a line still ringing at 10 s is a bit likelier to be
         // answered than a fresh one; at 19 s (people answer by 20 s) it rarely is, after 20 s never.
-        assert!(t[10] > t[0] && t[19] < 0.1 && t[21] < 1e-9, "{} {} {}", t[10], t[19], t[21]);
+        assert!(
+            t[10] > t[0] && t[19] < 0.1 && t[21] < 1e-9,
+            "{} {} {}",
+            t[10],
+            t[19],
+            t[21]
+        );
         let snap = Snapshot {
             free: 10.0,
             talking: 0.0,
