@@ -2,25 +2,52 @@
 //!
 //! ## The predictive rule
 //!
-//! At each decision the campaign knows: `A` agents free now (minus persons already waiting for
-//! one), `T` agents talking and `W` in wrap-up, `L0` lines in flight, and its estimates: answer
-//! rate `p` (person answers per finished attempt), mean time from dial to a person answering
-//! `tau`, mean talk `H` and wrap-up `U` (each a decaying average seeded with a prior).
+//! At each decision (every input that touches the campaign, and at least once a second) the
+//! campaign knows: `A` agents free now (minus persons already waiting for one), `T` agents
+//! talking and `W` in wrap-up, the lines in flight and how long each has been ringing, and its
+//! estimates: answer rate `p`, mean time from dial to a person answering `tau`, mean talk `H`
+//! and wrap-up `U`.
 //!
-//! Over the next `tau` seconds, when the lines dialled now would be answered, agents free up: a
-//! talking agent with probability about `tau / (H + U)`, one in wrap-up with `1 - e^(-tau/U)`.
-//! Their number `N` is taken as Poisson with mean `lambda`. With `L` lines in flight the persons
-//! answering are `X ~ Binomial(L, p)`. Calls abandoned are `(X - A - N)^+`; with the normal
-//! approximation of `X - N` (mean `Lp - A - lambda`, variance `Lp(1-p) + lambda`) its mean has a
-//! closed form. The dialler takes the largest `L` (up to the line limit) whose expected abandons
-//! are at most `r * E[X]`, the expected share `r` it accepts, and dials `L - L0` new lines.
+//! 1. *Persons expected from the lines already ringing.* A line ringing for `t` seconds is
+//!    answered by a person with probability `h(t) = p Sp(t) / (p Sp(t) + (1 - p) So(t))`, where
+//!    `Sp` and `So` are the shares of person answers and of other outcomes that last longer than
+//!    `t` (histograms of past attempts). A line near the end of its ring time counts for almost
+//!    nothing; a fresh one for `p`. Their sum is `E0`, with variance `V0 = sum h(1 - h)`.
+//! 2. *Agents who free up in time.* Over the next `tau` seconds a talking agent frees with
+//!    probability about `tau / (H + U)`, an agent in wrap-up with `1 - e^(-tau/U)`; their number
+//!    `N` is taken as Poisson with mean `lambda`.
+//! 3. *Expected abandons for `n` new lines.* Persons answering are `X = X0 + Binomial(n, p)`.
+//!    Calls abandoned are `(X - A - N)^+`. With the normal approximation of `X - N` (mean
+//!    `E0 + np - A - lambda`, variance `V0 + np(1-p) + lambda`) its mean has a closed form.
+//!    The dialler dials the largest `n` (up to the channels left) whose expected abandons are at
+//!    most `r * E[X]`: `r` is the share of answers it accepts to abandon.
+//! 4. *Floor.* Whatever `r` allows, it keeps at least one line in flight per free agent (such a
+//!    line cannot be abandoned unless an agent leaves), so predictive never idles agents more
+//!    than progressive would.
 //!
-//! `r` is where the abandon rate is throttled. It starts at 60 % of the cap and is steered by
-//! what actually happens: after every live answer a gain is multiplied by
-//! `exp(eta * (0.6 cap - abandoned))` (a stochastic-approximation controller), which settles where
-//! the measured abandon rate is 60 % of the cap whatever the model's errors. On top, two hard
-//! brakes: when today's or the 30-day rate comes within 85 % of the cap, `r` drops to 1 % of
-//! its value (close to progressive), and a new day starts cautious until it has 30 live answers.
+//! ## The throttle
+//!
+//! `r` starts at 60 % of the cap (1.8 % for a 3 % cap) and is steered by what actually happens:
+//! after every live answer a gain is multiplied by `exp(eta (0.6 cap - abandoned))` with
+//! `abandoned` 1 or 0, a stochastic-approximation controller that settles where the *measured*
+//! abandon rate is 60 % of the cap whatever the model's errors (the model above ignores when,
+//! inside the horizon, answers and free agents meet, and so underestimates abandons by a factor
+//! the controller learns). The gain stays within 0.01 to 4.
+//!
+//! On top, a budget: `r` never exceeds the rate the next hour's live answers could run at and
+//! still leave today's count, and the 30-day count, at 80 % of the cap. After a bad start the
+//! budget is spent and the campaign runs at the floor (progressive-like) until the day's rate
+//! has come back down.
+//!
+//! ## The estimates
+//!
+//! Each is a time-decaying average (time constant 15 minutes) seeded with a prior. The answer
+//! rate learns from a dial only once every dial placed at the same moment has its result (its
+//! ring time has passed): learning in the order results arrive would see the quick busy signals
+//! first and underestimate it. Until the campaign has seen 200 attempts it paces on the estimate
+//! plus two standard errors (a new campaign assumes the worst). The mean talk time counts the
+//! time already spent by calls still going (the censored-data estimate), so the first minutes,
+//! when only short calls have ended, do not make agents look about to free up.
 
 use crate::settings::PredictiveSettings;
 use chrono::NaiveDate;
@@ -301,8 +328,9 @@ pub(crate) fn predictive_new_lines(
     let lambda = s.talking * (tau / cycle).min(1.0) + s.wrapping * (1.0 - (-tau / wrap).exp());
     // Persons expected from the lines already ringing, each by its age.
     let table = est.curve.hazard_table(p);
-    let (mut e_old, mut v_old) = (0.0, 0.0);
+    let (mut e_old, mut v_old, mut count) = (0.0, 0.0, 0u32);
     for age in ages {
+        count += 1;
         let h = table[Curve::bucket(age)];
         e_old += h;
         v_old += h * (1.0 - h);
@@ -319,11 +347,14 @@ pub(crate) fn predictive_new_lines(
         let overflow = sigma * phi(z) + mu * big_phi(z);
         overflow <= r * expected
     };
+    // Never fewer lines than free agents: a line per free agent cannot abandon unless an agent
+    // leaves, so predictive is never below progressive, even with the abandon budget spent.
+    let floor = ((s.free.max(0.0) as u32).saturating_sub(count)).min(max_new);
     // The condition is monotone in n: binary search the largest n that passes.
-    if !ok(0) {
-        return 0;
+    if !ok(floor) {
+        return floor;
     }
-    let (mut lo, mut hi) = (0u32, max_new);
+    let (mut lo, mut hi) = (floor, max_new);
     if ok(hi) {
         return hi;
     }
