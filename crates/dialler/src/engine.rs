@@ -26,7 +26,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-/// How often a running predictive or ratio campaign re-decides without any other input.
+/// How often a running predictive campaign re-decides without any other input (while lines
+/// ring or free agents wait for due contacts).
 pub const PACING_INTERVAL: Duration = Duration::from_secs(1);
 
 type Ix = u32;
@@ -181,11 +182,11 @@ impl Dialler {
                     consider(first.0);
                 }
             }
-            let paced = matches!(
-                c.settings.mode,
-                PacingMode::Predictive(_) | PacingMode::Ratio { .. }
-            );
-            if paced && !c.members.is_empty() {
+            // Predictive decisions depend on how long lines have rung: re-decide every second
+            // while lines ring or free agents wait for due contacts.
+            let predictive = matches!(c.settings.mode, PacingMode::Predictive(_));
+            let busy = !c.flying.is_empty() || (!c.free.is_empty() && !c.ready.is_empty());
+            if predictive && busy {
                 consider(c.last_pace + PACING_INTERVAL);
             }
         }

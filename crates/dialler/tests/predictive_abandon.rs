@@ -71,6 +71,9 @@ fn the_simulation_is_deterministic() {
         ..SimConfig::default()
     };
     assert_eq!(sim::run(&cfg), sim::run(&cfg));
-    let other = SimConfig { seed: 8, ..cfg.clone() };
+    let other = SimConfig {
+        seed: 8,
+        ..cfg.clone()
+    };
     assert_ne!(sim::run(&cfg), sim::run(&other));
 }
