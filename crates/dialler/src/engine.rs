@@ -288,7 +288,7 @@ impl Dialler {
                 .cloned()
                 .collect();
             for a in previewing {
-                self.withdraw_preview(&a);
+                self.release(&a);
                 self.set_agent(&a, AgentState::Free);
             }
         }
@@ -313,14 +313,14 @@ impl Dialler {
                 .or_else(|| zone::zone_of_number(&spec.number))
                 .unwrap_or(c.settings.default_zone);
             if let Some(&ix) = c.by_id.get(&spec.id) {
-                let old = c.contacts[ix as usize].state.clone();
                 let k = &mut c.contacts[ix as usize];
                 k.number = spec.number;
                 k.zone = zone;
-                k.priority = spec.priority;
-                if old == ContactState::Pending {
-                    self.place_contact(ci, ix, ContactState::Pending);
+                if k.state == ContactState::Pending && k.priority != spec.priority {
+                    c.ready.remove(&(Reverse(k.priority), k.key, ix));
+                    c.ready.insert((Reverse(spec.priority), k.key, ix));
                 }
+                k.priority = spec.priority;
                 continue;
             }
             let ix = c.contacts.len() as Ix;

@@ -178,3 +178,32 @@ fn time_going_backwards_is_taken_as_the_latest_time() {
     d.tick(t0 + D::seconds(5) + D::minutes(10));
     assert_eq!(dials(&drain(&mut d)).len(), 1);
 }
+
+#[test]
+fn reloading_a_contact_changes_its_priority_in_place() {
+    let t0 = ny(2026, 3, 2, 10, 0);
+    let mut d = dialler(
+        t0,
+        PacingMode::Progressive,
+        &[("k1", "+12125550101"), ("k2", "+12125550102")],
+        &[],
+    );
+    let mut k2 = hotline_dialler::ContactSpec::new("k2", num("+12125550102"));
+    k2.priority = 5;
+    d.load_contacts(t0, &camp(), vec![k2]).unwrap();
+    d.join(t0, &agent("alice"), &camp()).unwrap();
+    let ds = dials(&drain(&mut d));
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].1, "k2", "the higher priority goes first");
+    d.progress(t0 + D::seconds(5), ds[0].0, Progress::Busy)
+        .unwrap();
+    let ds = dials(&drain(&mut d));
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].1, "k1");
+    d.progress(t0 + D::seconds(9), ds[0].0, Progress::Busy)
+        .unwrap();
+    assert!(
+        dials(&drain(&mut d)).is_empty(),
+        "no stale entry dialled twice"
+    );
+}
