@@ -60,7 +60,8 @@
 //! # Ok::<(), hotline_dialler::DiallerError>(())
 //! ```
 //!
-//! The pacing algorithm is documented in the `pacing` module and in `docs/outbound.md`.
+//! The pacing algorithm, the settings and the compliance rules are described in
+//! `docs/outbound.md` (and the algorithm again in the private `pacing` module's source).
 
 mod engine;
 mod error;
