@@ -2,7 +2,7 @@
 //! agent logged in and ready, then a call from a known customer with an open ticket.
 
 use hotline_cti::{
-    AgentId, AgentProfile, AgentState, AgentStatus, CallId, Disposition, Event, Extension,
+    AgentId, AgentProfile, AgentState, AgentStatus, CallId, Disposition, Event, Extension, QueueId,
     ReasonCode, Role, ScreenPop, SkillLevel, Snapshot, UnixMillis,
 };
 
@@ -38,6 +38,7 @@ pub fn login_with(role: Role, remote_answer: bool, wall: UnixMillis) -> Vec<Clie
                     level: 7,
                 }],
                 remote_answer,
+                queues: vec![QueueId::new("billing"), QueueId::new("support")],
             },
             not_ready_reasons: ["break", "lunch", "training"]
                 .map(ReasonCode::from)

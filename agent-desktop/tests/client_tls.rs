@@ -41,6 +41,7 @@ async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
                         extension: "2001".into(),
                         skills: vec![],
                         remote_answer: false,
+                        queues: Vec::new(),
                     },
                     not_ready_reasons: vec![],
                     dispositions: vec![],

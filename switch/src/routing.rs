@@ -351,6 +351,8 @@ pub struct RoutingHandle {
     decisions: Arc<Mutex<Option<mpsc::UnboundedReceiver<Decision>>>>,
     store: Option<Store>,
     queues: Arc<Vec<(QueueId, String)>>,
+    /// Each queue's skill requirements (skill, minimum proficiency), in file order.
+    requirements: Arc<Vec<(QueueId, Vec<(String, u8)>)>>,
 }
 
 /// Starts the routing task. With a store, agent skills are read from it at
@@ -381,6 +383,19 @@ pub fn spawn(setup: RoutingSetup, store: Option<Store>) -> RoutingHandle {
             (q.acd.id.clone(), name)
         })
         .collect();
+    let requirements: Vec<(QueueId, Vec<(String, u8)>)> = setup
+        .queues
+        .iter()
+        .map(|q| {
+            let needs = q
+                .acd
+                .requires
+                .iter()
+                .map(|r| (r.skill.to_string(), r.min))
+                .collect();
+            (q.acd.id.clone(), needs)
+        })
+        .collect();
     let actor = Actor {
         acd,
         queues: setup.queues,
@@ -396,6 +411,7 @@ pub fn spawn(setup: RoutingSetup, store: Option<Store>) -> RoutingHandle {
         decisions: Arc::new(Mutex::new(Some(drx))),
         store,
         queues: Arc::new(queues),
+        requirements: Arc::new(requirements),
     }
 }
 
@@ -438,6 +454,20 @@ impl RoutingHandle {
     /// The configured queues with their display names, in file order.
     pub fn queues(&self) -> &[(QueueId, String)] {
         &self.queues
+    }
+
+    /// The queues an agent with these skills (skill, proficiency) can take calls from: every
+    /// skill a queue requires at its minimum proficiency or better.
+    pub fn queues_for(&self, skills: &[(String, u8)]) -> Vec<QueueId> {
+        self.requirements
+            .iter()
+            .filter(|(_, needs)| {
+                needs
+                    .iter()
+                    .all(|(skill, min)| skills.iter().any(|(s, p)| s == skill && p >= min))
+            })
+            .map(|(q, _)| q.clone())
+            .collect()
     }
 
     /// Logs an agent in with the skills stored for it (starts not ready, reason `login`).

@@ -113,6 +113,14 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         customer: Option<CustomerId>,
     },
+    /// Play a ticket's recording (a voicemail) on the agent's own phone: the switch rings the
+    /// phone, plays the message once the agent answers, then hangs up. Allowed for a ticket
+    /// assigned to the agent or waiting unassigned in one of her queues (supervisors: any).
+    /// Answered by `dialing` with the new call id.
+    PlayRecording {
+        /// The ticket whose recording to play.
+        ticket: TicketId,
+    },
     /// Transfer the caller without talking to the target first.
     BlindTransfer {
         /// The call to transfer.
@@ -361,6 +369,7 @@ impl Command {
         "send_dtmf",
         "internal_call",
         "outbound_call",
+        "play_recording",
         "blind_transfer",
         "consult",
         "complete_transfer",
@@ -400,6 +409,7 @@ impl Command {
             Command::SendDtmf { .. } => "send_dtmf",
             Command::InternalCall { .. } => "internal_call",
             Command::OutboundCall { .. } => "outbound_call",
+            Command::PlayRecording { .. } => "play_recording",
             Command::BlindTransfer { .. } => "blind_transfer",
             Command::Consult { .. } => "consult",
             Command::CompleteTransfer { .. } => "complete_transfer",

@@ -151,6 +151,10 @@ pub struct AgentProfile {
     /// the phone auto-answers; the desktop then shows Answer disabled with that reason.
     #[serde(default)]
     pub remote_answer: bool,
+    /// The queues whose calls and unassigned work (tickets, voicemails) are hers: those whose
+    /// skills she has. Empty from a server that does not send it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<crate::QueueId>,
 }
 
 /// The body of an error response (`"error"`).

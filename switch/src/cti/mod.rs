@@ -868,7 +868,7 @@ async fn login(
             .await;
         return;
     }
-    let skills = inner
+    let skills: Vec<SkillLevel> = inner
         .store
         .agent_skills(agent.as_str())
         .await
@@ -879,6 +879,7 @@ async fn login(
             level: u8::try_from(s.proficiency).unwrap_or(0),
         })
         .collect();
+    let queues = agent_queues(inner, &skills);
     let dispositions = inner
         .store
         .dispositions()
@@ -903,6 +904,7 @@ async fn login(
                     .settings
                     .remote_answer_extensions
                     .contains(creds.extension.as_str()),
+                queues,
             },
             not_ready_reasons: inner
                 .settings
@@ -1434,6 +1436,20 @@ async fn session_command(
             format!("{} is not valid here", other.kind()),
         )),
     }
+}
+
+/// The queues an agent with these skills works (her calls and her unassigned work).
+fn agent_queues(inner: &Inner, skills: &[SkillLevel]) -> Vec<hotline_cti::QueueId> {
+    let skills: Vec<(String, u8)> = skills
+        .iter()
+        .map(|s| (s.skill.as_str().to_string(), s.level))
+        .collect();
+    inner
+        .routing
+        .queues_for(&skills)
+        .into_iter()
+        .map(|q| hotline_cti::QueueId::new(q.as_str()))
+        .collect()
 }
 
 fn check_reason(inner: &Inner, reason: &ReasonCode) -> Result<(), (ErrorCode, String)> {
