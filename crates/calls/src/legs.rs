@@ -79,6 +79,8 @@ pub(crate) struct Extra {
     pub(crate) a_local: Option<SocketAddr>,
     /// Click-to-dial: whom to dial once the agent answers.
     pub(crate) dial: Option<Target>,
+    /// A recording to play to the agent's phone once it answers (the call ends after it).
+    pub(crate) playback: Option<std::path::PathBuf>,
     /// The call recording in progress (`[media] record_calls`).
     pub(crate) recording: Option<CallRecording>,
     /// Recording paused (card entry); also applies to the next segment.
@@ -2039,11 +2041,88 @@ impl Core {
         Ok(id)
     }
 
+    /// Plays a recording to `agent`'s own phone: rings it (the agent is busy in routing
+    /// meanwhile, as on any direct call), plays `file` from the recordings folder when she
+    /// answers, and ends the call when it has played.
+    pub(crate) fn play_to_agent(
+        &mut self,
+        now: Instant,
+        agent: &str,
+        file: &str,
+        label: &str,
+    ) -> Result<String, CallError> {
+        if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
+            return Err(CallError::BadRequest(format!(
+                "{file:?} is not a recording's file name"
+            )));
+        }
+        let ext = self
+            .agent_extension(agent)
+            .ok_or_else(|| CallError::Unsupported("you have no phone extension".into()))?;
+        if self.reg.contacts(&ext, now).is_empty() {
+            return Err(CallError::Unsupported(format!(
+                "your phone (extension {ext}) is not registered"
+            )));
+        }
+        if self
+            .calls
+            .values()
+            .any(|c| c.agent.as_deref() == Some(agent))
+        {
+            return Err("you are already on a call".into());
+        }
+        let path = self.recordings_dir.join(file);
+        let (key, id) = self.new_outbound_call(
+            now,
+            None,
+            &ext,
+            label,
+            Direction::Internal,
+            Some(agent),
+            None,
+        )?;
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.extra.playback = Some(path);
+        }
+        self.note(key, "play_recording", serde_json::json!({ "file": file }));
+        self.out.notify(CallNotice::Dialing {
+            call: id.clone(),
+            agent: agent.to_string(),
+            peer: label.to_string(),
+            colleague: None,
+        });
+        self.direct(key, agent, &id, true);
+        self.ring_extension_on(now, key, Role::Callee, &ext, Some(agent.to_string()));
+        Ok(id)
+    }
+
     /// Click-to-dial: the agent's phone answered; ringback to the agent, dial the customer.
+    /// A recording call plays its recording instead.
     pub(crate) fn dial_agent_answered(&mut self, now: Instant, key: CallKey) {
         let Some(c) = self.calls.get_mut(&key) else {
             return;
         };
+        if let Some(path) = c.extra.playback.clone() {
+            let b = c.legs.callee.as_ref().and_then(|b| b.media);
+            let played = match (&self.deps.media, b) {
+                (Some(m), Some(b)) => m
+                    .play(
+                        b,
+                        std::slice::from_ref(&path),
+                        hotline_media::PlayOptions {
+                            barge_in: false,
+                            looped: false,
+                        },
+                    )
+                    .map_err(|e| e.to_string()),
+                _ => Err("the agent's leg has no media session".to_string()),
+            };
+            if let Err(why) = played {
+                tracing::warn!(call = %c.id, error = %why, "recording could not be played");
+                self.end_call(now, key, None, "recording not found", None);
+            }
+            return;
+        }
         if let Some(cb) = c.extra.callback.as_mut() {
             // A callback: routing hears the answer and asks for the dial (DialCallback).
             cb.stage = CallbackStage::AgentAnswered;

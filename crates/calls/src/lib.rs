@@ -594,6 +594,8 @@ pub struct Core {
     pub(crate) country_code: String,
     /// `[media] record_calls` (with anchored media).
     pub(crate) record_calls: bool,
+    /// Where recordings (calls, voicemails) are written and played back from.
+    pub(crate) recordings_dir: std::path::PathBuf,
     stats: CoreStats,
     /// Live calls per source, trunk and extension, and their caps.
     quotas: Quotas,
@@ -728,6 +730,7 @@ impl Core {
             wall_ms,
             country_code: cfg.country_code.clone(),
             record_calls: cfg.media.record_calls && cfg.media.anchor,
+            recordings_dir: cfg.media.recordings_dir.clone(),
             stats: CoreStats::default(),
             quotas,
             counters,
@@ -2647,6 +2650,9 @@ impl Core {
     fn on_command(&mut self, now: Instant, command: CommandId, agent: &str, action: CallAction) {
         let result = match action {
             CallAction::Dial { number } => self.click_to_dial(now, agent, &number).map(Some),
+            CallAction::PlayRecording { file, label } => {
+                self.play_to_agent(now, agent, &file, &label).map(Some)
+            }
             CallAction::Consult { call, target } => self
                 .by_id
                 .get(&call)
@@ -2764,6 +2770,7 @@ impl Core {
                 self.conference(now, key)
             }
             CallAction::Dial { .. }
+            | CallAction::PlayRecording { .. }
             | CallAction::Consult { .. }
             | CallAction::Reject { .. }
             | CallAction::Answer { .. } => Err("handled in on_command".into()),
@@ -2966,13 +2973,19 @@ impl Core {
                 }
             }
             MediaEvent::PromptFinished { session, .. } => {
-                if let Some(&key) = self.by_media.get(&session)
-                    && self
-                        .calls
-                        .get(&key)
-                        .is_some_and(|c| c.legs.caller.media == Some(session))
-                {
+                let Some(&key) = self.by_media.get(&session) else {
+                    return;
+                };
+                let Some(c) = self.calls.get(&key) else {
+                    return;
+                };
+                if c.legs.caller.media == Some(session) {
                     self.service_prompt_finished(now, key);
+                } else if c.extra.playback.is_some()
+                    && c.legs.callee.as_ref().and_then(|b| b.media) == Some(session)
+                {
+                    // A recording played to an agent's phone has ended: so does the call.
+                    self.end_call(now, key, None, "recording played", None);
                 }
             }
             MediaEvent::RtpTimeout { session } => {

@@ -128,6 +128,13 @@ pub enum CallAction {
     Dial {
         number: String,
     },
+    /// Ring the agent's own phone and play a recording (a voicemail) once she answers; the
+    /// call ends when it has played. `file` is a name in the recordings folder; `label` is
+    /// what the call is called on her desktop and in the call record.
+    PlayRecording {
+        file: String,
+        label: String,
+    },
     BlindTransfer {
         call: String,
         target: String,

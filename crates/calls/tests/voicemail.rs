@@ -132,3 +132,62 @@ fn a_store_that_cannot_file_says_no_reference_and_ends_the_call() {
     );
     w.wind_down(Duration::from_secs(60)).expect("clean end");
 }
+
+#[test]
+fn an_agent_hears_a_voicemail_on_her_phone_and_the_call_ends_after_it() {
+    use hotline_calls::messages::{CallAction, CallNotice};
+    let mut w = World::new(WorldConfig::default());
+    let id = w
+        .command(
+            "alice",
+            CallAction::PlayRecording {
+                file: "vm-c-1.wav".into(),
+                label: "voicemail 17".into(),
+            },
+        )
+        .expect("play")
+        .expect("call id");
+    assert!(w.notices.iter().any(|(_, n)| matches!(
+        n,
+        CallNotice::Dialing { call, peer, .. } if call == &id && peer == "voicemail 17"
+    )));
+    // Her phone answers (2 s): the recording plays on her leg, then the switch hangs up.
+    w.advance(Duration::from_secs(30));
+    let played = w
+        .media
+        .lock()
+        .log
+        .iter()
+        .any(|o| matches!(o, MediaOp::Play(_, p) if p == &["vm-c-1".to_string()]));
+    assert!(played, "{:?}", w.media.lock().log);
+    assert!(
+        w.record_kinds(&id)
+            .contains(&"note:play_recording".to_string()),
+        "{:?}",
+        w.record_kinds(&id)
+    );
+    let ended = w.notices.iter().find_map(|(_, n)| match n {
+        CallNotice::Ended { call, reason, .. } if call == &id => Some(reason.clone()),
+        _ => None,
+    });
+    assert_eq!(ended.as_deref(), Some("recording played"));
+    assert!(w.snapshot().calls.is_empty());
+    w.wind_down(Duration::from_secs(60)).expect("clean end");
+}
+
+#[test]
+fn a_recording_name_with_a_path_is_refused() {
+    use hotline_calls::messages::CallAction;
+    let mut w = World::new(WorldConfig::default());
+    for file in ["../etc/passwd", "a/b.wav", ".hidden", ""] {
+        let r = w.command(
+            "alice",
+            CallAction::PlayRecording {
+                file: file.into(),
+                label: "x".into(),
+            },
+        );
+        assert!(r.is_err(), "{file:?}: {r:?}");
+    }
+    assert!(w.snapshot().calls.is_empty());
+}

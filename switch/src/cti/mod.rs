@@ -1054,6 +1054,7 @@ async fn audit(
         Command::ForceNotReady { agent, .. }
         | Command::ForceLogout { agent }
         | Command::SetSkills { agent, .. } => Some(agent.to_string()),
+        Command::PlayRecording { ticket } => Some(format!("ticket:{ticket}")),
         _ => None,
     };
     let mut detail = detail;
@@ -1256,6 +1257,7 @@ async fn session_command(
             )
             .await
         }
+        cmd @ Command::PlayRecording { .. } => play_recording(inner, token, agent, cmd).await,
         Command::BlindTransfer { call, to } => {
             call_control(
                 inner,
@@ -1436,6 +1438,92 @@ async fn session_command(
             format!("{} is not valid here", other.kind()),
         )),
     }
+}
+
+/// `play_recording`: the ticket's voicemail on the agent's own phone. An agent may play a
+/// ticket assigned to her or waiting unassigned in a queue she works; supervisors and admins
+/// any. Audited either way (who listened to which message).
+async fn play_recording(
+    inner: &Arc<Inner>,
+    token: &str,
+    agent: &AgentId,
+    cmd: Command,
+) -> CmdResult {
+    let Command::PlayRecording { ticket } = &cmd else {
+        return Err((ErrorCode::BadRequest, "not play_recording".into()));
+    };
+    let role = inner
+        .hub()
+        .sessions
+        .get(token)
+        .map_or(Role::Agent, |s| s.role);
+    let id: i64 = ticket
+        .as_str()
+        .trim_start_matches("T-")
+        .parse()
+        .map_err(|_| (ErrorCode::BadRequest, format!("no ticket {ticket}")))?;
+    let item = match inner.store.work_item(id).await {
+        Ok(Some(item)) => item,
+        Ok(None) => return Err((ErrorCode::BadRequest, format!("no ticket {ticket}"))),
+        Err(e) => return Err((ErrorCode::Internal, format!("the database: {e}"))),
+    };
+    let Some(file) = item.recording.clone() else {
+        return Err((
+            ErrorCode::InvalidState,
+            format!("ticket {ticket} has no recording"),
+        ));
+    };
+    let mine = item.ticket.assignee.as_deref() == Some(agent.as_str());
+    let in_my_queue = item.ticket.assignee.is_none()
+        && match &item.queue {
+            Some(q) => {
+                let skills: Vec<SkillLevel> = inner
+                    .store
+                    .agent_skills(agent.as_str())
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| SkillLevel {
+                        skill: hotline_cti::Skill::new(s.skill),
+                        level: u8::try_from(s.proficiency).unwrap_or(0),
+                    })
+                    .collect();
+                agent_queues(inner, &skills)
+                    .iter()
+                    .any(|mine| mine.as_str() == q)
+            }
+            None => false,
+        };
+    let allowed = mine || in_my_queue || role >= Role::Supervisor;
+    if !allowed {
+        audit(
+            inner,
+            agent,
+            &cmd,
+            false,
+            serde_json::json!({ "ticket": id, "why": "not assigned to you or in your queues" }),
+        )
+        .await;
+        return Err((
+            ErrorCode::Forbidden,
+            format!("ticket {ticket} is not yours or in one of your queues"),
+        ));
+    }
+    let r = call_control(
+        inner,
+        agent,
+        CallAction::PlayRecording {
+            file,
+            label: format!("voicemail {id}"),
+        },
+    )
+    .await;
+    let detail = match &r {
+        Ok(_) => serde_json::json!({ "ticket": id, "result": "ok" }),
+        Err((_, why)) => serde_json::json!({ "ticket": id, "result": "refused", "why": why }),
+    };
+    audit(inner, agent, &cmd, true, detail).await;
+    r
 }
 
 /// The queues an agent with these skills works (her calls and her unassigned work).

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+// One allocator shared by the helpers a test may combine (e.g. sip_util with pg_util).
+#[allow(clippy::duplicate_mod)]
 #[path = "../ports/mod.rs"]
 mod ports;
 
