@@ -11,16 +11,20 @@
 //!   ranked by `bm25` with title 10, tags 5, body 1;
 //! * on **PostgreSQL** matches the generated `search` tsvector (GIN index; title weight A, tags
 //!   B, body C) with one `plainto_tsquery('english', $n)` per word joined by `||`, every word a
-//!   bound parameter, ranked by `ts_rank_cd`.
+//!   bound parameter, ranked by `ts_rank_cd` (its default weights: A 1.0, B 0.4, C 0.2).
 //!
 //! **Chinese.** Neither FTS5's unicode61 nor PostgreSQL's english parser segments Chinese (a
 //! whole run of Han characters becomes one token), and FTS5's `trigram` tokenizer cannot find
 //! the two-character words Chinese is mostly made of. So a query holding any CJK character
-//! takes a third path, the same SQL on both back ends: the query becomes character bigrams of
-//! each CJK run (plus its other words), each matched with `LIKE` over title, tags and body
-//! (`%` and `_` escaped), scored as the sum over matched terms of an inverse document frequency
-//! times 3 (title), 2 (tags) or 1 (body). It scans the published articles of the language
-//! (no index), which is fast enough for a center's knowledge base (see the bench example).
+//! takes a third path, the same on both back ends: the query becomes character bigrams of each
+//! CJK run (a lone character stays itself) plus its other words; one scan of the published
+//! articles (of the language, when given) marks which terms title, tags and body hold, using
+//! `LIKE` on lower-cased text (`%` and `_` escaped); the store then scores each marked article
+//! as the sum over its terms of an inverse document frequency times 3 (title), 2 (tags) or 1
+//! (body). No index serves this scan, so its cost grows with the number of articles; the
+//! `bench_kb` example measures it.
+//!
+//! Agents' words are bound parameters everywhere; the SQL text is built only from counts.
 //!
 //! Only published articles are found and suggested. Ties rank the more helpful (helpful minus
 //! not-helpful votes), then the more recently updated article first.
