@@ -5,7 +5,8 @@
 //! together with the pure functions that shape them: phone numbers to E.164
 //! ([`phone::normalize`]), identity normalisation ([`Identity::new`]) and the card-number guard
 //! ([`contains_card_number`]). Outbound campaigns, their contacts, dial attempts and
-//! do-not-call entries are here too ([`Campaign`], [`CampaignContact`], [`Attempt`], [`DncEntry`]).
+//! do-not-call entries are here too ([`Campaign`], [`CampaignContact`], [`Attempt`], [`DncEntry`]),
+//! and so are knowledge-base articles, votes, search hits and suggestions ([`kb`]).
 //!
 //! This crate has no SQL, no I/O, no tokio and no clock: timestamps are unix epoch milliseconds
 //! ([`Millis`]) supplied by the caller. It exists so that the sans-IO cores (`hotline-calls`)
@@ -25,12 +26,17 @@
 mod campaign;
 mod card;
 mod error;
+pub mod kb;
 mod model;
 pub mod phone;
 
 pub use campaign::*;
 pub use card::contains_card_number;
 pub use error::Error;
+pub use kb::{
+    Article, ArticleHit, ArticleId, ArticleStatus, ArticleSuggestion, ArticleVotes, KbSeed,
+    KbSeeded, Language, NewArticle, Rating, SuggestionMatch,
+};
 pub use model::*;
 
 /// Result alias for this crate.

@@ -19,6 +19,10 @@
 //! Outbound campaigns (campaigns, their contacts, dial attempts, do-not-call lists, CSV imports
 //! and lists built from customers, live board counters) are kept by the `campaigns` module.
 //!
+//! The knowledge base (articles, agents' votes, ranked search over SQLite FTS5 and PostgreSQL
+//! full-text search with a `LIKE` fallback for Chinese, screen-pop suggestions) is the
+//! `knowledge` module: [`Store::search_articles`], [`Store::suggest_articles`].
+//!
 //! The records themselves (customers, identities, call events, tickets, bookings, payments) are
 //! plain values defined in `hotline-records`, which has no SQL, so that the sans-IO cores can use
 //! them; this crate re-exports every one of them at its own root (`hotline_store::CustomerView`,
@@ -41,6 +45,7 @@ mod campaigns;
 mod commerce;
 mod customers;
 mod error;
+mod knowledge;
 pub mod password;
 pub mod pins;
 pub mod reports;
@@ -58,6 +63,7 @@ pub use balances::Settlement;
 pub use calls::RefusedEvent;
 pub use customers::TIERS;
 pub use error::Error;
+pub use knowledge::KB_MAX_LIMIT;
 // Every record type, `phone`, `contains_card_number` and `Millis`. The records crate's own
 // `Error` and `Result` are shadowed by this crate's, declared here by name.
 pub use hotline_records::*;
