@@ -284,16 +284,20 @@ async fn run(store: Store, options: WorkerOptions, mut stopped: watch::Receiver<
     );
     while !*stopped.borrow() {
         let now = (options.clock)();
-        let due = match store
-            .claim_webhook_deliveries(now, lease_ms(&options), options.batch)
-            .await
-        {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %e, "webhooks: cannot read the outbox");
-                Vec::new()
+        // An idle outbox costs one indexed read a poll, not a claim.
+        let due = match store.next_webhook_due().await {
+            Ok(Some(at)) if at <= now => {
+                store
+                    .claim_webhook_deliveries(now, lease_ms(&options), options.batch)
+                    .await
             }
+            Ok(_) => Ok(Vec::new()),
+            Err(e) => Err(e),
         };
+        let due = due.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "webhooks: cannot read the outbox");
+            Vec::new()
+        });
         if !due.is_empty() {
             let posts = due.iter().map(|d| deliver(&store, &options, d));
             futures_util::future::join_all(posts).await;

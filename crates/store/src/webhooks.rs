@@ -453,6 +453,16 @@ impl Store {
         .await
     }
 
+    /// The earliest `next_attempt_at` of a pending delivery, if any: a cheap read (one index)
+    /// that lets an idle worker skip the claim, which on SQLite takes the write lock.
+    pub async fn next_webhook_due(&self) -> Result<Option<Millis>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE state = 'pending'",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// Claims up to `limit` deliveries due at `now` for `lease_ms`: pending, of an active
     /// subscription, `next_attempt_at` reached, not leased by another worker, and the lowest
     /// pending sequence of their subject (so at most one per subject, and a subject's later

@@ -310,6 +310,7 @@ both_backends!(
             .await
             .unwrap(); // not yet due
 
+        assert_eq!(s.next_webhook_due().await.unwrap(), Some(T0));
         let now = T0 + 10;
         let first = s.claim_webhook_deliveries(now, 30_000, 10).await.unwrap();
         let got: Vec<(&str, i64)> = first
@@ -436,5 +437,6 @@ both_backends!(
                 .unwrap()
                 .is_empty()
         );
+        assert_eq!(s.next_webhook_due().await.unwrap(), None);
     }
 );
