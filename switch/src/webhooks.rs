@@ -22,8 +22,9 @@
 //! delivery id. The schedule and the signature are pure functions of their inputs (time and
 //! jitter are arguments); the task reads the clock it is given.
 //!
-//! Only `http://` URLs are posted (an `https://` subscription is refused by the API; put a
-//! TLS-terminating proxy in front, or see docs/api.md#webhooks for what is not built).
+//! `https://` URLs are posted over TLS (rustls), the receiver's certificate checked against
+//! the Mozilla roots of `webpki-roots` (or the roots a test gives in
+//! [`WorkerOptions::tls`]); `http://` in clear.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,6 +217,29 @@ pub struct WorkerOptions {
     /// Deliveries claimed (and posted concurrently) at once.
     pub batch: i64,
     pub clock: Clock,
+    /// The TLS client for `https://` receivers ([`public_roots`] by default).
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// A TLS client that trusts the public web's roots (Mozilla's, from `webpki-roots`).
+pub fn public_roots() -> Arc<rustls::ClientConfig> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    tls_client(roots)
+}
+
+/// A TLS client (ring, TLS 1.2 and 1.3) that trusts `roots`.
+pub fn tls_client(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
 }
 
 impl Default for WorkerOptions {
@@ -232,6 +256,7 @@ impl Default for WorkerOptions {
             poll: Duration::from_secs(1),
             batch: 32,
             clock: Arc::new(crate::app::now_millis),
+            tls: public_roots(),
         }
     }
 }
@@ -318,7 +343,13 @@ async fn deliver(store: &Store, options: &WorkerOptions, due: &DueDelivery) {
     let sig = signature(&due.secret, sent_at.div_euclid(1000), d.body.as_bytes());
     let answer = tokio::time::timeout(
         options.timeout,
-        post(&due.url, d.id, &sig, Bytes::from(d.body.clone())),
+        post(
+            &options.tls,
+            &due.url,
+            d.id,
+            &sig,
+            Bytes::from(d.body.clone()),
+        ),
     )
     .await;
     let now = (options.clock)();
@@ -368,24 +399,25 @@ async fn deliver(store: &Store, options: &WorkerOptions, due: &DueDelivery) {
 /// Largest answer read from a receiver (it is discarded).
 const MAX_ANSWER: usize = 64 * 1024;
 
-/// Where an `http://` URL points: the address to connect to, the Host header, the target.
+/// Where a receiver's URL points: the address to connect to, TLS or not, the Host header
+/// and the request target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub connect: String,
+    /// `Some(name the certificate must carry)` for `https://`.
+    pub tls: Option<String>,
     pub host: String,
     pub path: String,
 }
 
-/// Reads an `http://host[:port][/path][?query]` URL.
+/// Reads an `http://` or `https://` `host[:port][/path][?query]` URL.
 pub fn parse_url(url: &str) -> Result<Target, String> {
     let uri: hyper::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("https:// is not built yet: use http:// (a TLS-terminating proxy)".into());
-        }
-        _ => return Err("the URL must start with http://".into()),
-    }
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err("the URL must start with http:// or https://".into()),
+    };
     let authority = uri.authority().ok_or("the URL has no host")?;
     if authority.as_str().contains('@') {
         return Err("the URL may not carry a user name or password".into());
@@ -394,9 +426,14 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     if host.is_empty() {
         return Err("the URL has no host".into());
     }
-    let port = authority.port_u16().unwrap_or(80);
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
     Ok(Target {
         connect: format!("{host}:{port}"),
+        tls: tls.then(|| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string()
+        }),
         host: authority.as_str().to_string(),
         path: uri
             .path_and_query()
@@ -405,13 +442,36 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
 }
 
 /// One POST; the status, or why there was none.
-async fn post(url: &str, id: i64, sig: &str, body: Bytes) -> Result<u16, String> {
+async fn post(
+    tls: &Arc<rustls::ClientConfig>,
+    url: &str,
+    id: i64,
+    sig: &str,
+    body: Bytes,
+) -> Result<u16, String> {
     let target = parse_url(url)?;
     let stream = tokio::net::TcpStream::connect(&target.connect)
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", target.connect))?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let Some(name) = &target.tls else {
+        return exchange(TokioIo::new(stream), &target, id, sig, body).await;
+    };
+    let server = rustls::pki_types::ServerName::try_from(name.clone())
+        .map_err(|e| format!("{name:?} cannot be checked against a certificate: {e}"))?;
+    let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        .connect(server, stream)
+        .await
+        .map_err(|e| format!("TLS handshake with {} failed: {e}", target.connect))?;
+    exchange(TokioIo::new(stream), &target, id, sig, body).await
+}
+
+/// The HTTP/1.1 request and its answer on a connected stream.
+async fn exchange<S>(io: S, target: &Target, id: i64, sig: &str, body: Bytes) -> Result<u16, String>
+where
+    S: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| format!("HTTP handshake failed: {e}"))?;
     let driver = tokio::spawn(async move {
@@ -530,11 +590,12 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_http_with_a_host() {
+    fn urls_are_http_or_https_with_a_host() {
         assert_eq!(
             parse_url("http://127.0.0.1:9000/hooks/a?x=1").unwrap(),
             Target {
                 connect: "127.0.0.1:9000".into(),
+                tls: None,
                 host: "127.0.0.1:9000".into(),
                 path: "/hooks/a?x=1".into(),
             }
@@ -543,11 +604,19 @@ mod tests {
             parse_url("http://crm.example/").unwrap().connect,
             "crm.example:80"
         );
-        assert_eq!(parse_url("http://[::1]:81").unwrap().path, "/");
-        assert!(
-            parse_url("https://crm.example/")
-                .unwrap_err()
-                .contains("https")
+        assert_eq!(
+            parse_url("https://crm.example/in").unwrap(),
+            Target {
+                connect: "crm.example:443".into(),
+                tls: Some("crm.example".into()),
+                host: "crm.example".into(),
+                path: "/in".into(),
+            }
+        );
+        let v6 = parse_url("https://[::1]:8443").unwrap();
+        assert_eq!(
+            (v6.connect.as_str(), v6.tls.as_deref(), v6.path.as_str()),
+            ("[::1]:8443", Some("::1"), "/")
         );
         assert!(parse_url("ftp://x/").is_err());
         assert!(parse_url("http://user:pw@x/").is_err());

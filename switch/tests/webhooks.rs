@@ -1,5 +1,5 @@
 //! Webhooks end to end, in process: an admin subscribes through the REST API (the secret shown
-//! once, refusals for the wrong role and an `https://` URL, both audited writes), the store's
+//! once, refusals for the wrong role and an `ftp://` URL, both audited writes), the store's
 //! writers fill the outbox (call records through the batch writer's path, outcomes, a payment
 //! approval, a ticket created and changed through the API), and the delivery worker posts to a
 //! real local HTTP receiver that is down at first (connection refused), then comes back and
@@ -7,7 +7,8 @@
 //! deliveries arrive in sequence order, and every signature verifies (HMAC computed here with
 //! the secret). A worker stopped while deliveries are pending leaves them to a new worker on the
 //! same database; a receiver that never comes back gets the delivery marked failed after
-//! `max_attempts`. Runs on SQLite, and on PostgreSQL too when `HOTLINE_TEST_PG_URL` is set.
+//! `max_attempts`. Over `https://`, a receiver whose certificate is not trusted is refused at
+//! the handshake and one whose certificate is trusted gets the delivery. Runs on SQLite, and on PostgreSQL too when `HOTLINE_TEST_PG_URL` is set.
 //! Waits are bounded polls, never wall-clock asserts.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -371,7 +372,7 @@ async fn delivered_down_then_up(db: Db) {
     assert_eq!(st, StatusCode::FORBIDDEN);
     for (body, field) in [
         (
-            json!({ "url": "https://crm.example/h", "kinds": ["call.ended"] }),
+            json!({ "url": "ftp://crm.example/h", "kinds": ["call.ended"] }),
             "url",
         ),
         (json!({ "url": url, "kinds": [] }), "kinds"),
@@ -700,4 +701,69 @@ async fn a_receiver_that_never_answers_gets_the_delivery_failed_after_max_attemp
             "{e}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_receivers_get_deliveries_only_with_a_trusted_certificate() {
+    let db = Db::sqlite().await;
+    let store = db.open().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    let (crt, pem) = (dir.path().join("r.crt"), dir.path().join("r.key"));
+    std::fs::write(&crt, key.cert.pem()).expect("crt");
+    std::fs::write(&pem, key.signing_key.serialize_pem()).expect("key");
+    let acceptor = hotline_switch::cti::tls::acceptor(&crt, &pem).expect("acceptor");
+    let inbox: Shared = Arc::new(Mutex::new(Inbox::default()));
+    let app = Router::new()
+        .route("/hooks", axum::routing::post(receive))
+        .with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let limits = hotline_switch::http::ServeLimits::from_config(&Default::default());
+    let stats = hotline_switch::netlimits::Listener::new("hooks", limits.connections);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hotline_switch::http::serve(
+        listener,
+        app,
+        Some(acceptor),
+        limits,
+        stats,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let (hook, secret) = subscribe(&store, &format!("https://localhost:{port}/hooks")).await;
+    call(&store, "tls", t0()).await;
+    // The public roots do not include a self-signed certificate: refused at the handshake.
+    let worker = Worker::spawn(store.clone(), fast(1000));
+    wait_for("a refused handshake", || async {
+        let log = store.webhook_deliveries(hook, None, 10).await.unwrap();
+        log.iter().any(|d| {
+            d.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("TLS handshake"))
+        })
+    })
+    .await;
+    worker.stop().await;
+    assert!(inbox.lock().unwrap().accepted.is_empty());
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(key.cert.der().clone()).expect("root");
+    let trusting = WorkerOptions {
+        tls: hotline_switch::webhooks::tls_client(roots),
+        ..fast(1000)
+    };
+    let worker = Worker::spawn(store.clone(), trusting);
+    wait_for("the delivery over TLS", || async {
+        store.webhook_delivery_counts().await.unwrap() == (0, 1, 0)
+    })
+    .await;
+    worker.stop().await;
+    let accepted = inbox.lock().unwrap().accepted.clone();
+    assert_eq!(accepted.len(), 1);
+    verify(&secret, &accepted[0].signature, &accepted[0].body);
+    let _ = stop.send(());
+    let _ = server.await;
 }

@@ -97,7 +97,7 @@ impl From<Webhook> for WebhookOut {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
-    /// `http://host[:port]/path` that receives the POSTs (`https://` is not built yet).
+    /// `https://host[:port]/path` (or `http://`) that receives the POSTs.
     pub url: String,
     /// The events to send, at least one.
     pub kinds: Vec<Kind>,
