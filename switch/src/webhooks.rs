@@ -642,4 +642,30 @@ mod tests {
         };
         assert_eq!(bad.check().unwrap_err().0, "webhooks.max_attempts");
     }
+
+    #[test]
+    fn switch_toml_section_is_read_and_its_errors_name_file_line_and_key() {
+        use crate::config::Config;
+        let path = std::path::Path::new("/etc/hotline/switch.toml");
+        let cfg = Config::parse(
+            path,
+            "[demo]\nseed = false\n[webhooks]\nenabled = false\ntimeout_secs = 5\nmax_attempts = 3\n",
+        )
+        .unwrap();
+        assert!(!cfg.webhooks.enabled);
+        let o = cfg.webhooks.options();
+        assert_eq!(
+            (o.timeout, o.policy.max_attempts),
+            (Duration::from_secs(5), 3)
+        );
+        assert_eq!(o.policy.give_up_after, Duration::from_secs(24 * 3600));
+        let e = Config::parse(path, "[demo]\nseed = false\n[webhooks]\ntimeout_secs = 0\n")
+            .unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(4), Some("webhooks.timeout_secs"))
+        );
+        let e = Config::parse(path, "[demo]\nseed = false\n[webhooks]\nretries = 3\n").unwrap_err();
+        assert!(e.to_string().contains("retries"), "{e}");
+    }
 }
