@@ -1,6 +1,6 @@
 //! Webhooks end to end, in process: an admin subscribes through the REST API (the secret shown
 //! once, refusals for the wrong role and an `ftp://` URL, both audited writes), the store's
-//! writers fill the outbox (call records through the batch writer's path, outcomes, a payment
+//! writers fill the outbox (call records through the switch's call-record writer, outcomes, a payment
 //! approval, a ticket created and changed through the API), and the delivery worker posts to a
 //! real local HTTP receiver that is down at first (connection refused), then comes back and
 //! answers 500 once: every delivery is accepted exactly once per delivery id, each subject's
@@ -27,6 +27,7 @@ use hotline_store::{
 };
 use hotline_switch::api::auth::RateLimit;
 use hotline_switch::api::{ApiState, router, tokens};
+use hotline_switch::calls::cdr::CdrWriter;
 use hotline_switch::webhooks::{RetryPolicy, Worker, WorkerOptions};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -238,43 +239,65 @@ async fn api(
 }
 
 /// A call through the call-record writer's store path: arrived, answered, ended.
-async fn call(store: &Store, id: &str, at: i64) {
+/// A call's events: arrived, answered, ended.
+fn call_events(id: &str, at: i64) -> Vec<CallEvent> {
     let ev = |seq, at, kind| CallEvent {
         call_id: id.into(),
         seq,
         at,
         kind,
     };
+    vec![
+        ev(
+            0,
+            at,
+            CallEventKind::Arrived {
+                direction: Direction::Inbound,
+                ani: "+4930123456".into(),
+                dnis: "100".into(),
+            },
+        ),
+        ev(
+            1,
+            at + 1000,
+            CallEventKind::Answered {
+                agent_id: "alice".into(),
+            },
+        ),
+        ev(
+            2,
+            at + 60_000,
+            CallEventKind::Ended {
+                reason: "caller hung up".into(),
+                abandoned: false,
+            },
+        ),
+    ]
+}
+
+/// A call stored in one batch.
+async fn call(store: &Store, id: &str, at: i64) {
     let refused = store
-        .record_call_events(&[
-            ev(
-                0,
-                at,
-                CallEventKind::Arrived {
-                    direction: Direction::Inbound,
-                    ani: "+4930123456".into(),
-                    dnis: "100".into(),
-                },
-            ),
-            ev(
-                1,
-                at + 1000,
-                CallEventKind::Answered {
-                    agent_id: "alice".into(),
-                },
-            ),
-            ev(
-                2,
-                at + 60_000,
-                CallEventKind::Ended {
-                    reason: "caller hung up".into(),
-                    abandoned: false,
-                },
-            ),
-        ])
+        .record_call_events(&call_events(id, at))
         .await
         .unwrap();
     assert!(refused.is_empty());
+}
+
+/// Calls through the switch's call-record writer (batches, group commit), drained.
+async fn calls_through_the_writer(store: &Store, ids: &[&str], at: i64) {
+    let (writer, task) = CdrWriter::spawn(store.clone());
+    for (i, id) in ids.iter().enumerate() {
+        for ev in call_events(id, at + i as i64 * 10) {
+            writer.write(ev);
+        }
+    }
+    drop(writer);
+    let report = task.await.expect("writer task");
+    assert_eq!(
+        (report.written, report.refused, report.abandoned),
+        (3 * ids.len() as u64, 0, 0)
+    );
 }
 
 async fn outcome(store: &Store, call: &str, at: i64) {
@@ -417,9 +440,7 @@ async fn delivered_down_then_up(db: Db) {
     );
 
     // Events: three calls (one with a payment), their outcomes, a ticket created and changed.
-    for (i, id) in ["c1", "c2", "c3"].iter().enumerate() {
-        call(&store, id, t0() + i as i64 * 10).await;
-    }
+    calls_through_the_writer(&store, &["c1", "c2", "c3"], t0()).await;
     approved_payment(&store, "c1", t0() + 70_000).await;
     for id in ["c1", "c2", "c3"] {
         outcome(&store, id, t0() + 80_000).await;
