@@ -63,6 +63,8 @@ pub struct Running {
     /// The bus's command receiver when call control was not started.
     pub call_commands: Option<tokio::sync::mpsc::Receiver<crate::bus::CallCommand>>,
     calls: Option<crate::calls::CallControl>,
+    /// The webhook delivery worker, unless `[webhooks] enabled = false`.
+    webhooks: Option<crate::webhooks::Worker>,
     stop_http: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<()>,
     tls: Option<(
@@ -217,7 +219,12 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
             let _ = stopped.await;
         },
     ));
+    let webhooks = cfg
+        .webhooks
+        .enabled
+        .then(|| crate::webhooks::Worker::spawn(store.clone(), cfg.webhooks.options()));
     Ok(Running {
+        webhooks,
         http: local,
         https,
         tls,
@@ -274,6 +281,9 @@ impl Running {
         if let Some(calls) = self.calls {
             tracing::info!("shutting down: ending calls");
             calls.shutdown().await;
+        }
+        if let Some(webhooks) = self.webhooks {
+            webhooks.stop().await;
         }
         tracing::info!("shutting down: finishing database writes");
         self.store.close().await;

@@ -54,6 +54,8 @@ pub struct Config {
     #[serde(default)]
     pub payments: PaymentsConfig,
     #[serde(default)]
+    pub webhooks: crate::webhooks::WebhooksConfig,
+    #[serde(default)]
     pub sip: crate::sip::config::SipConfig,
     #[serde(default)]
     pub media: crate::sip::config::MediaConfig,
@@ -619,6 +621,9 @@ impl Config {
         }
         if !(1..=120).contains(&pay.timeout_secs) {
             return Err(err("payments.timeout_secs", "must be 1 to 120".into()));
+        }
+        if let Err((key, message)) = self.webhooks.check() {
+            return Err(err(key, message));
         }
         crate::sip::config::validate(
             &self.file,

@@ -15,3 +15,4 @@ pub use hotline_calls::pii;
 pub mod routing;
 pub mod seed;
 pub mod sip;
+pub mod webhooks;

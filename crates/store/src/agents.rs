@@ -209,6 +209,7 @@ impl Store {
             ));
         }
         self.retrying(|| async {
+            let mut tx = self.pool().begin().await?;
             sqlx::query(
                 "INSERT INTO outcomes (call_id, agent_id, disposition, notes, wrapup_ms, ticket_id, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
@@ -223,7 +224,7 @@ impl Store {
             .bind(o.wrapup_ms.max(0))
             .bind(o.ticket_id)
             .bind(o.at)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .map_err(|e| match &e {
                 sqlx::Error::Database(db) if db.message().to_lowercase().contains("foreign key") => {
@@ -231,6 +232,26 @@ impl Store {
                 }
                 _ => Error::Database(e),
             })?;
+            // Idempotent by agent and time: a desktop resending the same outcome adds nothing,
+            // a changed outcome (written later) is a new event.
+            crate::webhooks::enqueue(&mut tx, crate::EventKind::OutcomeWritten, || {
+                vec![crate::WebhookEvent {
+                    kind: crate::EventKind::OutcomeWritten,
+                    subject: format!("call/{}", o.call_id),
+                    source_id: format!("{}@{}", o.agent_id, o.at),
+                    occurred_at: o.at,
+                    data: serde_json::json!({
+                        "call_id": o.call_id,
+                        "agent_id": o.agent_id,
+                        "disposition": o.disposition,
+                        "notes": o.notes,
+                        "wrapup_ms": o.wrapup_ms.max(0),
+                        "ticket_id": o.ticket_id,
+                    }),
+                }]
+            })
+            .await?;
+            tx.commit().await?;
             Ok(())
         })
         .await

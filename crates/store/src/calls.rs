@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::webhooks::{self, EventKind, WebhookEvent};
 use crate::{
     Backend, CallEvent, CallEventKind, CallRecord, CustomerId, Error, LegQuality, Millis, Result,
     Store, flag,
@@ -239,6 +240,56 @@ impl<'a> RowChange<'a> {
     }
 }
 
+/// Enqueues `call.ended` for the calls whose `ended` event this transaction stored, with
+/// the call record as it now is (without the digits the caller entered in the IVR, which
+/// may hold a PIN). Idempotent by call id: a call ends once.
+async fn enqueue_call_ended(conn: &mut AnyConnection, ids: &[&str]) -> Result<()> {
+    let subs = webhooks::subscribers(conn, EventKind::CallEnded).await?;
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let mut events = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            call_columns!(),
+            " FROM calls WHERE id = $1"
+        ))
+        .bind(*id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let c = call_record(&row)?;
+        let at = c.ended_at.unwrap_or(c.arrived_at);
+        events.push(WebhookEvent {
+            kind: EventKind::CallEnded,
+            subject: format!("call/{}", c.id),
+            source_id: c.id.clone(),
+            occurred_at: at,
+            data: serde_json::json!({
+                "call_id": c.id,
+                "direction": c.direction,
+                "ani": c.ani,
+                "dnis": c.dnis,
+                "customer_id": c.customer_id,
+                "ivr_path": c.ivr_path,
+                "queue_id": c.queue_id,
+                "priority": c.priority,
+                "arrived_at": c.arrived_at,
+                "enqueued_at": c.enqueued_at,
+                "offered_at": c.offered_at,
+                "answered_at": c.answered_at,
+                "ended_at": c.ended_at,
+                "agent_id": c.agent_id,
+                "end_reason": c.end_reason,
+                "abandoned": c.abandoned,
+                "hold_ms": c.hold_ms,
+                "transfers": c.transfers,
+            }),
+        });
+    }
+    webhooks::enqueue_for(conn, &subs, &events).await
+}
+
 /// A value as the JSON text of a column.
 fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Invalid(e.to_string()))
@@ -405,6 +456,17 @@ impl Store {
             }
         }
         self.apply_run(&mut tx, &fresh[start..]).await?;
+        let mut ended: Vec<&str> = Vec::new();
+        for ev in &fresh {
+            if matches!(ev.kind, CallEventKind::Ended { .. })
+                && !ended.contains(&ev.call_id.as_str())
+            {
+                ended.push(ev.call_id.as_str());
+            }
+        }
+        if !ended.is_empty() {
+            enqueue_call_ended(&mut tx, &ended).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

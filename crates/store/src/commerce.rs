@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::webhooks::{EventKind, WebhookEvent};
 use crate::{
     BookableItem, Booking, BookingId, CustomerId, Error, ItemId, Millis, NewItem, Payment, Result,
     Store, contains_card_number,
@@ -218,6 +219,7 @@ impl Store {
             ));
         }
         self.retrying(|| async {
+            let mut tx = self.pool().begin().await?;
             sqlx::query(
                 "INSERT INTO payments (idempotency_key, booking_id, customer_id, call_id, amount_minor, currency, status,
                    decline_reason, gateway, gateway_ref, card_token, card_brand, card_last4, created_at, updated_at,
@@ -244,8 +246,25 @@ impl Store {
             .bind(p.card_last4.as_deref())
             .bind(p.at)
             .bind(p.reference.as_deref())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+            // The row as it now is: an approval is announced once (by payment key), whether
+            // this write made it or repeated it.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE idempotency_key = $1"
+            ));
+            let row = sqlx::query(sql)
+                .bind(p.idempotency_key.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            let stored = payment_from_row(&row)?;
+            if stored.status == "approved" {
+                crate::webhooks::enqueue(&mut tx, EventKind::PaymentApproved, || {
+                    vec![payment_approved(&stored)]
+                })
+                .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
         .await?;
@@ -308,6 +327,33 @@ impl Store {
             .iter()
             .map(booking_from_row)
             .collect()
+    }
+}
+
+/// The `payment.approved` event of an approved payment: amounts, gateway reference and card
+/// brand, never the card token or digits.
+fn payment_approved(p: &Payment) -> WebhookEvent {
+    let subject = match &p.call_id {
+        Some(call) => format!("call/{call}"),
+        None => format!("payment/{}", p.idempotency_key),
+    };
+    WebhookEvent {
+        kind: EventKind::PaymentApproved,
+        subject,
+        source_id: p.idempotency_key.clone(),
+        occurred_at: p.at,
+        data: serde_json::json!({
+            "payment_key": p.idempotency_key,
+            "call_id": p.call_id,
+            "customer_id": p.customer_id,
+            "booking_id": p.booking_id,
+            "amount_minor": p.amount_minor,
+            "currency": p.currency,
+            "gateway": p.gateway,
+            "gateway_ref": p.gateway_ref,
+            "card_brand": p.card_brand,
+            "reference": p.reference,
+        }),
     }
 }
 

@@ -16,6 +16,9 @@
 //! are idempotent (keyed by call id and sequence, call id and agent, idempotency key) and are
 //! retried on transient errors (see [`Store::retrying`]), so a writer may safely repeat them.
 //!
+//! Webhooks (subscriptions, and the durable outbox the writes above fill in their own
+//! transactions and the switch's delivery worker drains) are kept by the `webhooks` module.
+//!
 //! Outbound campaigns (campaigns, their contacts, dial attempts, do-not-call lists, CSV imports
 //! and lists built from customers, live board counters) are kept by the `campaigns` module.
 //!
@@ -51,6 +54,7 @@ pub mod pins;
 pub mod reports;
 mod tickets;
 mod tokens;
+pub mod webhooks;
 mod work;
 
 use std::str::FromStr;
@@ -64,6 +68,10 @@ pub use calls::RefusedEvent;
 pub use customers::TIERS;
 pub use error::Error;
 pub use knowledge::KB_MAX_LIMIT;
+pub use webhooks::{
+    Delivery, DeliveryAttempt, DeliveryId, DeliveryState, DueDelivery, EventKind, NewWebhook,
+    Webhook, WebhookEvent, WebhookId, WebhookState,
+};
 // Every record type, `phone`, `contains_card_number` and `Millis`. The records crate's own
 // `Error` and `Result` are shadowed by this crate's, declared here by name.
 pub use hotline_records::*;

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use crate::customers::{TICKET_COLUMNS, ticket_from_row};
+use crate::webhooks::{EventKind, WebhookEvent};
 use crate::{Error, NewTicket, Result, Store, Ticket, TicketChange, TicketId, TicketUpdate};
 
 const STATUSES: [&str; 4] = ["open", "pending", "solved", "closed"];
@@ -72,6 +73,26 @@ impl Store {
             .bind(t.created_by.as_deref())
             .bind(t.subject.trim())
             .execute(&mut *tx)
+            .await?;
+            crate::webhooks::enqueue(&mut tx, EventKind::TicketCreated, || {
+                vec![WebhookEvent {
+                    kind: EventKind::TicketCreated,
+                    subject: format!("ticket/{id}"),
+                    source_id: id.to_string(),
+                    occurred_at: t.at,
+                    data: serde_json::json!({
+                        "ticket_id": id,
+                        "customer_id": t.customer_id,
+                        "call_id": t.call_id,
+                        "subject": t.subject.trim(),
+                        "body": t.body,
+                        "status": "open",
+                        "priority": priority,
+                        "assignee": t.assignee,
+                        "created_by": t.created_by,
+                    }),
+                }]
+            })
             .await?;
             tx.commit().await?;
             Ok(id)
@@ -161,19 +182,44 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        let mut first_line = None;
+        let mut changed = Vec::with_capacity(changes.len());
         for (field, old_v, new_v) in changes {
-            sqlx::query(
-                "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)",
+            let line: i64 = sqlx::query_scalar(
+                "INSERT INTO ticket_history (ticket_id, at, actor, field, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(id)
             .bind(u.at)
             .bind(u.actor.as_deref())
             .bind(field)
-            .bind(old_v)
-            .bind(new_v)
-            .execute(&mut *tx)
+            .bind(old_v.as_deref())
+            .bind(new_v.as_deref())
+            .fetch_one(&mut *tx)
             .await?;
+            first_line.get_or_insert(line);
+            changed.push(serde_json::json!({ "field": field, "old": old_v, "new": new_v }));
         }
+        // Idempotent by the update's first history line: one event per update.
+        crate::webhooks::enqueue(&mut tx, EventKind::TicketUpdated, || {
+            vec![WebhookEvent {
+                kind: EventKind::TicketUpdated,
+                subject: format!("ticket/{id}"),
+                source_id: format!("history/{}", first_line.unwrap_or(0)),
+                occurred_at: u.at,
+                data: serde_json::json!({
+                    "ticket_id": id,
+                    "customer_id": new.customer_id,
+                    "call_id": new.call_id,
+                    "subject": new.subject,
+                    "status": new.status,
+                    "priority": new.priority,
+                    "assignee": new.assignee,
+                    "actor": u.actor,
+                    "changes": changed,
+                }),
+            }]
+        })
+        .await?;
         tx.commit().await?;
         Ok(new)
     }

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, audit, customers, tickets, tokens};
+use super::{agents, audit, customers, tickets, tokens, webhooks};
 
 /// The document's root.
 #[derive(OpenApi)]
@@ -44,6 +44,10 @@ use super::{agents, audit, customers, tickets, tokens};
         tickets::update,
         tickets::comment,
         audit::list,
+        webhooks::list,
+        webhooks::create,
+        webhooks::delete,
+        webhooks::deliveries,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -53,6 +57,7 @@ use super::{agents, audit, customers, tickets, tokens};
         (name = "customers", description = "Customers: search, read, name, tier, notes and balance due"),
         (name = "tickets", description = "Tickets: list, create, status, comments"),
         (name = "audit", description = "The audit log (admin, supervisor)"),
+        (name = "webhooks", description = "Webhook subscriptions and their delivery log (admin)"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -1,5 +1,5 @@
 //! The REST API, `/api/v1` on the switch's HTTP server: API tokens, agents and their skills,
-//! the skills defined, customers, tickets and the audit log, described by an OpenAPI document generated from
+//! the skills defined, customers, tickets, the audit log and webhook subscriptions, described by an OpenAPI document generated from
 //! these handlers and served at `/api/v1/openapi.json` (docs/api.md).
 //!
 //! Every route but the document and its page (`/api/v1/docs`) needs `Authorization: Bearer <token>` ([`auth`]); each handler
@@ -21,6 +21,7 @@ pub mod doc;
 pub mod problem;
 pub mod tickets;
 pub mod tokens;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,6 +136,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/tickets/{id}"),
     ("post", "/api/v1/tickets/{id}/comments"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/webhooks"),
+    ("post", "/api/v1/webhooks"),
+    ("delete", "/api/v1/webhooks/{id}"),
+    ("get", "/api/v1/webhooks/{id}/deliveries"),
 ];
 
 /// The API's routes, to merge into the switch's router.
@@ -159,6 +164,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/tickets/{id}", get(tickets::get).patch(tickets::update))
         .route("/tickets/{id}/comments", post(tickets::comment))
         .route("/audit", get(audit::list))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", axum::routing::delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
