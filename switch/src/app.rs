@@ -105,6 +105,10 @@ pub async fn start(cfg: Config, options: StartOptions) -> Result<Running, String
             "demo data loaded"
         );
     }
+    if cfg.demo.seed {
+        seed::seed_knowledge_base(&store, &cfg.resolve(&cfg.demo.knowledge_base), now_millis())
+            .await?;
+    }
 
     // Routing (the ACD task) and call control, joined by the bus.
     let (bus, commands) = crate::bus::Bus::new();

@@ -183,6 +183,9 @@ pub struct DemoConfig {
     pub seed: bool,
     /// The demo data file, relative to the config folder.
     pub file: PathBuf,
+    /// Knowledge-base articles loaded when the knowledge base is empty (with `seed`), relative
+    /// to the config folder; a missing file loads nothing.
+    pub knowledge_base: PathBuf,
 }
 
 impl Default for DemoConfig {
@@ -190,6 +193,7 @@ impl Default for DemoConfig {
         DemoConfig {
             seed: true,
             file: PathBuf::from("demo.toml"),
+            knowledge_base: PathBuf::from("kb.toml"),
         }
     }
 }

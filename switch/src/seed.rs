@@ -139,6 +139,31 @@ pub fn load(path: &Path) -> Result<DemoData, ConfigError> {
     parse_toml(path, &text)
 }
 
+/// Loads the knowledge-base articles of `path` into an empty knowledge base (an existing one is
+/// left alone; a missing file loads nothing). A bad file names its line and key.
+pub async fn seed_knowledge_base(store: &Store, path: &Path, now: Millis) -> Result<(), String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(file = %path.display(), "no knowledge-base file: none loaded");
+            return Ok(());
+        }
+        Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+    };
+    let kb: hotline_store::KbSeed = parse_toml(path, &text).map_err(|e| e.to_string())?;
+    match store
+        .seed_knowledge_base(&kb, now)
+        .await
+        .map_err(|e| format!("seeding {}: {e}", path.display()))?
+    {
+        hotline_store::KbSeeded::Loaded(n) => {
+            tracing::info!(articles = n, "knowledge base loaded")
+        }
+        hotline_store::KbSeeded::AlreadyHasArticles(_) => {}
+    }
+    Ok(())
+}
+
 /// Writes demo data into the store. The caller checks that the store is empty first.
 pub async fn seed(store: &Store, data: &DemoData, now: Millis) -> Result<SeedReport, SeedError> {
     check(data)?;
@@ -368,5 +393,28 @@ mod tests {
             e.contains("pin must be 4 to 12 digits") && !e.contains("12a4"),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn shipped_knowledge_base_loads_once_and_a_bad_file_names_its_line() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let url = format!("sqlite://{}/kb.db", dir.path().display());
+        let store = Store::open(&url, Default::default()).await.expect("store");
+        let kb = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/kb.toml");
+        seed_knowledge_base(&store, &kb, 1).await.expect("seed");
+        let n = store.list_articles(None).await.expect("articles").len();
+        assert!(n >= 10, "{n} articles");
+        // Loaded once: a second start leaves them alone.
+        seed_knowledge_base(&store, &kb, 2).await.expect("again");
+        assert_eq!(store.list_articles(None).await.expect("articles").len(), n);
+        // No file: nothing loaded, no error. A bad file: its line and key.
+        seed_knowledge_base(&store, &dir.path().join("none.toml"), 3)
+            .await
+            .expect("missing file is fine");
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[[articles]]\ntitle = \"x\"\nbody = 5\n").expect("write");
+        let e = seed_knowledge_base(&store, &bad, 4).await.unwrap_err();
+        assert!(e.contains("bad.toml:3") && e.contains("body"), "{e}");
+        store.close().await;
     }
 }
