@@ -60,7 +60,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -100,6 +100,9 @@ pub struct QueueDef {
     pub service_level_secs: u32,
     /// The routing rules (id, requires, strategy, ring_timeout, wrap_up, widening, overflow ...).
     pub acd: QueueConfig,
+    /// How long the queue's work (tickets, voicemails) may wait, by priority (`low`, `normal`,
+    /// `high`, `urgent`); a priority not named has no due time.
+    pub work_due: BTreeMap<String, Duration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +111,32 @@ struct QueueExtra {
     name: String,
     #[serde(default = "default_sl")]
     service_level_secs: u32,
+    #[serde(default)]
+    work_due_mins: WorkDueMins,
+}
+
+/// `work_due_mins = { normal = 1440, high = 240 }`: minutes, per ticket priority.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkDueMins {
+    low: Option<u32>,
+    normal: Option<u32>,
+    high: Option<u32>,
+    urgent: Option<u32>,
+}
+
+impl WorkDueMins {
+    fn to_map(&self) -> BTreeMap<String, Duration> {
+        [
+            ("low", self.low),
+            ("normal", self.normal),
+            ("high", self.high),
+            ("urgent", self.urgent),
+        ]
+        .into_iter()
+        .filter_map(|(p, m)| m.map(|m| (p.to_string(), Duration::from_secs(u64::from(m) * 60))))
+        .collect()
+    }
 }
 
 fn default_sl() -> u32 {
@@ -129,6 +158,7 @@ const QUEUE_KEYS: &[&str] = &[
     "announce",
     "callback_attempts",
     "callback_retry_delay",
+    "work_due_mins",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +222,7 @@ impl RoutingSetup {
                 .map(|(acd, x)| QueueDef {
                     name: x.name,
                     service_level_secs: x.service_level_secs,
+                    work_due: x.work_due_mins.to_map(),
                     acd,
                 })
                 .collect(),
@@ -353,6 +384,8 @@ pub struct RoutingHandle {
     queues: Arc<Vec<(QueueId, String)>>,
     /// Each queue's skill requirements (skill, minimum proficiency), in file order.
     requirements: Arc<Vec<(QueueId, Vec<(String, u8)>)>>,
+    /// Each queue's work due times by priority (`work_due_mins`).
+    work_due: Arc<HashMap<String, BTreeMap<String, Duration>>>,
 }
 
 /// Starts the routing task. With a store, agent skills are read from it at
@@ -396,6 +429,12 @@ pub fn spawn(setup: RoutingSetup, store: Option<Store>) -> RoutingHandle {
             (q.acd.id.clone(), needs)
         })
         .collect();
+    let work_due: HashMap<String, BTreeMap<String, Duration>> = setup
+        .queues
+        .iter()
+        .filter(|q| !q.work_due.is_empty())
+        .map(|q| (q.acd.id.to_string(), q.work_due.clone()))
+        .collect();
     let actor = Actor {
         acd,
         queues: setup.queues,
@@ -412,6 +451,7 @@ pub fn spawn(setup: RoutingSetup, store: Option<Store>) -> RoutingHandle {
         store,
         queues: Arc::new(queues),
         requirements: Arc::new(requirements),
+        work_due: Arc::new(work_due),
     }
 }
 
@@ -454,6 +494,11 @@ impl RoutingHandle {
     /// The configured queues with their display names, in file order.
     pub fn queues(&self) -> &[(QueueId, String)] {
         &self.queues
+    }
+
+    /// Each queue's work due times by ticket priority (queues without `work_due_mins` absent).
+    pub fn work_due(&self) -> HashMap<String, BTreeMap<String, Duration>> {
+        self.work_due.as_ref().clone()
     }
 
     /// The queues an agent with these skills (skill, proficiency) can take calls from: every

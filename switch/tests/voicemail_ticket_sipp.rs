@@ -118,6 +118,8 @@ fn after_hours_message_becomes_a_ticket_in_the_support_worklist() {
     assert_eq!(item.ticket.call_id.as_deref(), Some(call.as_str()));
     assert_eq!(item.ticket.customer_id, Some(hedy));
     assert_eq!(item.ticket.status, "open");
+    // Due by the support queue's work SLA for normal priority (config/queues.toml: 480 min).
+    assert_eq!(item.due_at, Some(item.ticket.created_at + 480 * 60_000));
     assert_eq!(item.ticket.subject, "After-hours voicemail");
     assert!(
         item.ticket.body.starts_with("Voicemail from +12125550113"),

@@ -46,6 +46,8 @@ pub struct ServiceDeps {
     pub agent_names: HashMap<String, String>,
     /// Queue id -> display name.
     pub queue_names: HashMap<String, String>,
+    /// Queue id -> how long its work may wait, by ticket priority (a voicemail is `normal`).
+    pub work_due: HashMap<String, std::collections::BTreeMap<String, std::time::Duration>>,
     /// Callback requests routing holds, by the id of the call they came from (legs.rs
     /// dials them).
     pub(crate) callbacks: HashMap<String, crate::legs::PendingCallback>,
@@ -339,8 +341,10 @@ fn voicemail_name(call_id: &str) -> String {
 
 /// Stops a voicemail's recording and says how to file it; `answer` when the IVR still waits
 /// for [`IvrEvent::RecordingFinished`] (the caller is still on the line).
+#[allow(clippy::too_many_arguments)]
 fn file_voicemail(
     media: &Option<Arc<dyn MediaControl>>,
+    work_due: &HashMap<String, std::collections::BTreeMap<String, std::time::Duration>>,
     call_id: &str,
     caller: &str,
     v: VoicemailRecording,
@@ -348,6 +352,10 @@ fn file_voicemail(
     wall_ms: i64,
     answer: bool,
 ) -> Work {
+    let due_at = work_due
+        .get(&v.queue)
+        .and_then(|d| d.get("normal"))
+        .map(|d| wall_ms + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
     if let Some(m) = media {
         let _ = m.stop_recording(v.recording);
     }
@@ -363,6 +371,7 @@ fn file_voicemail(
             customer_id: v.customer,
             recording: format!("{}.wav", voicemail_name(call_id)),
             duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            due_at,
             at: wall_ms,
         },
     }
@@ -541,7 +550,16 @@ impl Core {
         let Some(v) = c.service.voicemail.take() else {
             return;
         };
-        let work = file_voicemail(&self.deps.media, &c.id, &c.ani, v, now, self.wall_ms, true);
+        let work = file_voicemail(
+            &self.deps.media,
+            &self.deps.work_due,
+            &c.id,
+            &c.ani,
+            v,
+            now,
+            self.wall_ms,
+            true,
+        );
         self.out.work(work);
     }
 
@@ -1807,7 +1825,16 @@ impl Core {
         }
         if let Some(v) = c.service.voicemail.take() {
             // The usual end of a message: the caller hangs up. Filed all the same.
-            let work = file_voicemail(&self.deps.media, &c.id, &c.ani, v, now, self.wall_ms, false);
+            let work = file_voicemail(
+                &self.deps.media,
+                &self.deps.work_due,
+                &c.id,
+                &c.ani,
+                v,
+                now,
+                self.wall_ms,
+                false,
+            );
             self.out.work(work);
         }
         let agent = c

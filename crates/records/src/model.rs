@@ -577,6 +577,8 @@ pub struct NewVoicemail {
     pub recording: String,
     /// How long the message is.
     pub duration_ms: i64,
+    /// When it is due (the queue's work SLA for normal priority), if the queue has one.
+    pub due_at: Option<Millis>,
     pub at: Millis,
 }
 

@@ -8,8 +8,8 @@ use crate::customers::ticket_from_row;
 use crate::{Error, NewTicket, NewVoicemail, Result, Store, TicketId, WorkItem, WorkKind};
 
 impl Store {
-    /// Files a voicemail as an open ticket in `v.queue` with its recording, once per call (a
-    /// retry returns the same ticket). The body says who called and how long the message is.
+    /// Files a voicemail as an open ticket in `v.queue` with its recording and due time, once
+    /// per call (a retry returns the same ticket). The body says who called and how long the message is.
     pub async fn file_voicemail(&self, v: &NewVoicemail) -> Result<TicketId> {
         if v.queue.trim().is_empty() {
             return Err(Error::Invalid("voicemail queue is empty".into()));
@@ -41,11 +41,12 @@ impl Store {
             .await?;
         self.retrying(|| async {
             sqlx::query(
-                "UPDATE tickets SET queue_id = $1, kind = 'voicemail', recording = $2
-                 WHERE id = $3 AND queue_id IS NULL",
+                "UPDATE tickets SET queue_id = $1, kind = 'voicemail', recording = $2, due_at = $3
+                 WHERE id = $4 AND queue_id IS NULL",
             )
             .bind(v.queue.trim())
             .bind(v.recording.as_str())
+            .bind(v.due_at)
             .bind(id)
             .execute(self.pool())
             .await?;

@@ -18,6 +18,7 @@ fn voicemail(call: &str, queue: &str) -> NewVoicemail {
         customer_id: None,
         recording: format!("vm-{call}.wav"),
         duration_ms: 7_400,
+        due_at: None,
         at: T0,
     }
 }

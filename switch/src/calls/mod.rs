@@ -278,6 +278,7 @@ pub async fn start_from_config(
             .iter()
             .map(|(q, n)| (q.as_str().to_string(), n.clone()))
             .collect();
+        deps.work_due = r.work_due();
         deps.routing = true;
     }
     let gateway = if cfg.payments.gateway == crate::config::GatewayKind::Http {
