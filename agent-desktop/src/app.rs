@@ -324,7 +324,7 @@ impl DeskApp {
             edit,
             at: wall,
         };
-        if let Err(e) = self.writer.submit_ticket(change, self.clock.now()) {
+        if let Err(e) = self.writer.submit_ticket(change) {
             self.state.notify_at(
                 Place::Work,
                 Level::Error,
@@ -374,7 +374,7 @@ impl DeskApp {
                 }),
             at: wall,
         };
-        if let Err(e) = self.writer.submit(record, self.clock.now()) {
+        if let Err(e) = self.writer.submit(record) {
             self.state.notify(
                 Level::Error,
                 msg!("outbox-failed", reason = e.to_string()),

@@ -531,26 +531,20 @@ pub enum OutcomeWriter {
 impl OutcomeWriter {
     /// Queues an outcome durably. An error means the outbox file could not be written (the record
     /// is still tried against the database).
-    pub fn submit(&mut self, outcome: OutcomeRecord, now: Instant) -> Result<(), DeskError> {
-        self.submit_record(Record::Outcome(Box::new(outcome)), now)
+    pub fn submit(&mut self, outcome: OutcomeRecord) -> Result<(), DeskError> {
+        self.submit_record(Record::Outcome(Box::new(outcome)))
     }
 
     /// Queues a ticket change durably, like [`Self::submit`].
-    pub fn submit_ticket(
-        &mut self,
-        change: TicketChangeRecord,
-        now: Instant,
-    ) -> Result<(), DeskError> {
-        self.submit_record(Record::Ticket(change), now)
+    pub fn submit_ticket(&mut self, change: TicketChangeRecord) -> Result<(), DeskError> {
+        self.submit_record(Record::Ticket(change))
     }
 
-    fn submit_record(&mut self, record: Record, now: Instant) -> Result<(), DeskError> {
+    fn submit_record(&mut self, record: Record) -> Result<(), DeskError> {
         match self {
-            OutcomeWriter::Inline { outbox, sink } => {
-                let result = outbox.submit_record(record);
-                let _ = outbox.flush(sink.as_mut(), now);
-                result
-            }
+            // Written at the next poll (the app polls right after submitting), so what the
+            // database says about it, a refusal too, reaches the UI.
+            OutcomeWriter::Inline { outbox, .. } => outbox.submit_record(record),
             OutcomeWriter::Worker(worker) => worker
                 .tx
                 .send(record)

@@ -148,7 +148,7 @@ fn the_worker_thread_retries_and_reports() {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use hotline_desktop::clock::{Clock, ManualClock};
+    use hotline_desktop::clock::ManualClock;
     use hotline_desktop::outbox::{OutboxWorker, OutcomeWriter};
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -163,9 +163,7 @@ fn the_worker_thread_retries_and_reports() {
     )
     .expect("spawn");
     let mut writer = OutcomeWriter::Worker(worker);
-    writer
-        .submit(record("c1", "resolved"), clock.now())
-        .expect("submit");
+    writer.submit(record("c1", "resolved")).expect("submit");
 
     // Wait (bounded) for the worker to report the record as pending.
     let wait_for = |writer: &mut OutcomeWriter, want: usize| {
@@ -190,9 +188,7 @@ fn the_worker_thread_retries_and_reports() {
     assert_eq!(sink.len(), 1);
 
     // A record submitted just before the app closes is still written.
-    writer
-        .submit(record("c2", "callback"), clock.now())
-        .expect("submit");
+    writer.submit(record("c2", "callback")).expect("submit");
     drop(writer);
     assert!(sink.get(&"c2".into(), &"1001".into()).is_some());
 }

@@ -2,7 +2,8 @@
 //! not the billing one; the customer opens like a search result; Play asks the switch to ring
 //! her phone and says the switch's answer in words; Take and Close reach the shared database
 //! (a SQLite file) as her changes, audited in the ticket's history, and a closed voicemail
-//! leaves the list at the next load; the list reloads on its own every 30 s while shown.
+//! leaves the list at the next load; a refused change is said and undone; the list reloads on
+//! its own every 30 s while shown.
 
 mod common;
 
@@ -14,7 +15,7 @@ use hotline_cti::{
 };
 use hotline_desktop::client::ClientUpdate;
 use hotline_desktop::directory::{Directory, MemoryDirectory, WorkCustomer, WorkKind, WorkLine};
-use hotline_desktop::outbox::{MemorySink, TicketEdit};
+use hotline_desktop::outbox::{MemorySink, SinkError, TicketEdit};
 use hotline_desktop::sample;
 use hotline_desktop::store_sink::{StoreDirectory, StoreSink};
 use hotline_store::{NewCustomer, NewVoicemail, Store, StoreOptions};
@@ -166,6 +167,25 @@ fn play_is_disabled_without_a_recording_and_says_why() {
     desk.harness.get_by_label("Play").hover();
     desk.harness.run();
     desk.harness.get_by_label("This voicemail has no recording");
+}
+
+/// A take the database refuses is said on the tab, and the line shows the ticket as the
+/// database has it again.
+#[test]
+fn a_refused_take_is_said_and_undone() {
+    let (mut desk, sink) = memory_desk();
+    let wall = desk.wall();
+    desk.feed(login_support(wall));
+    desk.harness.get_by_label("Work").click();
+    desk.harness.run();
+    sink.set_failing(Some(SinkError::Rejected("ticket 7 is closed".into())));
+    desk.harness.get_by_label("Take").click();
+    desk.harness.run();
+    desk.harness
+        .get_by_label("The database refused the change to ticket 7: ticket 7 is closed");
+    desk.harness.get_by_label("nobody holds it");
+    assert!(!disabled(&desk, "Take"));
+    assert!(sink.ticket_changes().is_empty());
 }
 
 fn rt() -> tokio::runtime::Runtime {
