@@ -12,10 +12,12 @@ use crate::clock::Clock;
 use crate::directory::{DirQuery, DirectoryLink};
 use crate::i18n::Lang;
 use crate::msg;
-use crate::outbox::{LinkCustomer, NewCustomer, OutcomeRecord, OutcomeWriter};
+use crate::outbox::{
+    LinkCustomer, NewCustomer, OutcomeRecord, OutcomeWriter, TicketChangeRecord, TicketEdit,
+};
 use crate::prefs::Preferences;
 use crate::reports::{ReportAnswer, ReportRequest, ReportsLink};
-use crate::state::{DeskState, Level};
+use crate::state::{DeskState, Level, Place};
 use crate::view::{self, Forms, UiCommand, WrapUpSubmission};
 
 /// The agent desktop. Each frame: drain CTI updates and outbox news into [`DeskState`], draw,
@@ -172,6 +174,9 @@ impl DeskApp {
         for cmd in commands {
             self.apply(cmd);
         }
+        if self.directory.has_ready() {
+            ui.ctx().request_repaint();
+        }
         if self.state.session.is_some() {
             // Timers (time in state, wrap-up) tick once a second.
             ui.ctx().request_repaint_after(Duration::from_secs(1));
@@ -273,6 +278,8 @@ impl DeskApp {
                 self.state.ticket_history = None;
             }
             UiCommand::ShowTicketHistory(id) => self.directory.ask(DirQuery::TicketHistory(id)),
+            UiCommand::LoadWorklist => self.load_worklist(wall),
+            UiCommand::EditWork { ticket, edit } => self.edit_work(ticket, edit, wall),
             UiCommand::LinkCaller {
                 call,
                 customer,
@@ -282,6 +289,53 @@ impl DeskApp {
                     .notify(Level::Info, msg!("link-done", name = name.expose()), wall);
                 self.state.links.insert(call, (customer, name));
             }
+        }
+    }
+
+    /// Asks the directory for the agent's worklist (her queues from the login profile).
+    fn load_worklist(&mut self, wall: UnixMillis) {
+        let Some(session) = &self.state.session else {
+            return;
+        };
+        if !self.directory.available() {
+            self.state.worklist.load = crate::state::WorkLoad::Failed {
+                at: wall,
+                error: crate::t!(self.state.lang, "no-database-reason"),
+            };
+            return;
+        }
+        let query = DirQuery::Worklist {
+            agent: session.profile.agent.clone(),
+            queues: session.profile.queues.clone(),
+        };
+        self.state.worklist_asked(wall);
+        self.directory.ask(query);
+    }
+
+    /// Takes or closes a ticket: written through the outbox as the agent, shown at once, and
+    /// the worklist loaded again.
+    fn edit_work(&mut self, ticket: hotline_cti::TicketId, edit: TicketEdit, wall: UnixMillis) {
+        let Some(session) = &self.state.session else {
+            return;
+        };
+        let change = TicketChangeRecord {
+            ticket: ticket.clone(),
+            agent: session.profile.agent.clone(),
+            edit,
+            at: wall,
+        };
+        if let Err(e) = self.writer.submit_ticket(change) {
+            self.state.notify_at(
+                Place::Work,
+                Level::Error,
+                msg!("work-save-failed", reason = e.to_string()),
+                None,
+                wall,
+            );
+        }
+        self.state.worklist_edited(ticket, edit, wall);
+        if let Some(status) = self.writer.poll(self.clock.now()) {
+            self.state.apply_outbox(status, wall);
         }
     }
 
@@ -320,7 +374,7 @@ impl DeskApp {
                 }),
             at: wall,
         };
-        if let Err(e) = self.writer.submit(record, self.clock.now()) {
+        if let Err(e) = self.writer.submit(record) {
             self.state.notify(
                 Level::Error,
                 msg!("outbox-failed", reason = e.to_string()),

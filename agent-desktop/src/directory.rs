@@ -1,4 +1,5 @@
-//! Customer search, customer records and ticket history: reads from the shared database.
+//! Customer search, customer records, ticket history and the agent's worklist: reads from the
+//! shared database.
 //!
 //! The view asks through [`DirectoryLink::ask`]; answers come back through
 //! [`DirectoryLink::poll`] and are applied to the state at the next frame, like CTI events. A
@@ -8,7 +9,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, Sender};
 
-use hotline_cti::{CustomerId, CustomerView, Pii, TicketId, UnixMillis};
+use hotline_cti::{
+    AgentId, CustomerId, CustomerView, Pii, QueueId, TicketId, TicketPriority, TicketStatus,
+    UnixMillis,
+};
 
 use crate::DeskError;
 
@@ -38,6 +42,55 @@ pub struct TicketChangeLine {
     pub new: Option<String>,
 }
 
+/// What kind of work a worklist line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkKind {
+    /// A ticket (from a call's wrap-up, or entered by hand).
+    Ticket,
+    /// A voicemail the switch filed as a ticket in its queue.
+    Voicemail,
+    /// A follow-up the centre scheduled.
+    FollowUp,
+}
+
+/// The customer a worklist line is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkCustomer {
+    /// The customer (opens the record on click).
+    pub id: CustomerId,
+    /// Display name (personal data); `None` when the record could not be read.
+    pub name: Option<Pii<String>>,
+}
+
+/// One line of an agent's worklist: what the Work tab shows of a ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkLine {
+    /// The ticket.
+    pub ticket: TicketId,
+    /// Ticket, voicemail or follow-up.
+    pub kind: WorkKind,
+    /// Subject.
+    pub subject: String,
+    /// The customer, when known.
+    pub customer: Option<WorkCustomer>,
+    /// The queue it waits in.
+    pub queue: Option<QueueId>,
+    /// Status (open or pending on a worklist).
+    pub status: TicketStatus,
+    /// Priority.
+    pub priority: TicketPriority,
+    /// Who works it; `None` while it waits in its queue.
+    pub assignee: Option<AgentId>,
+    /// When it was filed.
+    pub created: UnixMillis,
+    /// When it last changed.
+    pub updated: UnixMillis,
+    /// When it is due, if set.
+    pub due: Option<UnixMillis>,
+    /// A voicemail with a recording the switch can play.
+    pub has_recording: bool,
+}
+
 /// Read access to customers and tickets.
 pub trait Directory: Send {
     /// Customers whose name contains `text` or who own an identity equal to it.
@@ -46,6 +99,9 @@ pub trait Directory: Send {
     fn customer(&mut self, id: &CustomerId) -> Result<Option<CustomerView>, String>;
     /// A ticket's history, oldest first.
     fn ticket_history(&mut self, id: &TicketId) -> Result<Vec<TicketChangeLine>, String>;
+    /// `agent`'s worklist: open and pending tickets assigned to her and those nobody holds in
+    /// one of `queues`; due first (undated last), then oldest first.
+    fn worklist(&mut self, agent: &AgentId, queues: &[QueueId]) -> Result<Vec<WorkLine>, String>;
 }
 
 /// A question for the directory.
@@ -57,6 +113,13 @@ pub enum DirQuery {
     Customer(CustomerId),
     /// Load a ticket's history.
     TicketHistory(TicketId),
+    /// Load an agent's worklist.
+    Worklist {
+        /// The agent.
+        agent: AgentId,
+        /// Her queues.
+        queues: Vec<QueueId>,
+    },
 }
 
 /// The directory's answer.
@@ -83,6 +146,13 @@ pub enum DirAnswer {
         /// The changes.
         changes: Result<Vec<TicketChangeLine>, String>,
     },
+    /// An agent's worklist.
+    Worklist {
+        /// The agent asked for.
+        agent: AgentId,
+        /// The lines, in the store's order.
+        lines: Result<Vec<WorkLine>, String>,
+    },
 }
 
 fn answer(dir: &mut dyn Directory, q: DirQuery) -> DirAnswer {
@@ -98,6 +168,10 @@ fn answer(dir: &mut dyn Directory, q: DirQuery) -> DirAnswer {
         DirQuery::TicketHistory(id) => DirAnswer::TicketHistory {
             changes: dir.ticket_history(&id),
             id,
+        },
+        DirQuery::Worklist { agent, queues } => DirAnswer::Worklist {
+            lines: dir.worklist(&agent, &queues),
+            agent,
         },
     }
 }
@@ -168,6 +242,12 @@ impl DirectoryLink {
         !matches!(self, DirectoryLink::Unavailable)
     }
 
+    /// Are answers waiting to be polled? (Inline answers are ready at once: the app draws
+    /// another frame to show them.)
+    pub fn has_ready(&self) -> bool {
+        matches!(self, DirectoryLink::Inline { ready, .. } if !ready.is_empty())
+    }
+
     /// Answers that arrived.
     pub fn poll(&mut self) -> Vec<DirAnswer> {
         match self {
@@ -185,6 +265,8 @@ pub struct MemoryDirectory {
     pub customers: Vec<CustomerView>,
     /// Ticket histories.
     pub history: HashMap<TicketId, Vec<TicketChangeLine>>,
+    /// Tickets as work, all of them (the worklist picks an agent's).
+    pub work: Vec<WorkLine>,
 }
 
 impl Directory for MemoryDirectory {
@@ -214,5 +296,21 @@ impl Directory for MemoryDirectory {
 
     fn ticket_history(&mut self, id: &TicketId) -> Result<Vec<TicketChangeLine>, String> {
         Ok(self.history.get(id).cloned().unwrap_or_default())
+    }
+
+    fn worklist(&mut self, agent: &AgentId, queues: &[QueueId]) -> Result<Vec<WorkLine>, String> {
+        let mut lines: Vec<WorkLine> = self
+            .work
+            .iter()
+            .filter(|w| matches!(w.status, TicketStatus::Open | TicketStatus::Pending))
+            .filter(|w| match &w.assignee {
+                Some(a) => a == agent,
+                None => w.queue.as_ref().is_some_and(|q| queues.contains(q)),
+            })
+            .cloned()
+            .collect();
+        // The store's order: due first (undated last), then oldest.
+        lines.sort_by_key(|w| (w.due.is_none(), w.due, w.created));
+        Ok(lines)
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! An agent logs in, goes ready, and when the switch offers a call the desktop pops the
 //! caller's record (name, tier, identities, last contacts, open tickets, bookings, what they
-//! keyed in the IVR) while the phone rings. Call controls (answer, reject, hold, mute, transfer,
-//! consult, conference, payment, DTMF) are enabled only when valid, also as keyboard shortcuts.
+//! keyed in the IVR) while the phone rings. The Work tab lists the voicemails and tickets
+//! waiting in her queues, to take, play on her phone and close. Call controls (answer, reject,
+//! hold, mute, transfer, consult, conference, payment, DTMF) are enabled only when valid, also as
+//! keyboard shortcuts.
 //! After the call the wrap-up form takes a required disposition, notes and a ticket; the outcome
 //! is written to the shared database through an outbox that survives outages and restarts.
 //!
@@ -14,8 +16,10 @@
 //! * [`state::DeskState`]: a plain struct updated from CTI events; no drawing, no I/O.
 //! * [`view`]: draws from the state and returns [`view::UiCommand`]s.
 //! * [`app::DeskApp`]: each frame drains updates into the state, draws, applies the commands.
-//! * [`outbox`]: outcome records in a local JSON-lines file (fsynced) until the
-//!   [`outbox::OutcomeSink`] (the store) has them.
+//! * [`outbox`]: outcome records and worklist ticket changes in a local JSON-lines file
+//!   (fsynced) until the [`outbox::OutcomeSink`] (the store) has them.
+//! * [`directory`]: customer search, records, ticket history and the agent's worklist (the Work
+//!   tab: voicemails and tickets of her queues) read from the shared database off the UI thread.
 //! * [`reports`]: supervisors' KPI reports (per interval, queue and agent) read from the shared
 //!   database on a worker thread, with charts and CSV export, and the day's calls with each
 //!   leg's media quality, graded good, fair or poor by [`quality`].

@@ -9,7 +9,7 @@ use hotline_desktop::client::{self, ClientChannels, ClientConfig, ClientUpdate};
 use hotline_desktop::clock::{Clock, SystemClock};
 use hotline_desktop::directory::DirectoryLink;
 use hotline_desktop::outbox::{
-    Outbox, OutboxWorker, OutcomeRecord, OutcomeSink, OutcomeWriter, SinkError,
+    Outbox, OutboxWorker, OutcomeRecord, OutcomeSink, OutcomeWriter, SinkError, TicketChangeRecord,
 };
 use hotline_desktop::reports::{ReportQuery, ReportsLink, StoreReports};
 use hotline_desktop::sample;
@@ -61,6 +61,9 @@ struct Args {
     /// Show supervisor KPI reports over a sample day written into a temporary SQLite database.
     #[arg(long)]
     preview_reports: bool,
+    /// No switch: an agent logged in, on the Work tab with a sample worklist.
+    #[arg(long)]
+    preview_work: bool,
 }
 
 /// The preview's sample database file (removed again when the window closes).
@@ -97,6 +100,12 @@ impl OutcomeSink for NoDatabase {
             "no database configured (--database)".into(),
         ))
     }
+
+    fn write_ticket(&mut self, _: &TicketChangeRecord) -> Result<(), SinkError> {
+        Err(SinkError::Unavailable(
+            "no database configured (--database)".into(),
+        ))
+    }
 }
 
 fn default_outbox() -> PathBuf {
@@ -125,6 +134,7 @@ fn preview_channels(
     wallboard: bool,
     wrap_up: bool,
     chinese: bool,
+    work: bool,
 ) -> ClientChannels {
     let (req_tx, mut req_rx) = tokio::sync::mpsc::unbounded_channel();
     let (upd_tx, upd_rx) = std::sync::mpsc::channel();
@@ -143,6 +153,10 @@ fn preview_channels(
             message: "Customer asks for a manager".into(),
             at: earlier,
         }));
+    } else if work {
+        for update in sample::login(earlier) {
+            let _ = upd_tx.send(update);
+        }
     } else {
         for update in sample::login(earlier) {
             let _ = upd_tx.send(update);
@@ -219,7 +233,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !outbox.pending().is_empty() {
         tracing::info!(
             pending = outbox.pending().len(),
-            "outbox: outcomes from an earlier run are waiting"
+            "outbox: records from an earlier run are waiting"
         );
     }
 
@@ -255,7 +269,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let preview = args.preview
                 || args.preview_wrap_up
                 || args.preview_wallboard
-                || args.preview_reports;
+                || args.preview_reports
+                || args.preview_work;
             let chinese = args
                 .lang
                 .as_deref()
@@ -267,6 +282,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     args.preview_wallboard || args.preview_reports,
                     args.preview_wrap_up,
                     chinese,
+                    args.preview_work,
                 )
             } else {
                 client::spawn(client_config, Arc::new(move || ctx.request_repaint()))?.0
@@ -276,6 +292,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if let Some(c) = sample::screen_pop(clock.wall()).customer {
                     dir.customers.push(c);
                 }
+                dir.work = sample::worklist(clock.wall());
                 DirectoryLink::inline(Box::new(dir))
             } else {
                 match database.as_deref().map(StoreDirectory::open) {
@@ -339,6 +356,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     Some(lang) => app = app.with_language(lang),
                     None => tracing::warn!(lang, "unknown language; use en or zh-CN"),
                 }
+            }
+            if args.preview_work {
+                app.forms.tab = hotline_desktop::view::Tab::Work;
             }
             if args.preview_wallboard {
                 app.forms.tab = hotline_desktop::view::Tab::Wallboard;

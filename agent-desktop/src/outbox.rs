@@ -1,18 +1,22 @@
-//! Outcome writes that survive a database outage and a restart.
+//! Outcome and ticket writes that survive a database outage and a restart.
 //!
 //! When an agent finishes wrap-up, the desktop writes the call's outcome (disposition, notes,
-//! wrap-up time) and any ticket to the shared database through an [`OutcomeSink`]. The write goes
+//! wrap-up time) and any ticket to the shared database through an [`OutcomeSink`]; a change she
+//! makes to a ticket from her worklist (take it, close it) is a [`TicketChangeRecord`] on the same
+//! path. The write goes
 //! through an [`Outbox`] first: the record is appended to a local JSON-lines file and fsynced
 //! before anything else happens, then written to the sink. If the sink is unavailable the record
 //! stays in the file and is retried with back-off, also after the desktop is closed and
-//! restarted. Writes are idempotent by (call id, agent id) on the database side, so a record
-//! written but not yet marked done (a crash in between) is simply written again.
+//! restarted. Writes are idempotent (an outcome by (call id, agent id) on the database side; a
+//! ticket change sets a value, and setting it again changes nothing), so a record written but not
+//! yet marked done (a crash in between) is simply written again.
 //!
 //! File format, one JSON object per line:
 //! `{"op":"put","outcome":{...}}` (a record to write), `{"op":"done","call":..,"agent":..}` (it
 //! was written), `{"op":"rejected","outcome":{...},"reason":..}` (the database refused it for
-//! good, e.g. an unknown disposition: kept for a person to look at, never retried). A torn last
-//! line from a crash is skipped. The file is compacted when nothing is pending.
+//! good, e.g. an unknown disposition: kept for a person to look at, never retried); ticket
+//! changes likewise as `put_ticket`, `ticket_done` and `ticket_rejected` with a `change`. A torn
+//! last line from a crash is skipped. The file is compacted when nothing is pending.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -22,7 +26,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use hotline_cti::{AgentId, CallId, CustomerId, Disposition, Pii, TicketDraft, UnixMillis};
+use hotline_cti::{
+    AgentId, CallId, CustomerId, Disposition, Pii, TicketDraft, TicketId, TicketStatus, UnixMillis,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::DeskError;
@@ -81,11 +87,125 @@ impl OutcomeRecord {
     }
 }
 
+/// A change an agent made to a ticket outside a wrap-up (from her worklist), audited in the
+/// ticket's history as hers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketChangeRecord {
+    /// The ticket.
+    pub ticket: TicketId,
+    /// Who made the change.
+    pub agent: AgentId,
+    /// What changed.
+    pub edit: TicketEdit,
+    /// When.
+    pub at: UnixMillis,
+}
+
+/// What a [`TicketChangeRecord`] changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "edit", rename_all = "snake_case")]
+pub enum TicketEdit {
+    /// Assign the ticket to the agent who made the change.
+    Take,
+    /// Set the status (solved closes it on the worklist).
+    Status {
+        /// The new status.
+        status: TicketStatus,
+    },
+}
+
+/// A record in the outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// A call's outcome.
+    Outcome(Box<OutcomeRecord>),
+    /// A change to a ticket.
+    Ticket(TicketChangeRecord),
+}
+
+/// Which write a status line is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordId {
+    /// The outcome of this call.
+    Outcome(CallId),
+    /// A change to this ticket.
+    Ticket(TicketId),
+}
+
+impl Record {
+    /// Does `other` stand for the same write (a newer version replaces it)?
+    fn same(&self, other: &Record) -> bool {
+        match (self, other) {
+            (Record::Outcome(a), Record::Outcome(b)) => a.key() == b.key(),
+            (Record::Ticket(a), Record::Ticket(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Which write this is.
+    pub fn id(&self) -> RecordId {
+        match self {
+            Record::Outcome(o) => RecordId::Outcome(o.call.clone()),
+            Record::Ticket(t) => RecordId::Ticket(t.ticket.clone()),
+        }
+    }
+
+    /// The outcome, if this is one.
+    pub fn outcome(&self) -> Option<&OutcomeRecord> {
+        match self {
+            Record::Outcome(o) => Some(o),
+            Record::Ticket(_) => None,
+        }
+    }
+
+    fn put_line(&self) -> Line {
+        match self {
+            Record::Outcome(o) => Line::Put {
+                outcome: (**o).clone(),
+            },
+            Record::Ticket(t) => Line::PutTicket { change: t.clone() },
+        }
+    }
+
+    fn done_line(&self) -> Line {
+        match self {
+            Record::Outcome(o) => Line::Done {
+                call: o.call.clone(),
+                agent: o.agent.clone(),
+            },
+            Record::Ticket(t) => Line::TicketDone { change: t.clone() },
+        }
+    }
+
+    fn rejected_line(&self, reason: &str) -> Line {
+        match self {
+            Record::Outcome(o) => Line::Rejected {
+                outcome: (**o).clone(),
+                reason: reason.to_owned(),
+            },
+            Record::Ticket(t) => Line::TicketRejected {
+                change: t.clone(),
+                reason: reason.to_owned(),
+            },
+        }
+    }
+
+    fn write_to(&self, sink: &mut dyn OutcomeSink) -> Result<(), SinkError> {
+        match self {
+            Record::Outcome(o) => sink.write(o),
+            Record::Ticket(t) => sink.write_ticket(t),
+        }
+    }
+}
+
 /// Where outcomes end up (the shared database, through `hotline-store`).
 pub trait OutcomeSink: Send {
     /// Writes the outcome and its ticket. Must be idempotent by (call, agent): the outbox may
     /// write the same record more than once.
     fn write(&mut self, outcome: &OutcomeRecord) -> Result<(), SinkError>;
+    /// Writes a ticket change, as the agent who made it. Must be idempotent: the outbox may
+    /// write the same change more than once.
+    fn write_ticket(&mut self, change: &TicketChangeRecord) -> Result<(), SinkError>;
 }
 
 /// Why a sink write failed.
@@ -113,6 +233,16 @@ enum Line {
         outcome: OutcomeRecord,
         reason: String,
     },
+    PutTicket {
+        change: TicketChangeRecord,
+    },
+    TicketDone {
+        change: TicketChangeRecord,
+    },
+    TicketRejected {
+        change: TicketChangeRecord,
+        reason: String,
+    },
 }
 
 /// Retry delays after a failed write: 2 s, doubling, at most 60 s.
@@ -125,8 +255,8 @@ const MAX_RETRY: Duration = Duration::from_secs(60);
 pub struct Outbox {
     path: PathBuf,
     file: File,
-    pending: Vec<OutcomeRecord>,
-    rejected: Vec<(OutcomeRecord, String)>,
+    pending: Vec<Record>,
+    rejected: Vec<(Record, String)>,
     next_attempt: Option<Instant>,
     retry_delay: Duration,
     last_error: Option<String>,
@@ -139,7 +269,7 @@ pub struct FlushReport {
     /// Records written to the sink.
     pub written: usize,
     /// Records the sink refused for good (with the reason).
-    pub rejected: Vec<(CallId, String)>,
+    pub rejected: Vec<(RecordId, String)>,
     /// The sink was unavailable; records are kept.
     pub unavailable: Option<String>,
 }
@@ -151,7 +281,7 @@ impl Outbox {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| DeskError::io(dir, e))?;
         }
-        let mut pending: Vec<OutcomeRecord> = Vec::new();
+        let mut pending: Vec<Record> = Vec::new();
         let mut rejected = Vec::new();
         let mut skipped_lines = 0;
         if path.exists() {
@@ -162,13 +292,30 @@ impl Outbox {
                     continue;
                 }
                 match serde_json::from_str::<Line>(&line) {
-                    Ok(Line::Put { outcome }) => upsert(&mut pending, outcome),
+                    Ok(Line::Put { outcome }) => {
+                        upsert(&mut pending, Record::Outcome(Box::new(outcome)))
+                    }
+                    Ok(Line::PutTicket { change }) => {
+                        upsert(&mut pending, Record::Ticket(change));
+                    }
                     Ok(Line::Done { call, agent }) => {
-                        pending.retain(|o| o.call != call || o.agent != agent);
+                        pending.retain(|r| {
+                            r.outcome()
+                                .is_none_or(|o| o.call != call || o.agent != agent)
+                        });
+                    }
+                    Ok(Line::TicketDone { change }) => {
+                        pending.retain(|r| !r.same(&Record::Ticket(change.clone())));
                     }
                     Ok(Line::Rejected { outcome, reason }) => {
-                        pending.retain(|o| o.key() != outcome.key());
-                        rejected.push((outcome, reason));
+                        let record = Record::Outcome(Box::new(outcome));
+                        pending.retain(|r| !r.same(&record));
+                        rejected.push((record, reason));
+                    }
+                    Ok(Line::TicketRejected { change, reason }) => {
+                        let record = Record::Ticket(change);
+                        pending.retain(|r| !r.same(&record));
+                        rejected.push((record, reason));
                     }
                     // A torn write from a crash (only ever the last line): nothing was
                     // acknowledged for it, so skipping loses nothing that was confirmed.
@@ -194,11 +341,14 @@ impl Outbox {
     /// Records an outcome durably (append + fsync) and schedules an immediate write attempt.
     /// A second record for the same call and agent replaces the first.
     pub fn submit(&mut self, outcome: OutcomeRecord) -> Result<(), DeskError> {
-        let line = Line::Put {
-            outcome: outcome.clone(),
-        };
+        self.submit_record(Record::Outcome(Box::new(outcome)))
+    }
+
+    /// Records any write durably (append + fsync) and schedules an immediate write attempt.
+    pub fn submit_record(&mut self, record: Record) -> Result<(), DeskError> {
+        let line = record.put_line();
         // Keep it in memory even if the disk write fails, so it can still reach the database.
-        upsert(&mut self.pending, outcome);
+        upsert(&mut self.pending, record);
         self.next_attempt = None;
         self.retry_delay = FIRST_RETRY;
         self.append(&line)
@@ -211,32 +361,24 @@ impl Outbox {
         if self.next_attempt.is_some_and(|at| now < at) {
             return report;
         }
-        while let Some(outcome) = self.pending.first().cloned() {
-            match sink.write(&outcome) {
+        while let Some(record) = self.pending.first().cloned() {
+            match record.write_to(sink) {
                 Ok(()) => {
                     self.pending.remove(0);
                     report.written += 1;
-                    let done = Line::Done {
-                        call: outcome.call.clone(),
-                        agent: outcome.agent.clone(),
-                    };
-                    if let Err(e) = self.append(&done) {
+                    if let Err(e) = self.append(&record.done_line()) {
                         // Not fatal: the record would be written again, which is idempotent.
                         tracing::warn!(error = %e, "outbox: cannot mark record done");
                     }
                 }
                 Err(SinkError::Rejected(reason)) => {
                     self.pending.remove(0);
-                    tracing::warn!(call = %outcome.call, %reason, "outbox: outcome rejected");
-                    report.rejected.push((outcome.call.clone(), reason.clone()));
-                    let line = Line::Rejected {
-                        outcome: outcome.clone(),
-                        reason: reason.clone(),
-                    };
-                    if let Err(e) = self.append(&line) {
+                    tracing::warn!(record = ?record.id(), %reason, "outbox: record rejected");
+                    report.rejected.push((record.id(), reason.clone()));
+                    if let Err(e) = self.append(&record.rejected_line(&reason)) {
                         tracing::warn!(error = %e, "outbox: cannot record rejection");
                     }
-                    self.rejected.push((outcome, reason));
+                    self.rejected.push((record, reason));
                 }
                 Err(SinkError::Unavailable(reason)) => {
                     self.next_attempt = Some(now + self.retry_delay);
@@ -259,12 +401,12 @@ impl Outbox {
     }
 
     /// Records not yet written, oldest first.
-    pub fn pending(&self) -> &[OutcomeRecord] {
+    pub fn pending(&self) -> &[Record] {
         &self.pending
     }
 
     /// Records the database refused, with the reason.
-    pub fn rejected(&self) -> &[(OutcomeRecord, String)] {
+    pub fn rejected(&self) -> &[(Record, String)] {
         &self.rejected
     }
 
@@ -305,20 +447,15 @@ impl Outbox {
                 .open(&tmp)
                 .map_err(|e| DeskError::io(&tmp, e))?;
             let mut text = String::new();
-            for (outcome, reason) in &self.rejected {
-                let line = Line::Rejected {
-                    outcome: outcome.clone(),
-                    reason: reason.clone(),
-                };
+            for (record, reason) in &self.rejected {
+                let line = record.rejected_line(reason);
                 text.push_str(
                     &serde_json::to_string(&line).map_err(|e| DeskError::Encode(e.to_string()))?,
                 );
                 text.push('\n');
             }
-            for outcome in &self.pending {
-                let line = Line::Put {
-                    outcome: outcome.clone(),
-                };
+            for record in &self.pending {
+                let line = record.put_line();
                 text.push_str(
                     &serde_json::to_string(&line).map_err(|e| DeskError::Encode(e.to_string()))?,
                 );
@@ -340,11 +477,10 @@ impl Outbox {
     }
 }
 
-fn upsert(pending: &mut Vec<OutcomeRecord>, outcome: OutcomeRecord) {
-    let key = outcome.key();
-    match pending.iter_mut().find(|o| o.key() == key) {
-        Some(existing) => *existing = outcome,
-        None => pending.push(outcome),
+fn upsert(pending: &mut Vec<Record>, record: Record) {
+    match pending.iter_mut().find(|r| r.same(&record)) {
+        Some(existing) => *existing = record,
+        None => pending.push(record),
     }
 }
 
@@ -371,8 +507,8 @@ pub struct OutboxStatus {
     pub pending: usize,
     /// Why they are waiting.
     pub last_error: Option<String>,
-    /// Records refused since the last status (call and reason).
-    pub newly_rejected: Vec<(CallId, String)>,
+    /// Records refused since the last status (which write, and the reason).
+    pub newly_rejected: Vec<(RecordId, String)>,
     /// Records written since the last status.
     pub newly_written: usize,
 }
@@ -395,16 +531,23 @@ pub enum OutcomeWriter {
 impl OutcomeWriter {
     /// Queues an outcome durably. An error means the outbox file could not be written (the record
     /// is still tried against the database).
-    pub fn submit(&mut self, outcome: OutcomeRecord, now: Instant) -> Result<(), DeskError> {
+    pub fn submit(&mut self, outcome: OutcomeRecord) -> Result<(), DeskError> {
+        self.submit_record(Record::Outcome(Box::new(outcome)))
+    }
+
+    /// Queues a ticket change durably, like [`Self::submit`].
+    pub fn submit_ticket(&mut self, change: TicketChangeRecord) -> Result<(), DeskError> {
+        self.submit_record(Record::Ticket(change))
+    }
+
+    fn submit_record(&mut self, record: Record) -> Result<(), DeskError> {
         match self {
-            OutcomeWriter::Inline { outbox, sink } => {
-                let result = outbox.submit(outcome);
-                let _ = outbox.flush(sink.as_mut(), now);
-                result
-            }
+            // Written at the next poll (the app polls right after submitting), so what the
+            // database says about it, a refusal too, reaches the UI.
+            OutcomeWriter::Inline { outbox, .. } => outbox.submit_record(record),
             OutcomeWriter::Worker(worker) => worker
                 .tx
-                .send(outcome)
+                .send(record)
                 .map_err(|_| DeskError::WorkerGone("outbox")),
         }
     }
@@ -442,7 +585,7 @@ impl OutcomeWriter {
 /// when a retry is due, and reports [`OutboxStatus`]. Dropping the worker makes the thread try
 /// one last flush and exit; whatever is still pending stays in the file for the next start.
 pub struct OutboxWorker {
-    tx: Sender<OutcomeRecord>,
+    tx: Sender<Record>,
     status: Receiver<OutboxStatus>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -455,7 +598,7 @@ impl OutboxWorker {
         clock: Arc<dyn Clock>,
         wake_ui: Box<dyn Fn() + Send>,
     ) -> Result<Self, DeskError> {
-        let (tx, rx) = mpsc::channel::<OutcomeRecord>();
+        let (tx, rx) = mpsc::channel::<Record>();
         let (status_tx, status) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("outbox".into())
@@ -484,9 +627,9 @@ impl OutboxWorker {
                         })
                         .max(Duration::from_millis(50));
                     match rx.recv_timeout(wait) {
-                        Ok(outcome) => {
-                            if let Err(e) = outbox.submit(outcome) {
-                                tracing::error!(error = %e, "outbox: cannot persist outcome");
+                        Ok(record) => {
+                            if let Err(e) = outbox.submit_record(record) {
+                                tracing::error!(error = %e, "outbox: cannot persist record");
                             }
                         }
                         Err(RecvTimeoutError::Timeout) => {}
@@ -526,6 +669,7 @@ pub struct MemorySink {
 #[derive(Default)]
 struct MemorySinkState {
     rows: HashMap<(CallId, AgentId), OutcomeRecord>,
+    tickets: Vec<TicketChangeRecord>,
     writes: usize,
     failing: Option<SinkError>,
 }
@@ -547,6 +691,11 @@ impl MemorySink {
             .rows
             .get(&(call.clone(), agent.clone()))
             .cloned()
+    }
+
+    /// Ticket changes written, in order (repeats included).
+    pub fn ticket_changes(&self) -> Vec<TicketChangeRecord> {
+        self.lock().tickets.clone()
     }
 
     /// Rows stored (one per call and agent, however often written).
@@ -579,6 +728,16 @@ impl OutcomeSink for MemorySink {
         }
         state.writes += 1;
         state.rows.insert(outcome.key(), outcome.clone());
+        Ok(())
+    }
+
+    fn write_ticket(&mut self, change: &TicketChangeRecord) -> Result<(), SinkError> {
+        let mut state = self.lock();
+        if let Some(err) = state.failing.clone() {
+            return Err(err);
+        }
+        state.writes += 1;
+        state.tickets.push(change.clone());
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! Sample CTI traffic for previews (`hotline-desktop --preview`), screenshots and tests: an
-//! agent logged in and ready, then a call from a known customer with an open ticket.
+//! agent logged in and ready, then a call from a known customer with an open ticket; a worklist
+//! with voicemails and tickets of her queues.
 
 use hotline_cti::{
     AgentId, AgentProfile, AgentState, AgentStatus, CallId, Disposition, Event, Extension, QueueId,
@@ -384,6 +385,72 @@ fn e_model_mos(loss: f64, jitter: f64) -> f64 {
     let r = (93.2 - id - ie_eff).clamp(0.0, 100.0);
     let mos = 1.0 + 0.035 * r + 7e-6 * r * (r - 60.0) * (100.0 - r);
     (mos * 100.0).round() / 100.0
+}
+
+/// A worklist for the sample agent at `wall`: a voicemail overdue, one from an unknown caller, a
+/// ticket of hers, a follow-up due later.
+pub fn worklist(wall: UnixMillis) -> Vec<crate::directory::WorkLine> {
+    use crate::directory::{WorkCustomer, WorkKind, WorkLine};
+    use hotline_cti::{Pii, TicketPriority, TicketStatus};
+    let ago = |mins: u64| UnixMillis(wall.0.saturating_sub(mins * 60_000));
+    let line = |ticket: &str, kind, subject: &str, queue: &str, created| WorkLine {
+        ticket: ticket.into(),
+        kind,
+        subject: subject.into(),
+        customer: None,
+        queue: Some(QueueId::new(queue)),
+        status: TicketStatus::Open,
+        priority: TicketPriority::Normal,
+        assignee: None,
+        created,
+        updated: created,
+        due: None,
+        has_recording: kind == WorkKind::Voicemail,
+    };
+    let mut overdue = line(
+        "T-905",
+        WorkKind::Voicemail,
+        "Voicemail: card declined twice",
+        "billing",
+        ago(95),
+    );
+    overdue.due = Some(ago(5));
+    overdue.priority = TicketPriority::High;
+    overdue.customer = Some(WorkCustomer {
+        id: "cust-42".into(),
+        name: Some(Pii::new("Ada Lovelace".into())),
+    });
+    let mut follow = line(
+        "T-899",
+        WorkKind::FollowUp,
+        "Call back about the refund",
+        "billing",
+        ago(24 * 60),
+    );
+    follow.due = Some(UnixMillis(wall.0 + 3 * 3_600_000));
+    follow.assignee = Some(AgentId::new(AGENT));
+    follow.status = TicketStatus::Pending;
+    follow.customer = Some(WorkCustomer {
+        id: "cust-57".into(),
+        name: Some(Pii::new("Grace Hopper".into())),
+    });
+    let unknown = line(
+        "T-911",
+        WorkKind::Voicemail,
+        "Voicemail from +441632960777",
+        "support",
+        ago(12),
+    );
+    let mut mine = line(
+        "T-881",
+        WorkKind::Ticket,
+        "Late fee dispute",
+        "billing",
+        ago(3 * 24 * 60),
+    );
+    mine.assignee = Some(AgentId::new(AGENT));
+    mine.customer = overdue.customer.clone();
+    vec![overdue, follow, unknown, mine]
 }
 
 #[cfg(test)]

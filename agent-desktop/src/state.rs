@@ -13,11 +13,11 @@ use hotline_cti::{
 };
 
 use crate::client::{ClientUpdate, ConnState};
-use crate::directory::{CustomerHit, DirAnswer, TicketChangeLine};
+use crate::directory::{CustomerHit, DirAnswer, TicketChangeLine, WorkLine};
 use crate::fonts::FontStatus;
 use crate::i18n::{Lang, Msg};
 use crate::msg;
-use crate::outbox::OutboxStatus;
+use crate::outbox::{OutboxStatus, RecordId, TicketEdit};
 use crate::reports::{Report, ReportAnswer, ReportQuery};
 
 /// What the switch told us at login.
@@ -113,6 +113,8 @@ pub enum Place {
     Help,
     /// On the wallboard (supervisor actions).
     Wallboard,
+    /// On the Work tab (playing a voicemail, taking or closing a ticket).
+    Work,
 }
 
 /// A message in the notification area (or next to a control, see [`Place`]).
@@ -223,6 +225,101 @@ pub struct ReportsState {
     pub export: Option<Result<(std::path::PathBuf, usize), String>>,
 }
 
+/// How often the Work tab reloads the worklist while it is shown.
+pub const WORK_REFRESH_MS: u64 = 30_000;
+
+/// Where loading the worklist stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum WorkLoad {
+    /// Not asked in this session (or the agent changed something: ask again).
+    #[default]
+    NotLoaded,
+    /// Asked at this time; the lines shown are the previous ones.
+    Loading {
+        /// When it was asked.
+        asked: UnixMillis,
+    },
+    /// Loaded at this time.
+    Loaded {
+        /// When the answer arrived.
+        at: UnixMillis,
+    },
+    /// The last load failed.
+    Failed {
+        /// When.
+        at: UnixMillis,
+        /// Why (the database's words).
+        error: String,
+    },
+}
+
+/// A change the agent made from the worklist, shown before a load confirms it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalEdit {
+    /// The ticket.
+    pub ticket: hotline_cti::TicketId,
+    /// What she did.
+    pub edit: TicketEdit,
+    /// When.
+    pub at: UnixMillis,
+}
+
+/// The agent's worklist (the Work tab): voicemails and tickets of her queues and her own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Worklist {
+    /// The lines in the store's order (due first), with the agent's own changes applied.
+    pub lines: Vec<WorkLine>,
+    /// Where loading stands.
+    pub load: WorkLoad,
+    /// The agent's changes a load has not shown yet: kept over each new load until a load
+    /// agrees, the database refuses the change, or a load asked after the outbox emptied
+    /// disagrees (someone else changed the ticket since).
+    pub edits: Vec<LocalEdit>,
+    /// The load being waited for was asked with the outbox empty.
+    asked_settled: bool,
+}
+
+impl Worklist {
+    /// Should the Work tab ask for the list again at `wall`?
+    pub fn due(&self, wall: UnixMillis) -> bool {
+        let since = |t: UnixMillis| wall.0.saturating_sub(t.0) >= WORK_REFRESH_MS;
+        match &self.load {
+            WorkLoad::NotLoaded => true,
+            // An answer that never came (a database that hangs) is asked again.
+            WorkLoad::Loading { asked } => since(*asked),
+            WorkLoad::Loaded { at } | WorkLoad::Failed { at, .. } => since(*at),
+        }
+    }
+
+    /// A line by ticket.
+    pub fn line(&self, ticket: &hotline_cti::TicketId) -> Option<&WorkLine> {
+        self.lines.iter().find(|l| &l.ticket == ticket)
+    }
+
+    fn overlay(&mut self, me: &hotline_cti::AgentId) {
+        for e in &self.edits {
+            let Some(i) = self.lines.iter().position(|l| l.ticket == e.ticket) else {
+                continue;
+            };
+            match e.edit {
+                TicketEdit::Take => self.lines[i].assignee = Some(me.clone()),
+                TicketEdit::Status { status } => self.lines[i].status = status,
+            }
+        }
+    }
+}
+
+/// Does `lines` already show `e` (or no longer list its ticket)?
+fn shows(lines: &[WorkLine], e: &LocalEdit, me: &hotline_cti::AgentId) -> bool {
+    match lines.iter().find(|l| l.ticket == e.ticket) {
+        None => true,
+        Some(l) => match e.edit {
+            TicketEdit::Take => l.assignee.as_ref() == Some(me),
+            TicketEdit::Status { status } => l.status == status,
+        },
+    }
+}
+
 /// Most notifications kept.
 const MAX_NOTIFICATIONS: usize = 20;
 /// Most history entries kept.
@@ -294,6 +391,8 @@ pub struct DeskState {
     pub monitoring: HashMap<CallId, hotline_cti::MonitorMode>,
     /// Supervisors: the KPI report.
     pub reports: ReportsState,
+    /// The agent's worklist.
+    pub worklist: Worklist,
 }
 
 /// An agent's request for help (supervisors).
@@ -350,6 +449,7 @@ impl DeskState {
             help_requests: Vec::new(),
             monitoring: HashMap::new(),
             reports: ReportsState::default(),
+            worklist: Worklist::default(),
         }
     }
 
@@ -393,6 +493,16 @@ impl DeskState {
                     // Said where the agent pressed Reject; the state bar shows the reason.
                     self.clear_refusals(kind);
                     self.notify_at(Place::Calls, Level::Info, msg!("reject-done"), None, wall);
+                }
+                Ok(Reply::Dialing { .. }) if kind == "play_recording" => {
+                    self.clear_place(Place::Work);
+                    self.notify_at(
+                        Place::Work,
+                        Level::Info,
+                        msg!("work-play-ringing"),
+                        None,
+                        wall,
+                    );
                 }
                 Ok(Reply::Dialing { call }) => {
                     self.clear_place(Place::Dial);
@@ -959,18 +1069,64 @@ impl DeskState {
 
     /// Applies the outbox's news.
     pub fn apply_outbox(&mut self, status: OutboxStatus, wall: UnixMillis) {
-        for (call, reason) in &status.newly_rejected {
-            self.notify(
-                Level::Error,
-                msg!(
-                    "outcome-refused",
-                    call = call.as_str(),
-                    reason = reason.as_str()
+        for (record, reason) in &status.newly_rejected {
+            match record {
+                RecordId::Outcome(call) => self.notify(
+                    Level::Error,
+                    msg!(
+                        "outcome-refused",
+                        call = call.as_str(),
+                        reason = reason.as_str()
+                    ),
+                    wall,
                 ),
-                wall,
-            );
+                RecordId::Ticket(ticket) => {
+                    // The change will not happen: show the ticket as the database has it.
+                    self.worklist.edits.retain(|e| &e.ticket != ticket);
+                    self.worklist.load = WorkLoad::NotLoaded;
+                    self.notify_at(
+                        Place::Work,
+                        Level::Error,
+                        msg!(
+                            "work-change-refused",
+                            ticket = ticket.as_str(),
+                            reason = reason.as_str()
+                        ),
+                        None,
+                        wall,
+                    );
+                }
+            }
         }
         self.outbox = status;
+    }
+
+    /// The worklist was asked for at `wall`.
+    pub fn worklist_asked(&mut self, wall: UnixMillis) {
+        self.worklist.load = WorkLoad::Loading { asked: wall };
+        self.worklist.asked_settled = self.outbox.pending == 0;
+    }
+
+    /// The agent changed a ticket from the worklist: show it at once, and load again.
+    pub fn worklist_edited(
+        &mut self,
+        ticket: hotline_cti::TicketId,
+        edit: TicketEdit,
+        wall: UnixMillis,
+    ) {
+        self.clear_place(Place::Work);
+        self.worklist
+            .edits
+            .retain(|e| e.ticket != ticket || e.edit != edit);
+        self.worklist.edits.push(LocalEdit {
+            ticket,
+            edit,
+            at: wall,
+        });
+        if let Some(me) = self.session.as_ref().map(|s| s.profile.agent.clone()) {
+            self.worklist.overlay(&me);
+        }
+        self.worklist.load = WorkLoad::NotLoaded;
     }
 
     /// Applies an answer from the customer directory.
@@ -998,6 +1154,33 @@ impl DeskState {
                 Err(e) => self.notify(Level::Error, msg!("customer-load-failed", reason = e), wall),
             },
             DirAnswer::TicketHistory { id, changes } => self.ticket_history = Some((id, changes)),
+            DirAnswer::Worklist { agent, lines } => {
+                let Some(me) = self.session.as_ref().map(|s| s.profile.agent.clone()) else {
+                    return;
+                };
+                if agent != me {
+                    return; // asked in an earlier session
+                }
+                match lines {
+                    Ok(lines) => {
+                        // With nothing waiting in the outbox when it was asked, the load is the
+                        // truth about every change made before it was asked.
+                        let settled_at = match self.worklist.load {
+                            WorkLoad::Loading { asked } if self.worklist.asked_settled => {
+                                Some(asked)
+                            }
+                            _ => None,
+                        };
+                        self.worklist.edits.retain(|e| {
+                            !shows(&lines, e, &me) && settled_at.is_none_or(|a| e.at.0 >= a.0)
+                        });
+                        self.worklist.lines = lines;
+                        self.worklist.overlay(&me);
+                        self.worklist.load = WorkLoad::Loaded { at: wall };
+                    }
+                    Err(error) => self.worklist.load = WorkLoad::Failed { at: wall, error },
+                }
+            }
         }
     }
 
@@ -1251,6 +1434,7 @@ impl DeskState {
         self.ticket_history = None;
         self.search = CustomerSearch::default();
         self.reports = ReportsState::default();
+        self.worklist = Worklist::default();
     }
 
     /// Keeps the focus on something that still exists: the wrap-up call, a ringing call, the
@@ -1280,6 +1464,7 @@ pub fn place_of(kind: &str) -> Place {
         | "blind_transfer" | "consult" | "complete_transfer" | "cancel_consult" | "conference"
         | "start_payment" => Place::Calls,
         "outbound_call" | "internal_call" => Place::Dial,
+        "play_recording" => Place::Work,
         "wrap_up" | "end_wrap_up" => Place::WrapUp,
         "request_help" => Place::Help,
         "monitor"
@@ -1325,6 +1510,7 @@ pub fn action_key(kind: &str) -> &'static str {
         "force_not_ready" => "action-force-not-ready",
         "force_logout" => "action-force-logout",
         "set_skills" => "action-set-skills",
+        "play_recording" => "action-play",
         _ => "action-other",
     }
 }
@@ -1333,6 +1519,18 @@ pub fn action_key(kind: &str) -> &'static str {
 fn reply_error_msg(kind: &str, err: &ErrorBody) -> Msg {
     let action = action_key(kind);
     let key = match err.code {
+        // What stopped a message from playing (no recording, not her queue, her phone) is in
+        // the switch's words; the general phrases would hide it.
+        ErrorCode::InvalidState
+        | ErrorCode::UnknownTarget
+        | ErrorCode::TargetUnavailable
+        | ErrorCode::BadRequest
+            if kind == "play_recording" =>
+        {
+            return Msg::new("refused-other")
+                .arg("action", crate::i18n::Arg::Key(action))
+                .arg("reason", err.message.as_str());
+        }
         ErrorCode::RateLimited => "refused-rate",
         ErrorCode::TargetUnavailable => "refused-target-unavailable",
         ErrorCode::UnknownTarget => "refused-unknown-target",

@@ -1,4 +1,5 @@
-//! The real [`OutcomeSink`]: the shared database through `hotline-store`.
+//! The real [`OutcomeSink`] and [`Directory`](crate::directory::Directory): the shared database
+//! through `hotline-store`.
 //!
 //! The store is async (sqlx); this sink owns a small current-thread tokio runtime and blocks on
 //! it, which is fine because it runs on the outbox worker thread, never on the UI thread. The
@@ -11,6 +12,8 @@
 //! so the two writers create one ticket);
 //! the outcome row is keyed by (call id, agent id).
 
+use std::collections::HashMap;
+
 use hotline_cti::{TicketPriority, TicketStatus};
 use hotline_store::{
     Error as StoreError, Identity, NewCustomer, NewTicket, Outcome, Store, StoreOptions,
@@ -18,7 +21,7 @@ use hotline_store::{
 };
 
 use crate::DeskError;
-use crate::outbox::{OutcomeRecord, OutcomeSink, SinkError};
+use crate::outbox::{OutcomeRecord, OutcomeSink, SinkError, TicketChangeRecord, TicketEdit};
 
 /// Writes outcomes, tickets and new customers to the shared database.
 pub struct StoreSink {
@@ -198,8 +201,33 @@ async fn write_all(store: &Store, o: &OutcomeRecord) -> Result<(), SinkError> {
     store.write_outcome(&outcome).await.map_err(classify)
 }
 
-impl OutcomeSink for StoreSink {
-    fn write(&mut self, outcome: &OutcomeRecord) -> Result<(), SinkError> {
+/// A worklist change as a store update, audited as the agent. Setting the same assignee or
+/// status again writes no history, so a repeated write is harmless.
+async fn write_ticket_change(store: &Store, c: &TicketChangeRecord) -> Result<(), SinkError> {
+    let id = store_id(c.ticket.as_str())
+        .ok_or_else(|| SinkError::Rejected(format!("bad ticket id {:?}", c.ticket.as_str())))?;
+    let base = TicketUpdate {
+        actor: Some(c.agent.to_string()),
+        at: i64::try_from(c.at.0).unwrap_or(i64::MAX),
+        ..TicketUpdate::default()
+    };
+    let update = match c.edit {
+        TicketEdit::Take => TicketUpdate {
+            assignee: Some(Some(c.agent.to_string())),
+            ..base
+        },
+        TicketEdit::Status { status } => TicketUpdate {
+            status: Some(status_text(status).into()),
+            ..base
+        },
+    };
+    store.update_ticket(id, &update).await.map_err(classify)?;
+    Ok(())
+}
+
+impl StoreSink {
+    /// Opens the database on first use (or after it failed to open).
+    fn ensure_open(&mut self) -> Result<(), SinkError> {
         if self.store.is_none() {
             let opened = self
                 .runtime
@@ -209,10 +237,25 @@ impl OutcomeSink for StoreSink {
                 Err(e) => return Err(SinkError::Unavailable(e.to_string())),
             }
         }
+        Ok(())
+    }
+}
+
+impl OutcomeSink for StoreSink {
+    fn write(&mut self, outcome: &OutcomeRecord) -> Result<(), SinkError> {
+        self.ensure_open()?;
         let Some(store) = &self.store else {
             return Err(SinkError::Unavailable("database not open".into()));
         };
         self.runtime.block_on(write_all(store, outcome))
+    }
+
+    fn write_ticket(&mut self, change: &TicketChangeRecord) -> Result<(), SinkError> {
+        self.ensure_open()?;
+        let Some(store) = &self.store else {
+            return Err(SinkError::Unavailable("database not open".into()));
+        };
+        self.runtime.block_on(write_ticket_change(store, change))
     }
 }
 
@@ -333,6 +376,82 @@ impl crate::directory::Directory for StoreDirectory {
                 new: c.new_value,
             })
             .collect())
+    }
+
+    fn worklist(
+        &mut self,
+        agent: &hotline_cti::AgentId,
+        queues: &[hotline_cti::QueueId],
+    ) -> Result<Vec<crate::directory::WorkLine>, String> {
+        self.ensure()?;
+        let Some(store) = &self.store else {
+            return Err("database not open".into());
+        };
+        let queues: Vec<String> = queues.iter().map(|q| q.as_str().to_owned()).collect();
+        self.runtime.block_on(async {
+            let items = store
+                .worklist(agent.as_str(), &queues, WORKLIST_LIMIT)
+                .await
+                .map_err(|e| e.to_string())?;
+            // One read per distinct customer, however many of her tickets are listed.
+            let mut names: HashMap<i64, Option<String>> = HashMap::new();
+            for id in items.iter().filter_map(|w| w.ticket.customer_id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id) {
+                    let view = store
+                        .customer_view_by_id(id)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    slot.insert(view.map(|v| v.customer.display_name));
+                }
+            }
+            Ok(items.into_iter().map(|w| work_line(w, &names)).collect())
+        })
+    }
+}
+
+/// Most lines a worklist shows.
+const WORKLIST_LIMIT: i64 = 200;
+
+fn millis(ms: i64) -> hotline_cti::UnixMillis {
+    hotline_cti::UnixMillis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn work_line(
+    w: hotline_store::WorkItem,
+    names: &HashMap<i64, Option<String>>,
+) -> crate::directory::WorkLine {
+    use crate::directory::{WorkCustomer, WorkKind, WorkLine};
+    let t = w.ticket;
+    WorkLine {
+        ticket: hotline_cti::TicketId::new(t.id.to_string()),
+        kind: match w.kind {
+            hotline_store::WorkKind::Ticket => WorkKind::Ticket,
+            hotline_store::WorkKind::Voicemail => WorkKind::Voicemail,
+            hotline_store::WorkKind::FollowUp => WorkKind::FollowUp,
+        },
+        subject: t.subject,
+        customer: t.customer_id.map(|id| WorkCustomer {
+            id: hotline_cti::CustomerId::new(id.to_string()),
+            name: names.get(&id).cloned().flatten().map(hotline_cti::Pii::new),
+        }),
+        queue: w.queue.map(hotline_cti::QueueId::new),
+        status: match t.status.as_str() {
+            "pending" => TicketStatus::Pending,
+            "solved" => TicketStatus::Solved,
+            "closed" => TicketStatus::Closed,
+            _ => TicketStatus::Open,
+        },
+        priority: match t.priority.as_str() {
+            "low" => TicketPriority::Low,
+            "high" => TicketPriority::High,
+            "urgent" => TicketPriority::Urgent,
+            _ => TicketPriority::Normal,
+        },
+        assignee: t.assignee.map(hotline_cti::AgentId::new),
+        created: millis(t.created_at),
+        updated: millis(t.updated_at),
+        due: w.due_at.map(millis),
+        has_recording: w.recording.is_some_and(|r| !r.is_empty()),
     }
 }
 

@@ -10,11 +10,13 @@ use hotline_cti::{
 
 use crate::client::ConnState;
 use crate::clock::format_duration;
+use crate::directory::{WorkKind, WorkLine};
 use crate::i18n::{Lang, span};
+use crate::outbox::TicketEdit;
 use crate::quality::{self, Grade};
 use crate::reports::{DayCall, Report, ReportQuery, format_day, parse_day};
 use crate::state::Place;
-use crate::state::{CallActions, DeskState, Level};
+use crate::state::{CallActions, DeskState, Level, WorkLoad};
 use crate::t;
 use hotline_store::reports::{KpiGroup, KpiRow};
 
@@ -60,6 +62,15 @@ pub enum UiCommand {
     CloseCustomer,
     /// Load a ticket's history.
     ShowTicketHistory(TicketId),
+    /// Load the agent's worklist.
+    LoadWorklist,
+    /// Take or close a ticket of the worklist (written as the agent).
+    EditWork {
+        /// The ticket.
+        ticket: TicketId,
+        /// What to do.
+        edit: TicketEdit,
+    },
     /// Supervisors: load a KPI report (answered off the UI thread).
     LoadReport(crate::reports::ReportQuery),
     /// Supervisors: write the loaded report's rows of `group` as CSV to `path`.
@@ -117,6 +128,8 @@ pub enum Tab {
     /// The agent's own calls: pop, record, wrap-up.
     #[default]
     Calls,
+    /// The agent's worklist: voicemails and tickets of her queues and her own.
+    Work,
     /// Supervisors: the wallboard, agents and help requests.
     Wallboard,
     /// Supervisors: KPI reports per interval, queue and agent.
@@ -216,6 +229,8 @@ pub struct Forms {
     pub search: String,
     /// The central area's tab.
     pub tab: Tab,
+    /// The tab drawn in the last frame (opening the Work tab loads the worklist).
+    pub shown_tab: Tab,
     /// Supervisors: skills being edited, per agent (`billing:5, spanish:3`).
     pub skills: std::collections::HashMap<hotline_cti::AgentId, String>,
     /// Wrap-up form (of the focused wrap-up).
@@ -255,6 +270,7 @@ impl Forms {
             help: String::new(),
             search: String::new(),
             tab: Tab::Calls,
+            shown_tab: Tab::Calls,
             skills: std::collections::HashMap::new(),
             wrap: WrapForm::default(),
             parked: std::collections::HashMap::new(),
@@ -320,6 +336,20 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
     {
         forms.tab = Tab::Calls;
     }
+    let opened = forms.tab != forms.shown_tab;
+    forms.shown_tab = forms.tab;
+    if forms.tab == Tab::Work {
+        if opened || state.worklist.due(wall) {
+            out.push(UiCommand::LoadWorklist);
+        }
+        customers_side(ui, state, forms, wall, &mut out);
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::both()
+                .id_salt("work_scroll")
+                .show(ui, |ui| worklist(ui, state, wall, &mut out));
+        });
+        return out;
+    }
     if forms.tab == Tab::Wallboard && state.is_supervisor() {
         if !state.wallboard_subscribed && state.connected() {
             out.push(UiCommand::Cti(Command::SubscribeWallboard {
@@ -339,13 +369,7 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
         });
         return out;
     }
-    egui::Panel::right("customers")
-        .default_size(360.0)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("customers_scroll")
-                .show(ui, |ui| customers_panel(ui, state, forms, wall, &mut out));
-        });
+    customers_side(ui, state, forms, wall, &mut out);
     egui::CentralPanel::default().show(ui, |ui| {
         egui::ScrollArea::vertical()
             .id_salt("pop_scroll")
@@ -358,6 +382,23 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
             });
     });
     out
+}
+
+/// Customer search and the opened record, on the right.
+fn customers_side(
+    ui: &mut Ui,
+    state: &DeskState,
+    forms: &mut Forms,
+    wall: UnixMillis,
+    out: &mut Vec<UiCommand>,
+) {
+    egui::Panel::right("customers")
+        .default_size(360.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("customers_scroll")
+                .show(ui, |ui| customers_panel(ui, state, forms, wall, out));
+        });
 }
 
 /// The language switch: each shipped language under its own name.
@@ -512,9 +553,10 @@ fn state_bar(
                 .strong(),
             );
         }
+        ui.separator();
+        ui.selectable_value(&mut forms.tab, Tab::Calls, t!(l, "tab-calls"));
+        ui.selectable_value(&mut forms.tab, Tab::Work, t!(l, "tab-work"));
         if state.is_supervisor() {
-            ui.separator();
-            ui.selectable_value(&mut forms.tab, Tab::Calls, t!(l, "tab-calls"));
             ui.selectable_value(&mut forms.tab, Tab::Wallboard, t!(l, "tab-wallboard"));
             ui.selectable_value(&mut forms.tab, Tab::Reports, t!(l, "tab-reports"));
         }
@@ -2703,6 +2745,213 @@ fn shortcuts(ui: &mut Ui, state: &DeskState, forms: &Forms, out: &mut Vec<UiComm
     if pressed(ui, keys::CONFERENCE) && a.conference {
         out.push(UiCommand::Cti(Command::Conference { call: c() }));
     }
+}
+
+/// Why a worklist line's Take button is disabled (a catalogue id), or `None`.
+pub fn take_blocker(state: &DeskState, line: &WorkLine) -> Option<&'static str> {
+    let me = state.session.as_ref().map(|s| &s.profile.agent);
+    if is_done(line) {
+        Some("work-why-closed")
+    } else if line.assignee.is_some() && line.assignee.as_ref() == me {
+        Some("work-why-yours")
+    } else {
+        None
+    }
+}
+
+/// Why a voicemail's Play button is disabled (a catalogue id), or `None`.
+pub fn play_blocker(state: &DeskState, line: &WorkLine) -> Option<&'static str> {
+    if !line.has_recording {
+        Some("work-why-no-recording")
+    } else if !state.connected() {
+        Some("why-offline")
+    } else if !state.calls.is_empty() {
+        Some("work-why-on-call")
+    } else {
+        None
+    }
+}
+
+/// Why a worklist line's Close button is disabled (a catalogue id), or `None`.
+pub fn close_blocker(line: &WorkLine) -> Option<&'static str> {
+    is_done(line).then_some("work-why-closed")
+}
+
+fn is_done(line: &WorkLine) -> bool {
+    matches!(line.status, TicketStatus::Solved | TicketStatus::Closed)
+}
+
+fn kind_text(l: Lang, kind: WorkKind) -> RichText {
+    match kind {
+        WorkKind::Voicemail => RichText::new(t!(l, "work-kind-voicemail"))
+            .strong()
+            .color(Color32::from_rgb(0xE0, 0x9A, 0x30)),
+        WorkKind::Ticket => RichText::new(t!(l, "work-kind-ticket")),
+        WorkKind::FollowUp => RichText::new(t!(l, "work-kind-follow-up")),
+    }
+}
+
+/// When a line is due, or how long it has waited.
+fn when_text(l: Lang, line: &WorkLine, wall: UnixMillis) -> RichText {
+    match line.due {
+        Some(due) if due.0 >= wall.0 => RichText::new(t!(
+            l,
+            "work-due-in",
+            time = crate::clock::format_span(wall.secs_until(due))
+        )),
+        Some(due) => RichText::new(t!(
+            l,
+            "work-overdue",
+            time = crate::clock::format_span(due.secs_until(wall))
+        ))
+        .color(Color32::LIGHT_RED),
+        None => RichText::new(t!(
+            l,
+            "work-waiting",
+            time = crate::clock::format_span(line.created.secs_until(wall))
+        )),
+    }
+}
+
+/// A button that says on hover why it is disabled.
+fn work_button(ui: &mut Ui, l: Lang, label: String, why: Option<&'static str>) -> bool {
+    let r = ui.add_enabled(why.is_none(), egui::Button::new(label));
+    match why {
+        Some(why) => r.on_disabled_hover_text(crate::i18n::format(l, why, &[])),
+        None => r,
+    }
+    .clicked()
+}
+
+/// The Work tab: the agent's worklist, due first, with Take, Play and Close on each line.
+fn worklist(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<UiCommand>) {
+    let l = state.lang;
+    let me = state.session.as_ref().map(|s| s.profile.agent.clone());
+    ui.horizontal(|ui| {
+        ui.heading(t!(l, "work-title"));
+        if ui.button(t!(l, "work-refresh")).clicked() {
+            out.push(UiCommand::LoadWorklist);
+        }
+        match &state.worklist.load {
+            WorkLoad::NotLoaded | WorkLoad::Loading { .. } => {
+                ui.label(t!(l, "work-loading"));
+            }
+            WorkLoad::Loaded { at } => {
+                ui.label(t!(
+                    l,
+                    "work-loaded",
+                    time = crate::clock::format_span(at.secs_until(wall))
+                ));
+            }
+            WorkLoad::Failed { error, .. } => {
+                ui.colored_label(
+                    Color32::LIGHT_RED,
+                    t!(l, "work-load-failed", reason = error.as_str()),
+                );
+            }
+        }
+    });
+    if let Some(session) = &state.session {
+        let queues: Vec<&str> = session.profile.queues.iter().map(|q| q.as_str()).collect();
+        ui.label(if queues.is_empty() {
+            t!(l, "work-no-queues")
+        } else {
+            t!(l, "work-queues", queues = queues.join(", "))
+        });
+    }
+    place_messages(ui, state, Place::Work);
+    ui.separator();
+    let lines = &state.worklist.lines;
+    if lines.is_empty() {
+        if matches!(state.worklist.load, WorkLoad::Loaded { .. }) {
+            ui.label(t!(l, "work-empty"));
+        }
+        return;
+    }
+    for line in lines {
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            work_row(ui, state, line, me.as_ref(), wall, out);
+        });
+    }
+}
+
+/// One worklist line in two rows: what and who, then where, when, whose and the actions.
+fn work_row(
+    ui: &mut Ui,
+    state: &DeskState,
+    line: &WorkLine,
+    me: Option<&hotline_cti::AgentId>,
+    wall: UnixMillis,
+    out: &mut Vec<UiCommand>,
+) {
+    let l = state.lang;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(kind_text(l, line.kind));
+        let subject = RichText::new(&line.subject).strong();
+        let subject = if is_done(line) {
+            subject.strikethrough()
+        } else {
+            subject
+        };
+        ui.label(subject).on_hover_text(t!(
+            l,
+            "work-ticket-line",
+            id = line.ticket.as_str(),
+            status = ticket_status_name(l, line.status),
+            priority = priority_name(l, line.priority)
+        ));
+        ui.label("·");
+        match &line.customer {
+            Some(c) => {
+                let name = c
+                    .name
+                    .as_ref()
+                    .map_or_else(|| c.id.as_str().to_owned(), |n| n.expose().clone());
+                if ui.link(name).clicked() {
+                    out.push(UiCommand::OpenCustomer(c.id.clone()));
+                }
+            }
+            None => {
+                ui.label(t!(l, "work-no-customer"));
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        if let Some(q) = &line.queue {
+            ui.label(t!(l, "work-in-queue", queue = q.as_str()));
+            ui.label("·");
+        }
+        ui.label(when_text(l, line, wall));
+        ui.label("·");
+        ui.label(match &line.assignee {
+            Some(a) if Some(a) == me => t!(l, "work-assignee-me", agent = a.as_str()),
+            Some(a) => t!(l, "work-assignee", agent = a.as_str()),
+            None => t!(l, "work-unassigned"),
+        });
+        ui.separator();
+        if work_button(ui, l, t!(l, "work-take"), take_blocker(state, line)) {
+            out.push(UiCommand::EditWork {
+                ticket: line.ticket.clone(),
+                edit: TicketEdit::Take,
+            });
+        }
+        if line.kind == WorkKind::Voicemail
+            && work_button(ui, l, t!(l, "work-play"), play_blocker(state, line))
+        {
+            out.push(UiCommand::Cti(Command::PlayRecording {
+                ticket: line.ticket.clone(),
+            }));
+        }
+        if work_button(ui, l, t!(l, "work-close"), close_blocker(line)) {
+            out.push(UiCommand::EditWork {
+                ticket: line.ticket.clone(),
+                edit: TicketEdit::Status {
+                    status: TicketStatus::Solved,
+                },
+            });
+        }
+    });
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use hotline_cti::{Command, Event, UnixMillis};
 use hotline_desktop::app::DeskApp;
 use hotline_desktop::client::{ClientChannels, ClientRequest, ClientUpdate};
 use hotline_desktop::clock::{Clock, ManualClock};
-use hotline_desktop::directory::{DirectoryLink, MemoryDirectory, TicketChangeLine};
+use hotline_desktop::directory::{Directory, DirectoryLink, MemoryDirectory, TicketChangeLine};
 use hotline_desktop::outbox::{MemorySink, Outbox, OutcomeSink, OutcomeWriter};
 use hotline_desktop::reports::ReportsLink;
 
@@ -44,16 +44,50 @@ impl Desk {
     /// A desk writing outcomes to `writer_sink` (`sink` is what the tests inspect when it is the
     /// memory sink).
     pub fn with_sink(sink: MemorySink, writer_sink: Box<dyn OutcomeSink>) -> Desk {
-        Desk::build(sink, writer_sink, ReportsLink::Unavailable)
+        Desk::build(sink, writer_sink, ReportsLink::Unavailable, None)
+    }
+
+    /// A desk reading customers and work from `directory` (answered inline), writing outcomes
+    /// and ticket changes to `writer_sink`.
+    pub fn with_directory(
+        sink: MemorySink,
+        writer_sink: Box<dyn OutcomeSink>,
+        directory: Box<dyn Directory>,
+    ) -> Desk {
+        Desk::build(sink, writer_sink, ReportsLink::Unavailable, Some(directory))
+    }
+
+    /// The sample directory: the sample customer and a history for its ticket T-881.
+    pub fn sample_directory() -> MemoryDirectory {
+        let mut directory = MemoryDirectory::default();
+        if let Some(c) = hotline_desktop::sample::screen_pop(T0).customer {
+            directory.customers.push(c);
+        }
+        directory.history.insert(
+            "T-881".into(),
+            vec![TicketChangeLine {
+                at: UnixMillis(T0.0 - 3_600_000),
+                actor: Some("1003".into()),
+                field: "status".into(),
+                old: Some("open".into()),
+                new: Some("pending".into()),
+            }],
+        );
+        directory
     }
 
     /// A desk whose Reports tab reads through `reports`.
     pub fn with_reports(reports: ReportsLink) -> Desk {
         let sink = MemorySink::new();
-        Desk::build(sink.clone(), Box::new(sink), reports)
+        Desk::build(sink.clone(), Box::new(sink), reports, None)
     }
 
-    fn build(sink: MemorySink, writer_sink: Box<dyn OutcomeSink>, reports: ReportsLink) -> Desk {
+    fn build(
+        sink: MemorySink,
+        writer_sink: Box<dyn OutcomeSink>,
+        reports: ReportsLink,
+        directory: Option<Box<dyn Directory>>,
+    ) -> Desk {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox_path = dir.path().join("outbox.jsonl");
         let clock = ManualClock::new(T0);
@@ -73,22 +107,9 @@ impl Desk {
             app_clock,
             "ws://127.0.0.1:8080/cti",
         );
-        let mut directory = MemoryDirectory::default();
-        if let Some(c) = hotline_desktop::sample::screen_pop(T0).customer {
-            directory.customers.push(c);
-        }
-        directory.history.insert(
-            "T-881".into(),
-            vec![TicketChangeLine {
-                at: UnixMillis(T0.0 - 3_600_000),
-                actor: Some("1003".into()),
-                field: "status".into(),
-                old: Some("open".into()),
-                new: Some("pending".into()),
-            }],
-        );
+        let directory = directory.unwrap_or_else(|| Box::new(Desk::sample_directory()));
         let app = app
-            .with_directory(DirectoryLink::inline(Box::new(directory)))
+            .with_directory(DirectoryLink::inline(directory))
             .with_reports(reports);
         let harness = Harness::builder()
             .with_size(egui::vec2(1280.0, 900.0))

@@ -323,7 +323,9 @@ fn every_message_the_code_uses_is_in_both_catalogues() {
         }
         for (i, _) in s.match_indices('"') {
             let rest = &s[i + 1..];
-            for p in ["why-", "action-", "wb-", "rep-", "missing-", "refused-"] {
+            for p in [
+                "why-", "action-", "wb-", "rep-", "missing-", "refused-", "work-",
+            ] {
                 if rest.starts_with(p)
                     && let Some(end) = rest.find('"')
                 {

@@ -1,6 +1,7 @@
 //! The outbox keeps what an agent typed: records survive a failing database and a restart, a
 //! torn last line from a crash is skipped, a resubmitted call replaces its earlier record, and
-//! records the database refuses are kept aside instead of being retried forever.
+//! records the database refuses are kept aside instead of being retried forever. Ticket changes
+//! from the worklist (take, close) ride in the same file, in order with outcomes.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -48,7 +49,7 @@ fn pending_records_survive_a_restart_and_are_written_once_the_database_is_back()
         outbox
             .pending()
             .iter()
-            .map(|o| o.call.as_str())
+            .filter_map(|r| r.outcome().map(|o| o.call.as_str()))
             .collect::<Vec<_>>(),
         ["c1", "c2"]
     );
@@ -87,7 +88,10 @@ fn a_torn_last_line_is_skipped_and_earlier_records_kept() {
     let outbox = Outbox::open(&path).expect("open after crash");
     assert_eq!(outbox.skipped_lines(), 1);
     assert_eq!(outbox.pending().len(), 1);
-    assert_eq!(outbox.pending()[0].call.as_str(), "c1");
+    assert_eq!(
+        outbox.pending()[0].outcome().map(|o| o.call.as_str()),
+        Some("c1")
+    );
 }
 
 #[test]
@@ -144,7 +148,7 @@ fn the_worker_thread_retries_and_reports() {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use hotline_desktop::clock::{Clock, ManualClock};
+    use hotline_desktop::clock::ManualClock;
     use hotline_desktop::outbox::{OutboxWorker, OutcomeWriter};
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -159,9 +163,7 @@ fn the_worker_thread_retries_and_reports() {
     )
     .expect("spawn");
     let mut writer = OutcomeWriter::Worker(worker);
-    writer
-        .submit(record("c1", "resolved"), clock.now())
-        .expect("submit");
+    writer.submit(record("c1", "resolved")).expect("submit");
 
     // Wait (bounded) for the worker to report the record as pending.
     let wait_for = |writer: &mut OutcomeWriter, want: usize| {
@@ -186,9 +188,7 @@ fn the_worker_thread_retries_and_reports() {
     assert_eq!(sink.len(), 1);
 
     // A record submitted just before the app closes is still written.
-    writer
-        .submit(record("c2", "callback"), clock.now())
-        .expect("submit");
+    writer.submit(record("c2", "callback")).expect("submit");
     drop(writer);
     assert!(sink.get(&"c2".into(), &"1001".into()).is_some());
 }
@@ -203,4 +203,51 @@ fn the_outbox_file_is_private_to_the_user() {
     outbox.submit(record("c1", "resolved")).expect("submit");
     let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+/// A take and a close made while the database is down survive a restart next to an outcome and
+/// are written in the order the agent made them, each once.
+#[test]
+fn ticket_changes_wait_in_the_outbox_in_order() {
+    use hotline_cti::TicketStatus;
+    use hotline_desktop::outbox::{Record, TicketChangeRecord, TicketEdit};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("o.jsonl");
+    let mut sink = MemorySink::new();
+    let change = |edit, at| TicketChangeRecord {
+        ticket: "42".into(),
+        agent: "1001".into(),
+        edit,
+        at: UnixMillis(at),
+    };
+    let take = change(TicketEdit::Take, 1);
+    let close = change(
+        TicketEdit::Status {
+            status: TicketStatus::Solved,
+        },
+        2,
+    );
+    {
+        let mut outbox = Outbox::open(&path).expect("open");
+        sink.set_failing(Some(SinkError::Unavailable("down".into())));
+        outbox
+            .submit_record(Record::Ticket(take.clone()))
+            .expect("submit");
+        outbox.submit(record("c1", "resolved")).expect("submit");
+        outbox
+            .submit_record(Record::Ticket(close.clone()))
+            .expect("submit");
+        let _ = outbox.flush(&mut sink, Instant::now());
+        assert_eq!(outbox.pending().len(), 3);
+    }
+    let mut outbox = Outbox::open(&path).expect("reopen");
+    assert_eq!(outbox.pending().len(), 3, "all three kept over the restart");
+    sink.set_failing(None);
+    let report = outbox.flush(&mut sink, Instant::now());
+    assert_eq!(report.written, 3);
+    assert_eq!(sink.ticket_changes(), vec![take, close]);
+    assert!(sink.get(&"c1".into(), &"1001".into()).is_some());
+    drop(outbox);
+    assert!(Outbox::open(&path).expect("reopen").pending().is_empty());
 }

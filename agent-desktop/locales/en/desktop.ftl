@@ -210,6 +210,7 @@ action-take-over = Take over
 action-force-not-ready = Set not ready
 action-force-logout = Log out agent
 action-set-skills = Set skills
+action-play = Play the message
 action-other = The command
 
 ## Payment progress
@@ -429,3 +430,36 @@ rep-leg-agent = Agent
 rep-leg-callee = Called party
 rep-leg-supervisor = Supervisor
 rep-leg-third = Third party
+
+## Work tab: the agent's worklist
+tab-work = Work
+work-title = Your work
+work-refresh = Refresh
+work-loading = Loading…
+work-loaded = Updated { $time } ago
+work-load-failed = Could not load the worklist: { $reason }
+work-queues = Your queues: { $queues }
+work-no-queues = You work no queues: only tickets assigned to you are listed
+work-empty = Nothing waiting: no open work in your queues or assigned to you
+work-kind-voicemail = Voicemail
+work-kind-ticket = Ticket
+work-kind-follow-up = Follow-up
+work-ticket-line = Ticket { $id }: { $status }, { $priority } priority
+work-no-customer = unknown caller
+work-due-in = due in { $time }
+work-overdue = overdue by { $time }
+work-waiting = waiting { $time }
+work-take = Take
+work-play = Play
+work-close = Close
+work-why-closed = Already closed
+work-why-yours = Already assigned to you
+work-why-no-recording = This voicemail has no recording
+work-why-on-call = Not while you are on a call: your phone plays the message
+work-play-ringing = Your phone will ring with the message
+work-change-refused = The database refused the change to ticket { $ticket }: { $reason }
+work-save-failed = Could not save the change on this computer: { $reason }
+work-in-queue = queue { $queue }
+work-assignee = held by { $agent }
+work-assignee-me = yours ({ $agent })
+work-unassigned = nobody holds it

@@ -209,6 +209,7 @@ action-take-over = 接管
 action-force-not-ready = 设为示忙
 action-force-logout = 签出坐席
 action-set-skills = 设置技能
+action-play = 播放留言
 action-other = 该操作
 
 ## Payment progress
@@ -428,3 +429,36 @@ rep-leg-agent = 坐席
 rep-leg-callee = 被叫
 rep-leg-supervisor = 班长
 rep-leg-third = 第三方
+
+## Work tab: the agent's worklist
+tab-work = 工作
+work-title = 我的工作
+work-refresh = 刷新
+work-loading = 正在加载…
+work-loaded = { $time } 前更新
+work-load-failed = 无法加载工作列表：{ $reason }
+work-queues = 您的队列：{ $queues }
+work-no-queues = 您不属于任何队列：只列出分配给您的工单
+work-empty = 没有待处理的工作：您的队列中和分配给您的都没有未结工作
+work-kind-voicemail = 语音留言
+work-kind-ticket = 工单
+work-kind-follow-up = 跟进
+work-ticket-line = 工单 { $id }：{ $status }，{ $priority }优先级
+work-no-customer = 未知来电
+work-due-in = { $time } 后到期
+work-overdue = 已超期 { $time }
+work-waiting = 已等待 { $time }
+work-take = 领取
+work-play = 播放
+work-close = 关闭
+work-why-closed = 已关闭
+work-why-yours = 已分配给您
+work-why-no-recording = 这条语音留言没有录音
+work-why-on-call = 通话中不能播放：留言在您的话机上播放
+work-play-ringing = 您的话机将响铃并播放留言
+work-change-refused = 数据库拒绝了对工单 { $ticket } 的修改：{ $reason }
+work-save-failed = 无法在本机保存修改：{ $reason }
+work-in-queue = 队列 { $queue }
+work-assignee = 由 { $agent } 处理
+work-assignee-me = 您的（{ $agent }）
+work-unassigned = 尚无人处理
