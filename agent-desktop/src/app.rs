@@ -138,6 +138,13 @@ impl DeskApp {
             }
         }
         self.state.expire(wall);
+        if self.directory.available() {
+            let zh = self.state.lang == crate::i18n::Lang::ZhCn;
+            for (call, queue) in self.state.suggestions_to_ask() {
+                self.directory
+                    .ask(DirQuery::Suggestions { call, queue, zh });
+            }
+        }
         for answer in self.directory.poll() {
             self.state.apply_directory(answer, wall);
         }

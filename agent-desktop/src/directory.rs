@@ -10,8 +10,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use hotline_cti::{
-    AgentId, CustomerId, CustomerView, Pii, QueueId, TicketId, TicketPriority, TicketStatus,
-    UnixMillis,
+    AgentId, CallId, CustomerId, CustomerView, Pii, QueueId, TicketId, TicketPriority,
+    TicketStatus, UnixMillis,
 };
 
 use crate::DeskError;
@@ -91,6 +91,19 @@ pub struct WorkLine {
     pub has_recording: bool,
 }
 
+/// A knowledge-base article suggested for a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleLine {
+    /// The article's id in the store.
+    pub id: i64,
+    /// Its title.
+    pub title: String,
+    /// The first paragraph, shortened.
+    pub excerpt: String,
+    /// Agents who found it helpful.
+    pub helpful: i64,
+}
+
 /// Read access to customers and tickets.
 pub trait Directory: Send {
     /// Customers whose name contains `text` or who own an identity equal to it.
@@ -102,6 +115,9 @@ pub trait Directory: Send {
     /// `agent`'s worklist: open and pending tickets assigned to her and those nobody holds in
     /// one of `queues`; due first (undated last), then oldest first.
     fn worklist(&mut self, agent: &AgentId, queues: &[QueueId]) -> Result<Vec<WorkLine>, String>;
+    /// Published articles for a call of `queue`, in the desk's language (`zh`: Chinese), best
+    /// first (see `Store::suggest_articles`).
+    fn suggestions(&mut self, queue: &QueueId, zh: bool) -> Result<Vec<ArticleLine>, String>;
 }
 
 /// A question for the directory.
@@ -119,6 +135,15 @@ pub enum DirQuery {
         agent: AgentId,
         /// Her queues.
         queues: Vec<QueueId>,
+    },
+    /// Knowledge-base suggestions for a popped call.
+    Suggestions {
+        /// The call.
+        call: CallId,
+        /// Its queue.
+        queue: QueueId,
+        /// The desk speaks Chinese.
+        zh: bool,
     },
 }
 
@@ -153,6 +178,13 @@ pub enum DirAnswer {
         /// The lines, in the store's order.
         lines: Result<Vec<WorkLine>, String>,
     },
+    /// Suggested articles for a call.
+    Suggestions {
+        /// The call asked for.
+        call: CallId,
+        /// Best first.
+        articles: Result<Vec<ArticleLine>, String>,
+    },
 }
 
 fn answer(dir: &mut dyn Directory, q: DirQuery) -> DirAnswer {
@@ -172,6 +204,10 @@ fn answer(dir: &mut dyn Directory, q: DirQuery) -> DirAnswer {
         DirQuery::Worklist { agent, queues } => DirAnswer::Worklist {
             lines: dir.worklist(&agent, &queues),
             agent,
+        },
+        DirQuery::Suggestions { call, queue, zh } => DirAnswer::Suggestions {
+            articles: dir.suggestions(&queue, zh),
+            call,
         },
     }
 }
@@ -267,6 +303,8 @@ pub struct MemoryDirectory {
     pub history: HashMap<TicketId, Vec<TicketChangeLine>>,
     /// Tickets as work, all of them (the worklist picks an agent's).
     pub work: Vec<WorkLine>,
+    /// Knowledge-base articles by queue.
+    pub articles: HashMap<QueueId, Vec<ArticleLine>>,
 }
 
 impl Directory for MemoryDirectory {
@@ -312,5 +350,9 @@ impl Directory for MemoryDirectory {
         // The store's order: due first (undated last), then oldest.
         lines.sort_by_key(|w| (w.due.is_none(), w.due, w.created));
         Ok(lines)
+    }
+
+    fn suggestions(&mut self, queue: &QueueId, _zh: bool) -> Result<Vec<ArticleLine>, String> {
+        Ok(self.articles.get(queue).cloned().unwrap_or_default())
     }
 }

@@ -13,7 +13,7 @@ use hotline_cti::{
 };
 
 use crate::client::{ClientUpdate, ConnState};
-use crate::directory::{CustomerHit, DirAnswer, TicketChangeLine, WorkLine};
+use crate::directory::{ArticleLine, CustomerHit, DirAnswer, TicketChangeLine, WorkLine};
 use crate::fonts::FontStatus;
 use crate::i18n::{Lang, Msg};
 use crate::msg;
@@ -393,6 +393,11 @@ pub struct DeskState {
     pub reports: ReportsState,
     /// The agent's worklist.
     pub worklist: Worklist,
+    /// Knowledge-base suggestions by popped call (asked once per pop; an error text when the
+    /// database could not answer).
+    pub suggestions: HashMap<CallId, Result<Vec<ArticleLine>, String>>,
+    /// Pops whose suggestions were asked for.
+    pub suggestions_asked: std::collections::HashSet<CallId>,
 }
 
 /// An agent's request for help (supervisors).
@@ -450,6 +455,8 @@ impl DeskState {
             monitoring: HashMap::new(),
             reports: ReportsState::default(),
             worklist: Worklist::default(),
+            suggestions: HashMap::new(),
+            suggestions_asked: std::collections::HashSet::new(),
         }
     }
 
@@ -1129,6 +1136,24 @@ impl DeskState {
         self.worklist.load = WorkLoad::NotLoaded;
     }
 
+    /// Pops whose knowledge-base suggestions are not asked for yet (each is asked once), with
+    /// their queue; forgets the suggestions of pops that are gone.
+    pub fn suggestions_to_ask(&mut self) -> Vec<(CallId, hotline_cti::QueueId)> {
+        let pops = &self.pops;
+        self.suggestions.retain(|c, _| pops.contains_key(c));
+        self.suggestions_asked.retain(|c| pops.contains_key(c));
+        let new: Vec<(CallId, hotline_cti::QueueId)> = self
+            .pops
+            .iter()
+            .filter(|(c, p)| !self.suggestions_asked.contains(*c) && !p.queue.as_str().is_empty())
+            .map(|(c, p)| (c.clone(), p.queue.clone()))
+            .collect();
+        for (c, _) in &new {
+            self.suggestions_asked.insert(c.clone());
+        }
+        new
+    }
+
     /// Applies an answer from the customer directory.
     pub fn apply_directory(&mut self, answer: DirAnswer, wall: UnixMillis) {
         match answer {
@@ -1154,6 +1179,11 @@ impl DeskState {
                 Err(e) => self.notify(Level::Error, msg!("customer-load-failed", reason = e), wall),
             },
             DirAnswer::TicketHistory { id, changes } => self.ticket_history = Some((id, changes)),
+            DirAnswer::Suggestions { call, articles } => {
+                if self.pops.contains_key(&call) {
+                    self.suggestions.insert(call, articles);
+                }
+            }
             DirAnswer::Worklist { agent, lines } => {
                 let Some(me) = self.session.as_ref().map(|s| s.profile.agent.clone()) else {
                     return;

@@ -314,6 +314,35 @@ pub fn cti_view(v: &hotline_store::CustomerView) -> hotline_cti::CustomerView {
 }
 
 impl crate::directory::Directory for StoreDirectory {
+    fn suggestions(
+        &mut self,
+        queue: &hotline_cti::QueueId,
+        zh: bool,
+    ) -> Result<Vec<crate::directory::ArticleLine>, String> {
+        self.ensure()?;
+        let Some(store) = &self.store else {
+            return Err("database not open".into());
+        };
+        let language = if zh {
+            hotline_store::Language::Zh
+        } else {
+            hotline_store::Language::En
+        };
+        let found = self
+            .runtime
+            .block_on(store.suggest_articles(Some(queue.as_str()), None, Some(language), 5))
+            .map_err(|e| e.to_string())?;
+        Ok(found
+            .into_iter()
+            .map(|a| crate::directory::ArticleLine {
+                id: a.id.0,
+                title: a.title,
+                excerpt: a.excerpt,
+                helpful: a.votes.helpful,
+            })
+            .collect())
+    }
+
     fn search(&mut self, text: &str) -> Result<Vec<crate::directory::CustomerHit>, String> {
         self.ensure()?;
         let Some(store) = &self.store else {

@@ -1269,6 +1269,7 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<Ui
             ui.end_row();
         }
     });
+    pop_suggestions(ui, state, &pop.call);
     ui.separator();
     let Some(customer) = &pop.customer else {
         ui.heading(t!(l, "unknown-caller"));
@@ -1290,6 +1291,37 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<Ui
         .wrap(),
     );
     customer_record(ui, state, customer, wall, out);
+}
+
+/// The knowledge base's articles for the popped call's queue, best first: the title opens the
+/// article's first paragraph.
+fn pop_suggestions(ui: &mut Ui, state: &DeskState, call: &CallId) {
+    let l = state.lang;
+    let Some(found) = state.suggestions.get(call) else {
+        return;
+    };
+    ui.add_space(4.0);
+    ui.label(RichText::new(t!(l, "kb-suggested")).strong());
+    match found {
+        Ok(articles) if articles.is_empty() => {
+            ui.label(t!(l, "kb-none"));
+        }
+        Ok(articles) => {
+            for a in articles {
+                egui::CollapsingHeader::new(&a.title)
+                    .id_salt(("kb", call.as_str(), a.id))
+                    .show(ui, |ui| {
+                        ui.add(egui::Label::new(&a.excerpt).wrap());
+                        if a.helpful > 0 {
+                            ui.label(RichText::new(t!(l, "kb-helpful", count = a.helpful)).weak());
+                        }
+                    });
+            }
+        }
+        Err(e) => {
+            ui.label(RichText::new(t!(l, "kb-failed", reason = e.as_str())).weak());
+        }
+    }
 }
 
 /// A customer record: identities (phone numbers dial on click), open tickets (with history),

@@ -224,6 +224,7 @@ fn seeded(dir: &std::path::Path) -> (String, i64) {
                 customer_id: Some(customer),
                 recording: "vm-c-vm-1.wav".into(),
                 duration_ms: 14_000,
+                due_at: None,
                 at,
             })
             .await
@@ -237,6 +238,7 @@ fn seeded(dir: &std::path::Path) -> (String, i64) {
                 customer_id: None,
                 recording: "vm-c-vm-2.wav".into(),
                 duration_ms: 9_000,
+                due_at: None,
                 at,
             })
             .await
@@ -372,6 +374,7 @@ fn the_list_reloads_every_30_seconds_while_shown() {
                 customer_id: None,
                 recording: "vm-c-vm-3.wav".into(),
                 duration_ms: 5_000,
+                due_at: None,
                 at: i64::try_from(T0.0).expect("ms"),
             })
             .await
@@ -383,4 +386,50 @@ fn the_list_reloads_every_30_seconds_while_shown() {
     desk.advance(21);
     desk.harness.get_by_label("Voicemail: outage");
     desk.harness.get_by_label("unknown caller");
+}
+
+/// The screen pop suggests the knowledge base's articles for the call's queue (issue 17): the
+/// title first, its first paragraph when opened; another queue's articles are not shown.
+#[test]
+fn the_pop_suggests_articles_for_the_call_queue() {
+    use hotline_cti::Event;
+    use hotline_desktop::directory::ArticleLine;
+    let mut dir: MemoryDirectory = Desk::sample_directory();
+    dir.articles.insert(
+        QueueId::new("billing"),
+        vec![ArticleLine {
+            id: 3,
+            title: "Pay an invoice by phone".into(),
+            excerpt: "Offer the billing menu: account number, PIN, then the card.".into(),
+            helpful: 4,
+        }],
+    );
+    dir.articles.insert(
+        QueueId::new("support"),
+        vec![ArticleLine {
+            id: 9,
+            title: "Router keeps rebooting".into(),
+            excerpt: "Check the power supply first.".into(),
+            helpful: 0,
+        }],
+    );
+    let sink = MemorySink::new();
+    let mut desk = Desk::with_directory(sink.clone(), Box::new(sink), Box::new(dir));
+    let wall = desk.wall();
+    desk.feed(sample::login(wall));
+    desk.event(Event::CallOffered(Box::new(sample::screen_pop(wall))));
+    desk.harness.run();
+    desk.harness.run();
+    desk.harness.get_by_label("Suggested answers");
+    desk.harness.get_by_label("Pay an invoice by phone").click();
+    desk.harness.run();
+    desk.harness
+        .get_by_label("Offer the billing menu: account number, PIN, then the card.");
+    desk.harness.get_by_label("4 agents found this helpful");
+    assert!(
+        desk.harness
+            .query_by_label("Router keeps rebooting")
+            .is_none(),
+        "another queue's article"
+    );
 }

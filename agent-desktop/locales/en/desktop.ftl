@@ -463,3 +463,9 @@ work-in-queue = queue { $queue }
 work-assignee = held by { $agent }
 work-assignee-me = yours ({ $agent })
 work-unassigned = nobody holds it
+
+## Knowledge base on the screen pop
+kb-suggested = Suggested answers
+kb-none = No articles for this queue.
+kb-helpful = { $count } agents found this helpful
+kb-failed = Suggestions could not be loaded: { $reason }

@@ -462,3 +462,9 @@ work-in-queue = 队列 { $queue }
 work-assignee = 由 { $agent } 处理
 work-assignee-me = 您的（{ $agent }）
 work-unassigned = 尚无人处理
+
+## Knowledge base on the screen pop
+kb-suggested = 推荐答案
+kb-none = 该队列暂无知识库文章。
+kb-helpful = { $count } 位座席认为有用
+kb-failed = 无法加载推荐：{ $reason }
