@@ -45,6 +45,35 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Days from the local day of `local_ms` (a wall-clock time already shifted to the centre's
+/// time zone) to the next birthday of someone born on `birthday` (`YYYY-MM-DD`): 0 on the day.
+/// A 29 February birthday falls on 28 February in common years. `None` for a date that does
+/// not parse.
+pub fn days_to_birthday(birthday: &str, local_ms: i64) -> Option<i64> {
+    let mut parts = birthday.trim().splitn(3, '-');
+    let (_, m, d) = (
+        parts.next()?.parse::<i64>().ok()?,
+        parts.next()?.parse::<i64>().ok()?,
+        parts.next()?.parse::<i64>().ok()?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let today = local_ms.div_euclid(DAY_MS);
+    let (year, _, _) = civil_from_days(today);
+    let on = |y: i64| {
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let d = if m == 2 && d == 29 && !leap { 28 } else { d };
+        days_from_civil(y, m, d)
+    };
+    let this_year = on(year);
+    Some(if this_year >= today {
+        this_year - today
+    } else {
+        on(year + 1) - today
+    })
+}
+
 /// The start (00:00 UTC, in Unix milliseconds) of a day written `YYYY-MM-DD`; `None` if the text
 /// is not a real date.
 pub fn parse_day(text: &str) -> Option<Millis> {
@@ -542,6 +571,22 @@ impl ReportSource for StoreReports {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn birthdays_count_days_to_the_next_one() {
+        let day = |y, m, d| days_from_civil(y, m, d) * DAY_MS + 3_600_000;
+        assert_eq!(days_to_birthday("1981-02-04", day(2026, 2, 4)), Some(0));
+        assert_eq!(days_to_birthday("1981-02-04", day(2026, 2, 1)), Some(3));
+        assert_eq!(days_to_birthday("1981-02-04", day(2026, 2, 5)), Some(364));
+        assert_eq!(days_to_birthday("1981-12-31", day(2026, 12, 30)), Some(1));
+        assert_eq!(days_to_birthday("1980-01-01", day(2026, 12, 30)), Some(2));
+        // 29 February: on the 28th in a common year, on the 29th in a leap year.
+        assert_eq!(days_to_birthday("2000-02-29", day(2026, 2, 28)), Some(0));
+        assert_eq!(days_to_birthday("2000-02-29", day(2028, 2, 28)), Some(1));
+        assert_eq!(days_to_birthday("not a date", day(2026, 1, 1)), None);
+        assert_eq!(days_to_birthday("1990-13-01", day(2026, 1, 1)), None);
+    }
+
     use super::*;
 
     #[test]

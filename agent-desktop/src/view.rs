@@ -1339,6 +1339,21 @@ fn customer_record(
     if let Some(due) = &customer.balance_due {
         ui.label(t!(l, "balance-due", amount = money(due)));
     }
+    // Wished on the day or shortly before (the centre's calendar day).
+    let local = i64::try_from(wall.0).unwrap_or(0) + state.centre_offset_ms;
+    match customer
+        .birthday
+        .as_ref()
+        .and_then(|b| crate::reports::days_to_birthday(b.expose(), local))
+    {
+        Some(0) => {
+            ui.label(RichText::new(t!(l, "birthday-today")).strong());
+        }
+        Some(n) if n <= 7 => {
+            ui.label(t!(l, "birthday-soon", days = n));
+        }
+        _ => {}
+    }
     let blocker = dial_blocker(state);
     for id in &customer.identities {
         ui.horizontal(|ui| {

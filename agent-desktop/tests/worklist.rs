@@ -433,3 +433,26 @@ fn the_pop_suggests_articles_for_the_call_queue() {
         "another queue's article"
     );
 }
+
+/// The pop says when the caller's birthday is today (issue 17), in the centre's calendar.
+#[test]
+fn the_pop_says_a_birthday_today() {
+    use hotline_cti::{Event, Pii};
+    let sink = MemorySink::new();
+    let mut desk = Desk::with_directory(
+        sink.clone(),
+        Box::new(sink),
+        Box::new(Desk::sample_directory()),
+    );
+    let wall = desk.wall();
+    desk.feed(sample::login(wall));
+    let mut pop = sample::screen_pop(wall);
+    let today = hotline_desktop::reports::format_day(i64::try_from(wall.0).unwrap_or(0));
+    let born = format!("1980{}", &today[4..]);
+    if let Some(c) = pop.customer.as_mut() {
+        c.birthday = Some(Pii::new(born));
+    }
+    desk.event(Event::CallOffered(Box::new(pop)));
+    desk.harness.run();
+    desk.harness.get_by_label("Birthday today");
+}

@@ -173,6 +173,7 @@ fn pop(call: &str) -> ScreenPop {
             open_tickets: vec![],
             bookings: vec![],
             balance_due: None,
+            birthday: None,
         }),
         new_customer_form: false,
         caller_proof: hotline_cti::CallerProof::Claimed,

@@ -41,6 +41,7 @@ fn pop(call: &str, customer: Option<&str>) -> ScreenPop {
             open_tickets: vec![],
             bookings: vec![],
             balance_due: None,
+            birthday: None,
         }),
         new_customer_form: customer.is_none(),
         caller_proof: hotline_cti::CallerProof::Claimed,

@@ -366,6 +366,10 @@ pub struct CustomerView {
     /// What the customer owes, when a balance is on record and something is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance_due: Option<crate::Money>,
+    /// Date of birth, `YYYY-MM-DD` (personal data), when on record: the desktop says when the
+    /// birthday is today or within the week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<Pii<String>>,
 }
 
 /// One way to recognise a customer.

@@ -70,6 +70,7 @@ pub fn customer_view(v: &hotline_records::CustomerView) -> crate::CustomerView {
                 status: b.status.clone(),
             })
             .collect(),
+        birthday: v.customer.birthday.clone().map(Pii::new),
         balance_due: v
             .balance
             .as_ref()
