@@ -7,13 +7,19 @@
 //! It proves: one open voicemail ticket in the support queue's worklist (an agent of another
 //! queue does not see it), naming the call, Hedy and `vm-<call>.wav`; that WAV file exists in
 //! the recordings folder; the call record notes the filing; the flow went through the
-//! voicemail node to its goodbye. Key presses sit at fixed times after the answer (see
-//! `dtmf_util`); timeouts only bound a hung test.
+//! voicemail node to its goodbye. Then Bob (who works the support queue) asks his desktop to
+//! play it: his phone (a sipp UAS) rings, answers, hears it and gets the switch's BYE when it
+//! has played; Alice (not a support agent) is refused, and both asks are in the audit log.
+//! Key presses sit at fixed times after the answer (see `dtmf_util`); timeouts only bound a
+//! hung test.
 
+mod cti_util;
 mod dtmf_util;
 mod sip_util;
 
-use sip_util::{Setup, Sipp, Switch, free_port};
+use cti_util::Desk;
+use hotline_cti::{Command as Cti, ErrorCode, Reply};
+use sip_util::{Setup, Sipp, Switch, free_port, register};
 
 const HEDY: &str = "+12125550113";
 const NUMBER: &str = "+18005550199";
@@ -148,4 +154,68 @@ fn after_hours_message_becomes_a_ticket_in_the_support_worklist() {
         .collect();
     assert_eq!(filed.len(), 1, "filed once");
     assert_eq!(filed[0]["fields"]["ticket"], item.ticket.id);
+
+    // Bob plays it on his phone; Alice may not.
+    let phone_port = free_port();
+    let bob_phone = Sipp::spawn(sw.sip, "uas.xml", phone_port, &[]);
+    assert!(
+        register(&sw, "1002", "bob-phone", phone_port),
+        "bob's phone registered"
+    );
+    let ticket = hotline_cti::TicketId::new(item.ticket.id.to_string());
+    let url = format!("ws://{}/cti", sw.http);
+    let (refused, played) = rt.block_on(async {
+        let mut alice = Desk::connect(&url).await;
+        alice.hello().await;
+        alice
+            .login("alice", "alice-demo")
+            .await
+            .expect("alice logs in");
+        let refused = alice
+            .request(Cti::PlayRecording {
+                ticket: ticket.clone(),
+            })
+            .await;
+        let mut bob = Desk::connect(&url).await;
+        bob.hello().await;
+        bob.login("bob", "bob-demo").await.expect("bob logs in");
+        let played = bob.request(Cti::PlayRecording { ticket }).await;
+        (refused, played)
+    });
+    match refused {
+        Err(e) => assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}"),
+        Ok(r) => panic!("alice may not play a support voicemail: {r:?}"),
+    }
+    let Ok(Reply::Dialing { call: play_call }) = played else {
+        panic!("bob plays it: {played:?}")
+    };
+    assert!(
+        bob_phone.success(),
+        "bob's phone answered and got the switch's BYE after the message"
+    );
+    let ended = sw.wait_ended(2);
+    assert!(ended.iter().any(|c| c == play_call.as_str()), "{ended:?}");
+    let play_rec = sw
+        .call_records(std::slice::from_ref(&play_call.as_str().to_string()))
+        .remove(0);
+    assert_eq!(
+        play_rec.end_reason.as_deref(),
+        Some("recording played"),
+        "{play_rec:?}"
+    );
+    let audit = rt.block_on(async {
+        let store = hotline_store::Store::open(&sw.db_url, Default::default())
+            .await
+            .expect("store");
+        let a = store.audit_entries(0, 100).await.expect("audit");
+        store.close().await;
+        a
+    });
+    let plays: Vec<(String, bool)> = audit
+        .iter()
+        .filter(|e| e.action == "play_recording")
+        .map(|e| (e.actor.clone(), e.allowed))
+        .collect();
+    assert!(plays.contains(&("alice".to_string(), false)), "{plays:?}");
+    assert!(plays.contains(&("bob".to_string(), true)), "{plays:?}");
 }

@@ -155,9 +155,18 @@ async fn start(
         h.write_u128(now_millis() as u128);
         h.finish()
     };
+    // The core names recordings to play back by path; the media engine reads a relative path
+    // from its prompts folder, so the recordings folder (relative to the working directory,
+    // where the engine writes them) is made absolute here.
+    let mut media_cfg = cfg.media.clone();
+    if media_cfg.recordings_dir.is_relative()
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        media_cfg.recordings_dir = cwd.join(&media_cfg.recordings_dir);
+    }
     let core_cfg = CoreConfig {
         sip: cfg.sip.clone(),
-        media: cfg.media.clone(),
+        media: media_cfg,
         dialplan: cfg.dialplan.clone(),
         trunks: cfg.trunks.clone(),
         extensions: cfg.extensions.clone(),
