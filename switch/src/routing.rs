@@ -167,6 +167,9 @@ struct QueuesFile<Q> {
     queues: Vec<Q>,
 }
 
+/// A queue's skill requirements: (skill, minimum proficiency) pairs, all needed.
+type SkillNeeds = Vec<(String, u8)>;
+
 /// Everything the routing task starts from.
 #[derive(Debug, Clone)]
 pub struct RoutingSetup {
@@ -382,8 +385,8 @@ pub struct RoutingHandle {
     decisions: Arc<Mutex<Option<mpsc::UnboundedReceiver<Decision>>>>,
     store: Option<Store>,
     queues: Arc<Vec<(QueueId, String)>>,
-    /// Each queue's skill requirements (skill, minimum proficiency), in file order.
-    requirements: Arc<Vec<(QueueId, Vec<(String, u8)>)>>,
+    /// Each queue's skill requirements, in file order.
+    requirements: Arc<Vec<(QueueId, SkillNeeds)>>,
     /// Each queue's work due times by priority (`work_due_mins`).
     work_due: Arc<HashMap<String, BTreeMap<String, Duration>>>,
 }
@@ -416,7 +419,7 @@ pub fn spawn(setup: RoutingSetup, store: Option<Store>) -> RoutingHandle {
             (q.acd.id.clone(), name)
         })
         .collect();
-    let requirements: Vec<(QueueId, Vec<(String, u8)>)> = setup
+    let requirements: Vec<(QueueId, SkillNeeds)> = setup
         .queues
         .iter()
         .map(|q| {
