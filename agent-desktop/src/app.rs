@@ -138,6 +138,10 @@ impl DeskApp {
             }
         }
         self.state.expire(wall);
+        if !self.state.messages_to_ack.is_empty() {
+            let ids = std::mem::take(&mut self.state.messages_to_ack);
+            self.request(ClientRequest::Send(Command::AckMessages { ids }));
+        }
         if self.directory.available() {
             let zh = self.state.lang == crate::i18n::Lang::ZhCn;
             for (call, queue) in self.state.suggestions_to_ask() {

@@ -115,6 +115,8 @@ pub enum Place {
     Wallboard,
     /// On the Work tab (playing a voicemail, taking or closing a ticket).
     Work,
+    /// Under the message box.
+    Messages,
 }
 
 /// A message in the notification area (or next to a control, see [`Place`]).
@@ -398,6 +400,25 @@ pub struct DeskState {
     pub suggestions: HashMap<CallId, Result<Vec<ArticleLine>, String>>,
     /// Pops whose suggestions were asked for.
     pub suggestions_asked: std::collections::HashSet<CallId>,
+    /// Messages from colleagues and supervisors, newest last (at most 50 kept).
+    pub messages: Vec<ReceivedMessage>,
+    /// Ids of messages shown (a message delivered again after a reconnect is not shown twice).
+    pub messages_seen: std::collections::HashSet<String>,
+    /// Messages shown and not yet confirmed to the switch (`ack_messages`).
+    pub messages_to_ack: Vec<String>,
+}
+
+/// A message another agent or a supervisor sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedMessage {
+    /// Who sent it (display name).
+    pub from: String,
+    /// The text (personal data).
+    pub text: Pii<String>,
+    /// When it was sent.
+    pub at: UnixMillis,
+    /// Sent to everyone (an announcement).
+    pub announcement: bool,
 }
 
 /// An agent's request for help (supervisors).
@@ -457,6 +478,9 @@ impl DeskState {
             worklist: Worklist::default(),
             suggestions: HashMap::new(),
             suggestions_asked: std::collections::HashSet::new(),
+            messages: Vec::new(),
+            messages_seen: std::collections::HashSet::new(),
+            messages_to_ack: Vec::new(),
         }
     }
 
@@ -495,6 +519,16 @@ impl DeskState {
                 Ok(Reply::Done) if kind == "request_help" => {
                     self.clear_place(Place::Help);
                     self.help_sent = Some(wall);
+                }
+                Ok(Reply::Done) if kind == "send_message" => {
+                    self.clear_place(Place::Messages);
+                    self.notify_at(
+                        Place::Messages,
+                        Level::Info,
+                        msg!("message-sent"),
+                        None,
+                        wall,
+                    );
                 }
                 Ok(Reply::Done) if kind == "reject" => {
                     // Said where the agent pressed Reject; the state bar shows the reason.
@@ -841,6 +875,42 @@ impl DeskState {
                     message,
                     at,
                 });
+            }
+            Event::MessageReceived {
+                id,
+                from_name,
+                to,
+                text,
+                at,
+                ..
+            } => {
+                if self.messages_seen.insert(id.clone()) {
+                    let announcement = matches!(to, hotline_cti::MessageTarget::Everyone);
+                    self.notify(
+                        if announcement {
+                            Level::Warning
+                        } else {
+                            Level::Info
+                        },
+                        msg!(
+                            "message-from",
+                            name = from_name.as_str(),
+                            text = text.expose().as_str()
+                        ),
+                        wall,
+                    );
+                    self.messages.push(ReceivedMessage {
+                        from: from_name,
+                        text,
+                        at,
+                        announcement,
+                    });
+                    if self.messages.len() > 50 {
+                        self.messages.remove(0);
+                    }
+                }
+                // Confirmed again even when already shown: the switch may not have had it.
+                self.messages_to_ack.push(id);
             }
             Event::SkillsChanged { agent, skills } => {
                 if let Some(session) = self.session.as_mut().filter(|s| s.profile.agent == agent) {
@@ -1495,6 +1565,7 @@ pub fn place_of(kind: &str) -> Place {
         | "start_payment" => Place::Calls,
         "outbound_call" | "internal_call" => Place::Dial,
         "play_recording" => Place::Work,
+        "send_message" | "ack_messages" => Place::Messages,
         "wrap_up" | "end_wrap_up" => Place::WrapUp,
         "request_help" => Place::Help,
         "monitor"
@@ -1541,6 +1612,8 @@ pub fn action_key(kind: &str) -> &'static str {
         "force_logout" => "action-force-logout",
         "set_skills" => "action-set-skills",
         "play_recording" => "action-play",
+        "send_message" => "action-message",
+        "ack_messages" => "action-ack-messages",
         _ => "action-other",
     }
 }

@@ -225,6 +225,10 @@ pub struct Forms {
     pub pay_reference: String,
     /// Help message.
     pub help: String,
+    /// A message's recipient (an agent id; empty: the supervisors).
+    pub message_to: String,
+    /// A message's text.
+    pub message: String,
     /// Customer search text.
     pub search: String,
     /// The central area's tab.
@@ -268,6 +272,8 @@ impl Forms {
             pay_amount: String::new(),
             pay_reference: String::new(),
             help: String::new(),
+            message_to: String::new(),
+            message: String::new(),
             search: String::new(),
             tab: Tab::Calls,
             shown_tab: Tab::Calls,
@@ -906,6 +912,8 @@ fn calls_panel(
     }
     place_messages(ui, state, Place::Help);
     ui.separator();
+    colleague_messages(ui, state, forms, wall, out);
+    ui.separator();
     ui.collapsing(t!(l, "history"), |ui| {
         if state.history.is_empty() {
             ui.label(t!(l, "history-empty"));
@@ -1291,6 +1299,70 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<Ui
         .wrap(),
     );
     customer_record(ui, state, customer, wall, out);
+}
+
+/// Messages: write to a colleague (by agent id) or to the supervisors (no id); supervisors
+/// may write to everyone (`*`). Below, the latest messages received.
+fn colleague_messages(
+    ui: &mut Ui,
+    state: &DeskState,
+    forms: &mut Forms,
+    wall: UnixMillis,
+    out: &mut Vec<UiCommand>,
+) {
+    let l = state.lang;
+    ui.label(RichText::new(t!(l, "messages")).strong());
+    ui.horizontal(|ui| {
+        let lb = ui.label(t!(l, "message-to"));
+        ui.add(
+            egui::TextEdit::singleline(&mut forms.message_to)
+                .hint_text(t!(l, "message-to-hint"))
+                .desired_width(70.0),
+        )
+        .labelled_by(lb.id);
+    });
+    ui.horizontal(|ui| {
+        let lb = ui.label(t!(l, "message-text"));
+        ui.add(egui::TextEdit::singleline(&mut forms.message).desired_width(150.0))
+            .labelled_by(lb.id);
+        let ready = state.connected() && !forms.message.trim().is_empty();
+        let b = ui.add_enabled(ready, egui::Button::new(t!(l, "message-send")));
+        let b = if !state.connected() {
+            b.on_disabled_hover_text(t!(l, "why-offline"))
+        } else if forms.message.trim().is_empty() {
+            b.on_disabled_hover_text(t!(l, "why-message-empty"))
+        } else {
+            b
+        };
+        if b.clicked() {
+            let to = match forms.message_to.trim() {
+                "" => hotline_cti::MessageTarget::Supervisors,
+                "*" => hotline_cti::MessageTarget::Everyone,
+                agent => hotline_cti::MessageTarget::Agent {
+                    agent: hotline_cti::AgentId::new(agent),
+                },
+            };
+            out.push(UiCommand::Cti(Command::SendMessage {
+                to,
+                text: hotline_cti::Pii::new(std::mem::take(&mut forms.message)),
+            }));
+        }
+    });
+    place_messages(ui, state, Place::Messages);
+    for m in state.messages.iter().rev().take(5) {
+        let line = t!(
+            l,
+            "message-line",
+            name = m.from.as_str(),
+            text = m.text.expose().as_str(),
+            ago = format_duration(m.at.secs_until(wall))
+        );
+        if m.announcement {
+            ui.add(egui::Label::new(RichText::new(line).strong()).wrap());
+        } else {
+            ui.add(egui::Label::new(line).wrap());
+        }
+    }
 }
 
 /// The knowledge base's articles for the popped call's queue, best first: the title opens the

@@ -471,3 +471,16 @@ kb-suggested = Suggested answers
 kb-none = No articles for this queue.
 kb-helpful = { $count } agents found this helpful
 kb-failed = Suggestions could not be loaded: { $reason }
+
+## Messages between agents
+messages = Messages
+message-to = To
+message-to-hint = agent id; empty: supervisors
+message-text = Message
+message-send = Send
+message-from = Message from { $name }: { $text }
+message-line = { $name } ({ $ago } ago): { $text }
+why-message-empty = Write the message first
+message-sent = Message sent
+action-message = Send the message
+action-ack-messages = Confirm the messages

@@ -470,3 +470,16 @@ kb-suggested = 推荐答案
 kb-none = 该队列暂无知识库文章。
 kb-helpful = { $count } 位座席认为有用
 kb-failed = 无法加载推荐：{ $reason }
+
+## Messages between agents
+messages = 消息
+message-to = 发给
+message-to-hint = 座席工号；留空：主管
+message-text = 消息
+message-send = 发送
+message-from = 来自 { $name } 的消息：{ $text }
+message-line = { $name }（{ $ago } 前）：{ $text }
+why-message-empty = 请先输入消息
+message-sent = 消息已发送
+action-message = 发送消息
+action-ack-messages = 确认消息

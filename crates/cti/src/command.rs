@@ -121,6 +121,21 @@ pub enum Command {
         /// The ticket whose recording to play.
         ticket: TicketId,
     },
+    /// A short message to another agent, to every supervisor, or (supervisors only) to
+    /// everyone. Stored and delivered as `message_received`, at once to those logged in and
+    /// at their next login to the others.
+    SendMessage {
+        /// Whom to.
+        to: MessageTarget,
+        /// 1 to 1000 characters (personal data).
+        text: Pii<String>,
+    },
+    /// The desktop has shown these messages (`message_received` ids): they are not delivered
+    /// again.
+    AckMessages {
+        /// The messages.
+        ids: Vec<String>,
+    },
     /// Transfer the caller without talking to the target first.
     BlindTransfer {
         /// The call to transfer.
@@ -349,6 +364,21 @@ pub enum TicketPriority {
     Urgent,
 }
 
+/// Whom a message goes to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageTarget {
+    /// One agent (or supervisor), by id.
+    Agent {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// Every supervisor and admin.
+    Supervisors,
+    /// Everyone (an announcement; supervisors and admins only).
+    Everyone,
+}
+
 impl Command {
     /// Every command `"type"` on the wire, in declaration order.
     pub const TYPES: &'static [&'static str] = &[
@@ -370,6 +400,8 @@ impl Command {
         "internal_call",
         "outbound_call",
         "play_recording",
+        "send_message",
+        "ack_messages",
         "blind_transfer",
         "consult",
         "complete_transfer",
@@ -410,6 +442,8 @@ impl Command {
             Command::InternalCall { .. } => "internal_call",
             Command::OutboundCall { .. } => "outbound_call",
             Command::PlayRecording { .. } => "play_recording",
+            Command::SendMessage { .. } => "send_message",
+            Command::AckMessages { .. } => "ack_messages",
             Command::BlindTransfer { .. } => "blind_transfer",
             Command::Consult { .. } => "consult",
             Command::CompleteTransfer { .. } => "complete_transfer",

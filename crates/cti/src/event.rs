@@ -55,6 +55,22 @@ pub enum Event {
         /// When.
         at: UnixMillis,
     },
+    /// A message from another agent or a supervisor (`send_message`); the desktop confirms it
+    /// with `ack_messages` once shown.
+    MessageReceived {
+        /// The message's id (for `ack_messages`).
+        id: String,
+        /// Who sent it.
+        from: AgentId,
+        /// The sender's display name.
+        from_name: String,
+        /// Whom it was sent to (this agent, the supervisors, everyone).
+        to: crate::MessageTarget,
+        /// The text (personal data).
+        text: Pii<String>,
+        /// When it was sent.
+        at: UnixMillis,
+    },
     /// The agent's skills were changed by a supervisor.
     SkillsChanged {
         /// The agent.
@@ -102,6 +118,7 @@ impl Event {
         "wrap_up_started",
         "payment_progress",
         "help_requested",
+        "message_received",
         "skills_changed",
         "monitor_changed",
         "wallboard",
@@ -120,6 +137,7 @@ impl Event {
             Event::WrapUpStarted { .. } => "wrap_up_started",
             Event::PaymentProgress { .. } => "payment_progress",
             Event::HelpRequested { .. } => "help_requested",
+            Event::MessageReceived { .. } => "message_received",
             Event::SkillsChanged { .. } => "skills_changed",
             Event::MonitorChanged { .. } => "monitor_changed",
             Event::Wallboard(_) => "wallboard",

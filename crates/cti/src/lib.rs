@@ -81,8 +81,8 @@ mod resync;
 mod role;
 
 pub use command::{
-    AfterWrapUp, Command, InternalTarget, MonitorMode, SkillLevel, TicketDraft, TicketPriority,
-    TicketStatus, TransferTarget,
+    AfterWrapUp, Command, InternalTarget, MessageTarget, MonitorMode, SkillLevel, TicketDraft,
+    TicketPriority, TicketStatus, TransferTarget,
 };
 pub use event::{
     AgentCounts, AgentRow, AgentState, AgentStatus, BookingSummary, CallDirection, CallInfo,

@@ -582,6 +582,49 @@ pub struct NewVoicemail {
     pub at: Millis,
 }
 
+/// Who a message between agents was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageAudience {
+    /// One agent.
+    Agent,
+    /// Every supervisor and admin.
+    Supervisors,
+    /// Everyone (a supervisor's announcement).
+    Everyone,
+}
+
+impl MessageAudience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageAudience::Agent => "agent",
+            MessageAudience::Supervisors => "supervisors",
+            MessageAudience::Everyone => "everyone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageAudience> {
+        match s {
+            "agent" => Some(MessageAudience::Agent),
+            "supervisors" => Some(MessageAudience::Supervisors),
+            "everyone" => Some(MessageAudience::Everyone),
+            _ => None,
+        }
+    }
+}
+
+/// One recipient's copy of a message between agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentMessage {
+    pub id: i64,
+    pub sender: String,
+    pub recipient: String,
+    pub audience: MessageAudience,
+    pub body: String,
+    pub sent_at: Millis,
+    pub delivered_at: Option<Millis>,
+}
+
 /// What kind of work a ticket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -49,6 +49,7 @@ mod commerce;
 mod customers;
 mod error;
 mod knowledge;
+mod messages;
 pub mod password;
 pub mod pins;
 pub mod reports;
@@ -68,6 +69,7 @@ pub use calls::RefusedEvent;
 pub use customers::TIERS;
 pub use error::Error;
 pub use knowledge::KB_MAX_LIMIT;
+pub use messages::MESSAGE_MAX_CHARS;
 pub use webhooks::{
     Delivery, DeliveryAttempt, DeliveryId, DeliveryState, DueDelivery, EventKind, NewWebhook,
     Webhook, WebhookEvent, WebhookId, WebhookState,

@@ -60,6 +60,7 @@ pub mod ratelimit;
 pub mod tls;
 mod wallboard;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,8 +75,8 @@ use futures_util::{SinkExt, StreamExt};
 use hotline_cti::{
     AfterWrapUp, AgentId, AgentProfile, CallId, ClientFrame, Command, CtiError, Disposition,
     ErrorCode, Event, EventLog, Extension, InternalTarget, LogoutReason, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION, Phase, ReasonCode, Reply, ResyncPlan, Role, Secret, ServerFrame, SkillLevel,
-    TicketPriority, TicketStatus, TransferTarget, UnixMillis, allowed, decode_client,
+    PROTOCOL_VERSION, Phase, Pii, ReasonCode, Reply, ResyncPlan, Role, Secret, ServerFrame,
+    SkillLevel, TicketPriority, TicketStatus, TransferTarget, UnixMillis, allowed, decode_client,
     encode_server, negotiate,
 };
 use hotline_store::{AuditEntry, NewTicket, Outcome, Store, TicketUpdate};
@@ -945,7 +946,156 @@ async fn login(
     }
     inner.metrics.logins.fetch_add(1, Ordering::Relaxed);
     tracing::info!(agent = %agent, ?role, "CTI login");
+    deliver_waiting_messages(inner, &token, &agent).await;
     st.session = Some((token, agent, role));
+}
+
+/// The messages sent to `agent` while she was away (or not yet confirmed by her desktop),
+/// pushed to her new session, oldest first.
+async fn deliver_waiting_messages(inner: &Arc<Inner>, token: &str, agent: &AgentId) {
+    let waiting = match inner.store.undelivered_messages(agent.as_str()).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(agent = %agent, error = %e, "waiting messages could not be read");
+            return;
+        }
+    };
+    if waiting.is_empty() {
+        return;
+    }
+    let names: HashMap<String, String> = inner
+        .store
+        .list_agents()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, name, _, _)| (id, name))
+        .collect();
+    let mut hub = inner.hub();
+    for m in waiting {
+        let event = message_event(&m, names.get(&m.sender).cloned());
+        hub.push_to_session(token, event);
+    }
+}
+
+/// A stored message as its recipient's desktop sees it.
+fn message_event(m: &hotline_store::AgentMessage, from_name: Option<String>) -> Event {
+    Event::MessageReceived {
+        id: m.id.to_string(),
+        from: AgentId::new(m.sender.clone()),
+        from_name: from_name.unwrap_or_else(|| m.sender.clone()),
+        to: match m.audience {
+            hotline_store::MessageAudience::Agent => hotline_cti::MessageTarget::Agent {
+                agent: AgentId::new(m.recipient.clone()),
+            },
+            hotline_store::MessageAudience::Supervisors => hotline_cti::MessageTarget::Supervisors,
+            hotline_store::MessageAudience::Everyone => hotline_cti::MessageTarget::Everyone,
+        },
+        text: Pii::new(m.body.clone()),
+        at: hotline_cti::UnixMillis(u64::try_from(m.sent_at).unwrap_or(0)),
+    }
+}
+
+/// `send_message`: stored per recipient, pushed to those logged in. A message to everyone is a
+/// supervisor's announcement (refused for agents, audited).
+async fn send_message(
+    inner: &Arc<Inner>,
+    token: &str,
+    sender: &AgentId,
+    cmd: Command,
+) -> CmdResult {
+    let Command::SendMessage { to, text } = &cmd else {
+        return Err((ErrorCode::BadRequest, "not send_message".into()));
+    };
+    let role = inner
+        .hub()
+        .sessions
+        .get(token)
+        .map_or(Role::Agent, |s| s.role);
+    if matches!(to, hotline_cti::MessageTarget::Everyone) && role < Role::Supervisor {
+        audit(
+            inner,
+            sender,
+            &cmd,
+            false,
+            serde_json::json!({ "to": "everyone" }),
+        )
+        .await;
+        return Err((
+            ErrorCode::Forbidden,
+            "only supervisors send a message to everyone".into(),
+        ));
+    }
+    let agents = inner
+        .store
+        .list_agents()
+        .await
+        .map_err(|e| (ErrorCode::Internal, format!("the database: {e}")))?;
+    let me = sender.as_str();
+    let (audience, recipients): (hotline_store::MessageAudience, Vec<String>) = match to {
+        hotline_cti::MessageTarget::Agent { agent } => {
+            if agent.as_str() == me {
+                return Err((ErrorCode::BadRequest, "that is you".into()));
+            }
+            if !agents.iter().any(|(id, ..)| id == agent.as_str()) {
+                return Err((ErrorCode::UnknownAgent, format!("no agent {agent}")));
+            }
+            (
+                hotline_store::MessageAudience::Agent,
+                vec![agent.as_str().to_string()],
+            )
+        }
+        hotline_cti::MessageTarget::Supervisors => (
+            hotline_store::MessageAudience::Supervisors,
+            agents
+                .iter()
+                .filter(|(id, _, _, r)| id != me && *r >= hotline_store::Role::Supervisor)
+                .map(|(id, ..)| id.clone())
+                .collect(),
+        ),
+        hotline_cti::MessageTarget::Everyone => (
+            hotline_store::MessageAudience::Everyone,
+            agents
+                .iter()
+                .filter(|(id, ..)| id != me)
+                .map(|(id, ..)| id.clone())
+                .collect(),
+        ),
+    };
+    if recipients.is_empty() {
+        return Err((ErrorCode::BadRequest, "nobody to send it to".into()));
+    }
+    let sent = inner
+        .store
+        .send_agent_message(me, &recipients, audience, text.expose(), now_millis())
+        .await
+        .map_err(|e| match e {
+            hotline_store::Error::Invalid(m) => (ErrorCode::BadRequest, m),
+            other => (ErrorCode::Internal, format!("the database: {other}")),
+        })?;
+    let from_name = agents
+        .iter()
+        .find(|(id, ..)| id == me)
+        .map(|(_, name, ..)| name.clone());
+    {
+        let mut hub = inner.hub();
+        for m in &sent {
+            let event = message_event(m, from_name.clone());
+            hub.push_to_agent(&AgentId::new(m.recipient.clone()), event);
+        }
+    }
+    if audience == hotline_store::MessageAudience::Everyone {
+        audit(
+            inner,
+            sender,
+            &cmd,
+            true,
+            serde_json::json!({ "to": "everyone", "recipients": sent.len() }),
+        )
+        .await;
+    }
+    tracing::info!(agent = %sender, audience = audience.as_str(), recipients = sent.len(), "message sent");
+    Ok(Reply::Done)
 }
 
 async fn resume(
@@ -1258,6 +1408,20 @@ async fn session_command(
             .await
         }
         cmd @ Command::PlayRecording { .. } => play_recording(inner, token, agent, cmd).await,
+        cmd @ Command::SendMessage { .. } => send_message(inner, token, agent, cmd).await,
+        Command::AckMessages { ids } => {
+            let ids: Vec<i64> = ids
+                .iter()
+                .filter_map(|i| i.parse().ok())
+                .take(500)
+                .collect();
+            inner
+                .store
+                .mark_messages_delivered(agent.as_str(), &ids, now_millis())
+                .await
+                .map(|_| Reply::Done)
+                .map_err(|e| (ErrorCode::Internal, format!("the database: {e}")))
+        }
         Command::BlindTransfer { call, to } => {
             call_control(
                 inner,
