@@ -232,6 +232,13 @@ impl DeskApp {
                 self.state.dial_pending = customer_name.map(|name| (name, customer));
                 self.request(ClientRequest::Send(command));
             }
+            UiCommand::AcknowledgeAnnouncement(id) => {
+                self.state.acknowledge_announcement(&id);
+                let ids = std::mem::take(&mut self.state.messages_to_ack);
+                if !ids.is_empty() {
+                    self.request(ClientRequest::Send(Command::AckMessages { ids }));
+                }
+            }
             UiCommand::Cti(command) => {
                 match &command {
                     Command::SubscribeWallboard { .. } => self.state.wallboard_subscribed = true,

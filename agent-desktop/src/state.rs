@@ -406,11 +406,16 @@ pub struct DeskState {
     pub messages_seen: std::collections::HashSet<String>,
     /// Messages shown and not yet confirmed to the switch (`ack_messages`).
     pub messages_to_ack: Vec<String>,
+    /// A supervisor's messages to everyone, shown until the agent acknowledges them (only
+    /// then confirmed to the switch, so a new login brings back what she has not seen).
+    pub announcements: Vec<ReceivedMessage>,
 }
 
 /// A message another agent or a supervisor sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedMessage {
+    /// The switch's id (for `ack_messages`).
+    pub id: String,
     /// Who sent it (display name).
     pub from: String,
     /// The text (personal data).
@@ -481,6 +486,7 @@ impl DeskState {
             messages: Vec::new(),
             messages_seen: std::collections::HashSet::new(),
             messages_to_ack: Vec::new(),
+            announcements: Vec::new(),
         }
     }
 
@@ -884,33 +890,41 @@ impl DeskState {
                 at,
                 ..
             } => {
-                if self.messages_seen.insert(id.clone()) {
-                    let announcement = matches!(to, hotline_cti::MessageTarget::Everyone);
-                    self.notify(
-                        if announcement {
-                            Level::Warning
-                        } else {
-                            Level::Info
-                        },
-                        msg!(
-                            "message-from",
-                            name = from_name.as_str(),
-                            text = text.expose().as_str()
-                        ),
-                        wall,
-                    );
-                    self.messages.push(ReceivedMessage {
-                        from: from_name,
-                        text,
-                        at,
-                        announcement,
-                    });
-                    if self.messages.len() > 50 {
-                        self.messages.remove(0);
+                let announcement = matches!(to, hotline_cti::MessageTarget::Everyone);
+                let m = ReceivedMessage {
+                    id: id.clone(),
+                    from: from_name,
+                    text,
+                    at,
+                    announcement,
+                };
+                if announcement {
+                    // Shown until acknowledged; confirmed to the switch then.
+                    if !self.announcements.iter().any(|a| a.id == id) {
+                        self.announcements.push(m.clone());
                     }
+                    if self.messages_seen.insert(id) {
+                        self.messages.push(m);
+                    }
+                } else {
+                    if self.messages_seen.insert(id.clone()) {
+                        self.notify(
+                            Level::Info,
+                            msg!(
+                                "message-from",
+                                name = m.from.as_str(),
+                                text = m.text.expose().as_str()
+                            ),
+                            wall,
+                        );
+                        self.messages.push(m);
+                    }
+                    // Confirmed again even when already shown: the switch may not have had it.
+                    self.messages_to_ack.push(id);
                 }
-                // Confirmed again even when already shown: the switch may not have had it.
-                self.messages_to_ack.push(id);
+                if self.messages.len() > 50 {
+                    self.messages.remove(0);
+                }
             }
             Event::SkillsChanged { agent, skills } => {
                 if let Some(session) = self.session.as_mut().filter(|s| s.profile.agent == agent) {
@@ -1204,6 +1218,15 @@ impl DeskState {
             self.worklist.overlay(&me);
         }
         self.worklist.load = WorkLoad::NotLoaded;
+    }
+
+    /// The agent acknowledged an announcement: it leaves the banner and is confirmed to the
+    /// switch.
+    pub fn acknowledge_announcement(&mut self, id: &str) {
+        if let Some(i) = self.announcements.iter().position(|a| a.id == id) {
+            self.announcements.remove(i);
+            self.messages_to_ack.push(id.to_string());
+        }
     }
 
     /// Pops whose knowledge-base suggestions are not asked for yet (each is asked once), with

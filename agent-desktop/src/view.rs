@@ -23,6 +23,8 @@ use hotline_store::reports::{KpiGroup, KpiRow};
 /// What the agent asked for during a frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UiCommand {
+    /// The agent acknowledged a supervisor's announcement.
+    AcknowledgeAnnouncement(String),
     /// Connect and log in.
     Login {
         /// Switch URL.
@@ -326,6 +328,9 @@ pub fn draw(ui: &mut Ui, state: &DeskState, forms: &mut Forms, wall: UnixMillis)
     }
     shortcuts(ui, state, forms, &mut out);
     egui::Panel::top("state_bar").show(ui, |ui| state_bar(ui, state, forms, wall, &mut out));
+    if !state.announcements.is_empty() {
+        egui::Panel::top("announcements").show(ui, |ui| announcements(ui, state, wall, &mut out));
+    }
     egui::Panel::bottom("notifications").show(ui, |ui| notifications(ui, state, &mut out));
     egui::Panel::left("calls")
         .default_size(330.0)
@@ -1299,6 +1304,32 @@ fn screen_pop(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<Ui
         .wrap(),
     );
     customer_record(ui, state, customer, wall, out);
+}
+
+/// Supervisors' messages to everyone, each until the agent acknowledges it.
+fn announcements(ui: &mut Ui, state: &DeskState, wall: UnixMillis, out: &mut Vec<UiCommand>) {
+    let l = state.lang;
+    for a in &state.announcements {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(t!(
+                        l,
+                        "announcement",
+                        name = a.from.as_str(),
+                        text = a.text.expose().as_str(),
+                        ago = format_duration(a.at.secs_until(wall))
+                    ))
+                    .strong()
+                    .color(Color32::from_rgb(230, 180, 60)),
+                )
+                .wrap(),
+            );
+            if ui.button(t!(l, "announcement-ack")).clicked() {
+                out.push(UiCommand::AcknowledgeAnnouncement(a.id.clone()));
+            }
+        });
+    }
 }
 
 /// Messages: write to a colleague (by agent id) or to the supervisors (no id); supervisors

@@ -122,3 +122,46 @@ fn writing_to_a_colleague_and_to_the_supervisors() {
         }]
     );
 }
+
+/// A supervisor's message to everyone stays on top until the agent acknowledges it; only then
+/// is it confirmed to the switch (a new login before that brings it back, shown once).
+#[test]
+fn an_announcement_stays_until_acknowledged() {
+    let mut desk = Desk::new();
+    let wall = desk.wall();
+    desk.feed(sample::login(wall));
+    desk.sent();
+    desk.event(message(
+        "40",
+        "System maintenance at 22:00",
+        MessageTarget::Everyone,
+        wall,
+    ));
+    desk.event(message(
+        "40",
+        "System maintenance at 22:00",
+        MessageTarget::Everyone,
+        wall,
+    ));
+    desk.harness.run();
+    desk.harness
+        .get_by_label("Announcement from Carol Agent (0:00 ago): System maintenance at 22:00");
+    assert_eq!(desk.harness.state().state.announcements.len(), 1);
+    assert!(
+        desk.sent_commands().is_empty(),
+        "not confirmed before it is seen"
+    );
+    desk.harness.get_by_label("Got it").click();
+    desk.harness.run();
+    assert_eq!(
+        desk.sent_commands(),
+        vec![Command::AckMessages {
+            ids: vec!["40".into()]
+        }]
+    );
+    assert!(
+        desk.harness
+            .query_by_label("Announcement from Carol Agent (0:00 ago): System maintenance at 22:00")
+            .is_none()
+    );
+}

@@ -484,3 +484,5 @@ why-message-empty = Write the message first
 message-sent = Message sent
 action-message = Send the message
 action-ack-messages = Confirm the messages
+announcement = Announcement from { $name } ({ $ago } ago): { $text }
+announcement-ack = Got it

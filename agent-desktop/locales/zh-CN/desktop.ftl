@@ -483,3 +483,5 @@ why-message-empty = 请先输入消息
 message-sent = 消息已发送
 action-message = 发送消息
 action-ack-messages = 确认消息
+announcement = { $name } 的公告（{ $ago } 前）：{ $text }
+announcement-ack = 知道了
