@@ -168,7 +168,8 @@ pub fn run_with(cfg: &SimConfig, mut tick: impl FnMut(&mut Dialler, DateTime<Utc
     // Monday 2 March 2026, 09:00 in New York.
     let first = ZONE
         .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
-        .unwrap()
+        .single()
+        .expect("09:00 on 2 March 2026 is one instant in New York")
         .with_timezone(&Utc);
     let mut d = Dialler::new(first);
     let id = campaign();
