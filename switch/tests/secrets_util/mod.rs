@@ -22,8 +22,12 @@ pub fn secret_at(hay: &[u8], needle: &[u8]) -> Option<String> {
         let before = i.checked_sub(1).map(|j| hay[j]);
         // The fraction of a decimal number ("99.838µs") is part of that number.
         let fraction = before == Some(b'.') && i >= 2 && hay[i - 2].is_ascii_digit();
+        // So is the whole part ("838.397µs", a logged duration).
+        let after = |k: usize| hay.get(i + needle.len() + k).copied();
+        let whole = after(0) == Some(b'.') && after(1).is_some_and(|b| b.is_ascii_digit());
         w == needle
             && !fraction
+            && !whole
             && before.is_none_or(|b| !b.is_ascii_digit() && b != b':' && b != b'=')
             && hay
                 .get(i + needle.len())
@@ -45,6 +49,8 @@ fn a_bare_number_value_is_not_a_leak_but_text_is() {
     assert!(!has_secret(b"elapsed=838 done", b"838"));
     assert!(!has_secret(b"port 18380", b"838"));
     assert!(!has_secret("\"elapsed\":\"99.838µs\"".as_bytes(), b"838"));
+    assert!(!has_secret("\"elapsed\":\"838.397µs\"".as_bytes(), b"838"));
+    assert!(has_secret(b"cvv 838. Thanks", b"838"));
     assert!(has_secret(b"code. 838 entered", b"838"));
     assert!(has_secret(br#"{"digits":"838"}"#, b"838"));
     assert!(has_secret(b"collected 838 from the caller", b"838"));
